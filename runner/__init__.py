@@ -1,0 +1,1 @@
+"""Trainyard runner: RQ worker daemon, env builds, sandbox, execution."""

@@ -1,0 +1,82 @@
+"""The reconciler: the DB is the source of truth. It fails (or re-queues) runs
+whose worker stopped heart-beating, re-enqueues work Redis lost, and steps
+tasks so deadlines hold even when no run is active."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+
+from sqlmodel import Session, select
+
+from runner import context, schedule
+from shared.models import DeployStatus, ModelPackage, Prediction, PredictionStatus, Run, RunStatus, Task, TaskStatus, utcnow
+from shared.queue import enqueue_deploy, enqueue_prediction, enqueue_run, queued_job_ids
+
+log = logging.getLogger(__name__)
+
+
+def reconcile_once() -> dict[str, int]:
+    ctx = context.current()
+    settings = ctx.settings
+    now = utcnow()
+    lost_before = now - timedelta(seconds=settings.lost_after_s)
+    counts = {"lost": 0, "requeued": 0, "reenqueued": 0, "tasks": 0}
+    in_redis = queued_job_ids(connection=ctx.redis)
+    task_ids: set[int] = set()
+    with Session(ctx.engine, expire_on_commit=False) as session:
+        for run in session.exec(select(Run).where(Run.status == RunStatus.running)):
+            beat = run.heartbeat_at or run.started_at or run.created_at
+            if beat >= lost_before:
+                continue
+            counts["lost"] += 1
+            task_ids.add(run.task_id)
+            if settings.requeue_lost_runs and run.attempt < 2:
+                run.attempt += 1
+                run.status = RunStatus.queued
+                run.reason = f"re-queued: worker {run.worker} lost (no heartbeat for {settings.lost_after_s:.0f} s)"
+                run.job_id = f"run-{run.id}-{run.attempt}"
+                session.add(run)
+                session.commit()
+                enqueue_run(run.id, connection=ctx.redis, attempt=run.attempt)
+                counts["requeued"] += 1
+            else:
+                run.status = RunStatus.failed
+                run.finished_at = now
+                run.reason = (f"worker lost: {run.worker} stopped heart-beating for over "
+                              f"{settings.lost_after_s:.0f} s (killed or crashed); the log is kept")
+                session.add(run)
+                session.commit()
+        for run in session.exec(select(Run).where(Run.status == RunStatus.queued)):
+            if run.job_id and run.job_id not in in_redis:
+                enqueue_run(run.id, connection=ctx.redis, attempt=run.attempt)
+                counts["reenqueued"] += 1
+        for model in session.exec(select(ModelPackage).where(ModelPackage.status == DeployStatus.waiting)):
+            if f"deploy-{model.id}-0" not in in_redis:
+                enqueue_deploy(model.id, connection=ctx.redis)
+                counts["reenqueued"] += 1
+        for pred in session.exec(select(Prediction).where(Prediction.status == PredictionStatus.queued)):
+            if f"predict-{pred.id}" not in in_redis:
+                enqueue_prediction(pred.id, connection=ctx.redis)
+                counts["reenqueued"] += 1
+        active = session.exec(select(Task.id).where(Task.status.in_([TaskStatus.waiting, TaskStatus.running])))
+        task_ids.update(active)
+    for tid in sorted(task_ids):
+        schedule.schedule_task(tid)
+        counts["tasks"] += 1
+    return counts
+
+
+class Reconciler(threading.Thread):
+    def __init__(self, interval: float) -> None:
+        super().__init__(daemon=True, name="reconciler")
+        self.interval = interval
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.wait(self.interval):
+            try:
+                reconcile_once()
+            except Exception:  # noqa: BLE001 - keep reconciling; the next pass retries
+                log.exception("reconcile pass failed")

@@ -1,0 +1,43 @@
+"""``python -m runner worker``: an RQ worker (no fork per job, so a killed
+worker takes its sandboxes with it through --die-with-parent) plus the
+reconciler thread."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from rq import SimpleWorker
+
+from runner import context
+from runner.reconcile import Reconciler, reconcile_once
+from shared.queue import QUEUES
+
+
+def run_worker(*, gpus: str | None = None, burst: bool = False, name: str | None = None) -> int:
+    ctx = context.configure(gpus=gpus, name=name or f"trainyard-{os.uname().nodename}-{os.getpid()}")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
+    from runner.sandbox import check_sandbox
+
+    try:
+        check_sandbox(settings=ctx.settings)
+    except Exception as exc:  # noqa: BLE001 - the worker still deploys; runs fail with this reason
+        logging.getLogger(__name__).warning("sandbox unavailable: %s", exc)
+    reconcile_once()
+    reconciler = Reconciler(ctx.settings.reconcile_every_s)
+    reconciler.start()
+    worker = TrainyardWorker(list(QUEUES), connection=ctx.redis, name=ctx.name)
+    try:
+        worker.work(burst=burst, logging_level="WARNING")
+    finally:
+        reconciler.stopping.set()
+    return 0
+
+
+class TrainyardWorker(SimpleWorker):
+    """RQ's warm shutdown would wait for a training run to end; instead the
+    shutdown flag makes the active run kill its process tree right away."""
+
+    def request_stop(self, signum, frame):
+        context.SHUTDOWN.set()
+        super().request_stop(signum, frame)

@@ -1,0 +1,1 @@
+"""Trainyard's own package: settings, records, services and validation."""

@@ -1,0 +1,72 @@
+"""Weights: a run's work dir as a zip (written to disk in chunks, never built
+in memory), single files from it, and the default weights file for prediction."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+from sqlmodel import Session
+
+from shared.errors import NotFoundError
+from shared.models import Run, Task
+from shared.settings import Settings
+from shared.tasks import get_run, get_task
+
+WEIGHT_EXTS = (".pt", ".pth", ".ckpt", ".onnx", ".safetensors", ".pkl", ".bin", ".h5", ".weights")
+
+
+def pick_run(*, session: Session, task: Task, run_id: int | None) -> Run:
+    if run_id is not None:
+        run = get_run(session=session, run_id=run_id)
+        if run.task_id != task.id:
+            raise NotFoundError(f"run {run_id} does not belong to task {task.id}")
+        return run
+    if task.best_run_id is None:
+        raise NotFoundError(f"task {task.id} has no best run (status {task.status.value}); pass --run RID")
+    return get_run(session=session, run_id=task.best_run_id)
+
+
+def work_dir(settings: Settings, run: Run) -> Path:
+    if not run.work_dir:
+        raise NotFoundError(f"run {run.id} never started, so it has no work dir")
+    return settings.path(run.work_dir)
+
+
+def list_files(settings: Settings, run: Run) -> list[str]:
+    root = work_dir(settings, run)
+    if not root.is_dir():
+        return []
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def weight_files(settings: Settings, run: Run) -> list[str]:
+    """Weights-like files, newest first (the sensible default is the first)."""
+    root = work_dir(settings, run)
+    files = [f for f in list_files(settings, run) if f.lower().endswith(WEIGHT_EXTS)]
+    return sorted(files, key=lambda f: (root / f).stat().st_mtime, reverse=True)
+
+
+def safe_file(settings: Settings, run: Run, rel: str) -> Path:
+    root = work_dir(settings, run).resolve()
+    path = (root / rel).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        raise NotFoundError(f"run {run.id} has no file {rel!r} in its work dir")
+    return path
+
+
+def write_weights_zip(*, session: Session, settings: Settings, task_id: int, run_id: int | None,
+                      dest: Path) -> tuple[Path, int]:
+    task = get_task(session=session, task_id=task_id)
+    run = pick_run(session=session, task=task, run_id=run_id)
+    root = work_dir(settings, run)
+    if not root.is_dir():
+        raise NotFoundError(f"run {run.id}'s work dir is gone")
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".part")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
+        for rel in list_files(settings, run):
+            zf.write(root / rel, arcname=f"task{task.id}-run{run.id}/{rel}")
+    tmp.replace(dest)
+    return dest, run.id

@@ -1,0 +1,144 @@
+"""Shared fixtures: real Redis (the embedded binary, or REDIS_URL), a real
+SQLite file per test (or Postgres via TEST_DATABASE_URL for the tests that ask
+for ``db_url``), real uv environments with a cache shared across the session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+# Kept between test sessions (gitignored) so uv hardlinks instead of re-extracting.
+UV_CACHE = ROOT / ".cache" / "uv-test"
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory) -> Iterator[str]:
+    url = os.environ.get("REDIS_URL")
+    if url:
+        # Our own logical DB on a shared server, flushed per test.
+        base = url.rsplit("/", 1)[0] if url.count("/") >= 3 else url
+        yield f"{base}/14"
+        return
+    from runner import redis_server
+    from shared.settings import Settings
+
+    s = Settings(data_dir=tmp_path_factory.mktemp("redis"))
+    proc = redis_server.start(s)
+    try:
+        yield s.effective_redis_url
+    finally:
+        if proc is not None:
+            redis_server.stop_pid(proc.pid)
+
+
+def _postgres_db(base_url: str) -> str:
+    from sqlalchemy import create_engine, text
+
+    name = f"trainyard_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base_url.rsplit("/", 1)[0] + "/" + name
+
+
+def _db_params() -> list:
+    params = [pytest.param("sqlite", id="sqlite")]
+    if os.environ.get("TEST_DATABASE_URL"):
+        params.append(pytest.param("postgres", id="postgres"))
+    return params
+
+
+@pytest.fixture(params=_db_params())
+def db_url(request, tmp_path) -> str:
+    """Tests that take this run on SQLite and, when TEST_DATABASE_URL is set, on Postgres too."""
+    if request.param == "postgres":
+        url = os.environ["TEST_DATABASE_URL"]
+        if url.startswith("postgres://"):
+            url = "postgresql://" + url[len("postgres://"):]
+        return _postgres_db(url)
+    return f"sqlite:///{tmp_path / 'db.sqlite'}"
+
+
+@pytest.fixture
+def settings(tmp_path, redis_url, monkeypatch, request):
+    """Settings for one test: its own DATA_DIR, DB and a flushed Redis DB."""
+    from redis import Redis
+
+    from runner import context
+    from shared.db import dispose_engines
+    from shared.settings import Settings, get_settings
+
+    db = request.getfixturevalue("db_url") if "db_url" in request.fixturenames else \
+        f"sqlite:///{tmp_path / 'db.sqlite'}"
+    data = tmp_path / "data"
+    env = {"TRAINYARD_DATA_DIR": str(data), "TRAINYARD_DATABASE_URL": db, "TRAINYARD_REDIS_URL": redis_url,
+           "TRAINYARD_UV_CACHE_DIR": str(UV_CACHE), "TRAINYARD_LOST_AFTER_S": "30",
+           "TRAINYARD_RECONCILE_EVERY_S": "1"}
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    get_settings.cache_clear()
+    Redis.from_url(redis_url).flushdb()
+    s = Settings()
+    # Run dirs are chowned to the sandbox uid; it must be able to reach them.
+    os.chmod(tmp_path, 0o755)
+    context.reset()
+    context.SHUTDOWN.clear()
+    yield s
+    context.reset()
+    get_settings.cache_clear()
+    dispose_engines()
+
+
+@pytest.fixture
+def ctx(settings):
+    from runner import context
+
+    return context.configure(settings, gpus="cpu", name="test-worker")
+
+
+@pytest.fixture
+def session(ctx):
+    from sqlmodel import Session
+
+    with Session(ctx.engine, expire_on_commit=False) as s:
+        yield s
+
+
+def work_burst(ctx) -> None:
+    """Drain the queues in-process (the same job code a daemon worker runs)."""
+    from rq import SimpleWorker
+
+    from shared.queue import QUEUES
+
+    SimpleWorker(list(QUEUES), connection=ctx.redis).work(burst=True, logging_level="WARNING")
+
+
+@pytest.fixture
+def burst(ctx):
+    return lambda: work_burst(ctx)
+
+
+def pytest_sessionstart(session) -> None:
+    UV_CACHE.mkdir(parents=True, exist_ok=True)
+
+
+def bwrap_works() -> bool:
+    from shared.settings import Settings
+
+    path = Settings().resolve_bwrap()
+    if not path:
+        return False
+    return subprocess.run([path, "--unshare-user", "--ro-bind", "/", "/", "true"],
+                          capture_output=True).returncode == 0
+
+
+def rm(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
