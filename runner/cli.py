@@ -347,6 +347,51 @@ def cmd_examples(args, settings):
     _out(args, out, "\n".join(f"{k}: dataset {v['dataset']}, model {v['model']} (deploying)" for k, v in out.items()))
 
 
+# ------------------------------------------------------------------ predict
+
+def cmd_predict(args, settings):
+    import shutil
+
+    from shared.models import PredictionStatus
+    from shared.predictions import Upload, create_prediction, get_prediction, output_dir
+    from shared.queue import enqueue_prediction
+
+    src = Path(args.images)
+    if src.is_dir():
+        files = sorted(p for p in src.iterdir() if p.is_file())
+    elif src.is_file():
+        files = [src]
+    else:
+        raise CliError(f"--images {args.images}: no such file or folder")
+    uploads = [Upload(p.name, p.read_bytes()) for p in files]
+    conn = _redis(settings)
+    with _session(settings) as s:
+        pred = create_prediction(session=s, settings=settings, task_id=args.task, run_id=args.run,
+                                 weights=args.weights, uploads=uploads, confidence=args.confidence)
+    enqueue_prediction(pred.id, connection=conn)
+    _warn_no_worker(settings, conn)
+    deadline = time.monotonic() + args.timeout
+    while pred.status in (PredictionStatus.queued, PredictionStatus.running):
+        if time.monotonic() > deadline:
+            raise CliError(f"prediction {pred.id} still {pred.status.value} after {args.timeout:.0f} s")
+        time.sleep(0.3)
+        with _session(settings) as s:
+            pred = get_prediction(session=s, prediction_id=pred.id)
+    outdir = Path(args.output or f"prediction-{pred.id}")
+    produced = output_dir(settings, pred)
+    if produced.is_dir():
+        shutil.copytree(produced, outdir, dirs_exist_ok=True)
+    data = {"id": pred.id, "status": pred.status.value, "reason": pred.reason, "task": pred.task_id,
+            "run": pred.run_id, "weights": pred.weights, "output_dir": str(outdir),
+            "images": (pred.outputs or {}).get("images", {}), "extra_outputs": (pred.outputs or {}).get("extra", [])}
+    lines = [f"prediction {pred.id} {pred.status.value}" + (f": {pred.reason}" if pred.reason else "")]
+    for name, r in data["images"].items():
+        lines.append(f"  {name}: {r['status']}" + (f" ({r['note']})" if r.get("note") else ""))
+    _out(args, data, "\n".join(lines))
+    if pred.status != PredictionStatus.completed:
+        sys.exit(1)
+
+
 # ------------------------------------------------------------------ parser
 
 def build_parser() -> argparse.ArgumentParser:
@@ -404,6 +449,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--set", metavar="NAME", help="create or replace a template")
     sp.add_argument("--value", action="append", metavar="name=value")
 
+    sp = js(sub.add_parser("predict", help="run predict.py of a trained task on images, wait, write outputs"))
+    sp.add_argument("--task", type=int, required=True)
+    sp.add_argument("--run", type=int, help="default: the task's best run")
+    sp.add_argument("--weights", help="a file in the run's work dir (default: the newest weights file)")
+    sp.add_argument("--images", required=True, help="an image, a folder of images, or a zip of images")
+    sp.add_argument("-o", "--output", help="where to write the output images (default: prediction-ID)")
+    sp.add_argument("--confidence", type=float, default=0.25)
+    sp.add_argument("--timeout", type=float, default=3600)
+
     tk = sub.add_parser("task").add_subparsers(dest="verb", required=True)
     sp = js(tk.add_parser("create"))
     sp.add_argument("--name", required=True)
@@ -451,7 +505,7 @@ COMMANDS = {
     ("model", "templates"): cmd_model_templates,
     ("task", "create"): cmd_task_create, ("task", "show"): cmd_task_show, ("task", "list"): cmd_task_list,
     ("task", "stop"): cmd_task_stop, ("task", "weights"): cmd_task_weights,
-    ("examples", None): cmd_examples,
+    ("examples", None): cmd_examples, ("predict", None): cmd_predict,
 }
 
 

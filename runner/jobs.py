@@ -349,3 +349,93 @@ def _finish_run(*, ctx, run_id: int, task: Task, outcome: Outcome | None, failur
 
 def limit_text(n: int | None) -> str:
     return format_size(n)
+
+
+# --------------------------------------------------------------------------- predictions
+
+def build_predict_argv(*, python: str, model: ModelPackage, weights_inside: str, confidence: float,
+                       device: str) -> list[str]:
+    from shared.packages import predict_args
+
+    args = predict_args(model)
+    values = {"--source": f"{WORKSPACE}/in", "--out-dir": f"{WORKSPACE}/out"}
+    argv = [python, "predict.py"]
+    for spec in args.platform:
+        flag = next((f for f in spec.flags if f in values), None)
+        if flag is not None:
+            argv += to_argv(spec, values[flag])
+    if args.device is not None:
+        argv += to_argv(args.device, device)
+    for spec in args.user:
+        if "--weights" in spec.flags:
+            argv += to_argv(spec, weights_inside)
+        elif "--confidence" in spec.flags:
+            argv += to_argv(spec, confidence)
+    return argv
+
+
+def run_prediction(prediction_id: int) -> None:
+    from runner.substitute import PREDICT_GLOBALS
+    from shared.models import Prediction, PredictionStatus
+    from shared.predictions import mark, match_outputs
+
+    ctx = context.current()
+    settings = ctx.settings
+    with Session(ctx.engine, expire_on_commit=False) as session:
+        pred = session.get(Prediction, prediction_id)
+        if pred is None or pred.status != PredictionStatus.queued:
+            return
+        model = session.get(ModelPackage, pred.model_id)
+        run = session.get(Run, pred.run_id)
+        mark(session, pred, PredictionStatus.running)
+    base = settings.path(pred.path)
+    ws = base / "work"
+    gpus: list[str] = []
+    try:
+        env_path = settings.data_dir / "envs" / (model.env_key or "")
+        if not model.env_key or not (env_path / "bin" / "python").exists():
+            raise TrainyardError(f"model {model.id}'s environment is missing; redeploy the model")
+        shutil.rmtree(ws, ignore_errors=True)
+        shutil.copytree(settings.path(model.path), ws, ignore=shutil.ignore_patterns("deploy.log", "__pycache__"))
+        shutil.copytree(base / "in", ws / "in")
+        (ws / "out").mkdir(exist_ok=True)
+        src = ws / "predict.py"
+        values = {"SOURCE_PATH": f"{WORKSPACE}/in", "OUT_DIR_PATH": f"{WORKSPACE}/out"}
+        new, _ = substitute(source=src.read_text(encoding="utf-8"),
+                            values={k: values[k] for k in PREDICT_GLOBALS}, filename="predict.py")
+        src.write_text(new, encoding="utf-8")
+        weights_host = settings.path(run.work_dir) / pred.weights
+        if not weights_host.is_file():
+            raise TrainyardError(f"the weights file {pred.weights} of run {run.id} is gone")
+        weights_inside = f"/weights/{weights_host.name}"
+        gpus = ctx.gpus.acquire()
+        argv = build_predict_argv(python=str(env_path / "bin" / "python"), model=model,
+                                  weights_inside=weights_inside, confidence=pred.confidence, device=device_arg(gpus))
+        spec = SandboxSpec(argv=argv, workdir=ws,
+                           mounts=[Mount(host=env_path, inside=str(env_path)),
+                                   Mount(host=weights_host, inside=weights_inside)],
+                           network=model.network, gpus=gpus, limits=Limits.from_settings(settings),
+                           uid=settings.sandbox_uid_base + 5000 + pred.id % 1000)
+        outcome = execute(spec=spec, settings=settings, log_path=base / "predict.log")
+        inputs = sorted(p.name for p in (base / "in").iterdir())
+        out_dir = ws / "out"
+        outputs = sorted(str(p.relative_to(out_dir)) for p in out_dir.rglob("*") if p.is_file())
+        result = match_outputs(inputs=inputs, outputs=outputs)
+        with Session(ctx.engine, expire_on_commit=False) as session:
+            pred = session.get(Prediction, prediction_id)
+            pred.outputs = result
+            if outcome.ok:
+                missing = [n for n, r in result["images"].items() if r["status"] != "ok"]
+                reason = f"predict.py wrote no image for {len(missing)} of {len(inputs)} inputs" if missing else None
+                mark(session, pred, PredictionStatus.completed, reason)
+            else:
+                mark(session, pred, PredictionStatus.failed, outcome.reason or "predict.py failed")
+    except TrainyardError as exc:
+        with Session(ctx.engine, expire_on_commit=False) as session:
+            mark(session, session.get(Prediction, prediction_id), PredictionStatus.failed, str(exc))
+    except Exception as exc:  # noqa: BLE001 - recorded on the row
+        with Session(ctx.engine, expire_on_commit=False) as session:
+            mark(session, session.get(Prediction, prediction_id), PredictionStatus.failed,
+                 f"internal error: {exc!r}\n{_tail(exc)}")
+    finally:
+        ctx.gpus.release(gpus)

@@ -1,0 +1,251 @@
+"""Training tasks: search, ranking, pruning, stop, time limit, crash recovery."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from runner import schedule
+from runner.reconcile import reconcile_once
+from shared.datasets import add_dataset
+from shared.errors import FieldError
+from shared.models import RunStatus, TaskStatus
+from shared.packages import add_model
+from shared.queue import enqueue_deploy, queued_job_ids
+from shared.tasks import TaskIn, create_task, get_task, request_stop, task_runs
+from tests.conftest import ROOT
+from tests.pkgs import write_dataset, write_package
+
+STUBBORN_TRAIN = '''
+import argparse, os, signal, subprocess, sys, time
+p = argparse.ArgumentParser()
+p.add_argument("--epochs", type=int, default=1)
+p.add_argument("--marker", default="x")
+a = p.parse_args()
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+# a child that ignores SIGTERM and leaves our session
+subprocess.Popen([sys.executable, "-c",
+    "import signal, time, os; signal.signal(signal.SIGTERM, signal.SIG_IGN); os.setsid(); time.sleep(600)",
+    a.marker], start_new_session=True)
+for i in range(600):
+    print(f"epoch: {i}, loss: {1.0 / (i + 1)}", flush=True)
+    time.sleep(0.2)
+'''
+
+
+@pytest.fixture
+def setup(settings, ctx, session, burst, tmp_path):
+    def make(**pkg):
+        ds = add_dataset(session=session, settings=settings, zip_path=write_dataset(tmp_path / "d.zip"),
+                         name="tiny", task_type="classification")
+        model = add_model(session=session, settings=settings, zip_path=write_package(tmp_path / "m.zip", **pkg),
+                          name="m", task_type="classification")
+        enqueue_deploy(model.id, connection=ctx.redis)
+        burst()
+        session.refresh(model)
+        assert model.status.value == "deployed", model.reason
+        return ds, model
+    return make
+
+
+def _run_task(session, burst, task_in):
+    task = create_task(session=session, task_in=task_in)
+    schedule.schedule_task(task.id)
+    burst()
+    session.expire_all()
+    return get_task(session=session, task_id=task.id), task_runs(session=session, task_id=task.id)
+
+
+@pytest.mark.parametrize("sampler", ["tpe", "random", "grid"])
+def test_search_makes_the_runs_within_ranges_and_marks_the_best(setup, session, burst, sampler):
+    ds, model = setup()
+    params = {"k": ("[5, 9]", True), "opt": ("{sgd, adam}", True)}
+    if sampler != "grid":
+        params["x"] = ("[0.0, 1.0]", True)
+    task, runs = _run_task(session, burst, TaskIn(
+        name=sampler, model_id=model.id, dataset_id=ds.id, epochs=2, n_runs=6, metrics=["score"],
+        eval_metric="score", params=params, sampler=sampler, prune=False, seed=1, max_parallel=3))
+    assert task.status == TaskStatus.completed, task.reason
+    assert len(runs) == 6 and all(r.status == RunStatus.completed for r in runs)
+    for r in runs:
+        assert 5 <= r.params["k"] <= 9 and isinstance(r.params["k"], int)
+        assert r.params["opt"] in ("sgd", "adam")
+        if sampler != "grid":
+            assert 0.0 <= r.params["x"] <= 1.0
+    best = max(runs, key=lambda r: r.score)
+    assert task.best_run_id == best.id
+    if sampler == "grid":
+        assert len({(r.params["k"], r.params["opt"]) for r in runs}) == 6  # no grid point twice
+
+
+def test_without_search_flags_runs_repeat_the_same_values(setup, session, burst):
+    ds, model = setup()
+    task, runs = _run_task(session, burst, TaskIn(name="rep", model_id=model.id, dataset_id=ds.id, epochs=1,
+                                                  n_runs=3, eval_metric="score", params={"x": ("0.1", False)}))
+    assert [r.params for r in runs] == [{"x": 0.1}] * 3
+
+
+def test_min_direction_and_missing_metric_is_flagged(setup, session, burst):
+    ds, model = setup()
+    task, runs = _run_task(session, burst, TaskIn(name="min", model_id=model.id, dataset_id=ds.id, epochs=2,
+                                                  n_runs=3, eval_metric="loss", params={"x": ("[0, 1]", True)},
+                                                  sampler="random", seed=3, prune=False))
+    assert task.direction.value == "min"
+    assert task.best_run_id == min(runs, key=lambda r: r.score).id
+    task2, runs2 = _run_task(session, burst, TaskIn(name="never", model_id=model.id, dataset_id=ds.id, epochs=1,
+                                                    eval_metric="mAP"))
+    assert runs2[0].score is None and runs2[0].score_missing
+    assert "never printed" in runs2[0].reason
+    assert task2.best_run_id is None and "mAP" in task2.reason
+
+
+def test_pruning_stops_clearly_worse_runs(setup, session, burst):
+    ds, model = setup()
+    # Sequential runs: good ones first (x near 0.3), then clearly worse ones.
+    task = create_task(session=session, task_in=TaskIn(
+        name="prune", model_id=model.id, dataset_id=ds.id, epochs=8, n_runs=8, eval_metric="score",
+        params={"x": ("[-3.0, 3.0]", True), "sleep": ("0.15", False)}, sampler="random", seed=7, max_parallel=1))
+    schedule.schedule_task(task.id)
+    burst()
+    runs = task_runs(session=session, task_id=task.id)
+    pruned = [r for r in runs if r.status == RunStatus.pruned]
+    assert pruned, [(r.params, r.status, r.score) for r in runs]
+    for r in pruned:
+        assert "pruned" in r.reason
+    session.expire_all()
+    assert get_task(session=session, task_id=task.id).status == TaskStatus.completed
+
+
+@pytest.mark.parametrize("bad,field", [
+    ({"params": {"x": ("0.5", True)}, "eval_metric": "score"}, "x"),          # search on without a range
+    ({"metrics": ["loss"], "eval_metric": "score"}, "eval metric"),            # eval metric not charted
+    ({"params": {"opt": ("[1, 2]", True)}, "eval_metric": "score"}, "opt"),    # range on a string
+    ({"n_runs": 0}, "runs"),                                                   # zero runs
+    ({"time_limit": "soon"}, "time limit"),
+    ({"params": {"k": ("abc", False)}}, "k"),
+    ({"params": {"nope": ("1", False)}}, "nope"),
+    ({"params": {"x": ("[0, 1]", True)}, "eval_metric": "score", "sampler": "grid"}, "sampler"),
+])
+def test_bad_combinations_are_refused_at_the_field(setup, session, bad, field):
+    ds, model = setup()
+    kw = {"name": "bad", "model_id": model.id, "dataset_id": ds.id, "epochs": 1, **bad}
+    with pytest.raises(FieldError) as err:
+        create_task(session=session, task_in=TaskIn(**kw))
+    assert err.value.field == field
+
+
+def _worker(settings, *extra) -> subprocess.Popen:
+    env = dict(os.environ)
+    return subprocess.Popen([sys.executable, "-m", "runner", "worker", "--cpu", *extra], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _procs_with(marker: str) -> list[int]:
+    out = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    if marker.encode() in f.read():
+                        out.append(int(pid))
+            except OSError:
+                pass
+    return out
+
+
+def _wait(cond, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _running_run(session, task_id):
+    session.expire_all()
+    runs = task_runs(session=session, task_id=task_id)
+    return runs and runs[0].status == RunStatus.running and runs[0].lines > 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["stop", "time_limit"])
+def test_stop_and_time_limit_kill_the_whole_tree(setup, settings, session, how, tmp_path):
+    ds, model = setup(train=STUBBORN_TRAIN)
+    marker = f"trainyard-marker-{how}-{os.getpid()}"
+    task = create_task(session=session, task_in=TaskIn(
+        name=how, model_id=model.id, dataset_id=ds.id, epochs=1, n_runs=2, max_parallel=1,
+        params={"marker": (marker, False)}, time_limit="4s" if how == "time_limit" else None))
+    schedule.schedule_task(task.id)
+    worker = _worker(settings)
+    try:
+        _wait(lambda: _running_run(session, task.id), 60, "the run to start")
+        assert _procs_with(marker), "the stubborn child should be running"
+        if how == "stop":
+            t0 = time.monotonic()
+            request_stop(session=session, task_id=task.id)
+            _wait(lambda: not _procs_with(marker), 2.5, "every process of the run to be gone")
+            assert time.monotonic() - t0 <= 2.5
+        _wait(lambda: get_task(session=session, task_id=task.id).status.finished
+              if not session.expire_all() else False, 30, "the task to finish")
+        session.expire_all()
+        task = get_task(session=session, task_id=task.id)
+        runs = task_runs(session=session, task_id=task.id)
+        assert not _procs_with(marker)
+        if how == "stop":
+            assert task.status == TaskStatus.stopped
+            assert runs[0].status == RunStatus.stopped
+            assert [r.status for r in runs[1:]] in ([], [RunStatus.cancelled])
+        else:
+            assert task.status == TaskStatus.timed_out
+            assert runs[0].status == RunStatus.timed_out and "time limit" in runs[0].reason
+        assert settings.path(runs[0].log_path).read_text().count("epoch:") >= 2
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(20)
+
+
+@pytest.mark.slow
+def test_worker_killed_mid_run_is_recovered(setup, settings, ctx, session, monkeypatch):
+    ds, model = setup(train=STUBBORN_TRAIN)
+    marker = f"trainyard-marker-kill9-{os.getpid()}"
+    task = create_task(session=session, task_in=TaskIn(name="k9", model_id=model.id, dataset_id=ds.id, epochs=1,
+                                                      params={"marker": (marker, False)}))
+    schedule.schedule_task(task.id)
+    worker = _worker(settings)
+    try:
+        _wait(lambda: _running_run(session, task.id), 60, "the run to start")
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(10)
+        # --die-with-parent: the sandbox goes with the worker.
+        _wait(lambda: not _procs_with(marker), 5, "the run's processes to die with the worker")
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    ctx.settings.lost_after_s = 1.0
+    time.sleep(1.5)
+    counts = reconcile_once()
+    assert counts["lost"] == 1
+    session.expire_all()
+    [run] = task_runs(session=session, task_id=task.id)
+    assert run.status == RunStatus.failed and "worker lost" in run.reason
+    assert settings.path(run.log_path).exists()
+    assert get_task(session=session, task_id=task.id).status == TaskStatus.failed
+
+
+def test_reconciler_reenqueues_runs_redis_lost(setup, ctx, session, burst):
+    ds, model = setup()
+    task = create_task(session=session, task_in=TaskIn(name="lost", model_id=model.id, dataset_id=ds.id, epochs=1))
+    schedule.schedule_task(task.id)
+    [run] = task_runs(session=session, task_id=task.id)
+    assert run.job_id in queued_job_ids(connection=ctx.redis)
+    ctx.redis.flushdb()  # Redis loses its queue
+    assert reconcile_once()["reenqueued"] == 1
+    burst()
+    session.expire_all()
+    assert get_task(session=session, task_id=task.id).status == TaskStatus.completed
