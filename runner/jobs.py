@@ -97,8 +97,7 @@ def _run_install_script(*, script: Path, env_path: Path, log) -> None:
     limits = Limits.from_settings(settings)
     spec = SandboxSpec(argv=["bash", "install_dependencies.sh", str(env_path)], workdir=work,
                        mounts=[Mount(host=env_path, inside=str(env_path), writable=True)],
-                       network=True, limits=limits, uid=None, env={"VIRTUAL_ENV": str(env_path)})
-    spec.install = True  # type: ignore[attr-defined]
+                       network=True, limits=limits, uid=None, env={"VIRTUAL_ENV": str(env_path)}, install=True)
     log_file = work.parent / f"install-script-{env_path.name}.log"
     try:
         outcome = execute(spec=spec, settings=settings, log_path=log_file,
