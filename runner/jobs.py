@@ -301,9 +301,11 @@ def run_trial(run_id: int) -> None:
 def _sample_writer(ctx, run_id: int):
     from shared.models import ResourceSample
 
+    started = time.time()
+
     def on_sample(sample) -> None:
         with Session(ctx.engine) as session:
-            session.add(ResourceSample(run_id=run_id, t=sample.t, cpu_percent=sample.cpu_percent,
+            session.add(ResourceSample(run_id=run_id, t=round(sample.t - started, 3), cpu_percent=sample.cpu_percent,
                                        rss_bytes=sample.rss_bytes, gpu_util=sample.gpu_util,
                                        gpu_mem_bytes=sample.gpu_mem_bytes))
             session.commit()

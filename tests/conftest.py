@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -78,7 +79,10 @@ def settings(tmp_path, redis_url, monkeypatch, request):
 
     db = request.getfixturevalue("db_url") if "db_url" in request.fixturenames else \
         f"sqlite:///{tmp_path / 'db.sqlite'}"
-    data = tmp_path / "data"
+    # The sandbox drops to an unprivileged uid, which cannot enter pytest's 0700
+    # temp dirs: data lives in a world-traversable dir of its own.
+    data = Path(tempfile.mkdtemp(prefix="trainyard-test-", dir="/tmp"))
+    os.chmod(data, 0o755)
     env = {"TRAINYARD_DATA_DIR": str(data), "TRAINYARD_DATABASE_URL": db, "TRAINYARD_REDIS_URL": redis_url,
            "TRAINYARD_UV_CACHE_DIR": str(UV_CACHE), "TRAINYARD_LOST_AFTER_S": "30",
            "TRAINYARD_RECONCILE_EVERY_S": "1"}
@@ -87,14 +91,13 @@ def settings(tmp_path, redis_url, monkeypatch, request):
     get_settings.cache_clear()
     Redis.from_url(redis_url).flushdb()
     s = Settings()
-    # Run dirs are chowned to the sandbox uid; it must be able to reach them.
-    os.chmod(tmp_path, 0o755)
     context.reset()
     context.SHUTDOWN.clear()
     yield s
     context.reset()
     get_settings.cache_clear()
     dispose_engines()
+    shutil.rmtree(data, ignore_errors=True)
 
 
 @pytest.fixture

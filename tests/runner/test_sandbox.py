@@ -1,0 +1,355 @@
+"""The sandbox, tried from the inside: real bwrap, a real uv venv, real
+escape attempts that must each be blocked."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+from runner import sandbox
+from runner.execute import execute, read_log
+from runner.sandbox import (
+    Limits,
+    Mount,
+    SandboxSpec,
+    base_env,
+    build_command,
+    check_sandbox,
+    gpu_bind_args,
+    visible_path,
+)
+from shared.errors import FieldError, SandboxError
+from shared.settings import Settings
+
+UV = "/work/main/.venv/bin/uv"
+ENV_PYTHON = "/usr/bin/python3.11"
+IS_ROOT = os.geteuid() == 0
+# A uid of its own per test process, so parallel test runs never share RLIMIT_NPROC counts.
+RUN_UID = 66000 + os.getpid() % 3000
+
+
+@pytest.fixture(scope="module")
+def base() -> Path:
+    # Not tmp_path: pytest's base temp dir is 0700, and the sandbox's
+    # unprivileged uid must reach the venv and the work dirs, as in production.
+    d = Path(tempfile.mkdtemp(prefix="trainyard-sandbox-test-", dir="/tmp"))
+    d.chmod(0o755)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def venv(base: Path) -> Path:
+    path = base / "venv"
+    subprocess.run([UV, "venv", "-q", "--python", ENV_PYTHON, str(path)], check=True, capture_output=True)
+    return path
+
+
+@pytest.fixture
+def settings(base: Path) -> Settings:
+    return Settings(data_dir=base / "data", unsafe_no_sandbox=False, sandbox_uid_base=RUN_UID)
+
+
+def workdir(base: Path) -> Path:
+    d = base / f"work-{uuid.uuid4().hex[:8]}"
+    d.mkdir()
+    return d
+
+
+def spec_for(venv: Path, wd: Path, script: str, *args: str, **kw) -> SandboxSpec:
+    (wd / "main.py").write_text(script)
+    return SandboxSpec(argv=[str(venv / "bin" / "python"), "main.py", *args], workdir=wd,
+                       mounts=[Mount(host=venv, inside=str(venv))], **kw)
+
+
+ESCAPES = r'''
+import json, os, signal, socket, sys
+secret_file, worker_pid, port, abstract, tmp_name, host_data = sys.argv[1:7]
+res = {}
+
+def attempt(name, fn):
+    try:
+        fn()
+        res[name] = "allowed"
+    except Exception as exc:
+        res[name] = type(exc).__name__
+
+attempt("read_secret", lambda: open(secret_file).read())
+for p in ("/work", "/root", "/var", "/run", "/etc/pip.conf", host_data):
+    res["exists " + p] = os.path.exists(p)
+attempt("write_usr", lambda: open("/usr/x-trainyard", "w").write("x"))
+attempt("write_env", lambda: open(os.path.join(sys.prefix, "x"), "w").write("x"))
+attempt("write_tmp", lambda: open("/tmp/" + tmp_name, "w").write("x"))
+attempt("write_workspace", lambda: open("/workspace/out.txt", "w").write("x"))
+attempt("write_out_mount", lambda: open("/out/result.txt", "w").write("x"))
+
+def tcp():
+    s = socket.create_connection(("127.0.0.1", int(port)), timeout=2)
+    s.close()
+attempt("tcp_localhost", tcp)
+
+def unix_abstract():
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(2)
+    s.connect("\0" + abstract)
+attempt("unix_abstract", unix_abstract)
+attempt("dns", lambda: socket.getaddrinfo("example.com", 443))
+attempt("signal_worker", lambda: os.kill(int(worker_pid), 0))
+attempt("kill_parent", lambda: os.kill(os.getppid(), signal.SIGKILL))
+attempt("kill_init", lambda: os.kill(1, signal.SIGTERM))
+res["env"] = sorted(os.environ)
+res["uid"] = os.getuid()
+res["user"] = __import__("getpass").getuser()
+res["procs"] = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+res["cwd"] = os.getcwd()
+res["hostname"] = socket.gethostname()
+print(json.dumps(res))
+'''
+
+
+def test_escape_attempts_are_blocked(base, venv, settings, monkeypatch):
+    monkeypatch.setenv("TRAINYARD_SECRET", "s3cret")
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "aws")
+    secret = base / f"secret-{uuid.uuid4().hex[:6]}.txt"
+    secret.write_text("top secret")
+    secret.chmod(0o644)  # readable by any uid on the host: only the mount layout may hide it
+    out = base / f"out-{uuid.uuid4().hex[:6]}"
+    out.mkdir()
+    tmp_name = f"trainyard-private-{uuid.uuid4().hex[:8]}"
+    abstract = f"trainyard-test-{uuid.uuid4().hex[:8]}"
+    wd = workdir(base)
+    with socket.socket() as listener, socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as ulistener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        ulistener.bind("\0" + abstract)
+        ulistener.listen()
+        port = listener.getsockname()[1]
+        # Both listeners are reachable from the worker itself.
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        spec = spec_for(venv, wd, ESCAPES, str(secret), str(os.getpid()), str(port), abstract, tmp_name,
+                        str(settings.data_dir), uid=RUN_UID,
+                        limits=Limits(memory_bytes=1 << 30, max_procs=64))
+        spec.mounts.append(Mount(host=out, inside="/out", writable=True))
+        lines: list[str] = []
+        outcome = execute(spec=spec, settings=settings, log_path=base / f"{wd.name}.log",
+                          on_line=lambda s, t: lines.append(t) if s == "stdout" else None)
+    assert outcome.ok, outcome.reason
+    res = json.loads(lines[-1])
+    assert res["read_secret"] == "FileNotFoundError"
+    for p in ("/work", "/root", "/var", "/run", "/etc/pip.conf", str(settings.data_dir)):
+        assert res["exists " + p] is False, p
+    assert res["write_usr"] in ("OSError", "PermissionError")
+    assert res["write_env"] in ("OSError", "PermissionError")
+    assert res["write_tmp"] == "allowed"
+    assert not (Path("/tmp") / tmp_name).exists()  # the sandbox's /tmp was private
+    assert res["write_workspace"] == "allowed" and (wd / "out.txt").read_text() == "x"
+    assert res["write_out_mount"] == "allowed" and (out / "result.txt").exists()
+    assert res["tcp_localhost"] in ("ConnectionRefusedError", "OSError")
+    assert res["unix_abstract"] in ("ConnectionRefusedError", "FileNotFoundError")
+    assert res["dns"] == "gaierror"
+    assert res["signal_worker"] == "ProcessLookupError"
+    assert res["kill_parent"] == "allowed" and res["kill_init"] == "allowed"  # delivered, but ignored by init
+    assert {"TRAINYARD_SECRET", "REDIS_URL", "AWS_SECRET_ACCESS_KEY", "DATABASE_URL"}.isdisjoint(res["env"])
+    assert res["uid"] == sandbox.INSIDE_ID and res["user"] == "nobody"
+    assert len(res["procs"]) <= 3  # bwrap's init and the script: the host's processes are invisible
+    assert res["cwd"] == "/workspace" and res["hostname"] == "sandbox"
+    if IS_ROOT:
+        assert (wd / "out.txt").stat().st_uid == RUN_UID
+
+
+def test_base_env_is_built_from_scratch(base, monkeypatch):
+    for k, v in {"REDIS_URL": "redis://x", "DATABASE_URL": "postgresql://x", "TRAINYARD_SECRET": "s",
+                 "AWS_ACCESS_KEY_ID": "a", "HOME": "/root", "PIP_INDEX_URL": "https://leak.example/simple",
+                 "NVIDIA_DRIVER_CAPABILITIES": "compute,utility"}.items():
+        monkeypatch.setenv(k, v)
+    spec = SandboxSpec(argv=["/envs/abc/bin/python", "train.py"], workdir=base, gpus=["0", "2"],
+                       env={"EXTRA": "1"})
+    env = base_env(spec=spec)
+    assert set(env) == {"PATH", "HOME", "LANG", "LC_ALL", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE",
+                        "XDG_CACHE_HOME", "MPLCONFIGDIR", "TORCH_HOME", "CUDA_VISIBLE_DEVICES",
+                        "NVIDIA_DRIVER_CAPABILITIES", "EXTRA", "TMPDIR"}
+    assert env["PATH"] == "/envs/abc/bin:/usr/local/bin:/usr/bin:/bin"
+    assert env["HOME"] == "/workspace" and env["MPLCONFIGDIR"].startswith("/workspace/.cache")
+    assert env["CUDA_VISIBLE_DEVICES"] == "0,2"
+
+    s = Settings(data_dir=base / "data", index_url="https://idx.example/simple",
+                 extra_index_urls=["https://a.example/simple", "https://b.example/simple"],
+                 find_links=["/opt/wheels", "/srv/w"], constraints=["/etc/c.txt"])
+    plain = base_env(spec=spec, settings=s)
+    assert not any(k.startswith(("PIP_", "UV_")) for k in plain)
+    inst = base_env(spec=spec, install=True, settings=s)
+    assert inst["PIP_INDEX_URL"] == inst["UV_INDEX_URL"] == "https://idx.example/simple"
+    assert inst["PIP_EXTRA_INDEX_URL"] == "https://a.example/simple https://b.example/simple"
+    assert inst["PIP_FIND_LINKS"] == "/opt/wheels /srv/w" and inst["UV_FIND_LINKS"] == "/opt/wheels,/srv/w"
+    assert inst["PIP_CONSTRAINT"] == "/etc/c.txt"
+
+
+def _binds(argv: list[str]) -> list[tuple[str, str, str]]:
+    out = []
+    for i, a in enumerate(argv):
+        if a in ("--bind", "--ro-bind", "--ro-bind-try", "--dev-bind-try", "--bind-try"):
+            out.append((a, argv[i + 1], argv[i + 2]))
+    return out
+
+
+def test_command_line_binds_only_system_dirs(base, venv, settings):
+    wd = workdir(base)
+    spec = spec_for(venv, wd, "print(1)")
+    argv, env = build_command(spec=spec, settings=settings)
+    assert argv[0] == check_sandbox(settings=settings)
+    assert argv[argv.index("--") + 1:] == spec.argv
+    sources = {src for _, src, _ in _binds(argv)}
+    assert not sources & {"/", "/root", "/work", "/var", "/run", "/etc", "/home", "/opt", str(settings.data_dir)}
+    assert ("--bind", str(wd), "/workspace") in _binds(argv)
+    assert ("--ro-bind", str(venv), str(venv)) in _binds(argv)
+    for flag in ("--unshare-user", "--unshare-pid", "--unshare-net", "--die-with-parent", "--new-session"):
+        assert flag in argv
+    assert argv[argv.index("--cap-drop") + 1] == "ALL"
+    assert "/etc/resolv.conf" not in argv
+    # The venv is mounted before the workspace's chdir, after the private /tmp.
+    assert argv.index("--tmpfs") < argv.index(str(venv))
+
+    net_argv, _ = build_command(spec=spec_for(venv, wd, "print(1)", network=True), settings=settings)
+    assert "--unshare-net" not in net_argv and "/etc/resolv.conf" in net_argv
+
+
+def test_gpu_binds_and_visible_devices(base, venv, settings, tmp_path):
+    wd = workdir(base)
+    argv, env = build_command(spec=spec_for(venv, wd, "print(1)", gpus=["1"]), settings=settings)
+    assert env["CUDA_VISIBLE_DEVICES"] == "1"
+    host_nodes = sorted(p for p in os.listdir("/dev") if p.startswith("nvidia"))
+    bound = sorted(Path(src).name for flag, src, _ in _binds(argv) if flag == "--dev-bind-try")
+    assert bound == host_nodes  # only nodes that exist here (none on a machine without a GPU)
+
+    argv, env = build_command(spec=spec_for(venv, wd, "print(1)"), settings=settings)
+    assert env["CUDA_VISIBLE_DEVICES"] == ""
+    assert not [b for b in _binds(argv) if "nvidia" in b[1]]
+
+    dev = tmp_path / "dev"
+    dev.mkdir()
+    for name in ("nvidia0", "nvidia1", "nvidiactl", "nvidia-uvm", "nvidia-uvm-tools", "null", "nvidia-foo"):
+        (dev / name).touch()
+    args = gpu_bind_args(gpus=["1"], dev_root=dev, sys_root=tmp_path / "sys")
+    nodes = [(src, dst) for flag, src, dst in _binds(args) if flag == "--dev-bind-try"]
+    assert nodes == [(str(dev / n), f"/dev/{n}") for n in
+                     ("nvidia-uvm", "nvidia-uvm-tools", "nvidia0", "nvidia1", "nvidiactl")]
+    assert ("--ro-bind-try", str(tmp_path / "sys" / "bus"), "/sys/bus") in _binds(args)
+    assert gpu_bind_args(gpus=[], dev_root=dev) == []
+    assert gpu_bind_args(gpus=None, dev_root=dev) == []
+
+
+def test_base_interpreter_outside_usr_is_mounted(base, settings, tmp_path):
+    prefix = tmp_path / "pyenv" / "3.11.9"
+    (prefix / "bin").mkdir(parents=True)
+    (prefix / "bin" / "python3.11").write_text("")
+    env = tmp_path / "env"
+    (env / "bin").mkdir(parents=True)
+    (env / "bin" / "python").symlink_to(prefix / "bin" / "python3.11")
+    (env / "pyvenv.cfg").write_text(f"home = {prefix / 'bin'}\nversion = 3.11.9\n")
+    wd = tmp_path / "wd"
+    wd.mkdir()
+    spec = SandboxSpec(argv=[str(env / "bin" / "python"), "x.py"], workdir=wd,
+                       mounts=[Mount(host=env, inside=str(env))])
+    argv, _ = build_command(spec=spec, settings=settings)
+    assert ("--ro-bind", str(prefix), str(prefix)) in _binds(argv)
+    # A venv on the system interpreter needs nothing extra.
+    (env / "bin" / "python").unlink()
+    (env / "bin" / "python").symlink_to(ENV_PYTHON)
+    (env / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    argv, _ = build_command(spec=spec, settings=settings)
+    assert not [b for b in _binds(argv) if "pyenv" in b[1]]
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="dropping to a sandbox uid needs root")
+def test_python_unreachable_by_sandbox_uid_is_refused(settings, tmp_path):
+    hidden = tmp_path / "hidden"
+    hidden.mkdir(mode=0o700)
+    subprocess.run([UV, "venv", "-q", "--python", ENV_PYTHON, str(hidden / "env")], check=True,
+                   capture_output=True)
+    wd = tmp_path / "wd"
+    wd.mkdir()
+    spec = SandboxSpec(argv=[str(hidden / "env" / "bin" / "python"), "x.py"], workdir=wd,
+                       mounts=[Mount(host=hidden / "env", inside=str(hidden / "env"))], uid=RUN_UID)
+    with pytest.raises(SandboxError) as err:
+        build_command(spec=spec, settings=settings)
+    assert f"uid {RUN_UID}" in str(err.value) and "not searchable" in str(err.value)
+
+
+def test_check_sandbox_explains_a_missing_bwrap(base):
+    with pytest.raises(SandboxError) as err:
+        check_sandbox(settings=Settings(data_dir=base / "data", bwrap_path="/nonexistent"))
+    msg = str(err.value)
+    assert "/nonexistent" in msg and "bubblewrap" in msg and "TRAINYARD_UNSAFE_NO_SANDBOX=1" in msg
+
+
+def test_check_sandbox_shows_bwraps_own_error(base):
+    fake = base / f"fake-bwrap-{uuid.uuid4().hex[:6]}"
+    fake.write_text("#!/bin/sh\n[ \"$1\" = --version ] && { echo 'bubblewrap 0.11.0'; exit 0; }\n"
+                    "echo 'bwrap: setting up uid map: Permission denied' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    with pytest.raises(SandboxError) as err:
+        check_sandbox(settings=Settings(data_dir=base / "data", bwrap_path=str(fake), sandbox_uid_base=RUN_UID))
+    msg = str(err.value)
+    assert "setting up uid map: Permission denied" in msg
+    assert "unprivileged_userns_clone=1" in msg and "TRAINYARD_UNSAFE_NO_SANDBOX=1" in msg
+
+
+def test_unsafe_no_sandbox_runs_directly(base, venv):
+    s = Settings(data_dir=base / "data", unsafe_no_sandbox=True)
+    wd = workdir(base)
+    spec = spec_for(venv, wd, "import os; print(os.getcwd(), os.environ['HOME'], os.path.exists('/work'))")
+    argv, env = build_command(spec=spec, settings=s)
+    assert argv == spec.argv and env["HOME"] == str(wd)
+    lines: list[str] = []
+    outcome = execute(spec=spec, settings=s, log_path=base / f"{wd.name}.log",
+                      on_line=lambda _s, t: lines.append(t))
+    assert outcome.ok
+    assert lines == [f"{wd} {wd} True"]
+    log = read_log(log_path=base / f"{wd.name}.log")
+    assert log[0][0] == "stderr" and "WITHOUT the sandbox" in log[0][1]
+
+
+def test_limits_from_settings(base):
+    s = Settings(data_dir=base / "data", memory_limit="2GiB", max_procs=100)
+    lim = Limits.from_settings(s, {"memory_bytes": 1 << 20, "max_disk_bytes": None})
+    assert lim.memory_bytes == 1 << 20 and lim.max_procs == 100 and lim.max_disk_bytes is None
+    assert lim.max_line_bytes == s.max_line_bytes
+    with pytest.raises(FieldError) as err:
+        Limits.from_settings(s, {"memory": 5})
+    assert err.value.field == "memory" and "memory_bytes" in str(err.value)
+    with pytest.raises(FieldError):
+        Limits.from_settings(s, {"max_procs": -1})
+
+
+def test_bad_mounts_are_refused(base, venv, settings):
+    wd = workdir(base)
+    for mount, words in ((Mount(host=base / "missing", inside="/data"), "does not exist"),
+                         (Mount(host=venv, inside="relative"), "absolute"),
+                         (Mount(host=venv, inside="/proc"), "hide")):
+        with pytest.raises(SandboxError) as err:
+            build_command(spec=SandboxSpec(argv=["/bin/true"], workdir=wd, mounts=[mount]), settings=settings)
+        assert words in str(err.value)
+    with pytest.raises(SandboxError):
+        build_command(spec=SandboxSpec(argv=["/bin/true"], workdir=base / "nope"), settings=settings)
+
+
+def test_visible_path(base, settings, tmp_path):
+    wd = tmp_path / "run"
+    data = tmp_path / "datasets" / "7"
+    spec = SandboxSpec(argv=["/bin/true"], workdir=wd, mounts=[Mount(host=data, inside="/dataset")])
+    assert visible_path(spec=spec, host=wd / "train.py", settings=settings) == "/workspace/train.py"
+    assert visible_path(spec=spec, host=wd, settings=settings) == "/workspace"
+    assert visible_path(spec=spec, host=data / "images" / "a.jpg", settings=settings) == "/dataset/images/a.jpg"
+    with pytest.raises(SandboxError):
+        visible_path(spec=spec, host=tmp_path / "datasets" / "70", settings=settings)
+    unsafe = Settings(data_dir=base / "data", unsafe_no_sandbox=True)
+    assert visible_path(spec=spec, host=data / "x", settings=unsafe) == str(data / "x")
