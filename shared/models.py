@@ -15,7 +15,7 @@ from shared.tasktypes import TaskType
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+    return datetime.now(UTC)
 
 
 class DeployStatus(str, Enum):
