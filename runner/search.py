@@ -8,7 +8,9 @@ from the task row.
 
 from __future__ import annotations
 
+import itertools
 import math
+import random
 from typing import Any
 
 import optuna
@@ -59,21 +61,37 @@ def study_name(task: Task) -> str:
     return f"trainyard-task-{task.id}"
 
 
-def _sampler(task: Task) -> optuna.samplers.BaseSampler:
-    seed = task.seed
+def _sampler(task: Task, offset: int = 0) -> optuna.samplers.BaseSampler:
+    # Samplers are rebuilt for every ask (any worker may ask), so a fixed seed
+    # alone would draw the same point each time: offset it by the trial count.
+    seed = None if task.seed is None else task.seed + offset
     if task.sampler == Sampler.random:
         return optuna.samplers.RandomSampler(seed=seed)
-    if task.sampler == Sampler.grid:
-        space: dict[str, list[Any]] = {}
-        for name, dist in distributions(task).items():
-            if isinstance(dist, CategoricalDistribution):
-                space[name] = list(dist.choices)
-            else:
-                space[name] = list(range(int(dist.low), int(dist.high) + 1))
-        return optuna.samplers.GridSampler(space, seed=seed)
     # Few runs: TPE's default of 10 random start-up trials would make it random search.
     startup = max(2, min(10, task.n_runs // 3))
     return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup)
+
+
+def grid_points(task: Task, dists: dict[str, Any]) -> list[dict[str, Any]]:
+    names = sorted(dists)
+    axes = []
+    for name in names:
+        dist = dists[name]
+        axes.append(list(dist.choices) if isinstance(dist, CategoricalDistribution)
+                    else list(range(int(dist.low), int(dist.high) + 1)))
+    points = [dict(zip(names, combo, strict=True)) for combo in itertools.product(*axes)]
+    random.Random(task.seed).shuffle(points)
+    return points
+
+
+def _next_grid_point(task: Task, dists: dict[str, Any], trials: list[Any]) -> dict[str, Any]:
+    points = grid_points(task, dists)
+    used: dict[tuple, int] = {}
+    for t in trials:
+        key = tuple(sorted(t.params.items()))
+        used[key] = used.get(key, 0) + 1
+    # Least-used first: every point once before any point twice.
+    return min(points, key=lambda p: used.get(tuple(sorted(p.items())), 0))
 
 
 def _pruner(task: Task) -> optuna.pruners.BasePruner:
@@ -82,16 +100,22 @@ def _pruner(task: Task) -> optuna.pruners.BasePruner:
     return optuna.pruners.MedianPruner(n_startup_trials=max(2, min(5, task.n_runs // 4)), n_warmup_steps=1)
 
 
-def load_study(task: Task, database_url: str) -> optuna.Study:
+def load_study(task: Task, database_url: str, *, seed_offset: int = 0) -> optuna.Study:
     direction = "maximize" if task.direction == Direction.maximize else "minimize"
     return optuna.create_study(study_name=study_name(task), storage=storage(database_url), load_if_exists=True,
-                               direction=direction, sampler=_sampler(task), pruner=_pruner(task))
+                               direction=direction, sampler=_sampler(task, seed_offset), pruner=_pruner(task))
 
 
 def ask(task: Task, database_url: str) -> tuple[int, dict[str, Any]]:
     """A new trial: (trial number, full parameter values incl. fixed ones)."""
-    study = load_study(task, database_url)
-    trial = study.ask(distributions(task))
+    trials = load_study(task, database_url).get_trials(deepcopy=False)
+    study = load_study(task, database_url, seed_offset=len(trials))
+    dists = distributions(task)
+    if task.sampler == Sampler.grid:
+        # Optuna's GridSampler does not see points held by RUNNING trials, so
+        # parallel asks can repeat a point: pick the next unused point here.
+        study.enqueue_trial(_next_grid_point(task, dists, trials))
+    trial = study.ask(dists)
     return trial.number, {**fixed_values(task), **trial.params}
 
 

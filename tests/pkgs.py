@@ -28,7 +28,7 @@ print("argv", json.dumps(sys.argv[1:]), flush=True)
 print("env", json.dumps({"cuda": os.environ.get("CUDA_VISIBLE_DEVICES"), "device": a.device}), flush=True)
 best = 1.0 - (a.x - 0.3) ** 2 - 0.01 * (a.k - 7) ** 2 + (0.05 if a.opt == "adam" else 0.0)
 for e in range(1, a.epochs + 1):
-    score = best * e / a.epochs
+    score = best - 0.1 * (a.epochs - e)  # improves every epoch, ends at the optimum's value
     print(f"epoch: {e}, loss: {1 - score:.6f}, score: {score:.6f}", flush=True)
     time.sleep(a.sleep)
 if a.fail:
