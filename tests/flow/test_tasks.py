@@ -81,6 +81,8 @@ def test_search_makes_the_runs_within_ranges_and_marks_the_best(setup, session, 
     assert task.best_run_id == best.id
     if sampler == "grid":
         assert len({(r.params["k"], r.params["opt"]) for r in runs}) == 6  # no grid point twice
+    else:
+        assert len({r.params["x"] for r in runs}) == 6  # a fixed seed must not repeat the same point
 
 
 def test_without_search_flags_runs_repeat_the_same_values(setup, session, burst):
@@ -140,9 +142,16 @@ def test_bad_combinations_are_refused_at_the_field(setup, session, bad, field):
 
 
 def _worker(settings, *extra) -> subprocess.Popen:
-    env = dict(os.environ)
-    return subprocess.Popen([sys.executable, "-m", "runner", "worker", "--cpu", *extra], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    """A real worker process, returned once it is registered and listening."""
+    from redis import Redis
+    from rq import Worker
+
+    proc = subprocess.Popen([sys.executable, "-m", "runner", "worker", "--cpu", *extra], cwd=ROOT,
+                            env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    conn = Redis.from_url(settings.effective_redis_url)
+    _wait(lambda: bool(Worker.all(connection=conn)) or proc.poll() is not None, 60, "the worker to start")
+    assert proc.poll() is None, "the worker exited at start"
+    return proc
 
 
 def _procs_with(marker: str) -> list[int]:
@@ -181,8 +190,8 @@ def test_stop_and_time_limit_kill_the_whole_tree(setup, settings, session, how, 
     task = create_task(session=session, task_in=TaskIn(
         name=how, model_id=model.id, dataset_id=ds.id, epochs=1, n_runs=2, max_parallel=1,
         params={"marker": (marker, False)}, time_limit="4s" if how == "time_limit" else None))
-    schedule.schedule_task(task.id)
     worker = _worker(settings)
+    schedule.schedule_task(task.id)
     try:
         _wait(lambda: _running_run(session, task.id), 60, "the run to start")
         assert _procs_with(marker), "the stubborn child should be running"
@@ -216,8 +225,8 @@ def test_worker_killed_mid_run_is_recovered(setup, settings, ctx, session, monke
     marker = f"trainyard-marker-kill9-{os.getpid()}"
     task = create_task(session=session, task_in=TaskIn(name="k9", model_id=model.id, dataset_id=ds.id, epochs=1,
                                                       params={"marker": (marker, False)}))
-    schedule.schedule_task(task.id)
     worker = _worker(settings)
+    schedule.schedule_task(task.id)
     try:
         _wait(lambda: _running_run(session, task.id), 60, "the run to start")
         worker.send_signal(signal.SIGKILL)
