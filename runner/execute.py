@@ -725,10 +725,18 @@ class _Execution:
         # Without the pid namespace a daemon can escape the tree (setsid + fork);
         # a dedicated uid still finds it.
         if not self.sandboxed and uid is not None and os.geteuid() == 0:
-            for p in psutil.process_iter(["uids"]):
-                with contextlib.suppress(psutil.Error, TypeError):
-                    if p.info["uids"] and p.info["uids"].real == uid:
-                        p.kill()
+            # Repeat until none is left: one may be mid-fork during a single pass.
+            deadline = time.monotonic() + 1.0
+            while True:
+                found = []
+                for p in psutil.process_iter(["uids"]):
+                    with contextlib.suppress(psutil.Error, TypeError):
+                        if p.info["uids"] and p.info["uids"].real == uid and p.status() != psutil.STATUS_ZOMBIE:
+                            p.kill()
+                            found.append(p)
+                if not found or time.monotonic() > deadline:
+                    break
+                psutil.wait_procs(found, timeout=0.2)
 
     # watching ----------------------------------------------------------------
     def watch(self) -> None:

@@ -44,7 +44,7 @@ def list_tasks(*, session: Session, flt: TaskFilter, offset: int = 0, limit: int
     datasets = {d.id: d.name for d in session.exec(select(Dataset).where(
         Dataset.id.in_({t.dataset_id for t in tasks})))} if tasks else {}
     best_ids = [t.best_run_id for t in tasks if t.best_run_id]
-    scores = dict(session.exec(select(Run.id, Run.score).where(Run.id.in_(best_ids)))) if best_ids else {}
+    scores = dict(session.exec(select(Run.id, Run.score).where(Run.id.in_(best_ids))).all()) if best_ids else {}
     # Progress: the highest printed `epoch` per task (one grouped query over the page).
     epochs: dict[int, float] = {}
     if ids:

@@ -1,0 +1,228 @@
+"""A prediction's parts: the live area while predict.py runs (status, outputs
+so far, log tail), then the results (reason first when it failed, per-image
+flags, the outputs zip, a paged input | output gallery) and the history list.
+
+Output files are written by user code, so they are only ever decoded with
+Pillow into small thumbnails here; anything Pillow cannot read is named, not
+shown."""
+
+from __future__ import annotations
+
+import io
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+from redis.exceptions import RedisError
+
+from shared.errors import NotFoundError
+from shared.models import Prediction, PredictionStatus, utcnow
+from shared.predictions import get_prediction, input_dir, match_outputs, output_dir, outputs_zip
+from streamlit_app.components import deps, logs
+from streamlit_app.components.badges import status_badge
+from streamlit_app.components.formats import between, duration
+
+PAGE_SIZE = 8
+HISTORY_PAGE = 15
+THUMB_SIDE = 768
+LIVE_S = 1
+_ACTIVE = (PredictionStatus.queued, PredictionStatus.running)
+
+
+def _files(root: Path) -> list[str]:
+    if not root.is_dir():
+        return []
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def per_image(pred: Prediction) -> dict[str, Any]:
+    """The job's recorded match, or (before it recorded one, e.g. a failure before predict.py ran)
+    the same match computed from what is on disk now."""
+    if pred.outputs and "images" in pred.outputs:
+        return pred.outputs
+    return match_outputs(inputs=list(pred.images), outputs=_files(output_dir(deps.settings(), pred)))
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def _thumb(path: str, mtime_ns: int) -> bytes | None:
+    """A web-viewable copy (TIFF/BMP/16-bit PNG are not), at most THUMB_SIDE px; None if unreadable.
+    ``mtime_ns`` is only part of the cache key, so a rewritten output is not served stale."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            im.thumbnail((THUMB_SIDE, THUMB_SIDE))
+            alpha = im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info)
+            im = im.convert("RGBA" if alpha else "RGB")
+            buf = io.BytesIO()
+            im.save(buf, "PNG" if alpha else "JPEG", quality=90)
+            return buf.getvalue()
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return None
+
+
+def _image(path: Path, caption: str) -> None:
+    try:
+        data = _thumb(str(path), path.stat().st_mtime_ns)
+    except FileNotFoundError:
+        data = None
+    if data is None:
+        st.warning(f"{caption}: cannot be shown as an image (it is still in the zip)")
+    else:
+        st.image(data, caption=caption, width="content")  # small images stay small, big ones fit
+
+
+def _zip_bytes(pred_id: int) -> bytes:
+    settings = deps.settings()
+    tmp_root = settings.data_dir / "tmp"
+    tmp_root.mkdir(parents=True, exist_ok=True)
+    with deps.session() as s, tempfile.TemporaryDirectory(dir=tmp_root) as tmp:
+        pred = get_prediction(session=s, prediction_id=pred_id)
+        return outputs_zip(settings, pred, Path(tmp) / "outputs.zip").read_bytes()
+
+
+def _log_path(pred: Prediction) -> Path:
+    return deps.settings().path(pred.path) / "predict.log"
+
+
+def _summary(pred: Prediction) -> None:
+    took = duration(between(pred.started_at, pred.finished_at, utcnow()))
+    st.markdown(f"{status_badge(pred.status)} &nbsp; **prediction #{pred.id}** · task #{pred.task_id} · "
+                f"run #{pred.run_id} · weights `{pred.weights}` · confidence {pred.confidence:g} · "
+                f"{len(pred.images)} images · {took}")
+
+
+def _waiting_note() -> None:
+    from rq import Worker
+
+    try:
+        workers = Worker.all(connection=deps.redis())
+    except (RedisError, OSError) as exc:
+        st.warning(f"Redis is not reachable ({exc}); the prediction is saved and runs once it is back.")
+        return
+    if not workers:
+        st.warning("No worker is running, so nothing is processed. Start one with `python -m runner up` "
+                   "(or `python -m runner worker`).")
+    else:
+        st.caption(f"Waiting for a free worker ({len(workers)} connected; predictions go before training).")
+
+
+@st.fragment(run_every=LIVE_S)
+def live(pred_id: int) -> None:
+    """Reruns alone every second; hands over to the whole page once predict.py is done."""
+    with deps.session() as s:
+        pred = get_prediction(session=s, prediction_id=pred_id)
+    if pred.status not in _ACTIVE:
+        st.rerun()
+    _summary(pred)
+    if pred.status == PredictionStatus.queued:
+        _waiting_note()
+        return
+    done = len(_files(output_dir(deps.settings(), pred)))
+    total = max(len(pred.images), 1)
+    st.progress(min(done / total, 1.0), text=f"{done} of {len(pred.images)} output images written")
+    rows = logs.tail(_log_path(pred), lines=40)
+    if rows:
+        st.html(logs.log_html(rows))
+    else:
+        st.caption("predict.py has printed nothing yet.")
+
+
+def results(pred: Prediction, *, key: str) -> None:
+    _summary(pred)
+    log_path = _log_path(pred)
+    if pred.status == PredictionStatus.failed:
+        # The reason and the log come first: they say what to fix.
+        st.error(f"**Prediction failed:** {pred.reason or 'no reason recorded'}")
+        logs.render_tail(log_path, key=f"{key}_faillog")
+    match = per_image(pred)
+    images: dict[str, dict[str, Any]] = match.get("images", {})
+    missing = [n for n, r in images.items() if r.get("status") != "ok"]
+    if missing and pred.status == PredictionStatus.completed:
+        shown = "\n".join(f"- predict.py wrote no image for {n}" for n in missing[:20])
+        more = f"\n- … and {len(missing) - 20} more" if len(missing) > 20 else ""
+        st.warning(f"**{len(missing)} of {len(images)} inputs have no output image** (it must be saved under "
+                   f"the out dir with the input's file name)\n{shown}{more}")
+    if match.get("extra"):
+        st.info("predict.py also wrote files that match no input: " + ", ".join(f"`{e}`" for e in match["extra"]))
+    c = st.columns([1, 1, 3])
+    c[0].download_button("Outputs (zip)", data=lambda: _zip_bytes(pred.id), file_name=f"prediction{pred.id}.zip",
+                         mime="application/zip", key=f"{key}_zip", on_click="ignore", icon="📦",
+                         disabled=not _files(output_dir(deps.settings(), pred)))
+    with c[1]:
+        logs.download_button(log_path, file_name=f"prediction{pred.id}.log", key=f"{key}_dllog")
+    _gallery(pred, images, key=key)
+    if pred.status != PredictionStatus.failed:
+        with st.expander("predict.py log"):
+            logs.render_tail(log_path, key=f"{key}_log")
+
+
+def _gallery(pred: Prediction, images: dict[str, dict[str, Any]], *, key: str) -> None:
+    if not images:
+        return
+    names = sorted(images)
+    flagged = [n for n in names if images[n].get("status") != "ok" or images[n].get("note")]
+    if flagged:
+        only = st.toggle(f"Only flagged images ({len(flagged)})", key=f"{key}_flagged")
+        names = flagged if only else names
+    pages = max(1, -(-len(names) // PAGE_SIZE))
+    page = st.pagination(pages, key=f"{key}_page") if pages > 1 else 1
+    page = min(max(page, 1), pages)
+    settings = deps.settings()
+    src, out = input_dir(settings, pred), output_dir(settings, pred)
+    head = st.columns(2)
+    head[0].markdown("**Input**")
+    head[1].markdown("**Output**")
+    for name in names[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]:
+        r = images[name]
+        left, right = st.columns(2)
+        with left:
+            _image(src / name, name)
+        with right:
+            if r.get("output"):
+                _image(out / r["output"], r["output"] + (f" ({r['note']})" if r.get("note") else ""))
+            else:
+                st.warning(r.get("note") or f"predict.py wrote no image for {name}")
+    st.caption(f"Images {(page - 1) * PAGE_SIZE + 1}–{min(page * PAGE_SIZE, len(names))} of {len(names)}")
+
+
+def show(pred_id: int, *, key: str = "pr_view") -> None:
+    """Live while queued or running, the results after."""
+    try:
+        with deps.session() as s:
+            pred = get_prediction(session=s, prediction_id=pred_id)
+    except NotFoundError as exc:
+        st.warning(str(exc))
+        return
+    if pred.status in _ACTIVE:
+        live(pred_id)
+    else:
+        results(pred, key=f"{key}{pred_id}")
+
+
+def _open(pred_id: int) -> None:
+    st.session_state["pr_view"] = pred_id
+    st.query_params["prediction"] = str(pred_id)
+
+
+def history_list(preds: list[Prediction], *, current: int | None, key: str) -> None:
+    """Newest first, paged; "View" opens one above (and puts its id in the URL, so it can be shared)."""
+    if not preds:
+        st.caption("No predictions with this model yet.")
+        return
+    pages = max(1, -(-len(preds) // HISTORY_PAGE))
+    page = st.pagination(pages, key=f"{key}_page") if pages > 1 else 1
+    widths = [0.6, 1.6, 0.8, 2, 3.4, 1.3]
+    head = st.columns(widths)
+    for col, title in zip(head, ("id", "status", "images", "created", "task · run · weights", ""), strict=True):
+        col.caption(title)
+    for p in preds[(page - 1) * HISTORY_PAGE: page * HISTORY_PAGE]:
+        c = st.columns(widths, vertical_alignment="center")
+        c[0].markdown(f"**{p.id}**")
+        c[1].markdown(status_badge(p.status))
+        c[2].markdown(str(len(p.images)))
+        c[3].markdown(p.created_at.strftime("%Y-%m-%d %H:%M"))
+        c[4].markdown(f"task #{p.task_id} · run #{p.run_id} · `{p.weights}`")
+        c[5].button("View", key=f"{key}_open_{p.id}", on_click=_open,
+                    args=(p.id,), disabled=p.id == current)
