@@ -312,6 +312,29 @@ def cmd_task_stop(args, settings):
     _out(args, {"id": task.id, "status": task.status.value}, f"task {task.id} {task.status.value}")
 
 
+def cmd_task_clone(args, settings):
+    from runner import context, schedule
+    from shared.tasks import clone_task
+
+    _redis(settings)
+    with _session(settings) as s:
+        task = clone_task(session=s, task_id=args.id, name=args.name, max_parallel_default=settings.max_parallel_runs)
+    context.configure(settings)
+    schedule.schedule_task(task.id)
+    _out(args, {"id": task.id, "name": task.name, "status": task.status.value}, f"task {task.id} created")
+
+
+def cmd_task_rerun(args, settings):
+    from shared.queue import enqueue_run
+    from shared.tasks import rerun_run
+
+    conn = _redis(settings)
+    with _session(settings) as s:
+        run = rerun_run(session=s, run_id=args.run)
+    enqueue_run(run.id, connection=conn, attempt=run.attempt)
+    _out(args, {"run": run.id, "task": run.task_id, "status": run.status.value}, f"run {run.id} queued again")
+
+
 def cmd_task_weights(args, settings):
     from shared.weights import write_weights_zip
 
@@ -491,6 +514,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp = js(tk.add_parser("stop"))
     sp.add_argument("id", type=int)
     sp.add_argument("--timeout", type=float, default=10)
+    sp = js(tk.add_parser("clone", help="a new task with the same settings"))
+    sp.add_argument("id", type=int)
+    sp.add_argument("--name")
+    sp = js(tk.add_parser("rerun", help="queue a failed/stopped run again with the same parameters"))
+    sp.add_argument("run", type=int, metavar="RUN_ID")
     sp = js(tk.add_parser("weights"))
     sp.add_argument("id", type=int)
     sp.add_argument("-o", "--output", required=True)
@@ -505,6 +533,7 @@ COMMANDS = {
     ("model", "templates"): cmd_model_templates,
     ("task", "create"): cmd_task_create, ("task", "show"): cmd_task_show, ("task", "list"): cmd_task_list,
     ("task", "stop"): cmd_task_stop, ("task", "weights"): cmd_task_weights,
+    ("task", "clone"): cmd_task_clone, ("task", "rerun"): cmd_task_rerun,
     ("examples", None): cmd_examples, ("predict", None): cmd_predict,
 }
 

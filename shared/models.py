@@ -176,7 +176,8 @@ class MetricPoint(SQLModel, table=True):
     run_id: int = Field(foreign_key="run.id")
     name: str
     seq: int  # index of the metrics line in the run's output (the x axis fallback)
-    value: float
+    # NULL means nan: SQLite stores NaN as NULL, so readers map None back to nan.
+    value: float | None = None
 
 
 class ResourceSample(SQLModel, table=True):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -174,14 +175,15 @@ def create_task(*, session: Session, task_in: TaskIn, max_parallel_default: int 
 
 
 def get_task(*, session: Session, task_id: int) -> Task:
-    task = session.get(Task, task_id)
+    # populate_existing: a long-lived session (UI, CLI wait loops) must see workers' writes.
+    task = session.get(Task, task_id, populate_existing=True)
     if task is None:
         raise NotFoundError(f"task {task_id} does not exist")
     return task
 
 
 def get_run(*, session: Session, run_id: int) -> Run:
-    run = session.get(Run, run_id)
+    run = session.get(Run, run_id, populate_existing=True)
     if run is None:
         raise NotFoundError(f"run {run_id} does not exist")
     return run
@@ -223,7 +225,7 @@ def metric_series(*, session: Session, run_ids: list[int], names: list[str] | No
     for rid, name, seq, value in session.exec(stmt):
         xs, ys = out[rid].setdefault(name, ([], []))
         xs.append(seq)
-        ys.append(value)
+        ys.append(math.nan if value is None else value)
     return out
 
 
@@ -271,3 +273,62 @@ def task_summary(*, session: Session, task: Task, with_metrics: bool = True) -> 
             for r in runs
         ],
     }
+
+
+def clone_task(*, session: Session, task_id: int, name: str | None = None,
+               max_parallel_default: int = 4) -> Task:
+    """A new waiting task with the same settings (validated again: the model
+    must still be deployed)."""
+    src = get_task(session=session, task_id=task_id)
+    params: dict[str, tuple[Any, bool]] = {}
+    for key, p in src.params.items():
+        if "range" in p:
+            params[key] = (f"[{p['range'][0]}, {p['range'][1]}]", True)
+        elif "choices" in p:
+            params[key] = ("{" + ", ".join(str(c) for c in p["choices"]) + "}", True)
+        else:
+            params[key] = (p["value"] if not isinstance(p["value"], list) else " ".join(map(str, p["value"])), False)
+    task_in = TaskIn(name=name or f"{src.name} (copy)", model_id=src.model_id, dataset_id=src.dataset_id,
+                     epochs=src.epochs, n_runs=src.n_runs, time_limit=src.time_limit_s, metrics=list(src.metrics),
+                     eval_metric=src.eval_metric, direction=src.direction.value, score_mode=src.score_mode.value,
+                     params=params, sampler=src.sampler.value, prune=src.prune, max_parallel=src.max_parallel,
+                     seed=src.seed, limits=dict(src.limits))
+    return create_task(session=session, task_in=task_in, max_parallel_default=max_parallel_default)
+
+
+def rerun_run(*, session: Session, run_id: int) -> Run:
+    """Queue a finished, unsuccessful run again with the same parameters. A
+    finished task is reopened (its time limit starts again)."""
+    run = get_run(session=session, run_id=run_id)
+    if run.status in (RunStatus.queued, RunStatus.running):
+        raise ConflictError(f"run {run_id} is {run.status.value}; only a finished run can be re-run")
+    if run.status == RunStatus.completed:
+        raise ConflictError(f"run {run_id} completed; clone the task to train it again")
+    task = get_task(session=session, task_id=run.task_id)
+    if task.model_id:
+        model = get_model(session=session, model_id=task.model_id)
+        if model.status != DeployStatus.deployed:
+            raise ConflictError(f"model {model.id} is {model.status.value}; redeploy it first")
+    run.status = RunStatus.queued
+    run.attempt += 1
+    run.job_id = f"run-{run.id}-{run.attempt}"
+    run.reason = None
+    run.score = None
+    run.score_missing = False
+    run.exit_code = None
+    run.started_at = run.finished_at = run.heartbeat_at = None
+    # A search trial's result is final in Optuna; the re-run is a plain repeat of its values.
+    run.trial_number = None
+    session.exec(MetricPoint.__table__.delete().where(MetricPoint.run_id == run.id))
+    if task.status.finished:
+        task.status = TaskStatus.running
+        task.stop_requested = False
+        task.finished_at = None
+        task.reason = None
+        task.started_at = utcnow()
+        task.deadline = task.started_at + timedelta(seconds=task.time_limit_s) if task.time_limit_s else None
+        session.add(task)
+    session.add(run)
+    session.commit()
+    session.refresh(run)
+    return run

@@ -1,0 +1,37 @@
+"""Trainyard's UI: the router. It wires the connections once and hands the
+screen to one of the pages; every page lives in ``pages/``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+# `streamlit run streamlit_app/app.py` puts only this folder on sys.path; the
+# pages import the project's packages (shared, runner, streamlit_app) from the root.
+if str(HERE.parent) not in sys.path:
+    sys.path.insert(0, str(HERE.parent))
+
+import streamlit as st  # noqa: E402
+
+from streamlit_app.components import deps  # noqa: E402
+
+st.set_page_config(page_title="Trainyard", page_icon="🚂", layout="wide")
+deps.engine()  # connect (and create the tables) once per process, before any page queries
+
+pages = {
+    "Trainyard": [st.Page("pages/home.py", title="Home", icon=":material/home:", default=True)],
+    "Data": [
+        st.Page("pages/datasets.py", title="Datasets", icon=":material/dataset:"),
+        st.Page("pages/models.py", title="Models", icon=":material/deployed_code:"),
+    ],
+    "Training": [
+        st.Page("pages/task_new.py", title="New task", icon=":material/add_circle:"),
+        st.Page("pages/tasks.py", title="Tasks", icon=":material/list_alt:"),
+        st.Page("pages/task.py", title="Task", icon=":material/monitoring:"),
+    ],
+}
+if (HERE / "pages" / "predict.py").exists():
+    pages["Training"].append(st.Page("pages/predict.py", title="Predict", icon=":material/image:"))
+
+st.navigation(pages).run()

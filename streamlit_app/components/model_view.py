@@ -1,0 +1,185 @@
+"""A model package's detail: deploy status with the live install log, the
+parameter tables read from train.py, files, environment, templates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from shared.errors import FieldError, TrainyardError
+from shared.models import DeployStatus, ModelPackage
+from shared.packages import delete_template, get_model, list_templates, model_summary, save_template
+from streamlit_app.components import deps
+from streamlit_app.components.badges import status_badge
+from streamlit_app.components.formats import duration
+from streamlit_app.components.task_form import setting_text
+
+LOG_TAIL_LINES = 200
+_TAIL_BYTES = 256 * 1024
+
+
+def tail_text(path: Path | None, *, lines: int = LOG_TAIL_LINES) -> str:
+    """The last lines of a plain text log (read from its end, so a huge log costs the same)."""
+    if path is None or not path.is_file():
+        return ""
+    with open(path, "rb") as fh:
+        fh.seek(0, 2)
+        size = fh.tell()
+        fh.seek(max(0, size - _TAIL_BYTES))
+        data = fh.read()
+    text = data.decode("utf-8", errors="replace").splitlines()
+    if size > _TAIL_BYTES:
+        text = text[1:]  # the first line is cut
+    return "\n".join(text[-lines:])
+
+
+def param_table(args: list[dict[str, Any]]) -> pd.DataFrame:
+    rows = []
+    for a in args:
+        default = a.get("default")
+        rows.append({
+            "name": a.get("name"), "flags": ", ".join(a.get("flags") or []), "type": a.get("type") or "str",
+            "default": ("computed: " + str(a.get("default_text") or default)) if a.get("default_computed") else
+            ("" if default is None else str(default)),
+            "choices": ", ".join(map(str, a["choices"])) if a.get("choices") else "",
+            "nargs/action": " ".join(str(x) for x in (a.get("nargs"), a.get("action")) if x),
+            "required": "yes" if a.get("required") else "", "help": a.get("help") or ""})
+    return pd.DataFrame(rows)
+
+
+def tree_lines(paths: list[str]) -> list[str]:
+    """The package's file list (folders end in '/', parents first) drawn as an indented tree."""
+    out: list[str] = []
+    for p in paths:
+        if p.startswith("... ("):  # the report's "N more entries" line
+            out.append(p)
+            continue
+        parts = p.rstrip("/").split("/")
+        out.append("    " * (len(parts) - 1) + parts[-1] + ("/" if p.endswith("/") else ""))
+    return out
+
+
+def deploy_status(model: ModelPackage) -> None:
+    summary = model_summary(model)
+    elapsed = summary.get("deploy_elapsed_s")
+    text = f"{status_badge(model.status)}" + (f" &nbsp; {duration(elapsed)}" if elapsed is not None else "")
+    if model.status == DeployStatus.waiting:
+        text += " &nbsp; queued for a worker"
+    st.markdown(text)
+    if model.status == DeployStatus.failed and model.reason:
+        st.error(f"**Deploy failed:** {model.reason}")
+
+
+def deploy_log(model: ModelPackage) -> None:
+    path = deps.settings().path(model.install_log) if model.install_log else None
+    log = tail_text(path)
+    if log:
+        st.code(log, language=None)
+    else:
+        st.caption("No install log yet.")
+
+
+@st.fragment(run_every=2)
+def live_deploy(model_id: int) -> None:
+    """While the model waits or deploys: status, elapsed time and the install log, every 2 s."""
+    with deps.session() as s:
+        model = get_model(session=s, model_id=model_id)
+    deploy_status(model)
+    deploy_log(model)
+    if model.status in (DeployStatus.deployed, DeployStatus.failed):
+        st.rerun()  # the whole page, which then shows the final state without polling
+
+
+def parameters(summary: dict[str, Any]) -> None:
+    st.markdown("**User parameters** (the task form shows these)")
+    if summary["user_parameters"]:
+        st.dataframe(param_table(summary["user_parameters"]), hide_index=True, key="md_user_params")
+    else:
+        st.caption("none")
+    for label, key in (("epochs", "epochs_argument"), ("device", "device_argument")):
+        if summary.get(key):
+            st.caption(f"`{', '.join(summary[key].get('flags') or [])}` is the {label} argument: "
+                       "the platform fills it from the task.")
+    st.markdown("**Platform parameters** (filled by the platform at run time)")
+    if summary["platform_parameters"]:
+        st.dataframe(param_table(summary["platform_parameters"]), hide_index=True, key="md_platform_params")
+    else:
+        st.caption("none")
+    st.markdown("**Global variables used** (replaced with their values in a copy of the script)")
+    used = summary["globals_used"]
+    st.dataframe(pd.DataFrame([{"script": k, "variables": ", ".join(v) or "none"} for k, v in used.items()]),
+                 hide_index=True, key="md_globals")
+    if summary.get("warnings"):
+        st.markdown("**Warnings**")
+        for w in summary["warnings"]:
+            st.warning(w if isinstance(w, str) else str(w))
+
+
+def environment(summary: dict[str, Any], requirements: dict[str, Any]) -> None:
+    c1, c2 = st.columns(2)
+    with c1:
+        st.markdown("**Requirements** (flattened, `-r` includes resolved)")
+        reqs = summary["requirements"]
+        st.code("\n".join(str(r) for r in reqs) if reqs else "(none)", language=None)
+        extra = [*(requirements.get("options") or []), *(f"-c {c}" for c in requirements.get("constraints") or [])]
+        if extra:
+            st.caption("Options and constraints: " + ", ".join(f"`{e}`" for e in extra))
+        if requirements.get("files"):
+            st.caption("Read from: " + ", ".join(f"`{f}`" for f in requirements["files"]))
+        if summary.get("install_script"):
+            st.caption("Has `install_dependencies.sh`: it runs sandboxed after pip, with the env path as $1.")
+    with c2:
+        st.markdown("**Resolved packages** (the built environment)")
+        st.code("\n".join(summary["freeze"]) if summary["freeze"] else "(not built yet)", language=None)
+
+
+def templates(model: ModelPackage) -> None:
+    """Create, edit and delete named parameter sets; validation errors shown at their field."""
+    summary = model_summary(model)
+    args = summary["user_parameters"] + ([summary["epochs_argument"]] if summary.get("epochs_argument") else [])
+    with deps.session() as s:
+        existing = {t.id: t for t in list_templates(session=s, model_id=model.id)}
+    if existing:
+        st.dataframe(pd.DataFrame([{"name": t.name, **{k: setting_text(v)[0] for k, v in t.values.items()}}
+                                   for t in existing.values()]), hide_index=True, key="md_tpl_table")
+    choice = st.selectbox("Template", [None, *existing], key=f"md{model.id}_tpl_pick",
+                          format_func=lambda i: "➕ new template" if i is None else existing[i].name)
+    current = existing[choice].values if choice is not None else {}
+    err = st.session_state.get("md_tpl_error")
+    suffix = f"{model.id}_{choice}"
+    name = st.text_input("Template name", value=existing[choice].name if choice else "", key=f"md_tpl_name_{suffix}")
+    if err and err[0] == "template name":
+        st.error(err[1])
+    values: dict[str, str] = {}
+    cols = st.columns(2)
+    for i, a in enumerate(args):
+        with cols[i % 2]:
+            text = st.text_input(f"{a['name']} ({a.get('type') or 'str'})",
+                                 value=setting_text(current[a["name"]])[0] if a["name"] in current else "",
+                                 key=f"md_tpl_v_{suffix}_{a['name']}", placeholder="empty: not in the template",
+                                 help="a value, a range [lo, hi] or a set {a, b}")
+            if err and err[0] == a["name"]:
+                st.error(err[1])
+            if text.strip():
+                values[a["name"]] = text.strip()
+    if err and err[0] not in {"template name", *(a["name"] for a in args)}:
+        st.error(f"{err[0]}: {err[1]}" if err[0] else err[1])
+    c1, c2, _ = st.columns([1, 1, 3])
+    if c1.button("Save template", key=f"md_tpl_save_{suffix}", type="primary"):
+        st.session_state.pop("md_tpl_error", None)
+        try:
+            with deps.session() as s:
+                save_template(session=s, model_id=model.id, name=name, values=values, template_id=choice)
+        except FieldError as exc:
+            st.session_state["md_tpl_error"] = (exc.field, exc.field_message)
+        except TrainyardError as exc:
+            st.session_state["md_tpl_error"] = ("", str(exc))
+        st.rerun()
+    if choice is not None and c2.button("Delete template", key=f"md_tpl_delete_{suffix}"):
+        with deps.session() as s:
+            delete_template(session=s, template_id=choice)
+        st.session_state.pop("md_tpl_error", None)
+        st.rerun()

@@ -1,0 +1,184 @@
+"""Models page (upload, deploy status, parameters, templates, delete) and the
+home page's Load examples."""
+
+from __future__ import annotations
+
+import zipfile
+
+from streamlit.testing.v1 import AppTest
+
+from tests.pkgs import write_package
+from tests.ui.conftest import APP, frame, make_dataset, make_model, make_task
+
+
+def open_page(page: str, **query: str) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    for k, v in query.items():
+        at.query_params[k] = v
+    at.switch_page(page)
+    at.run()
+    return at
+
+
+def test_navigation_lists_every_page_and_home_renders(ui_settings):
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "🚂 Trainyard"
+    assert at.button(key="home_load_examples")
+    for page in ("datasets", "models", "task_new", "tasks", "task"):
+        at.switch_page(f"pages/{page}.py").run()
+        assert not at.exception, (page, at.exception)
+
+
+def test_deployed_model_detail(ui_settings, db, tmp_path):
+    model = make_model(db, ui_settings, tmp_path)
+    at = open_page("pages/models.py")
+    assert not at.exception, at.exception
+    assert at.header[0].value == "quadratic"
+    assert "deployed" in frame(at, "uploaded")["status"].iloc[0]
+    user, platform = [df.value for df in at.dataframe if "nargs/action" in df.value.columns][:2]
+    assert {"x", "k", "opt", "sleep", "fail"} <= set(user["name"])
+    assert "sgd, adam" in user.loc[user["name"] == "opt", "choices"].iloc[0]
+    assert any("--work-dir" in f for f in platform["flags"])
+    codes = [c.value for c in at.code]
+    assert any("numpy>=1.23" in c for c in codes)          # requirements
+    assert any("numpy==2.1.0" in c for c in codes)         # freeze
+    assert any("train.py" in c for c in codes)             # file tree
+    assert any("environment abc built" in c for c in codes)  # deploy log
+    assert any("12s" in m.value for m in at.markdown)      # deploy elapsed
+    assert model.id == int(at.query_params["id"])
+
+
+def test_waiting_and_failed_models(ui_settings, db, tmp_path):
+    from shared.models import DeployStatus
+
+    waiting = make_model(db, ui_settings, tmp_path, name="w", deployed=False)
+    at = open_page("pages/models.py", id=str(waiting.id))
+    assert not at.exception, at.exception
+    assert any("queued for a worker" in m.value for m in at.markdown)
+    waiting.status, waiting.reason = DeployStatus.failed, "pip could not find torch==99"
+    db.add(waiting)
+    db.commit()
+    at.run()
+    assert not at.exception, at.exception
+    assert any("pip could not find torch==99" in e.value for e in at.error)
+
+
+def test_upload_rejected_package_lists_the_problem(ui_settings, tmp_path):
+    bad = tmp_path / "bad.zip"
+    with zipfile.ZipFile(bad, "w") as zf:
+        zf.writestr("pkg/train.py", "print('hi')\n")
+    at = open_page("pages/models.py")
+    at.file_uploader(key="md_upload").upload("bad.zip", bad.read_bytes(), "application/zip")
+    at.run()
+    at.button(key="md_add").click()
+    at.run()
+    assert not at.exception, at.exception
+    text = "\n".join(e.value for e in at.error)
+    assert "nothing was stored" in text and "predict.py" in text
+    assert not [p for p in (ui_settings.data_dir / "models").rglob("*") if p.is_file()]
+
+
+def test_upload_enqueues_the_deploy_and_warns_about_network(ui_settings, ui_redis, tmp_path):
+    z = write_package(tmp_path / "m.zip")
+    at = open_page("pages/models.py")
+    at.file_uploader(key="md_upload").upload("m.zip", z.read_bytes(), "application/zip")
+    at.checkbox(key="md_network").check()
+    at.run()
+    assert any("internet" in w.value for w in at.warning)
+    at.button(key="md_add").click()
+    at.run()
+    assert not at.exception, at.exception
+    assert at.header[0].value == "m"
+    assert ui_redis.llen("rq:queue:deploy") == 1
+    assert any("internet" in w.value for w in at.warning)  # network on: warned on the detail too
+
+
+def test_delete_refused_while_a_task_uses_the_model(ui_settings, db, tmp_path):
+    ds = make_dataset(db, ui_settings, tmp_path)
+    model = make_model(db, ui_settings, tmp_path)
+    make_task(db, ui_settings, model_id=model.id, dataset_id=ds.id, status="running")
+    at = open_page("pages/models.py", id=str(model.id))
+    at.button(key="md_delete").click()
+    at.run()
+    assert not at.exception, at.exception
+    assert any("is used by task" in e.value for e in at.error)
+
+
+def test_delete_an_unused_model(ui_settings, db, tmp_path):
+    model = make_model(db, ui_settings, tmp_path)
+    at = open_page("pages/models.py", id=str(model.id))
+    at.button(key="md_delete").click()
+    at.run()
+    assert not at.exception, at.exception
+    assert not ui_settings.path(model.path).exists()
+    assert any("No models yet" in i.value for i in at.info)
+
+
+def test_templates_create_validate_edit_delete(ui_settings, db, tmp_path):
+    from shared.packages import list_templates
+
+    model = make_model(db, ui_settings, tmp_path)
+    at = open_page("pages/models.py", id=str(model.id))
+    suffix = f"{model.id}_None"
+    at.text_input(key=f"md_tpl_name_{suffix}").set_value("fast")
+    at.text_input(key=f"md_tpl_v_{suffix}_k").set_value("many")
+    at.button(key=f"md_tpl_save_{suffix}").click()
+    at.run()
+    assert not at.exception, at.exception
+    assert any("not an integer" in e.value for e in at.error)
+    assert not list_templates(session=db, model_id=model.id)
+    at.text_input(key=f"md_tpl_v_{suffix}_k").set_value("[2, 8]")
+    at.button(key=f"md_tpl_save_{suffix}").click()
+    at.run()
+    assert not at.exception, at.exception
+    [tpl] = list_templates(session=db, model_id=model.id)
+    assert tpl.name == "fast" and tpl.values["k"]["range"] == [2, 8]
+    at.selectbox(key=f"md{model.id}_tpl_pick").set_value(tpl.id)
+    at.run()
+    assert at.text_input(key=f"md_tpl_v_{model.id}_{tpl.id}_k").value == "[2, 8]"
+    at.button(key=f"md_tpl_delete_{model.id}_{tpl.id}").click()
+    at.run()
+    assert not at.exception, at.exception
+    assert not list_templates(session=db, model_id=model.id)
+
+
+def test_redeploy_marks_and_enqueues(ui_settings, ui_redis, db, tmp_path):
+    from shared.models import DeployStatus
+    from shared.packages import get_model
+
+    model = make_model(db, ui_settings, tmp_path)
+    at = open_page("pages/models.py", id=str(model.id))
+    at.button(key="md_redeploy").click()
+    at.run()
+    assert not at.exception, at.exception
+    db.expire_all()
+    assert get_model(session=db, model_id=model.id).status == DeployStatus.waiting
+    assert ui_redis.llen("rq:queue:deploy") == 1
+
+
+def test_load_examples(ui_settings, ui_redis, db):
+    from shared.datasets import list_datasets
+    from shared.packages import list_models
+
+    at = AppTest.from_file(str(APP), default_timeout=120).run()
+    at.button(key="home_load_examples").click()
+    at.run()
+    assert not at.exception, at.exception
+    assert any("Examples loaded" in s.value for s in at.success)
+    assert sorted(d.task_type.value for d in list_datasets(session=db)) == ["classification", "detection"]
+    assert len(list_models(session=db)) == 2
+    assert ui_redis.llen("rq:queue:deploy") == 2
+
+
+def test_load_examples_without_redis_says_so(ui_settings, db):
+    from shared.datasets import list_datasets
+
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    at.button(key="home_load_examples").click()
+    at.run()
+    assert not at.exception, at.exception
+    assert any("Redis is not reachable" in e.value for e in at.error)
+    assert not list_datasets(session=db)
