@@ -4,12 +4,14 @@ the workers and the CLI can share one file; Postgres works through DATABASE_URL.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlmodel import Session, SQLModel, create_engine
 
 _ENGINES: dict[str, Engine] = {}
@@ -54,7 +56,16 @@ def dispose_engines() -> None:
 def init_db(engine: Engine) -> None:
     from shared import models  # noqa: F401 - registers the tables
 
-    SQLModel.metadata.create_all(engine)
+    # Worker, UI and CLI may start at once: create_all checks then creates, so a
+    # concurrent process can win in between. Its tables are ours; check again.
+    for attempt in range(5):
+        try:
+            SQLModel.metadata.create_all(engine)
+            return
+        except (OperationalError, ProgrammingError, IntegrityError):
+            if attempt == 4:
+                raise
+            time.sleep(0.2 * (attempt + 1))
 
 
 @contextmanager
