@@ -27,7 +27,7 @@ def _sh(cmd: list[str], **kw) -> None:
 
 
 def ensure_venv(dev: bool) -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - dev.py may be started by an older python3
         sys.exit(f"Trainyard needs Python 3.11 or newer; this is {sys.version.split()[0]}")
     reqs = ROOT / ("requirements-dev.txt" if dev else "requirements.txt")
     digest = hashlib.sha256((ROOT / "requirements.txt").read_bytes() + reqs.read_bytes()).hexdigest()

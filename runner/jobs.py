@@ -23,7 +23,16 @@ from runner.substitute import GLOBAL_TO_FLAG, TRAIN_GLOBALS, substitute
 from shared.datasets import DATASET_MOUNT, dataset_args
 from shared.errors import TrainyardError
 from shared.models import (
-    Dataset, DeployStatus, Direction, ModelPackage, Run, RunStatus, ScoreMode, Task, TaskStatus, utcnow,
+    Dataset,
+    DeployStatus,
+    Direction,
+    ModelPackage,
+    Run,
+    RunStatus,
+    ScoreMode,
+    Task,
+    TaskStatus,
+    utcnow,
 )
 from shared.packages import train_args
 from shared.params import to_argv

@@ -11,7 +11,17 @@ from datetime import timedelta
 from sqlmodel import Session, select
 
 from runner import context, schedule
-from shared.models import DeployStatus, ModelPackage, Prediction, PredictionStatus, Run, RunStatus, Task, TaskStatus, utcnow
+from shared.models import (
+    DeployStatus,
+    ModelPackage,
+    Prediction,
+    PredictionStatus,
+    Run,
+    RunStatus,
+    Task,
+    TaskStatus,
+    utcnow,
+)
 from shared.queue import enqueue_deploy, enqueue_prediction, enqueue_run, queued_job_ids
 
 log = logging.getLogger(__name__)

@@ -126,7 +126,8 @@ class Task(SQLModel, table=True):
     eval_metric: str | None = None
     direction: Direction = Direction.maximize
     score_mode: ScoreMode = ScoreMode.final
-    params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))  # name -> {"value":..., "search": bool}
+    # name -> {"value": v} or {"range": [a, b], "log": bool} or {"choices": [...]}, plus "search"
+    params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     sampler: Sampler = Sampler.tpe
     prune: bool = True
     max_parallel: int = 1
