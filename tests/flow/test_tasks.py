@@ -258,3 +258,50 @@ def test_reconciler_reenqueues_runs_redis_lost(setup, ctx, session, burst):
     burst()
     session.expire_all()
     assert get_task(session=session, task_id=task.id).status == TaskStatus.completed
+
+
+@pytest.mark.slow
+def test_worker_shutdown_kills_the_run_tree(setup, settings, session):
+    ds, model = setup(train=STUBBORN_TRAIN)
+    marker = f"trainyard-marker-term-{os.getpid()}"
+    task = create_task(session=session, task_in=TaskIn(name="term", model_id=model.id, dataset_id=ds.id, epochs=1,
+                                                      params={"marker": (marker, False)}))
+    worker = _worker(settings)
+    schedule.schedule_task(task.id)
+    try:
+        _wait(lambda: _running_run(session, task.id), 60, "the run to start")
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(15)
+        assert not _procs_with(marker)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    session.expire_all()
+    [run] = task_runs(session=session, task_id=task.id)
+    assert run.status == RunStatus.failed and "worker shut down" in run.reason
+
+
+def test_lost_run_is_requeued_when_the_setting_says_so(setup, ctx, session, burst):
+    from datetime import timedelta
+
+    from shared.models import utcnow
+
+    ds, model = setup()
+    task = create_task(session=session, task_in=TaskIn(name="rq", model_id=model.id, dataset_id=ds.id, epochs=1))
+    schedule.schedule_task(task.id)
+    [run] = task_runs(session=session, task_id=task.id)
+    # What a worker killed mid-run leaves behind: running, heartbeat long ago, job gone.
+    run.status = RunStatus.running
+    run.worker = "gone-worker"
+    run.started_at = run.heartbeat_at = utcnow() - timedelta(seconds=120)
+    session.add(run)
+    session.commit()
+    ctx.redis.flushdb()
+    ctx.settings.requeue_lost_runs = True
+    counts = reconcile_once()
+    assert counts["lost"] == 1 and counts["requeued"] == 1
+    session.refresh(run)
+    assert run.status == RunStatus.queued and run.attempt == 1 and "re-queued" in run.reason
+    burst()
+    session.expire_all()
+    assert get_task(session=session, task_id=task.id).status == TaskStatus.completed
