@@ -58,14 +58,30 @@ def _db_params() -> list:
 
 
 @pytest.fixture(params=_db_params())
-def db_url(request, tmp_path) -> str:
+def db_url(request, tmp_path) -> Iterator[str]:
     """Tests that take this run on SQLite and, when TEST_DATABASE_URL is set, on Postgres too."""
     if request.param == "postgres":
-        url = os.environ["TEST_DATABASE_URL"]
-        if url.startswith("postgres://"):
-            url = "postgresql://" + url[len("postgres://"):]
-        return _postgres_db(url)
-    return f"sqlite:///{tmp_path / 'db.sqlite'}"
+        from sqlalchemy import create_engine, text
+
+        from shared.db import dispose_engines
+
+        base = os.environ["TEST_DATABASE_URL"]
+        if base.startswith("postgres://"):
+            base = "postgresql://" + base[len("postgres://"):]
+        url = _postgres_db(base)
+        yield url
+        dispose_engines()
+        from runner import search
+
+        for st in search._STORAGES.values():  # noqa: SLF001 - Optuna keeps its own pool
+            st.engine.dispose()
+        search._STORAGES.clear()  # noqa: SLF001
+        admin = create_engine(base, isolation_level="AUTOCOMMIT")
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
+        admin.dispose()
+        return
+    yield f"sqlite:///{tmp_path / 'db.sqlite'}"
 
 
 @pytest.fixture

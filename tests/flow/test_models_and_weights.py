@@ -99,7 +99,7 @@ def test_model_show_json_lists_parameters(settings, ctx, session, burst, tmp_pat
     assert "epochs" not in user and "device" not in user
 
 
-def test_weights_zip_clone_and_rerun(settings, ctx, session, burst, tmp_path):
+def test_weights_zip_clone_and_rerun(settings, ctx, session, burst, tmp_path, db_url):
     model = _model(session, settings, ctx, burst, tmp_path)
     ds = _dataset(session, settings, tmp_path)
     task = create_task(session=session, task_in=TaskIn(name="w", model_id=model.id, dataset_id=ds.id, epochs=2,

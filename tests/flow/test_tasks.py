@@ -62,7 +62,7 @@ def _run_task(session, burst, task_in):
 
 
 @pytest.mark.parametrize("sampler", ["tpe", "random", "grid"])
-def test_search_makes_the_runs_within_ranges_and_marks_the_best(setup, session, burst, sampler):
+def test_search_makes_the_runs_within_ranges_and_marks_the_best(setup, session, burst, sampler, db_url):
     ds, model = setup()
     params = {"k": ("[5, 9]", True), "opt": ("{sgd, adam}", True)}
     if sampler != "grid":
