@@ -151,10 +151,22 @@ def build_argv(*, python: str, task: Task, run: Run, model: ModelPackage, datase
     return argv
 
 
+def _model_env(settings, model: ModelPackage) -> Path:
+    env_path = settings.data_dir / "envs" / (model.env_key or "")
+    if not model.env_key or not (env_path / "bin" / "python").exists():
+        raise TrainyardError(f"model {model.id}'s environment is missing; redeploy the model")
+    return env_path
+
+
+def _copy_package(settings, model: ModelPackage, dest: Path) -> None:
+    """User code always runs from a copy: substitution never touches the upload."""
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(settings.path(model.path), dest, ignore=shutil.ignore_patterns("deploy.log", "__pycache__"))
+
+
 def _prepare_workspace(*, settings, model: ModelPackage, dataset: Dataset, run: Run, run_dir: Path) -> Path:
     ws = run_dir / "workspace"
-    shutil.rmtree(ws, ignore_errors=True)
-    shutil.copytree(settings.path(model.path), ws, ignore=shutil.ignore_patterns("deploy.log", "__pycache__"))
+    _copy_package(settings, model, ws)
     (ws / "work_dir").mkdir(exist_ok=True)
     platform = _platform_values(dataset=dataset)
     values: dict[str, Any] = {g: platform.get(GLOBAL_TO_FLAG[g], "") for g in TRAIN_GLOBALS}
@@ -270,9 +282,7 @@ def run_trial(run_id: int) -> None:
     watch: _RunWatch | None = None
     try:
         device = device_arg(gpus)
-        env_path = settings.data_dir / "envs" / (model.env_key or "")
-        if not model.env_key or not (env_path / "bin" / "python").exists():
-            raise TrainyardError(f"model {model.id}'s environment is missing; redeploy the model")
+        env_path = _model_env(settings, model)
         ws = _prepare_workspace(settings=settings, model=model, dataset=dataset, run=run, run_dir=run_dir)
         argv = build_argv(python=str(env_path / "bin" / "python"), task=task, run=run, model=model,
                           dataset=dataset, device=device)
@@ -402,11 +412,8 @@ def run_prediction(prediction_id: int) -> None:
     ws = base / "work"
     gpus: list[str] = []
     try:
-        env_path = settings.data_dir / "envs" / (model.env_key or "")
-        if not model.env_key or not (env_path / "bin" / "python").exists():
-            raise TrainyardError(f"model {model.id}'s environment is missing; redeploy the model")
-        shutil.rmtree(ws, ignore_errors=True)
-        shutil.copytree(settings.path(model.path), ws, ignore=shutil.ignore_patterns("deploy.log", "__pycache__"))
+        env_path = _model_env(settings, model)
+        _copy_package(settings, model, ws)
         shutil.copytree(base / "in", ws / "in")
         (ws / "out").mkdir(exist_ok=True)
         src = ws / "predict.py"

@@ -13,7 +13,7 @@ from shared.dataset_formats import DatasetReport, platform_values, validate_data
 from shared.errors import ConflictError, FieldError, NotFoundError
 from shared.models import Dataset, Task, TaskStatus
 from shared.settings import Settings
-from shared.storage import incoming_dir, remove_tree, tree_size
+from shared.storage import remove_tree, store_upload, tree_size
 from shared.tasktypes import TaskType
 
 DATASET_MOUNT = "/dataset"
@@ -45,9 +45,7 @@ def add_dataset(*, session: Session, settings: Settings, zip_path: Path, name: s
     """Validate then store. On any error nothing is left on disk or in the DB."""
     name = check_name(name)
     ttype = parse_task_type(task_type)
-    tmp = incoming_dir(settings.data_dir, "datasets")
-    final: Path | None = None
-    try:
+    def prepare(tmp: Path) -> tuple[Dataset, Path]:
         def on_bytes(done: int, total: int) -> None:
             if progress:
                 progress("extracting", done / total if total else 1.0)
@@ -60,22 +58,12 @@ def add_dataset(*, session: Session, settings: Settings, zip_path: Path, name: s
                                   progress=(lambda msg: progress(msg, 0.5)) if progress else None)
         ds = Dataset(name=name, task_type=ttype, path="", report=report.to_dict(),
                      images=report.images_total, size_bytes=result.bytes)
-        session.add(ds)
-        session.flush()
-        final = settings.data_dir / "datasets" / str(ds.id)
-        remove_tree(final)  # a leftover from a crashed earlier attempt with the same id
-        result.root.rename(final)
-        ds.path = f"datasets/{ds.id}"
-        session.commit()
-        session.refresh(ds)
-        if progress:
-            progress("done", 1.0)
-        return ds
-    except BaseException:
-        session.rollback()
-        remove_tree(tmp)
-        remove_tree(final)
-        raise
+        return ds, result.root
+
+    ds = store_upload(session=session, data_dir=settings.data_dir, kind="datasets", prepare=prepare)
+    if progress:
+        progress("done", 1.0)
+    return ds
 
 
 def get_dataset(*, session: Session, dataset_id: int) -> Dataset:

@@ -16,7 +16,7 @@ from shared.package_check import validate_package_zip
 from shared.params import coerce
 from shared.scriptargs import ScriptArgs
 from shared.settings import Settings
-from shared.storage import incoming_dir, remove_tree
+from shared.storage import remove_tree, store_upload
 from shared.tasktypes import TaskType
 
 
@@ -25,26 +25,12 @@ def add_model(*, session: Session, settings: Settings, zip_path: Path, name: str
     """Validate and store a package; the caller enqueues its deploy."""
     name = check_name(name)
     ttype = parse_task_type(task_type)
-    tmp = incoming_dir(settings.data_dir, "models")
-    final: Path | None = None
-    try:
+    def prepare(tmp: Path) -> tuple[ModelPackage, Path]:
         report = validate_package_zip(zip_path=Path(zip_path), dest=tmp, limits=ArchiveLimits.from_settings(settings))
-        model = ModelPackage(name=name, task_type=ttype, path="", report=report.to_dict(), network=network,
-                             status=DeployStatus.waiting)
-        session.add(model)
-        session.flush()
-        final = settings.data_dir / "models" / str(model.id)
-        remove_tree(final)
-        tmp.rename(final)
-        model.path = f"models/{model.id}"
-        session.commit()
-        session.refresh(model)
-        return model
-    except BaseException:
-        session.rollback()
-        remove_tree(tmp)
-        remove_tree(final)
-        raise
+        return ModelPackage(name=name, task_type=ttype, path="", report=report.to_dict(), network=network,
+                            status=DeployStatus.waiting), tmp
+
+    return store_upload(session=session, data_dir=settings.data_dir, kind="models", prepare=prepare)
 
 
 def get_model(*, session: Session, model_id: int) -> ModelPackage:

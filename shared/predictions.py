@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from shared.errors import FieldError, NotFoundError
 from shared.models import Prediction, PredictionStatus, Run, RunStatus, Task, TaskStatus, utcnow
 from shared.settings import Settings, format_size
-from shared.storage import incoming_dir, remove_tree
+from shared.storage import store_upload
 from shared.tasks import get_task
 from shared.weights import pick_run, safe_file, weight_files
 
@@ -111,28 +111,15 @@ def create_prediction(*, session: Session, settings: Settings, task_id: int, run
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise FieldError("images", f"two uploads share the file name {', '.join(dupes)}; rename one")
-    tmp = incoming_dir(settings.data_dir, "predictions")
-    final: Path | None = None
-    try:
+    def prepare(tmp: Path) -> tuple[Prediction, Path]:
         (tmp / "in").mkdir(parents=True)
         for up in files:
             (tmp / "in" / Path(up.name).name).write_bytes(up.data)
-        pred = Prediction(task_id=task.id, run_id=run.id, model_id=task.model_id, weights=weights,
-                          confidence=confidence, path="", images=sorted(names), status=PredictionStatus.queued)
-        session.add(pred)
-        session.flush()
-        final = settings.data_dir / "predictions" / str(pred.id)
-        remove_tree(final)
-        tmp.rename(final)
-        pred.path = f"predictions/{pred.id}"
-        session.commit()
-        session.refresh(pred)
-        return pred
-    except BaseException:
-        session.rollback()
-        remove_tree(tmp)
-        remove_tree(final)
-        raise
+        return Prediction(task_id=task.id, run_id=run.id, model_id=task.model_id, weights=weights,
+                          confidence=confidence, path="", images=sorted(names),
+                          status=PredictionStatus.queued), tmp
+
+    return store_upload(session=session, data_dir=settings.data_dir, kind="predictions", prepare=prepare)
 
 
 def get_prediction(*, session: Session, prediction_id: int) -> Prediction:

@@ -5,7 +5,6 @@ runner would, so a page can be shown mid-training without running user code)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -36,36 +35,17 @@ def ui_settings(tmp_path, monkeypatch):
     dispose_engines()
 
 
-@pytest.fixture(scope="session")
-def _ui_redis_server(tmp_path_factory) -> Iterator[str]:
-    url = os.environ.get("REDIS_URL")
-    if url:
-        base = url.rsplit("/", 1)[0] if url.count("/") >= 3 else url.rstrip("/")
-        yield f"{base}/15"
-        return
-    from runner import redis_server
-    from shared.settings import Settings
-
-    s = Settings(data_dir=tmp_path_factory.mktemp("ui-redis"))
-    proc = redis_server.start(s)
-    try:
-        yield s.effective_redis_url
-    finally:
-        if proc is not None:
-            redis_server.stop_pid(proc.pid)
-
-
 @pytest.fixture
-def ui_redis(_ui_redis_server, ui_settings, monkeypatch):
+def ui_redis(redis_url, ui_settings, monkeypatch):
     """A flushed Redis DB the app enqueues into; returns the client."""
     from redis import Redis
 
     from runner import context
     from shared.settings import get_settings
 
-    monkeypatch.setenv("TRAINYARD_REDIS_URL", _ui_redis_server)
+    monkeypatch.setenv("TRAINYARD_REDIS_URL", redis_url)
     get_settings.cache_clear()
-    conn = Redis.from_url(_ui_redis_server)
+    conn = Redis.from_url(redis_url)
     conn.flushdb()
     yield conn
     context.reset()
