@@ -49,7 +49,7 @@ def ensure_browser() -> None:
     if os.geteuid() == 0 and shutil.which("apt-get"):
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
         subprocess.run(["apt-get", "update", "-q"], check=False, env=env, stdout=subprocess.DEVNULL)
-        subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], check=False, env=env,
+        subprocess.run(["apt-get", "install", "-y", "-q", "chromium", "fonts-noto-color-emoji"], check=False, env=env,
                        stdout=subprocess.DEVNULL)
     if not Path("/usr/bin/chromium").exists():
         print("note: Debian's chromium is not installed; the browser tests will be skipped", file=sys.stderr)

@@ -192,7 +192,9 @@ def resources_figure(samples: Mapping[int, Sequence[object]], *, labels: Mapping
             cols += [[r.gpu_util for r in rows],
                      [(r.gpu_mem_bytes / 2**20) if r.gpu_mem_bytes is not None else None for r in rows]]
         for c, ys in enumerate(cols, start=1):
-            fig.add_trace(go.Scatter(x=t, y=ys, mode="lines", name=name, legendgroup=str(run_id),
+            # Markers while samples are few: one sample alone draws no line.
+            mode = "lines+markers" if len(t) < 20 else "lines"
+            fig.add_trace(go.Scatter(x=t, y=ys, mode=mode, name=name, legendgroup=str(run_id),
                                      showlegend=c == 1, line={"color": colour}), row=1, col=c)
     fig.update_xaxes(title_text="seconds since run start")
     fig.update_layout(height=300, margin={"l": 40, "r": 10, "t": 40, "b": 40}, uirevision="resources")
