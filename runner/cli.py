@@ -376,8 +376,9 @@ def cmd_predict(args, settings):
     import shutil
 
     from shared.models import PredictionStatus
-    from shared.predictions import Upload, create_prediction, get_prediction, output_dir
+    from shared.predictions import Upload, create_prediction, get_prediction, safe_output_dir
     from shared.queue import enqueue_prediction
+    from shared.weights import regular_files
 
     src = Path(args.images)
     if src.is_dir():
@@ -401,9 +402,10 @@ def cmd_predict(args, settings):
         with _session(settings) as s:
             pred = get_prediction(session=s, prediction_id=pred.id)
     outdir = Path(args.output or f"prediction-{pred.id}")
-    produced = output_dir(settings, pred)
-    if produced.is_dir():
-        shutil.copytree(produced, outdir, dirs_exist_ok=True)
+    produced = safe_output_dir(settings, pred)
+    for rel in regular_files(produced) if produced is not None else []:
+        (outdir / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(produced / rel, outdir / rel)
     data = {"id": pred.id, "status": pred.status.value, "reason": pred.reason, "task": pred.task_id,
             "run": pred.run_id, "weights": pred.weights, "output_dir": str(outdir),
             "images": (pred.outputs or {}).get("images", {}), "extra_outputs": (pred.outputs or {}).get("extra", [])}

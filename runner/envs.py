@@ -402,16 +402,45 @@ class _Builder:
         return args
 
     def freeze(self) -> list[str]:
-        cmd = [self.uv, "pip", "freeze", "--no-config", "--python", str(env_python(self.path))]
+        """The installed distributions, read from their metadata files. Nothing
+        of the env is executed on the host: after install_dependencies.sh the
+        env is user-written, so its interpreter is untrusted."""
+        found: dict[str, str] = {}
+        root = self.path.resolve()
+        for meta in sorted(self.path.glob("lib/python*/site-packages/*.dist-info/METADATA")):
+            if meta.is_symlink() or not meta.resolve().is_relative_to(root):
+                continue  # never read host files through links the script planted
+            name = version = None
+            try:
+                with open(meta, encoding="utf-8", errors="replace") as fh:
+                    for line in fh:
+                        if not line.strip():
+                            break  # the headers end at the first blank line
+                        key, _, value = line.partition(":")
+                        if key == "Name":
+                            name = value.strip()
+                        elif key == "Version":
+                            version = value.strip()
+            except OSError:
+                continue
+            if name and version:
+                found.setdefault(name.lower().replace("_", "-"), f"{name}=={version}")
+        return [found[k] for k in sorted(found)]
+
+
+def interpreter_fingerprint(path: Path) -> dict[str, str]:
+    """What decides which interpreter runs: bin/python* (link targets or file
+    hashes) and pyvenv.cfg. An install script must not change any of it."""
+    out: dict[str, str] = {}
+    for p in sorted([*path.glob("bin/python*"), path / "pyvenv.cfg"]):
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, env=self.env, stdin=subprocess.DEVNULL,
-                                  timeout=max(1.0, self.deadline - time.monotonic()))
-        except subprocess.TimeoutExpired as exc:
-            raise self._timeout() from exc
-        if proc.returncode != 0:
-            raise _StepFailed(f"uv pip freeze exited with code {proc.returncode}",
-                              _error_lines(proc.stderr.splitlines()))
-        return [ln.strip() for ln in proc.stdout.splitlines() if ln.strip() and not ln.startswith("#")]
+            if p.is_symlink():
+                out[p.name] = "link:" + os.readlink(p)
+            elif p.is_file():
+                out[p.name] = "sha256:" + hashlib.sha256(p.read_bytes()).hexdigest()
+        except OSError:
+            out[p.name] = "unreadable"
+    return out
 
 
 def _relative(settings: Settings, path: Path) -> str:
@@ -492,10 +521,17 @@ def _build(*, settings: Settings, key: str, path: Path, requirements: list[str],
             if install_script is not None:
                 assert run_install_script is not None
                 b.emit(f"$ bash {Path(install_script).name} {path}")
+                before = interpreter_fingerprint(path)
                 try:
                     run_install_script(script=Path(install_script), env_path=path, log=b.emit)
                 except TrainyardError as exc:
                     raise _StepFailed(f"{Path(install_script).name} failed", str(exc).splitlines()) from exc
+                changed = sorted(k for k in set(before) | set(interpreter_fingerprint(path))
+                                 if before.get(k) != interpreter_fingerprint(path).get(k))
+                if changed:
+                    raise _StepFailed(f"{Path(install_script).name} changed the environment's interpreter "
+                                      f"({', '.join(changed)}); install packages with ${{1}}/bin/pip instead",
+                                      [])
             freeze = b.freeze()
             b.emit(f"Environment {key} is ready: {len(freeze)} packages.")
         except BaseException as exc:

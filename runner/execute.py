@@ -565,6 +565,7 @@ _MEMORY = re.compile(r"\bMemoryError\b|std::bad_alloc|Cannot allocate memory|Una
 _FSIZE = re.compile(r"File too large|\[Errno 27\]")
 _NPROC = re.compile(r"Resource temporarily unavailable|\[Errno 11\]|can't start new thread|fork: retry")
 _NOSPACE = re.compile(r"No space left on device|\[Errno 28\]")
+_NOFILE = re.compile(r"Too many open files|\[Errno 24\]")
 _ERROR_LINE = re.compile(r"^\s*([A-Za-z_][\w.]*(?:Error|Exception|Interrupt|Exit|Warning)\b.*)$")
 
 
@@ -590,6 +591,9 @@ def _explain(*, exit_code: int | None, sig: int | None, recent: list[str], spec:
                 else "process limit reached (Resource temporarily unavailable)")
     elif _NOSPACE.search(text):
         base = "disk full (No space left on device)"
+    elif _NOFILE.search(text):
+        base = (f"open files limit {lim.max_open_files} reached" if lim.max_open_files
+                else "open files limit reached (Too many open files)")
     elif sig is not None:
         base = f"killed by signal {sig} ({_signal_name(sig)})"
         if sig == signal_mod.SIGKILL:
@@ -656,6 +660,10 @@ class _Execution:
         # One decode and one split per chunk; \n never occurs inside a UTF-8
         # sequence nor in a replacement, so texts and lines stay aligned.
         text_blob = b"\n".join(lines).decode("utf-8", "replace")
+        if "\x00" in text_blob:
+            # NUL cannot be stored in a Postgres text column (reasons, last
+            # unparsed line): shown as the replacement character instead.
+            text_blob = text_blob.replace("\x00", "\ufffd")
         texts = text_blob.split("\n")
         log_lines = lines if "\ufffd" not in text_blob else [t.encode("utf-8") for t in texts]
         if specials:

@@ -38,8 +38,6 @@ from shared.packages import train_args
 from shared.params import to_argv
 from shared.settings import format_size
 
-WORK_DIR = f"{WORKSPACE}/work_dir"
-
 
 def _tail(exc: BaseException, n: int = 12) -> str:
     return "".join(traceback.format_exception(exc)[-n:])
@@ -121,17 +119,24 @@ def _run_install_script(*, script: Path, env_path: Path, log) -> None:
 
 # --------------------------------------------------------------------------- runs
 
-def _platform_values(*, dataset: Dataset) -> dict[str, str]:
-    values = dataset_args(dataset, mount=DATASET_MOUNT)
-    values["--work-dir"] = WORK_DIR
+def visible(settings, host: Path, inside: str) -> str:
+    """Where user code sees a path: the sandbox's mount point, or, with the
+    sandbox explicitly turned off, the host path itself."""
+    return str(host) if settings.unsafe_no_sandbox else inside
+
+
+def _platform_values(*, dataset: Dataset, dataset_at: str = DATASET_MOUNT, workspace_at: str = WORKSPACE
+                     ) -> dict[str, str]:
+    values = dataset_args(dataset, mount=dataset_at)
+    values["--work-dir"] = f"{workspace_at}/work_dir"
     return values
 
 
 def build_argv(*, python: str, task: Task, run: Run, model: ModelPackage, dataset: Dataset,
-               device: str) -> list[str]:
+               device: str, dataset_at: str = DATASET_MOUNT, workspace_at: str = WORKSPACE) -> list[str]:
     """Only arguments train.py declares are passed (CONTRACT §2.3)."""
     args = train_args(model)
-    platform = _platform_values(dataset=dataset)
+    platform = _platform_values(dataset=dataset, dataset_at=dataset_at, workspace_at=workspace_at)
     argv = [python, "train.py"]
     for spec in args.platform:
         flag = next((f for f in spec.flags if f in platform), None)
@@ -168,12 +173,19 @@ def _prepare_workspace(*, settings, model: ModelPackage, dataset: Dataset, run: 
     ws = run_dir / "workspace"
     _copy_package(settings, model, ws)
     (ws / "work_dir").mkdir(exist_ok=True)
-    platform = _platform_values(dataset=dataset)
+    platform = _platform_values(dataset=dataset, dataset_at=visible(settings, settings.path(dataset.path),
+                                                                    DATASET_MOUNT),
+                                workspace_at=visible(settings, ws, WORKSPACE))
     values: dict[str, Any] = {g: platform.get(GLOBAL_TO_FLAG[g], "") for g in TRAIN_GLOBALS}
     train = ws / "train.py"
     new, _replaced = substitute(source=train.read_text(encoding="utf-8"), values=values, filename="train.py")
     train.write_text(new, encoding="utf-8")
     return ws
+
+
+def run_limits(task: Task) -> dict[str, int | None]:
+    """A task's limit overrides, named as the sandbox's Limits fields."""
+    return {("memory_bytes" if k == "memory_limit" else k): v for k, v in (task.limits or {}).items()}
 
 
 def _score(values: list[float], *, mode: ScoreMode, direction: Direction) -> float | None:
@@ -285,7 +297,9 @@ def run_trial(run_id: int) -> None:
         env_path = _model_env(settings, model)
         ws = _prepare_workspace(settings=settings, model=model, dataset=dataset, run=run, run_dir=run_dir)
         argv = build_argv(python=str(env_path / "bin" / "python"), task=task, run=run, model=model,
-                          dataset=dataset, device=device)
+                          dataset=dataset, device=device,
+                          dataset_at=visible(settings, settings.path(dataset.path), DATASET_MOUNT),
+                          workspace_at=visible(settings, ws, WORKSPACE))
         (run_dir / "argv.txt").write_text("\n".join(argv) + "\n", encoding="utf-8")
         reporter = None
         if search.is_search(task) and run.trial_number is not None and task.eval_metric:
@@ -295,7 +309,7 @@ def run_trial(run_id: int) -> None:
             argv=argv, workdir=ws,
             mounts=[Mount(host=env_path, inside=str(env_path)),
                     Mount(host=settings.path(dataset.path), inside=DATASET_MOUNT)],
-            network=model.network, gpus=gpus, limits=Limits.from_settings(settings, task.limits),
+            network=model.network, gpus=gpus, limits=Limits.from_settings(settings, run_limits(task)),
             uid=settings.sandbox_uid_base + run.id % 10000)
         with Session(ctx.engine) as session:
             r = session.get(Run, run.id)
@@ -374,11 +388,11 @@ def limit_text(n: int | None) -> str:
 # --------------------------------------------------------------------------- predictions
 
 def build_predict_argv(*, python: str, model: ModelPackage, weights_inside: str, confidence: float,
-                       device: str) -> list[str]:
+                       device: str, workspace_at: str = WORKSPACE) -> list[str]:
     from shared.packages import predict_args
 
     args = predict_args(model)
-    values = {"--source": f"{WORKSPACE}/in", "--out-dir": f"{WORKSPACE}/out"}
+    values = {"--source": f"{workspace_at}/in", "--out-dir": f"{workspace_at}/out"}
     argv = [python, "predict.py"]
     for spec in args.platform:
         flag = next((f for f in spec.flags if f in values), None)
@@ -397,7 +411,8 @@ def build_predict_argv(*, python: str, model: ModelPackage, weights_inside: str,
 def run_prediction(prediction_id: int) -> None:
     from runner.substitute import PREDICT_GLOBALS
     from shared.models import Prediction, PredictionStatus
-    from shared.predictions import mark, match_outputs
+    from shared.predictions import mark, match_outputs, safe_output_dir
+    from shared.weights import regular_files
 
     ctx = context.current()
     settings = ctx.settings
@@ -417,17 +432,19 @@ def run_prediction(prediction_id: int) -> None:
         shutil.copytree(base / "in", ws / "in")
         (ws / "out").mkdir(exist_ok=True)
         src = ws / "predict.py"
-        values = {"SOURCE_PATH": f"{WORKSPACE}/in", "OUT_DIR_PATH": f"{WORKSPACE}/out"}
+        ws_at = visible(settings, ws, WORKSPACE)
+        values = {"SOURCE_PATH": f"{ws_at}/in", "OUT_DIR_PATH": f"{ws_at}/out"}
         new, _ = substitute(source=src.read_text(encoding="utf-8"),
                             values={k: values[k] for k in PREDICT_GLOBALS}, filename="predict.py")
         src.write_text(new, encoding="utf-8")
         weights_host = settings.path(run.work_dir) / pred.weights
         if not weights_host.is_file():
             raise TrainyardError(f"the weights file {pred.weights} of run {run.id} is gone")
-        weights_inside = f"/weights/{weights_host.name}"
+        weights_inside = visible(settings, weights_host, f"/weights/{weights_host.name}")
         gpus = ctx.gpus.acquire()
         argv = build_predict_argv(python=str(env_path / "bin" / "python"), model=model,
-                                  weights_inside=weights_inside, confidence=pred.confidence, device=device_arg(gpus))
+                                  weights_inside=weights_inside, confidence=pred.confidence,
+                                  device=device_arg(gpus), workspace_at=ws_at)
         spec = SandboxSpec(argv=argv, workdir=ws,
                            mounts=[Mount(host=env_path, inside=str(env_path)),
                                    Mount(host=weights_host, inside=weights_inside)],
@@ -435,9 +452,11 @@ def run_prediction(prediction_id: int) -> None:
                            uid=settings.sandbox_uid_base + 5000 + pred.id % 1000)
         outcome = execute(spec=spec, settings=settings, log_path=base / "predict.log")
         inputs = sorted(p.name for p in (base / "in").iterdir())
-        out_dir = ws / "out"
-        outputs = sorted(str(p.relative_to(out_dir)) for p in out_dir.rglob("*") if p.is_file())
+        out_dir = safe_output_dir(settings, pred)
+        outputs = regular_files(out_dir) if out_dir is not None else []
         result = match_outputs(inputs=inputs, outputs=outputs)
+        if out_dir is None:
+            result["refused"] = "predict.py replaced its out dir with a link; no output is served"
         with Session(ctx.engine, expire_on_commit=False) as session:
             pred = session.get(Prediction, prediction_id)
             pred.outputs = result

@@ -442,45 +442,24 @@ def gpu_bind_args(*, gpus: list[str] | None, dev_root: Path = Path("/dev"), sys_
     return args
 
 
-def _interpreter_mounts(spec: SandboxSpec) -> list[Mount]:
-    """The base Python a venv's bin/python points at, when it lives outside /usr.
+def _interpreter_mounts(spec: SandboxSpec, settings: Any) -> list[Mount]:
+    """The base Python the model envs are built on, when it lives outside /usr.
 
-    A venv holds only a symlink to its interpreter and names the interpreter's
-    bin dir in pyvenv.cfg (``home``); both must exist inside at their host paths.
+    Venvs hold only a symlink to their interpreter, so its prefix must exist
+    inside at its host path. It is taken from the settings, never from the
+    env's own files: an install script can write pyvenv.cfg or bin/python, and
+    what it writes must not choose what gets mounted into later runs.
     """
-    roots: list[str] = []
-    env_root = _env_root(spec.argv)
-    if env_root:
-        roots.append(_host_path(spec, env_root) or env_root)
-    for m in spec.mounts:
-        if (Path(m.host) / "pyvenv.cfg").is_file():
-            roots.append(str(m.host))
-    prefixes: list[str] = []
-    for root in dict.fromkeys(roots):
-        cfg = Path(root) / "pyvenv.cfg"
-        homes = []
-        try:
-            for line in cfg.read_text(encoding="utf-8", errors="replace").splitlines():
-                k, _, v = line.partition("=")
-                if k.strip() == "home" and v.strip():
-                    homes.append(v.strip())
-        except OSError:
-            continue
-        for exe in ("python", "python3"):
-            link = Path(root) / "bin" / exe
-            if link.is_symlink():
-                homes.append(os.path.dirname(os.path.realpath(link)))
-        for home in homes:
-            prefix = os.path.dirname(os.path.realpath(home))  # <prefix>/bin -> <prefix>
-            prefixes.append(prefix)
-    mounts = []
-    for prefix in dict.fromkeys(prefixes):
-        if _under_system(prefix) or any(_is_under(prefix, str(m.host)) and m.inside == str(m.host)
-                                        for m in spec.mounts):
-            continue
-        if os.path.isdir(prefix):
-            mounts.append(Mount(host=Path(prefix), inside=prefix))
-    return mounts
+    python = getattr(settings, "env_python", None) if settings is not None else None
+    if not python:
+        return []
+    real = os.path.realpath(python)
+    prefix = os.path.dirname(os.path.dirname(real))  # <prefix>/bin/python3.x -> <prefix>
+    if _under_system(prefix) or not os.path.isdir(prefix):
+        return []
+    if any(_is_under(prefix, str(m.host)) and m.inside == str(m.host) for m in spec.mounts):
+        return []
+    return [Mount(host=Path(prefix), inside=prefix)]
 
 
 def _is_under(path: str, root: str) -> bool:
@@ -537,7 +516,7 @@ def build_command(*, spec: SandboxSpec, settings: Any) -> tuple[list[str], dict[
     """
     _validate(spec)
     uid = _drop_uid(spec.uid)
-    extra = _interpreter_mounts(spec)
+    extra = _interpreter_mounts(spec, settings)
     if spec.install and settings is not None:
         extra += [m for m in _index_mounts(settings) if not any(_is_under(str(m.host), str(x.host))
                                                                  for x in spec.mounts)]
@@ -567,6 +546,9 @@ def build_command(*, spec: SandboxSpec, settings: Any) -> tuple[list[str], dict[
     args += ["--bind", str(spec.workdir), WORKSPACE]
     for m in [*spec.mounts, *extra]:
         args += ["--bind" if m.writable else "--ro-bind", str(m.host), m.inside]
+    # bwrap builds / on a tmpfs: without this, writes to /x or /etc/x would land
+    # in host memory outside every limit. The binds above keep their own modes.
+    args += ["--remount-ro", "/"]
     args += ["--chdir", WORKSPACE, "--", *spec.argv]
     return args, env
 

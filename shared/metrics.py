@@ -17,8 +17,13 @@ import math
 import re
 
 _NUM = r"[-+]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|NaN|NAN|inf|Inf|INF|infinity|Infinity)"
-_PAIR_RE = re.compile(r"([A-Za-z_][\w./\-\[\]]*)\s*:\s*(" + _NUM + r")\s*$")
-_LOOKS_LIKE_RE = re.compile(r"[A-Za-z_][\w./\-]*\s*(?:=|:)\s*[-+]?(?:\d|\.\d|nan|inf)", re.IGNORECASE)
+# The lookbehinds make a key start only at a word boundary, so a match is
+# tried once per key, not once per character: linear time, however long the line.
+_PAIR_RE = re.compile(r"(?<![\w./\-\[\]])([A-Za-z_][\w./\-\[\]]*)\s*:\s*(" + _NUM + r")\s*$")
+_LOOKS_LIKE_RE = re.compile(r"(?<![\w./\-])[A-Za-z_][\w./\-]*\s*(?:=|:)\s*[-+]?(?:\d|\.\d|nan|inf)",
+                            re.IGNORECASE)
+# A key: value pair is short; only a segment's tail can hold one.
+_TAIL = 256
 
 
 def parse_line(line: str) -> dict[str, float]:
@@ -27,7 +32,7 @@ def parse_line(line: str) -> dict[str, float]:
         return {}
     out: dict[str, float] = {}
     for segment in line.split(","):
-        m = _PAIR_RE.search(segment.rstrip())
+        m = _PAIR_RE.search(segment.rstrip()[-_TAIL:])
         if m:
             out[m.group(1)] = float(m.group(2))
     return out
@@ -35,7 +40,7 @@ def parse_line(line: str) -> dict[str, float]:
 
 def looks_like_metrics(line: str) -> bool:
     """True for lines such as ``loss=0.3`` that carry numbers but not in our form."""
-    return bool(_LOOKS_LIKE_RE.search(line))
+    return bool(_LOOKS_LIKE_RE.search(line[:4096]))
 
 
 def is_finite(value: float) -> bool:

@@ -4,11 +4,13 @@ truth: Redis only carries work. Paths stored here are relative to DATA_DIR.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text
+from sqlalchemy import JSON, Column, Float, Index, Text
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 from shared.tasktypes import TaskType
@@ -170,6 +172,17 @@ class Run(SQLModel, table=True):
     heartbeat_at: datetime | None = None
 
 
+class NanFloat(TypeDecorator):
+    """SQLite stores NaN as NULL; read NULL back as nan so every reader sees
+    the value the run printed (Postgres keeps NaN natively)."""
+
+    impl = Float
+    cache_ok = True
+
+    def process_result_value(self, value, dialect):
+        return math.nan if value is None else value
+
+
 class MetricPoint(SQLModel, table=True):
     __tablename__ = "metric_point"
     __table_args__ = (Index("ix_metric_run_name_seq", "run_id", "name", "seq"),)
@@ -177,8 +190,7 @@ class MetricPoint(SQLModel, table=True):
     run_id: int = Field(foreign_key="run.id")
     name: str
     seq: int  # index of the metrics line in the run's output (the x axis fallback)
-    # NULL means nan: SQLite stores NaN as NULL, so readers map None back to nan.
-    value: float | None = None
+    value: float = Field(sa_column=Column(NanFloat, nullable=True))
 
 
 class ResourceSample(SQLModel, table=True):

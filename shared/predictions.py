@@ -16,7 +16,7 @@ from shared.models import Prediction, PredictionStatus, Run, RunStatus, Task, Ta
 from shared.settings import Settings, format_size
 from shared.storage import store_upload
 from shared.tasks import get_task
-from shared.weights import pick_run, safe_file, weight_files
+from shared.weights import pick_run, regular_files, safe_file, weight_files
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -166,13 +166,19 @@ def match_outputs(*, inputs: list[str], outputs: list[str]) -> dict[str, Any]:
     return {"images": per, "extra": extra}
 
 
-def outputs_zip(settings: Settings, pred: Prediction, dest: Path) -> Path:
+def safe_output_dir(settings: Settings, pred: Prediction) -> Path | None:
+    """The out dir, or None when predict.py swapped it for a link out of its work dir."""
     out = output_dir(settings, pred)
+    if out.is_symlink() or not out.is_dir() or not out.resolve().is_relative_to(out.parent.resolve()):
+        return None
+    return out
+
+
+def outputs_zip(settings: Settings, pred: Prediction, dest: Path) -> Path:
+    out = safe_output_dir(settings, pred)
     with zipfile.ZipFile(dest, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        if out.is_dir():
-            for p in sorted(out.rglob("*")):
-                if p.is_file() and not p.is_symlink():
-                    zf.write(p, arcname=f"prediction{pred.id}/{p.relative_to(out)}")
+        for rel in regular_files(out) if out is not None else []:
+            zf.write(out / rel, arcname=f"prediction{pred.id}/{rel}")
     return dest
 
 

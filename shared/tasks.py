@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -225,7 +224,7 @@ def metric_series(*, session: Session, run_ids: list[int], names: list[str] | No
     for rid, name, seq, value in session.exec(stmt):
         xs, ys = out[rid].setdefault(name, ([], []))
         xs.append(seq)
-        ys.append(math.nan if value is None else value)
+        ys.append(value)
     return out
 
 

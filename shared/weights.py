@@ -3,6 +3,7 @@ in memory), single files from it, and the default weights file for prediction.""
 
 from __future__ import annotations
 
+import os
 import zipfile
 from pathlib import Path
 
@@ -28,16 +29,34 @@ def pick_run(*, session: Session, task: Task, run_id: int | None) -> Run:
 
 
 def work_dir(settings: Settings, run: Run) -> Path:
+    """The run's work dir, refused if user code swapped it for a link out of
+    its workspace (everything under it was written by untrusted code)."""
     if not run.work_dir:
         raise NotFoundError(f"run {run.id} never started, so it has no work dir")
-    return settings.path(run.work_dir)
+    path = settings.path(run.work_dir)
+    workspace = path.parent
+    if path.is_symlink() or not path.resolve().is_relative_to(workspace.resolve()):
+        raise NotFoundError(f"run {run.id}'s work dir was replaced by a link; its files are not served")
+    return path
+
+
+def regular_files(root: Path) -> list[str]:
+    """Relative paths of the regular files under root, never following links."""
+    out: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = [d for d in dirnames if not os.path.islink(os.path.join(dirpath, d))]
+        for name in filenames:
+            full = os.path.join(dirpath, name)
+            if not os.path.islink(full) and os.path.isfile(full):
+                out.append(os.path.relpath(full, root))
+    return sorted(out)
 
 
 def list_files(settings: Settings, run: Run) -> list[str]:
     root = work_dir(settings, run)
     if not root.is_dir():
         return []
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and not p.is_symlink())
+    return regular_files(root)
 
 
 def weight_files(settings: Settings, run: Run) -> list[str]:
@@ -50,7 +69,7 @@ def weight_files(settings: Settings, run: Run) -> list[str]:
 def safe_file(settings: Settings, run: Run, rel: str) -> Path:
     root = work_dir(settings, run).resolve()
     path = (root / rel).resolve()
-    if not path.is_relative_to(root) or not path.is_file():
+    if not path.is_relative_to(root) or not path.is_file() or rel not in list_files(settings, run):
         raise NotFoundError(f"run {run.id} has no file {rel!r} in its work dir")
     return path
 

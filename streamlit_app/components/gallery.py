@@ -18,7 +18,8 @@ from redis.exceptions import RedisError
 
 from shared.errors import NotFoundError
 from shared.models import Prediction, PredictionStatus, utcnow
-from shared.predictions import get_prediction, input_dir, match_outputs, output_dir, outputs_zip
+from shared.predictions import get_prediction, input_dir, match_outputs, outputs_zip, safe_output_dir
+from shared.weights import regular_files
 from streamlit_app.components import deps, logs
 from streamlit_app.components.badges import status_badge
 from streamlit_app.components.formats import between, duration
@@ -30,10 +31,8 @@ LIVE_S = 1
 _ACTIVE = (PredictionStatus.queued, PredictionStatus.running)
 
 
-def _files(root: Path) -> list[str]:
-    if not root.is_dir():
-        return []
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and not p.is_symlink())
+def _files(root: Path | None) -> list[str]:
+    return regular_files(root) if root is not None and root.is_dir() else []
 
 
 def per_image(pred: Prediction) -> dict[str, Any]:
@@ -41,7 +40,7 @@ def per_image(pred: Prediction) -> dict[str, Any]:
     the same match computed from what is on disk now."""
     if pred.outputs and "images" in pred.outputs:
         return pred.outputs
-    return match_outputs(inputs=list(pred.images), outputs=_files(output_dir(deps.settings(), pred)))
+    return match_outputs(inputs=list(pred.images), outputs=_files(safe_output_dir(deps.settings(), pred)))
 
 
 @st.cache_data(max_entries=512, show_spinner=False)
@@ -119,7 +118,7 @@ def live(pred_id: int) -> None:
     if pred.status == PredictionStatus.queued:
         _waiting_note()
         return
-    done = len(_files(output_dir(deps.settings(), pred)))
+    done = len(_files(safe_output_dir(deps.settings(), pred)))
     total = max(len(pred.images), 1)
     st.progress(min(done / total, 1.0), text=f"{done} of {len(pred.images)} output images written")
     rows = logs.tail(_log_path(pred), lines=40)
@@ -149,7 +148,7 @@ def results(pred: Prediction, *, key: str) -> None:
     c = st.columns([1, 1, 3])
     c[0].download_button("Outputs (zip)", data=lambda: _zip_bytes(pred.id), file_name=f"prediction{pred.id}.zip",
                          mime="application/zip", key=f"{key}_zip", on_click="ignore", icon="📦",
-                         disabled=not _files(output_dir(deps.settings(), pred)))
+                         disabled=not _files(safe_output_dir(deps.settings(), pred)))
     with c[1]:
         logs.download_button(log_path, file_name=f"prediction{pred.id}.log", key=f"{key}_dllog")
     _gallery(pred, images, key=key)
@@ -170,7 +169,7 @@ def _gallery(pred: Prediction, images: dict[str, dict[str, Any]], *, key: str) -
     page = st.pagination(pages, key=f"{key}_page") if pages > 1 else 1
     page = min(max(page, 1), pages)
     settings = deps.settings()
-    src, out = input_dir(settings, pred), output_dir(settings, pred)
+    src, out = input_dir(settings, pred), safe_output_dir(settings, pred)
     head = st.columns(2)
     head[0].markdown("**Input**")
     head[1].markdown("**Output**")
@@ -180,7 +179,7 @@ def _gallery(pred: Prediction, images: dict[str, dict[str, Any]], *, key: str) -
         with left:
             _image(src / name, name)
         with right:
-            if r.get("output"):
+            if r.get("output") and out is not None:
                 _image(out / r["output"], r["output"] + (f" ({r['note']})" if r.get("note") else ""))
             else:
                 st.warning(r.get("note") or f"predict.py wrote no image for {name}")

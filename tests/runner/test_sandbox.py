@@ -247,7 +247,7 @@ def test_gpu_binds_and_visible_devices(base, venv, settings, tmp_path):
     assert gpu_bind_args(gpus=None, dev_root=dev) == []
 
 
-def test_base_interpreter_outside_usr_is_mounted(base, settings, tmp_path):
+def test_base_interpreter_outside_usr_is_mounted_from_the_settings_only(base, settings, tmp_path):
     prefix = tmp_path / "pyenv" / "3.11.9"
     (prefix / "bin").mkdir(parents=True)
     (prefix / "bin" / "python3.11").write_text("")
@@ -259,12 +259,16 @@ def test_base_interpreter_outside_usr_is_mounted(base, settings, tmp_path):
     wd.mkdir()
     spec = SandboxSpec(argv=[str(env / "bin" / "python"), "x.py"], workdir=wd,
                        mounts=[Mount(host=env, inside=str(env))])
-    argv, _ = build_command(spec=spec, settings=settings)
+    custom = settings.model_copy(update={"env_python": str(prefix / "bin" / "python3.11")})
+    argv, _ = build_command(spec=spec, settings=custom)
     assert ("--ro-bind", str(prefix), str(prefix)) in _binds(argv)
+    # The env's own files (writable by an install script) never decide a mount.
+    secret_dir = tmp_path / "secret"
+    (secret_dir / "bin").mkdir(parents=True)
+    (env / "pyvenv.cfg").write_text(f"home = {secret_dir / 'bin'}\n")
+    argv, _ = build_command(spec=spec, settings=custom)
+    assert not [b for b in _binds(argv) if "secret" in b[1]]
     # A venv on the system interpreter needs nothing extra.
-    (env / "bin" / "python").unlink()
-    (env / "bin" / "python").symlink_to(ENV_PYTHON)
-    (env / "pyvenv.cfg").write_text("home = /usr/bin\n")
     argv, _ = build_command(spec=spec, settings=settings)
     assert not [b for b in _binds(argv) if "pyenv" in b[1]]
 

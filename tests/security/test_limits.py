@@ -17,13 +17,10 @@ from shared.tasks import create_task, task_summary
 from tests.security.conftest import procs_with, start_worker, wait_for
 
 LIMITS = [
-    pytest.param("memory", {"memory_limit": "256MiB"}, r"memory limit 256 MiB", id="memory-1GiB",
-                 marks=pytest.mark.xfail(strict=True, reason="hole: shared/tasks.LIMIT_FIELDS says memory_limit, "
-                                         "runner/sandbox.Limits.from_settings only knows memory_bytes")),
+    pytest.param("memory", {"memory_limit": "256MiB"}, r"memory limit 256 MiB", id="memory-1GiB"),
     pytest.param("procs", {"max_procs": 30}, r"process limit 30\b", id="fork-bomb"),
     pytest.param("files", {"max_open_files": 64}, r"(?i)open[ -]files? limit (of )?64\b|limit of 64 open files",
-                 id="open-files", marks=pytest.mark.xfail(strict=True, reason="hole: runner/execute._explain has no "
-                                                          "EMFILE case; the reason is a bare exit code")),
+                 id="open-files"),
     pytest.param("fsize", {"max_file_bytes": "10MiB"}, r"file size limit 10 MiB", id="file-100MB"),
     pytest.param("disk", {"max_disk_bytes": "20MiB"}, r"disk limit 20 MiB", id="disk-many-1MB-files"),
 ]
@@ -42,9 +39,6 @@ def test_a_limit_that_stops_a_run_is_named_in_its_reason(plat, settings, attack,
     plat.healthy(model)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "holes: task limit key memory_limit is not mapped to Limits.memory_bytes; "
-    "the sandbox root tmpfs is uncapped"))
 def test_private_tmpfs_is_capped_by_the_memory_limit(plat):
     """/tmp and /dev/shm are memory; writing there must stop at the run's memory limit."""
     mib = 1024 * 1024
@@ -92,9 +86,6 @@ def test_a_log_flood_keeps_head_and_tail_and_counts_what_it_dropped(plat, settin
     plat.healthy(model)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "hole: shared/metrics regexes are quadratic in the line length (parse_line, "
-    "looks_like_metrics)"))
 def test_long_lines_cannot_stall_the_worker(plat, settings, session):
     """8000-letter words ending in ': x', as fast as the run can print them: the worker must keep up, so the
     task's time limit still ends the run within seconds. A line parser that is quadratic in
@@ -133,9 +124,6 @@ def test_a_20MB_line_is_cut_not_held(plat, settings):
 def test_invalid_utf8_and_nul_bytes_are_logged_and_stored_safely(plat, settings, db_url, attack, request):
     """Bytes that are not UTF-8, and NUL (which Postgres text columns refuse), end up in the log,
     the run's last unparsed line and its failure reason: the run must still be recorded."""
-    if db_url.startswith("postgresql"):
-        request.applymarker(pytest.mark.xfail(strict=True, reason="hole: NUL in Run.last_unparsed/reason makes "
-                                              "Postgres refuse runner/jobs._finish_run's commit"))
     model = plat.model()
     task, [run] = plat.run_task(model=model, attack=attack, eval_metric="score")
     assert run.status.finished, f"the run was never recorded as finished (it is {run.status.value})"
@@ -155,9 +143,6 @@ def test_invalid_utf8_and_nul_bytes_are_logged_and_stored_safely(plat, settings,
 
 
 def test_nan_and_inf_metrics_are_stored_and_the_best_run_is_finite(plat, db_url, request):
-    if db_url.startswith("sqlite"):
-        request.applymarker(pytest.mark.xfail(strict=True, reason="hole: SQLite stores a NaN metric value as NULL "
-                                              "(shared/models.MetricPoint.value)"))
     model = plat.model()
     task, runs = plat.run_task(model=model, params={"attack": ("{nan, inf, ninf, fin}", True)}, sampler="grid",
                                n_runs=4, max_parallel=1, eval_metric="score", prune=False)

@@ -47,9 +47,6 @@ def test_a_broken_sandbox_refuses_to_run_user_code(plat, settings, broken_bwrap)
     assert not host_side.exists(), "install_dependencies.sh ran without a sandbox"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "hole: runner/jobs passes sandbox paths (/workspace/work_dir, /dataset) to "
-    "train.py when TRAINYARD_UNSAFE_NO_SANDBOX=1"))
 def test_unsafe_no_sandbox_runs_user_code_and_says_so_loudly(plat, settings, broken_bwrap, monkeypatch):
     model = plat.model()
     settings.bwrap_path = broken_bwrap
