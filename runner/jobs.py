@@ -14,7 +14,7 @@ from typing import Any
 from sqlmodel import Session
 
 from runner import context, schedule, search
-from runner.envs import ensure_env
+from runner.envs import ensure_env, evict_envs
 from runner.execute import Outcome, execute
 from runner.gpus import device_arg
 from runner.ingest import MetricCollector, MetricWriter
@@ -78,6 +78,11 @@ def deploy_model(model_id: int) -> None:
                     install_script=script if script.is_file() else None, package_dir=pkg_dir, log=log,
                     run_install_script=_run_install_script)
                 log(f"[trainyard] environment {result.key} " + ("built" if result.built else "reused from cache"))
+                if result.built:
+                    evicted = evict_envs(settings=settings, in_use=_envs_in_use(session), keep={result.key},
+                                         log=log)
+                    if evicted:
+                        log(f"[trainyard] env cache over its size limit: evicted {', '.join(evicted)}")
                 model.env_key = result.key
                 model.freeze = result.freeze
                 model.status = DeployStatus.deployed
@@ -92,6 +97,23 @@ def deploy_model(model_id: int) -> None:
                 model.reason = f"internal error during deploy: {exc!r}\n{_tail(exc)}"
         session.add(model)
         session.commit()
+
+
+def _envs_in_use(session: Session) -> set[str]:
+    """Envs that must stay: those of models with a waiting or running task or
+    prediction. Other envs are rebuilt from their model on the next deploy."""
+    from sqlmodel import select
+
+    from shared.models import Prediction, PredictionStatus
+
+    active = select(Task.model_id).where(Task.status.in_([TaskStatus.waiting, TaskStatus.running]))
+    preds = select(Prediction.model_id).where(
+        Prediction.status.in_([PredictionStatus.queued, PredictionStatus.running]))
+    ids = set(session.exec(active)) | set(session.exec(preds))
+    if not ids:
+        return set()
+    keys = session.exec(select(ModelPackage.env_key).where(ModelPackage.id.in_(ids)))
+    return {k for k in keys if k}
 
 
 def _run_install_script(*, script: Path, env_path: Path, log) -> None:

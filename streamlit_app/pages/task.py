@@ -46,6 +46,8 @@ def _header(task, model_name: str, dataset_name: str) -> None:
         ("Sampler", task.sampler.value + (" + pruning" if task.prune else "")),
     ])
     st.caption(f"Parameters: `{params_text(task.params)}`")
+    st.page_link("pages/models.py", label="Model page: environment install log and parameters",
+                 icon=":material/terminal:", query_params={"id": str(task.model_id)})
 
 
 def _stop(task_id: int) -> None:

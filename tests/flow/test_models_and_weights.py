@@ -146,3 +146,20 @@ def test_rerun_a_failed_run(settings, ctx, session, burst, tmp_path):
     [run] = task_runs(session=session, task_id=task.id)
     assert run.status == RunStatus.failed and run.attempt == 1  # same params: fails again, and says so
     assert get_task(session=session, task_id=task.id).status == TaskStatus.failed
+
+
+def test_deploy_evicts_lru_envs_over_the_cache_size_but_not_envs_in_use(settings, ctx, session, burst, tmp_path):
+    from runner.envs import envs_disk_usage
+
+    used = _model(session, settings, ctx, burst, tmp_path, name="used", requirements="six\n")
+    idle = _model(session, settings, ctx, burst, tmp_path, name="idle", requirements="idna\n")
+    ds = _dataset(session, settings, tmp_path)
+    create_task(session=session, task_in=TaskIn(name="keeps", model_id=used.id, dataset_id=ds.id, epochs=1))
+    # Room for about one env: the next build must evict, and only the idle one may go.
+    ctx.settings.env_cache_max_bytes = envs_disk_usage(settings=settings) // 2
+    new = _model(session, settings, ctx, burst, tmp_path, name="new", requirements="colorama\n")
+    assert new.status == DeployStatus.deployed, new.reason
+    envs = settings.data_dir / "envs"
+    assert (envs / used.env_key).is_dir() and (envs / new.env_key).is_dir()
+    assert not (envs / idle.env_key).exists()
+    assert f"evicted {idle.env_key}" in settings.path(new.install_log).read_text()
