@@ -20,6 +20,7 @@ from shared.queue import enqueue_deploy, queued_job_ids
 from shared.tasks import TaskIn, create_task, get_task, request_stop, task_runs
 from tests.conftest import ROOT
 from tests.pkgs import write_dataset, write_package
+from tests.procs import procs_with, wait_for
 
 STUBBORN_TRAIN = '''
 import argparse, os, signal, subprocess, sys, time
@@ -149,31 +150,9 @@ def _worker(settings, *extra) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, "-m", "runner", "worker", "--cpu", *extra], cwd=ROOT,
                             env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     conn = Redis.from_url(settings.effective_redis_url)
-    _wait(lambda: bool(Worker.all(connection=conn)) or proc.poll() is not None, 60, "the worker to start")
+    wait_for(lambda: bool(Worker.all(connection=conn)) or proc.poll() is not None, 60, "the worker to start")
     assert proc.poll() is None, "the worker exited at start"
     return proc
-
-
-def _procs_with(marker: str) -> list[int]:
-    out = []
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    if marker.encode() in f.read():
-                        out.append(int(pid))
-            except OSError:
-                pass
-    return out
-
-
-def _wait(cond, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _running_run(session, task_id):
@@ -193,19 +172,19 @@ def test_stop_and_time_limit_kill_the_whole_tree(setup, settings, session, how, 
     worker = _worker(settings)
     schedule.schedule_task(task.id)
     try:
-        _wait(lambda: _running_run(session, task.id), 60, "the run to start")
-        assert _procs_with(marker), "the stubborn child should be running"
+        wait_for(lambda: _running_run(session, task.id), 60, "the run to start")
+        assert procs_with(marker), "the stubborn child should be running"
         if how == "stop":
             t0 = time.monotonic()
             request_stop(session=session, task_id=task.id)
-            _wait(lambda: not _procs_with(marker), 2.5, "every process of the run to be gone")
+            wait_for(lambda: not procs_with(marker), 2.5, "every process of the run to be gone")
             assert time.monotonic() - t0 <= 2.5
-        _wait(lambda: get_task(session=session, task_id=task.id).status.finished
+        wait_for(lambda: get_task(session=session, task_id=task.id).status.finished
               if not session.expire_all() else False, 30, "the task to finish")
         session.expire_all()
         task = get_task(session=session, task_id=task.id)
         runs = task_runs(session=session, task_id=task.id)
-        assert not _procs_with(marker)
+        assert not procs_with(marker)
         if how == "stop":
             assert task.status == TaskStatus.stopped
             assert runs[0].status == RunStatus.stopped
@@ -228,11 +207,11 @@ def test_worker_killed_mid_run_is_recovered(setup, settings, ctx, session, monke
     worker = _worker(settings)
     schedule.schedule_task(task.id)
     try:
-        _wait(lambda: _running_run(session, task.id), 60, "the run to start")
+        wait_for(lambda: _running_run(session, task.id), 60, "the run to start")
         worker.send_signal(signal.SIGKILL)
         worker.wait(10)
         # --die-with-parent: the sandbox goes with the worker.
-        _wait(lambda: not _procs_with(marker), 5, "the run's processes to die with the worker")
+        wait_for(lambda: not procs_with(marker), 5, "the run's processes to die with the worker")
     finally:
         if worker.poll() is None:
             worker.kill()
@@ -269,10 +248,10 @@ def test_worker_shutdown_kills_the_run_tree(setup, settings, session):
     worker = _worker(settings)
     schedule.schedule_task(task.id)
     try:
-        _wait(lambda: _running_run(session, task.id), 60, "the run to start")
+        wait_for(lambda: _running_run(session, task.id), 60, "the run to start")
         worker.send_signal(signal.SIGTERM)
         worker.wait(15)
-        assert not _procs_with(marker)
+        assert not procs_with(marker)
     finally:
         if worker.poll() is None:
             worker.kill()

@@ -24,6 +24,7 @@ from runner.execute import (
 )
 from runner.sandbox import Limits, Mount, SandboxSpec
 from shared.settings import Settings
+from tests.procs import procs_with
 
 UV = "/work/main/.venv/bin/uv"
 IS_ROOT = os.geteuid() == 0
@@ -87,20 +88,6 @@ class Run:
 @pytest.fixture
 def run(base, venv, settings) -> Run:
     return Run(base, venv, settings)
-
-
-def procs_with(marker: str) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as fh:
-                if marker.encode() in fh.read():
-                    found.append(int(entry))
-        except OSError:
-            continue
-    return found
 
 
 def test_success_and_exit_reasons(run):

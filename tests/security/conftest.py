@@ -16,7 +16,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ from shared.queue import enqueue_deploy
 from shared.tasks import TaskIn, create_task, get_task, task_runs
 from tests.conftest import ROOT
 from tests.pkgs import write_dataset, write_package
+from tests.procs import procs_with, wait_for  # noqa: F401 - re-exported to the suite
 
 # probe.py, shipped in every attacking package. It never sends more than a
 # PING: a leak must not be able to damage a Redis shared with other people.
@@ -329,28 +329,6 @@ def results(lines: list[tuple[str, str]]) -> list[dict[str, Any]]:
 
 def outcomes(res: list[dict[str, Any]], kind: str) -> dict[str, str]:
     return {r["target"]: r["outcome"] for r in res if r["kind"] == kind}
-
-
-def procs_with(marker: str) -> list[int]:
-    out = []
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    if marker.encode() in f.read():
-                        out.append(int(pid))
-            except OSError:
-                pass
-    return out
-
-
-def wait_for(cond, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def sqlite_path(url: str) -> Path | None:
