@@ -22,6 +22,9 @@ from shared.metrics import guess_direction, looks_like_metrics, parse_line
     ("time 12:30", {}),
     ("loss: abc", {}),
     ("Epoch 1/10 loss: 0.3", {"loss": 0.3}),
+    ("Epoch(train) [1][50/100] lr: 1.0e-02 eta: 0:00:10 loss: 0.27", {"loss": 0.27}),
+    ("loss: 0.5 , acc: 0.9\r", {"loss": 0.5, "acc": 0.9}),
+    ("a: 1, a: 2", {"a": 2.0}),
     ("", {}),
 ])
 def test_parse_line(line, expected):
