@@ -202,3 +202,12 @@ def test_bashlex_blowup_is_cut_short() -> None:
     text = "rm x\nbash -c 'rm\\resac`@`;;((make $ m}${m((acase arr=(bbash -c )?<r)) ${\"'$;;b?\"@\n"
     got = [(v.line, v.command) for v in check_install_script(text=text)]
     assert (1, "rm") in got
+
+
+def test_without_the_child_process_the_lexer_still_checks(monkeypatch) -> None:
+    # If the bashlex child cannot run (or is killed past its budget), the in-process lexer answers.
+    import shared.install_script as mod
+
+    monkeypatch.setattr(mod.sys, "executable", "/nonexistent/python")
+    got = [(v.line, v.command) for v in check_install_script(text="pip install x && rm -rf /\necho 'rm'\n")]
+    assert got == [(1, "rm")]
