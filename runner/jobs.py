@@ -36,7 +36,6 @@ from shared.models import (
 )
 from shared.packages import train_args
 from shared.params import to_argv
-from shared.settings import format_size
 
 
 def _tail(exc: BaseException, n: int = 12) -> str:
@@ -401,10 +400,6 @@ def _finish_run(*, ctx, run_id: int, task: Task, outcome: Outcome | None, failur
         if search.is_search(task) and run.trial_number is not None:
             state = {RunStatus.completed: "complete", RunStatus.pruned: "pruned"}.get(run.status, "fail")
             search.tell(task, ctx.settings.database_url, run.trial_number, value=run.score, state=state)
-
-
-def limit_text(n: int | None) -> str:
-    return format_size(n)
 
 
 # --------------------------------------------------------------------------- predictions

@@ -13,7 +13,6 @@ so the UI can show the expected form.
 
 from __future__ import annotations
 
-import math
 import re
 
 _NUM = r"[-+]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|NaN|NAN|inf|Inf|INF|infinity|Infinity)"
@@ -37,10 +36,6 @@ def parse_line(line: str) -> dict[str, float]:
 def looks_like_metrics(line: str) -> bool:
     """True for lines such as ``loss=0.3`` that carry numbers but not in our form."""
     return bool(_LOOKS_LIKE_RE.search(line[:4096]))
-
-
-def is_finite(value: float) -> bool:
-    return not (math.isnan(value) or math.isinf(value))
 
 
 _LOWER_IS_BETTER = ("loss", "error", "err", "mse", "mae", "rmse", "cer", "wer", "perplexity", "ppl",
