@@ -329,31 +329,27 @@ class _Ctx:
         self.images_total += len(images)
 
     # text files ---------------------------------------------------------
-    def read_lines(self, rel: str) -> list[str] | None:
+    def read_text(self, rel: str, *, what: str = "file") -> str | None:
+        """The file as UTF-8 text, or None with the error recorded (file and line named)."""
         try:
             raw = (self.root / rel).read_bytes()
         except OSError as exc:
             self.error(rel, None, f"cannot be read: {exc}")
             return None
         try:
-            text = raw.decode("utf-8-sig")
+            return raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             line = raw[: exc.start].count(b"\n") + 1
-            self.error(rel, f"line {line}", "is not UTF-8 text; save the file as UTF-8")
+            self.error(rel, f"line {line}", f"is not UTF-8 text; save the {what} as UTF-8")
             return None
-        return text.splitlines()
+
+    def read_lines(self, rel: str) -> list[str] | None:
+        text = self.read_text(rel)
+        return None if text is None else text.splitlines()
 
     def load_json(self, rel: str) -> Any | None:
-        try:
-            raw = (self.root / rel).read_bytes()
-        except OSError as exc:
-            self.error(rel, None, f"cannot be read: {exc}")
-            return None
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            line = raw[: exc.start].count(b"\n") + 1
-            self.error(rel, f"line {line}", "is not UTF-8 text; save the JSON as UTF-8")
+        text = self.read_text(rel, what="JSON")
+        if text is None:
             return None
         try:
             return json.loads(text)

@@ -18,6 +18,20 @@ ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "streamlit_app" / "app.py"
 
 
+def open_page(page: str, **query: str):
+    """The app through its router, switched to ``page`` with ``query`` params set."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    for k, v in query.items():
+        at.query_params[k] = v
+    at.switch_page(page)
+    at.run()
+    return at
+
+
 @pytest.fixture
 def ui_settings(tmp_path, monkeypatch):
     """Settings the app under test reads: its own DATA_DIR and SQLite file."""

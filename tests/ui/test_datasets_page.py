@@ -4,21 +4,8 @@ from __future__ import annotations
 
 import zipfile
 
-from streamlit.testing.v1 import AppTest
-
 from tests.pkgs import write_dataset
-from tests.ui.conftest import APP, frame, image_captions, make_dataset
-
-
-def open_page(page: str, **query: str) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=60)
-    at.run()
-    assert not at.exception, at.exception
-    for k, v in query.items():
-        at.query_params[k] = v
-    at.switch_page(page)
-    at.run()
-    return at
+from tests.ui.conftest import frame, image_captions, make_dataset, open_page
 
 
 def test_empty_list_invites_an_upload(ui_settings):

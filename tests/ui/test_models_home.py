@@ -8,18 +8,7 @@ import zipfile
 from streamlit.testing.v1 import AppTest
 
 from tests.pkgs import write_package
-from tests.ui.conftest import APP, frame, make_dataset, make_model, make_task
-
-
-def open_page(page: str, **query: str) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=60)
-    at.run()
-    assert not at.exception, at.exception
-    for k, v in query.items():
-        at.query_params[k] = v
-    at.switch_page(page)
-    at.run()
-    return at
+from tests.ui.conftest import APP, frame, make_dataset, make_model, make_task, open_page
 
 
 def test_navigation_lists_every_page_and_home_renders(ui_settings):

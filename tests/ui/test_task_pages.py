@@ -5,18 +5,7 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from tests.ui.conftest import APP, error_under, frame, make_dataset, make_model, make_task
-
-
-def open_page(page: str, **query: str) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=60)
-    at.run()
-    assert not at.exception, at.exception
-    for k, v in query.items():
-        at.query_params[k] = v
-    at.switch_page(page)
-    at.run()
-    return at
+from tests.ui.conftest import error_under, frame, make_dataset, make_model, make_task, open_page
 
 
 def _rows(db, ui_settings, tmp_path, **task_kw):
