@@ -44,7 +44,7 @@ FIGURES = {
 def _sandbox(settings) -> tuple[bool, str, str | None]:
     """(run without the sandbox?, description, bwrap path)."""
     from runner.sandbox import check_sandbox
-    from shared.errors import SandboxError
+    from shared.core.errors import SandboxError
 
     if settings.unsafe_no_sandbox:
         return True, "OFF (TRAINYARD_UNSAFE_NO_SANDBOX=1)", None
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.render:
         return _render()
 
-    from shared.settings import Settings
+    from shared.core.settings import Settings
 
     settings = Settings()
     wanted = [f.strip() for f in args.only.split(",")] if args.only else list(FIGURES)

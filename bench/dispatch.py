@@ -35,7 +35,7 @@ def first_line_time(lines: list[str]) -> float:
 
 
 def _log_lines(path) -> list[str]:
-    from runner.execute import read_log
+    from shared.contract.runlog import read_log
 
     return [text for _stream, text in read_log(log_path=path)]
 

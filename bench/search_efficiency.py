@@ -1,6 +1,6 @@
 """Figure 6: search efficiency, on a synthetic objective with a known optimum.
 
-The platform's own search code drives it (``runner.search``: the samplers and
+The platform's own search code drives it (``shared.services.search``: the samplers and
 pruner a task gets, the study in an RDB storage, ask/tell, ``TrialReporter``),
 with a stand-in for train.py that returns the objective at once, so the figure
 counts runs rather than waiting for them:
@@ -45,9 +45,9 @@ def curve(final: float, epoch: int, epochs: int) -> float:
 
 
 def _task(task_id: int, *, sampler: str, n_runs: int, prune: bool):
-    from shared.models import Direction, Sampler, ScoreMode, Task
+    from shared.records import Direction, Sampler, ScoreMode, Task
 
-    # seed=None, as a task made in the UI has: runner.search rebuilds the sampler with
+    # seed=None, as a task made in the UI has: shared.services.search rebuilds the sampler with
     # the task's seed at every ask, so a fixed seed would repeat its first draw.
     return Task(id=task_id, name=f"bench-{task_id}", model_id=1, dataset_id=1, epochs=1, n_runs=n_runs,
                 eval_metric="score", direction=Direction.maximize, score_mode=ScoreMode.final,
@@ -56,7 +56,7 @@ def _task(task_id: int, *, sampler: str, n_runs: int, prune: bool):
 
 def runs_to_target(task, url: str, budget: int) -> int | None:
     """Sequential runs until the best score reaches TARGET; None when the budget runs out first."""
-    from runner import search
+    from shared.services import search
 
     for i in range(budget):
         number, params = search.ask(task, url)
@@ -69,7 +69,7 @@ def runs_to_target(task, url: str, budget: int) -> int | None:
 
 def pruned_search(task, url: str, epochs: int) -> tuple[int, float]:
     """(epochs run, best final score) of a task's runs, with the worker's report/prune loop."""
-    from runner import search
+    from shared.services import search
 
     spent, best = 0, 0.0
     for _ in range(task.n_runs):
@@ -97,7 +97,7 @@ def _median_runs(values: list[int | None], budget: int) -> tuple[list[float], st
 
 
 def run(cfg: Config) -> list[Row]:
-    from shared.db import dispose_engines
+    from shared.core.db import dispose_engines
 
     seeds = cfg.size(10, 3)
     budget = cfg.size(150, 40)

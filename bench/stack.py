@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlmodel import Session, func, select
 
-from shared.errors import TrainyardError
+from shared.core.errors import TrainyardError
 
 ROOT = Path(__file__).resolve().parent.parent
 # Logical Redis DB the benchmarks take (and flush) on an external REDIS_URL; the tests use 14.
@@ -78,7 +78,7 @@ class Stack:
     # -------------------------------------------------------------- lifecycle
     def __enter__(self) -> Stack:
         from runner import context, redis_server
-        from shared.settings import Settings
+        from shared.core.settings import Settings
 
         world_dir(self.base)
         self.data_dir = Path(tempfile.mkdtemp(prefix=f"{self.name}-", dir=self.base))
@@ -104,7 +104,7 @@ class Stack:
 
     def __exit__(self, *exc: object) -> None:
         from runner import context, redis_server
-        from shared.db import dispose_engines
+        from shared.core.db import dispose_engines
 
         for w in self.workers:
             self.stop_worker(w)
@@ -194,7 +194,7 @@ class Stack:
 
     # -------------------------------------------------------------- records
     def add_dataset(self) -> int:
-        from shared.datasets import add_dataset
+        from shared.services.datasets import add_dataset
 
         zip_path = self.data_dir / "bench-dataset.zip"
         write_dataset(zip_path)
@@ -205,8 +205,8 @@ class Stack:
 
     def add_model(self, *, train: str, requirements: str = "", name: str = "bench") -> int:
         """Upload a package; its deploy is enqueued, not awaited."""
-        from shared.packages import add_model
-        from shared.queue import enqueue_deploy
+        from shared.core.queue import enqueue_deploy
+        from shared.services.models import add_model
 
         zip_path = self.data_dir / f"bench-model-{time.monotonic_ns()}.zip"
         write_package(zip_path, train=train, requirements=requirements)
@@ -217,7 +217,7 @@ class Stack:
         return model.id
 
     def wait_deployed(self, model_id: int, *, timeout: float = 1800.0):
-        from shared.models import DeployStatus, ModelPackage
+        from shared.records import DeployStatus, ModelPackage
 
         def done():
             with self.session() as s:
@@ -240,7 +240,7 @@ class Stack:
     def start_task(self, *, model_id: int, dataset_id: int, **fields: Any) -> int:
         """Create the task and take its first scheduler step, as the New task page does."""
         from runner.schedule import schedule_task
-        from shared.tasks import TaskIn, create_task
+        from shared.services.tasks import TaskIn, create_task
 
         fields.setdefault("name", f"bench-{time.monotonic_ns()}")
         with self.session() as s:
@@ -249,7 +249,7 @@ class Stack:
         return task.id
 
     def wait_task(self, task_id: int, *, timeout: float = 600.0, poll_s: float = POLL_S):
-        from shared.models import Task
+        from shared.records import Task
 
         def done():
             with self.session() as s:
@@ -259,13 +259,13 @@ class Stack:
         return poll(done, timeout=timeout, what=f"task {task_id} to finish", poll_s=poll_s)
 
     def runs(self, task_id: int):
-        from shared.tasks import task_runs
+        from shared.services.tasks import task_runs
 
         with self.session() as s:
             return task_runs(session=s, task_id=task_id)
 
     def only_run(self, task_id: int, *, expect_ok: bool = True):
-        from shared.models import RunStatus
+        from shared.records import RunStatus
 
         runs = self.runs(task_id)
         if len(runs) != 1:
@@ -277,7 +277,7 @@ class Stack:
 
     def metric_counts(self, run_id: int) -> tuple[int, int]:
         """(metric rows, distinct metric lines) stored for a run."""
-        from shared.models import MetricPoint
+        from shared.records import MetricPoint
 
         with self.session() as s:
             rows = s.exec(select(func.count()).where(MetricPoint.run_id == run_id)).one()
@@ -286,7 +286,7 @@ class Stack:
         return int(rows), int(lines)
 
     def env_python(self, model_id: int) -> Path:
-        from shared.models import ModelPackage
+        from shared.records import ModelPackage
 
         with self.session() as s:
             m = s.get(ModelPackage, model_id)

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from shared.tasktypes import TaskType
+from shared.records import TaskType
 
 SHAPES = ("circle", "square", "triangle")
 DOTA_CLASSES = ("bar", "block")

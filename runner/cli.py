@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlmodel import Session
 
-from shared.errors import FieldError, TrainyardError
-from shared.settings import Settings, get_settings
+from shared.core.errors import FieldError, TrainyardError
+from shared.core.settings import Settings, get_settings
 
 
 class CliError(TrainyardError):
@@ -28,13 +28,13 @@ def _out(args: argparse.Namespace, data: Any, text: str | None = None) -> None:
 
 
 def _session(settings: Settings) -> Session:
-    from shared.db import get_engine
+    from shared.core.db import get_engine
 
     return Session(get_engine(settings.database_url), expire_on_commit=False)
 
 
 def _redis(settings: Settings):
-    from shared.queue import redis_connection
+    from shared.core.queue import redis_connection
 
     conn = redis_connection(settings)
     try:
@@ -57,7 +57,7 @@ def _warn_no_worker(settings: Settings, conn) -> None:
 # ------------------------------------------------------------------ datasets
 
 def cmd_dataset_add(args, settings):
-    from shared.datasets import add_dataset
+    from shared.services.datasets import add_dataset
 
     path = Path(args.file)
     if not path.is_file():
@@ -78,7 +78,7 @@ def cmd_dataset_add(args, settings):
 
 
 def _dataset_dict(ds) -> dict[str, Any]:
-    from shared.datasets import dataset_args
+    from shared.services.datasets import dataset_args
 
     rep = ds.report or {}
     return {"id": ds.id, "name": ds.name, "task_type": ds.task_type.value, "images": ds.images,
@@ -96,14 +96,14 @@ def _issue_text(w: dict[str, Any]) -> str:
 
 
 def cmd_dataset_show(args, settings):
-    from shared.datasets import get_dataset
+    from shared.services.datasets import get_dataset
 
     with _session(settings) as s:
         _out(args, _dataset_dict(get_dataset(session=s, dataset_id=args.id)))
 
 
 def cmd_dataset_list(args, settings):
-    from shared.datasets import list_datasets
+    from shared.services.datasets import list_datasets
 
     with _session(settings) as s:
         rows = [{"id": d.id, "name": d.name, "task_type": d.task_type.value, "images": d.images}
@@ -115,8 +115,8 @@ def cmd_dataset_list(args, settings):
 # ------------------------------------------------------------------ models
 
 def _wait_model(settings, model_id: int, timeout: float) -> Any:
-    from shared.models import DeployStatus
-    from shared.packages import get_model
+    from shared.records import DeployStatus
+    from shared.services.models import get_model
 
     deadline = time.monotonic() + timeout
     while True:
@@ -130,8 +130,8 @@ def _wait_model(settings, model_id: int, timeout: float) -> Any:
 
 
 def cmd_model_add(args, settings):
-    from shared.packages import add_model, model_summary
-    from shared.queue import enqueue_deploy
+    from shared.core.queue import enqueue_deploy
+    from shared.services.models import add_model, model_summary
 
     path = Path(args.file)
     if not path.is_file():
@@ -153,14 +153,14 @@ def cmd_model_add(args, settings):
 
 
 def cmd_model_show(args, settings):
-    from shared.packages import get_model, model_summary
+    from shared.services.models import get_model, model_summary
 
     with _session(settings) as s:
         _out(args, model_summary(get_model(session=s, model_id=args.id)))
 
 
 def cmd_model_list(args, settings):
-    from shared.packages import list_models
+    from shared.services.models import list_models
 
     with _session(settings) as s:
         rows = [{"id": m.id, "name": m.name, "task_type": m.task_type.value, "status": m.status.value}
@@ -170,8 +170,8 @@ def cmd_model_list(args, settings):
 
 
 def cmd_model_redeploy(args, settings):
-    from shared.packages import get_model, mark_for_deploy, model_summary
-    from shared.queue import enqueue_deploy
+    from shared.core.queue import enqueue_deploy
+    from shared.services.models import get_model, mark_for_deploy, model_summary
 
     conn = _redis(settings)
     with _session(settings) as s:
@@ -183,7 +183,7 @@ def cmd_model_redeploy(args, settings):
 
 
 def cmd_model_delete(args, settings):
-    from shared.packages import delete_model
+    from shared.services.models import delete_model
 
     with _session(settings) as s:
         delete_model(session=s, settings=settings, model_id=args.id)
@@ -191,7 +191,7 @@ def cmd_model_delete(args, settings):
 
 
 def cmd_model_templates(args, settings):
-    from shared.packages import list_templates, save_template
+    from shared.services.models import list_templates, save_template
 
     with _session(settings) as s:
         if args.set:
@@ -223,7 +223,7 @@ def _parse_params(items: list[str]) -> dict[str, tuple[str, bool]]:
 
 
 def _wait_task(settings, task_id: int, timeout: float):
-    from shared.tasks import get_task
+    from shared.services.tasks import get_task
 
     deadline = time.monotonic() + timeout
     while True:
@@ -237,8 +237,8 @@ def _wait_task(settings, task_id: int, timeout: float):
 
 
 def cmd_task_create(args, settings):
-    from runner import context, schedule
-    from shared.tasks import TaskIn, create_task, task_summary
+    from runner import context
+    from shared.services.tasks import TaskIn, create_task, task_summary
 
     eval_metric, direction = args.eval_metric, None
     if eval_metric and ":" in eval_metric:
@@ -256,7 +256,7 @@ def cmd_task_create(args, settings):
     with _session(settings) as s:
         task = create_task(session=s, task_in=task_in, max_parallel_default=settings.max_parallel_runs)
     context.configure(settings)
-    schedule.schedule_task(task.id)
+    context.current().schedule(task.id)
     if args.wait:
         _warn_no_worker(settings, conn)
         task = _wait_task(settings, task.id, args.timeout)
@@ -268,7 +268,7 @@ def cmd_task_create(args, settings):
 
 
 def cmd_task_show(args, settings):
-    from shared.tasks import get_task, task_summary
+    from shared.services.tasks import get_task, task_summary
 
     with _session(settings) as s:
         data = task_summary(session=s, task=get_task(session=s, task_id=args.id))
@@ -284,7 +284,7 @@ def cmd_task_show(args, settings):
 
 
 def cmd_task_list(args, settings):
-    from shared.task_list import TaskFilter, list_tasks
+    from shared.services.task_list import TaskFilter, list_tasks
 
     with _session(settings) as s:
         rows, total = list_tasks(session=s, flt=TaskFilter(status=args.status, search=args.search),
@@ -294,14 +294,14 @@ def cmd_task_list(args, settings):
 
 
 def cmd_task_stop(args, settings):
-    from runner import context, schedule
-    from shared.tasks import get_task, request_stop
+    from runner import context
+    from shared.services.tasks import get_task, request_stop
 
     _redis(settings)
     with _session(settings) as s:
         request_stop(session=s, task_id=args.id)
     context.configure(settings)
-    schedule.schedule_task(args.id)
+    context.current().schedule(args.id)
     deadline = time.monotonic() + args.timeout
     with _session(settings) as s:
         task = get_task(session=s, task_id=args.id)
@@ -313,20 +313,20 @@ def cmd_task_stop(args, settings):
 
 
 def cmd_task_clone(args, settings):
-    from runner import context, schedule
-    from shared.tasks import clone_task
+    from runner import context
+    from shared.services.tasks import clone_task
 
     _redis(settings)
     with _session(settings) as s:
         task = clone_task(session=s, task_id=args.id, name=args.name, max_parallel_default=settings.max_parallel_runs)
     context.configure(settings)
-    schedule.schedule_task(task.id)
+    context.current().schedule(task.id)
     _out(args, {"id": task.id, "name": task.name, "status": task.status.value}, f"task {task.id} created")
 
 
 def cmd_task_rerun(args, settings):
-    from shared.queue import enqueue_run
-    from shared.tasks import rerun_run
+    from shared.core.queue import enqueue_run
+    from shared.services.tasks import rerun_run
 
     conn = _redis(settings)
     with _session(settings) as s:
@@ -336,7 +336,7 @@ def cmd_task_rerun(args, settings):
 
 
 def cmd_task_weights(args, settings):
-    from shared.weights import write_weights_zip
+    from shared.services.weights import write_weights_zip
 
     with _session(settings) as s:
         out, run_id = write_weights_zip(session=s, settings=settings, task_id=args.id, run_id=args.run,
@@ -350,9 +350,9 @@ def cmd_examples(args, settings):
 
     from examples.make_dataset import make_dataset
     from examples.packages import build_package_zip
-    from shared.datasets import add_dataset
-    from shared.packages import add_model
-    from shared.queue import enqueue_deploy
+    from shared.core.queue import enqueue_deploy
+    from shared.services.datasets import add_dataset
+    from shared.services.models import add_model
 
     conn = _redis(settings)
     out: dict[str, Any] = {}
@@ -375,10 +375,10 @@ def cmd_examples(args, settings):
 def cmd_predict(args, settings):
     import shutil
 
-    from shared.models import PredictionStatus
-    from shared.predictions import Upload, create_prediction, get_prediction, safe_output_dir
-    from shared.queue import enqueue_prediction
-    from shared.weights import regular_files
+    from shared.core.queue import enqueue_prediction
+    from shared.records import PredictionStatus
+    from shared.services.predictions import Upload, create_prediction, get_prediction, safe_output_dir
+    from shared.services.weights import regular_files
 
     src = Path(args.images)
     if src.is_dir():

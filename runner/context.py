@@ -11,9 +11,10 @@ from redis import Redis
 from sqlalchemy.engine import Engine
 
 from runner.gpus import GpuAllocator, detect_gpus
-from shared.db import get_engine
-from shared.queue import redis_connection
-from shared.settings import Settings, get_settings
+from shared.core.db import get_engine
+from shared.core.queue import redis_connection
+from shared.core.settings import Settings, get_settings
+from shared.services.scheduling import schedule_task
 
 
 @dataclass
@@ -23,6 +24,10 @@ class Context:
     redis: Redis
     gpus: GpuAllocator
     name: str = field(default_factory=lambda: f"{socket.gethostname()}")
+
+    def schedule(self, task_id: int) -> None:
+        """One scheduler step for a task with this process's connections."""
+        schedule_task(engine=self.engine, redis=self.redis, settings=self.settings, task_id=task_id)
 
 
 _CTX: Context | None = None

@@ -39,8 +39,8 @@ from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 
-from shared.errors import EnvBuildError, TrainyardError
-from shared.settings import Settings, format_size
+from shared.core.errors import EnvBuildError, TrainyardError
+from shared.core.settings import Settings, format_size
 
 # Bump when the build recipe changes in a way that makes old envs wrong.
 _FORMAT = "trainyard-env-1"

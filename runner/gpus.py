@@ -15,7 +15,7 @@ import subprocess
 import threading
 import time
 
-from shared.errors import FieldError, SandboxError
+from shared.core.errors import FieldError, SandboxError
 
 # An index ("0"), or a GPU/MIG UUID as CUDA_VISIBLE_DEVICES accepts it.
 _GPU_ID = re.compile(r"^(\d+|GPU-[0-9a-fA-F-]+|MIG-[0-9a-zA-Z/-]+)$")

@@ -10,8 +10,8 @@ import time
 
 from sqlalchemy.engine import Engine
 
-from shared.metrics import looks_like_metrics, parse_line
-from shared.models import MetricPoint
+from shared.contract.metrics import looks_like_metrics, parse_line
+from shared.records import MetricPoint
 
 _BATCH = 5000
 _FLUSH_EVERY_S = 0.5

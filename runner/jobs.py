@@ -13,16 +13,16 @@ from typing import Any
 
 from sqlmodel import Session
 
-from runner import context, schedule, search
+from runner import context
 from runner.envs import ensure_env, evict_envs
 from runner.execute import Outcome, execute
 from runner.gpus import device_arg
 from runner.ingest import MetricCollector, MetricWriter
 from runner.sandbox import WORKSPACE, Limits, Mount, SandboxSpec
 from runner.substitute import GLOBAL_TO_FLAG, TRAIN_GLOBALS, substitute
-from shared.datasets import DATASET_MOUNT, dataset_args
-from shared.errors import TrainyardError
-from shared.models import (
+from shared.contract.params import to_argv
+from shared.core.errors import TrainyardError
+from shared.records import (
     Dataset,
     DeployStatus,
     Direction,
@@ -34,8 +34,9 @@ from shared.models import (
     TaskStatus,
     utcnow,
 )
-from shared.packages import train_args
-from shared.params import to_argv
+from shared.services import search
+from shared.services.datasets import DATASET_MOUNT, dataset_args
+from shared.services.models import train_args
 
 
 def _tail(exc: BaseException, n: int = 12) -> str:
@@ -103,7 +104,7 @@ def _envs_in_use(session: Session) -> set[str]:
     prediction. Other envs are rebuilt from their model on the next deploy."""
     from sqlmodel import select
 
-    from shared.models import Prediction, PredictionStatus
+    from shared.records import Prediction, PredictionStatus
 
     active = select(Task.model_id).where(Task.status.in_([TaskStatus.waiting, TaskStatus.running]))
     preds = select(Prediction.model_id).where(
@@ -133,7 +134,7 @@ def _run_install_script(*, script: Path, env_path: Path, log) -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if not outcome.ok:
-        from shared.errors import EnvBuildError
+        from shared.core.errors import EnvBuildError
 
         raise EnvBuildError(f"install_dependencies.sh failed: {outcome.reason}")
 
@@ -286,7 +287,7 @@ def run_trial(run_id: int) -> None:
             run.reason = "cancelled before it started"
             session.add(run)
             session.commit()
-            schedule.schedule_task(task.id)
+            context.current().schedule(task.id)
             return
         run_dir = settings.data_dir / "runs" / str(task.id) / str(run.id)
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -299,7 +300,7 @@ def run_trial(run_id: int) -> None:
         run.log_path = f"runs/{task.id}/{run.id}/run.log"
         if task.status == TaskStatus.waiting:
             task.status = TaskStatus.running
-        from shared.tasks import start_deadline
+        from shared.services.tasks import start_deadline
 
         start_deadline(task)
         session.add(run)
@@ -349,11 +350,11 @@ def run_trial(run_id: int) -> None:
         writer.close()
     _finish_run(ctx=ctx, run_id=run.id, task=task, outcome=outcome, failure=failure, watch=watch,
                 collector=collector, writer_error=writer.error)
-    schedule.schedule_task(task.id)
+    context.current().schedule(task.id)
 
 
 def _sample_writer(ctx, run_id: int):
-    from shared.models import ResourceSample
+    from shared.records import ResourceSample
 
     started = time.time()
 
@@ -406,7 +407,7 @@ def _finish_run(*, ctx, run_id: int, task: Task, outcome: Outcome | None, failur
 
 def build_predict_argv(*, python: str, model: ModelPackage, weights_inside: str, confidence: float,
                        device: str, workspace_at: str = WORKSPACE) -> list[str]:
-    from shared.packages import predict_args
+    from shared.services.models import predict_args
 
     args = predict_args(model)
     values = {"--source": f"{workspace_at}/in", "--out-dir": f"{workspace_at}/out"}
@@ -427,9 +428,9 @@ def build_predict_argv(*, python: str, model: ModelPackage, weights_inside: str,
 
 def run_prediction(prediction_id: int) -> None:
     from runner.substitute import PREDICT_GLOBALS
-    from shared.models import Prediction, PredictionStatus
-    from shared.predictions import mark, match_outputs, safe_output_dir
-    from shared.weights import regular_files
+    from shared.records import Prediction, PredictionStatus
+    from shared.services.predictions import mark, match_outputs, safe_output_dir
+    from shared.services.weights import regular_files
 
     ctx = context.current()
     settings = ctx.settings

@@ -10,8 +10,9 @@ from datetime import timedelta
 
 from sqlmodel import Session, select
 
-from runner import context, schedule
-from shared.models import (
+from runner import context
+from shared.core.queue import enqueue_deploy, enqueue_prediction, enqueue_run, queued_job_ids
+from shared.records import (
     DeployStatus,
     ModelPackage,
     Prediction,
@@ -22,7 +23,6 @@ from shared.models import (
     TaskStatus,
     utcnow,
 )
-from shared.queue import enqueue_deploy, enqueue_prediction, enqueue_run, queued_job_ids
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ def reconcile_once() -> dict[str, int]:
         active = session.exec(select(Task.id).where(Task.status.in_([TaskStatus.waiting, TaskStatus.running])))
         task_ids.update(active)
     for tid in sorted(task_ids):
-        schedule.schedule_task(tid)
+        context.current().schedule(tid)
         counts["tasks"] += 1
     return counts
 

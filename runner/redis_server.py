@@ -14,8 +14,8 @@ from pathlib import Path
 
 from redis import Redis
 
-from shared.errors import TrainyardError
-from shared.settings import Settings
+from shared.core.errors import TrainyardError
+from shared.core.settings import Settings
 
 
 def redis_binary() -> str:

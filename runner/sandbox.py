@@ -37,7 +37,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from shared.errors import FieldError, SandboxError
+from shared.core.errors import FieldError, SandboxError
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ast
 
-from shared.errors import PackageError
+from shared.core.errors import PackageError
 
 TRAIN_GLOBALS = (
     "WORK_DIR_PATH", "DATA_PATH", "TRAIN_DATA_PATH", "VAL_DATA_PATH", "TEST_DATA_PATH",

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from runner import redis_server
-from shared.settings import Settings
+from shared.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 

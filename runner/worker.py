@@ -11,7 +11,7 @@ from rq import SimpleWorker
 
 from runner import context
 from runner.reconcile import Reconciler, reconcile_once
-from shared.queue import QUEUES
+from shared.core.queue import QUEUES
 
 
 def run_worker(*, gpus: str | None = None, burst: bool = False, name: str | None = None) -> int:

@@ -20,18 +20,18 @@ st.set_page_config(page_title="Trainyard", page_icon="🚂", layout="wide")
 deps.engine()  # connect (and create the tables) once per process, before any page queries
 
 pages = {
-    "Trainyard": [st.Page("pages/home.py", title="Home", icon=":material/home:", default=True)],
+    "Trainyard": [st.Page("views/home.py", title="Home", icon=":material/home:", default=True)],
     "Data": [
-        st.Page("pages/datasets.py", title="Datasets", icon=":material/dataset:"),
-        st.Page("pages/models.py", title="Models", icon=":material/deployed_code:"),
+        st.Page("views/datasets.py", title="Datasets", icon=":material/dataset:"),
+        st.Page("views/models.py", title="Models", icon=":material/deployed_code:"),
     ],
     "Training": [
-        st.Page("pages/task_new.py", title="New task", icon=":material/add_circle:"),
-        st.Page("pages/tasks.py", title="Tasks", icon=":material/list_alt:"),
-        st.Page("pages/task.py", title="Task", icon=":material/monitoring:"),
+        st.Page("views/task_new.py", title="New task", icon=":material/add_circle:"),
+        st.Page("views/tasks.py", title="Tasks", icon=":material/list_alt:"),
+        st.Page("views/task.py", title="Task", icon=":material/monitoring:"),
     ],
 }
-if (HERE / "pages" / "predict.py").exists():
-    pages["Training"].append(st.Page("pages/predict.py", title="Predict", icon=":material/image:"))
+if (HERE / "views" / "predict.py").exists():
+    pages["Training"].append(st.Page("views/predict.py", title="Predict", icon=":material/image:"))
 
 st.navigation(pages).run()

@@ -28,7 +28,7 @@ def redis_url(tmp_path_factory) -> Iterator[str]:
         yield f"{base}/14"
         return
     from runner import redis_server
-    from shared.settings import Settings
+    from shared.core.settings import Settings
 
     s = Settings(data_dir=tmp_path_factory.mktemp("redis"))
     proc = redis_server.start(s)
@@ -63,7 +63,7 @@ def db_url(request, tmp_path) -> Iterator[str]:
     if request.param == "postgres":
         from sqlalchemy import create_engine, text
 
-        from shared.db import dispose_engines
+        from shared.core.db import dispose_engines
 
         base = os.environ["TEST_DATABASE_URL"]
         if base.startswith("postgres://"):
@@ -71,7 +71,7 @@ def db_url(request, tmp_path) -> Iterator[str]:
         url = _postgres_db(base)
         yield url
         dispose_engines()
-        from runner import search
+        from shared.services import search
 
         for st in search._STORAGES.values():  # noqa: SLF001 - Optuna keeps its own pool
             st.engine.dispose()
@@ -90,8 +90,8 @@ def settings(tmp_path, redis_url, monkeypatch, request):
     from redis import Redis
 
     from runner import context
-    from shared.db import dispose_engines
-    from shared.settings import Settings, get_settings
+    from shared.core.db import dispose_engines
+    from shared.core.settings import Settings, get_settings
 
     db = request.getfixturevalue("db_url") if "db_url" in request.fixturenames else \
         f"sqlite:///{tmp_path / 'db.sqlite'}"
@@ -135,7 +135,7 @@ def work_burst(ctx) -> None:
     """Drain the queues in-process (the same job code a daemon worker runs)."""
     from rq import SimpleWorker
 
-    from shared.queue import QUEUES
+    from shared.core.queue import QUEUES
 
     SimpleWorker(list(QUEUES), connection=ctx.redis).work(burst=True, logging_level="WARNING")
 
@@ -150,7 +150,7 @@ def pytest_sessionstart(session) -> None:
 
 
 def bwrap_works() -> bool:
-    from shared.settings import Settings
+    from shared.core.settings import Settings
 
     path = Settings().resolve_bwrap()
     if not path:

@@ -18,8 +18,8 @@ from PIL import Image
 from examples.make_dataset import make_dataset
 from examples.packages import EXAMPLES_DIR, _included, available, build_package_zip
 from runner.envs import EnvResult, ensure_env, env_python
-from shared.metrics import parse_line
-from shared.settings import Settings
+from shared.contract.metrics import parse_line
+from shared.core.settings import Settings
 from tests.conftest import UV_CACHE
 
 ROOT = Path(__file__).resolve().parent.parent

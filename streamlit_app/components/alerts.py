@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from shared.errors import TrainyardError
+from shared.core.errors import TrainyardError
 
 
 def error_text(exc: BaseException) -> str:

@@ -8,13 +8,12 @@ import math
 import pandas as pd
 import streamlit as st
 
-from shared.dataset_formats import DatasetReport
-from shared.dataset_preview import preview_items, render_preview
-from shared.datasets import dataset_args, dataset_report
-from shared.errors import TrainyardError
-from shared.models import Dataset
-from shared.settings import Settings, format_size
-from shared.tasktypes import TASK_TYPE_LABELS
+from shared.contract.datasets.formats import DatasetReport
+from shared.contract.datasets.preview import preview_items, render_preview
+from shared.core.errors import TrainyardError
+from shared.core.settings import Settings, format_size
+from shared.records import TASK_TYPE_LABELS, Dataset
+from shared.services.datasets import dataset_args, dataset_report
 from streamlit_app.components.charts import bar_figure, image_size_figure
 from streamlit_app.components.facts import facts_row
 

@@ -16,7 +16,7 @@ from redis import Redis
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from shared.settings import Settings, get_settings
+from shared.core.settings import Settings, get_settings
 
 
 def settings() -> Settings:
@@ -25,7 +25,7 @@ def settings() -> Settings:
 
 @st.cache_resource(show_spinner=False)
 def _engine(url: str) -> Engine:
-    from shared.db import get_engine
+    from shared.core.db import get_engine
 
     return get_engine(url)
 
@@ -52,28 +52,6 @@ def redis() -> Redis:
 
 def schedule_task(task_id: int) -> None:
     """One scheduler step for a task (it only enqueues runs; no user code runs here)."""
-    from runner import context, schedule
+    from shared.services.scheduling import schedule_task as step
 
-    # Wired per call (stop and create are rare clicks): gpus="cpu" because the UI never places runs
-    # on GPUs, so it must not probe nvidia-smi.
-    context.configure(settings(), gpus="cpu", name="ui")
-    schedule.schedule_task(task_id)
-
-
-def use_router() -> None:
-    """Make sure later requests run under app.py's ``st.navigation``.
-
-    Streamlit uses its old multipage mode while a ``pages/`` folder sits beside
-    the main script and no session has run ``st.navigation`` yet: a deep link
-    (``/task?id=5``) as the first request after a server start would run the
-    page alone, and so would every deep link after it until someone opened the
-    home page. Clearing the flag here ends that. A session's very first run is
-    rerun through app.py so even that request gets the router; a run that
-    carries a click is not, since a rerun would drop the click.
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if getattr(PagesManager, "uses_pages_directory", False):
-        PagesManager.uses_pages_directory = False
-        if not list(st.session_state.keys()):
-            st.rerun()
+    step(engine=engine(), redis=redis(), settings=settings(), task_id=task_id)

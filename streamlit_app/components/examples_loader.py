@@ -10,7 +10,7 @@ from pathlib import Path
 from redis import Redis
 from sqlmodel import Session
 
-from shared.settings import Settings
+from shared.core.settings import Settings
 
 EXAMPLE_KINDS = ("classification", "detection")
 
@@ -21,9 +21,9 @@ def load_examples(*, session: Session, settings: Settings, connection: Redis,
     """Build each example dataset and model package, add both, enqueue the model's deploy."""
     from examples.make_dataset import make_dataset
     from examples.packages import build_package_zip
-    from shared.datasets import add_dataset
-    from shared.packages import add_model
-    from shared.queue import enqueue_deploy
+    from shared.core.queue import enqueue_deploy
+    from shared.services.datasets import add_dataset
+    from shared.services.models import add_model
 
     connection.ping()  # fail before writing anything when the deploy could not be queued
     out: dict[str, dict[str, int]] = {}

@@ -16,10 +16,10 @@ from typing import Any
 import streamlit as st
 from redis.exceptions import RedisError
 
-from shared.errors import NotFoundError
-from shared.models import Prediction, PredictionStatus, utcnow
-from shared.predictions import get_prediction, input_dir, match_outputs, outputs_zip, safe_output_dir
-from shared.weights import regular_files
+from shared.core.errors import NotFoundError
+from shared.records import Prediction, PredictionStatus, utcnow
+from shared.services.predictions import get_prediction, input_dir, match_outputs, outputs_zip, safe_output_dir
+from shared.services.weights import regular_files
 from streamlit_app.components import deps, logs
 from streamlit_app.components.badges import status_badge
 from streamlit_app.components.formats import between, duration

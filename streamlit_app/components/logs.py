@@ -1,6 +1,6 @@
 """A run's log: the live tail (stderr set apart, searchable) and the full log
 as a download. The log format belongs to the runner, so it is read only
-through ``runner.execute.read_log`` / ``iter_plain_log`` (file readers: they
+through ``shared.contract.runlog.read_log`` / ``iter_plain_log`` (file readers: they
 import nothing of the user's and run nothing)."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ _CSS = """<style>
 
 
 def tail(log_path: Path, *, lines: int = TAIL_LINES) -> list[tuple[str, str]]:
-    from runner.execute import read_log
+    from shared.contract.runlog import read_log
 
     if not Path(log_path).exists() and not Path(log_path).with_suffix(".tail").exists():
         return []
@@ -76,7 +76,7 @@ def render_tail(log_path: Path | None, *, key: str, lines: int = TAIL_LINES) -> 
 
 def plain_log_bytes(log_path: Path) -> bytes:
     """The whole log without stream tags (built only when the download is clicked)."""
-    from runner.execute import iter_plain_log
+    from shared.contract.runlog import iter_plain_log
 
     return b"".join(iter_plain_log(Path(log_path)))
 

@@ -9,9 +9,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from shared.errors import FieldError, TrainyardError
-from shared.models import DeployStatus, ModelPackage
-from shared.packages import delete_template, get_model, list_templates, model_summary, save_template
+from shared.core.errors import FieldError, TrainyardError
+from shared.records import DeployStatus, ModelPackage
+from shared.services.models import delete_template, get_model, list_templates, model_summary, save_template
 from streamlit_app.components import deps
 from streamlit_app.components.badges import status_badge
 from streamlit_app.components.formats import duration

@@ -16,12 +16,12 @@ import streamlit as st
 from redis.exceptions import RedisError
 from sqlmodel import Session, select
 
-from shared.errors import FieldError, TrainyardError
-from shared.metrics import guess_direction
-from shared.models import Run, Task
-from shared.params import is_grid_searchable, parse_setting
-from shared.settings import Settings, format_size
-from shared.tasks import LIMIT_FIELDS, TaskIn, create_task
+from shared.contract.metrics import guess_direction
+from shared.contract.params import is_grid_searchable, parse_setting
+from shared.core.errors import FieldError, TrainyardError
+from shared.core.settings import Settings, format_size
+from shared.records import Run, Task
+from shared.services.tasks import LIMIT_FIELDS, TaskIn, create_task
 from streamlit_app.components import deps
 
 ERROR_KEY = "tf_error"
@@ -68,7 +68,7 @@ def unplaced_error(known_fields: set[str]) -> None:
 
 
 def spec_of(arg: dict[str, Any]) -> SimpleNamespace:
-    """An ArgSpec dict as the attribute object ``shared.params`` reads."""
+    """An ArgSpec dict as the attribute object ``shared.contract.params`` reads."""
     return SimpleNamespace(**{"choices_computed": False, **arg})
 
 

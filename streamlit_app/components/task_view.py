@@ -15,8 +15,8 @@ import pandas as pd
 import streamlit as st
 from sqlmodel import Session, select
 
-from shared.models import ResourceSample, Run, RunStatus, Task, utcnow
-from shared.tasks import get_task, metric_series, task_runs
+from shared.records import ResourceSample, Run, RunStatus, Task, utcnow
+from shared.services.tasks import get_task, metric_series, task_runs
 from streamlit_app.components import deps, logs
 from streamlit_app.components.badges import status_cell
 from streamlit_app.components.charts import X_AXES, build_metric_figure, resources_figure
@@ -59,7 +59,7 @@ def best_run_id(task: Task, runs: list[Run]) -> int | None:
     """The task's best run; while it runs, the best finished run so far (the scheduler's own rule)."""
     if task.best_run_id is not None:
         return task.best_run_id
-    from runner.schedule import pick_best
+    from shared.services.scheduling import pick_best
 
     best = pick_best(task, runs) if task.eval_metric else None
     return best.id if best else None
@@ -180,7 +180,7 @@ def search_plots(task: Task) -> None:
     from optuna.trial import TrialState
     from optuna.visualization import plot_parallel_coordinate, plot_param_importances
 
-    from runner.search import load_study
+    from shared.services.search import load_study
 
     study = load_study(task, deps.settings().database_url)
     complete = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
@@ -217,7 +217,7 @@ def metrics_csv(task_id: int) -> bytes:
 
 
 def weights_zip(task_id: int, run_id: int | None) -> bytes:
-    from shared.weights import write_weights_zip
+    from shared.services.weights import write_weights_zip
 
     settings = deps.settings()
     tmp_root = settings.data_dir / "tmp"
@@ -229,6 +229,6 @@ def weights_zip(task_id: int, run_id: int | None) -> bytes:
 
 
 def file_bytes(run: Run, rel: str) -> bytes:
-    from shared.weights import safe_file
+    from shared.services.weights import safe_file
 
     return safe_file(deps.settings(), run, rel).read_bytes()

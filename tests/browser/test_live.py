@@ -10,15 +10,15 @@ import os
 
 import pytest
 
-from runner import schedule
-from shared.datasets import add_dataset
-from shared.models import DeployStatus, TaskStatus
-from shared.packages import add_model
-from shared.queue import enqueue_deploy
-from shared.tasks import TaskIn, create_task, get_task, request_stop, task_runs
+from runner import context
+from shared.core.queue import enqueue_deploy
+from shared.records import DeployStatus, TaskStatus
+from shared.services.datasets import add_dataset
+from shared.services.models import add_model
+from shared.services.tasks import TaskIn, create_task, get_task, request_stop, task_runs
 from tests.browser.conftest import CHROMIUM, wait_for
 from tests.conftest import ROOT
-from tests.pkgs import write_dataset, write_package
+from tests.support.pkgs import write_dataset, write_package
 
 if not CHROMIUM.exists():
     pytest.skip(f"Debian's chromium is not installed at {CHROMIUM} (`python dev.py test` apt-installs it when run "
@@ -44,7 +44,7 @@ CHARTS_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).ma
 
 
 def _deployed(settings, session, burst, tmp_path):
-    """A dataset and a stdlib-only model (tests/pkgs.py), deployed by the real deploy job in-process."""
+    """A dataset and a stdlib-only model (tests/support/pkgs.py), deployed by the real deploy job in-process."""
     from redis import Redis
 
     ds = add_dataset(session=session, settings=settings, name="pets", task_type="classification",
@@ -90,7 +90,7 @@ def test_live_chart_grows_without_a_reload_and_stop_works(ui_server, worker, set
         name="live loss", model_id=model.id, dataset_id=ds.id, epochs=130, metrics=["loss"],
         params={"sleep": ("0.3", False)}))
     worker()
-    schedule.schedule_task(task.id)
+    context.current().schedule(task.id)
     try:
         def printing() -> bool:
             session.expire_all()
@@ -127,7 +127,7 @@ def test_live_chart_grows_without_a_reload_and_stop_works(ui_server, worker, set
         # Whatever failed above, leave no run behind: stop through the service as the page would.
         if not _task_status(session, task.id).finished:
             request_stop(session=session, task_id=task.id)
-            schedule.schedule_task(task.id)
+            context.current().schedule(task.id)
             wait_for(lambda: _task_status(session, task.id).finished, 30, "the task to stop at cleanup")
 
 
@@ -140,7 +140,7 @@ def test_finished_search_renders_charts_runs_and_detail(ui_server, settings, ses
         name="quadratic sweep", model_id=model.id, dataset_id=ds.id, epochs=8, n_runs=3,
         metrics=["loss", "score"], eval_metric="score", sampler="random", prune=False, seed=4,
         params={"x": ("[0.0, 1.0]", True), "k": ("[3, 11]", True), "sleep": (sleep, False)}))
-    schedule.schedule_task(task.id)
+    context.current().schedule(task.id)
     burst()  # the three real runs, in this process, while streamlit starts
     session.expire_all()
     task = get_task(session=session, task_id=task.id)

@@ -10,16 +10,16 @@ import zipfile
 
 import pytest
 
-from runner import schedule
-from shared.datasets import add_dataset
-from shared.errors import ConflictError, FieldError
-from shared.models import DeployStatus, RunStatus, TaskStatus
-from shared.packages import add_model, delete_model, get_model, list_templates, model_summary, save_template
-from shared.queue import enqueue_deploy, enqueue_run
-from shared.tasks import TaskIn, clone_task, create_task, get_task, rerun_run, task_runs
-from shared.weights import write_weights_zip
+from runner import context
+from shared.core.errors import ConflictError, FieldError
+from shared.core.queue import enqueue_deploy, enqueue_run
+from shared.records import DeployStatus, RunStatus, TaskStatus
+from shared.services.datasets import add_dataset
+from shared.services.models import add_model, delete_model, get_model, list_templates, model_summary, save_template
+from shared.services.tasks import TaskIn, clone_task, create_task, get_task, rerun_run, task_runs
+from shared.services.weights import write_weights_zip
 from tests.conftest import ROOT
-from tests.pkgs import write_dataset, write_package
+from tests.support.pkgs import write_dataset, write_package
 
 
 def _model(session, settings, ctx, burst, tmp_path, name="m", **kw):
@@ -105,7 +105,7 @@ def test_weights_zip_clone_and_rerun(settings, ctx, session, burst, tmp_path, db
     task = create_task(session=session, task_in=TaskIn(name="w", model_id=model.id, dataset_id=ds.id, epochs=2,
                                                       n_runs=2, eval_metric="score",
                                                       params={"x": ("{0.3, 0.9}", True)}, sampler="grid"))
-    schedule.schedule_task(task.id)
+    context.current().schedule(task.id)
     burst()
     session.expire_all()
     task = get_task(session=session, task_id=task.id)
@@ -132,7 +132,7 @@ def test_rerun_a_failed_run(settings, ctx, session, burst, tmp_path):
     ds = _dataset(session, settings, tmp_path)
     task = create_task(session=session, task_in=TaskIn(name="f", model_id=model.id, dataset_id=ds.id, epochs=1,
                                                       params={"fail": ("true", False)}))
-    schedule.schedule_task(task.id)
+    context.current().schedule(task.id)
     burst()
     [run] = task_runs(session=session, task_id=task.id)
     session.refresh(run)

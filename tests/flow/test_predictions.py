@@ -17,21 +17,29 @@ import pytest
 from rq import Queue
 from sqlmodel import select
 
-from runner import schedule
+from runner import context
 from runner.cli import main
-from runner.execute import read_log
-from shared.datasets import add_dataset
-from shared.errors import FieldError, NotFoundError
-from shared.models import Prediction, PredictionStatus, TaskStatus
-from shared.packages import add_model
-from shared.predictions import Upload, create_prediction, get_prediction, history, input_dir, output_dir, outputs_zip
-from shared.queue import PREDICT_QUEUE, enqueue_deploy, enqueue_prediction
-from shared.tasks import TaskIn, create_task, get_task
-from shared.weights import pick_run, weight_files
+from shared.contract.runlog import read_log
+from shared.core.errors import FieldError, NotFoundError
+from shared.core.queue import PREDICT_QUEUE, enqueue_deploy, enqueue_prediction
+from shared.records import Prediction, PredictionStatus, TaskStatus
+from shared.services.datasets import add_dataset
+from shared.services.models import add_model
+from shared.services.predictions import (
+    Upload,
+    create_prediction,
+    get_prediction,
+    history,
+    input_dir,
+    output_dir,
+    outputs_zip,
+)
+from shared.services.tasks import TaskIn, create_task, get_task
+from shared.services.weights import pick_run, weight_files
 from tests.conftest import ROOT
-from tests.pkgs import PREDICT, write_dataset, write_package
+from tests.support.pkgs import PREDICT, write_dataset, write_package
 
-# Prints its argv, then copies the inputs like tests.pkgs.PREDICT does.
+# Prints its argv, then copies the inputs like tests.support.pkgs.PREDICT does.
 ARGV_PREDICT = "import json, sys\nprint('argv', json.dumps(sys.argv[1:]), flush=True)\n" + PREDICT
 
 SILENT_PREDICT = '''
@@ -77,7 +85,7 @@ for name in sorted(os.listdir(source)):
     shutil.copy(os.path.join(source, name), os.path.join(out_dir, name))
 '''
 
-# Trains like tests.pkgs.QUADRATIC_TRAIN but leaves only a text file in the work dir.
+# Trains like tests.support.pkgs.QUADRATIC_TRAIN but leaves only a text file in the work dir.
 NO_WEIGHTS_TRAIN = '''
 import argparse, os
 p = argparse.ArgumentParser()
@@ -120,7 +128,7 @@ def train_task(*, session, settings, ctx, burst, tmp_path: Path, **pkg):
     task = create_task(session=session, task_in=TaskIn(name="t", model_id=model.id, dataset_id=ds.id, epochs=1,
                                                       eval_metric="score",
                                                       params={"x": ("0.3", False)} if "train" not in pkg else {}))
-    schedule.schedule_task(task.id)
+    context.current().schedule(task.id)
     burst()
     session.expire_all()
     task = get_task(session=session, task_id=task.id)
@@ -256,7 +264,7 @@ REFUSALS = [
 
 
 def test_bad_requests_are_refused_at_their_field_and_nothing_is_stored(trained, settings, ctx, session):
-    from shared.errors import TrainyardError
+    from shared.core.errors import TrainyardError
 
     task = trained()
     for uploads, kw_in, field, named, not_named in REFUSALS:
@@ -360,7 +368,7 @@ def test_example_classification_package_predicts_end_to_end(settings, ctx, sessi
     assert model.status.value == "deployed", model.reason
     task = create_task(session=session, task_in=TaskIn(name="shapes", model_id=model.id, dataset_id=ds.id, epochs=1,
                                                       eval_metric="accuracy", params={"batch-size": ("8", False)}))
-    schedule.schedule_task(task.id)
+    context.current().schedule(task.id)
     burst()
     session.expire_all()
     task = get_task(session=session, task_id=task.id)

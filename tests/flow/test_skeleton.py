@@ -10,15 +10,15 @@ import sys
 import pytest
 from sqlmodel import select
 
-from runner import schedule
-from shared.datasets import add_dataset
-from shared.errors import PackageError
-from shared.models import DeployStatus, MetricPoint, ModelPackage, RunStatus, TaskStatus
-from shared.packages import add_model
-from shared.queue import enqueue_deploy
-from shared.tasks import TaskIn, create_task, get_task, task_runs, task_summary
+from runner import context
+from shared.core.errors import PackageError
+from shared.core.queue import enqueue_deploy
+from shared.records import DeployStatus, MetricPoint, ModelPackage, RunStatus, TaskStatus
+from shared.services.datasets import add_dataset
+from shared.services.models import add_model
+from shared.services.tasks import TaskIn, create_task, get_task, task_runs, task_summary
 from tests.conftest import ROOT
-from tests.pkgs import QUADRATIC_TRAIN, write_dataset, write_package
+from tests.support.pkgs import QUADRATIC_TRAIN, write_dataset, write_package
 
 
 def _deployed_model(session, settings, ctx, burst, tmp_path, **kw):
@@ -38,7 +38,7 @@ def test_one_run_end_to_end(settings, ctx, session, burst, tmp_path, db_url):
     task = create_task(session=session, task_in=TaskIn(name="t", model_id=model.id, dataset_id=ds.id, epochs=4,
                                                       metrics=["loss", "score"], eval_metric="score",
                                                       params={"x": ("0.25", False)}))
-    schedule.schedule_task(task.id)
+    context.current().schedule(task.id)
     burst()
     session.expire_all()
     task = get_task(session=session, task_id=task.id)
@@ -70,7 +70,7 @@ def test_failing_train_py_keeps_log_and_reason(settings, ctx, session, burst, tm
     model = _deployed_model(session, settings, ctx, burst, tmp_path)
     task = create_task(session=session, task_in=TaskIn(name="t", model_id=model.id, dataset_id=ds.id, epochs=2,
                                                       params={"fail": ("true", False)}))
-    schedule.schedule_task(task.id)
+    context.current().schedule(task.id)
     burst()
     session.expire_all()
     task = get_task(session=session, task_id=task.id)
@@ -97,7 +97,7 @@ print("epoch: 1, acc: 0.5")
                      task_type="classification")
     model = _deployed_model(session, settings, ctx, burst, tmp_path, train=train)
     task = create_task(session=session, task_in=TaskIn(name="g", model_id=model.id, dataset_id=ds.id, epochs=1))
-    schedule.schedule_task(task.id)
+    context.current().schedule(task.id)
     burst()
     [run] = task_runs(session=session, task_id=task.id)
     session.refresh(run)

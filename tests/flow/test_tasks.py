@@ -10,17 +10,17 @@ import time
 
 import pytest
 
-from runner import schedule
+from runner import context
 from runner.reconcile import reconcile_once
-from shared.datasets import add_dataset
-from shared.errors import FieldError
-from shared.models import RunStatus, TaskStatus
-from shared.packages import add_model
-from shared.queue import enqueue_deploy, queued_job_ids
-from shared.tasks import TaskIn, create_task, get_task, request_stop, task_runs
+from shared.core.errors import FieldError
+from shared.core.queue import enqueue_deploy, queued_job_ids
+from shared.records import RunStatus, TaskStatus
+from shared.services.datasets import add_dataset
+from shared.services.models import add_model
+from shared.services.tasks import TaskIn, create_task, get_task, request_stop, task_runs
 from tests.conftest import ROOT
-from tests.pkgs import write_dataset, write_package
-from tests.procs import procs_with, wait_for
+from tests.support.pkgs import write_dataset, write_package
+from tests.support.procs import procs_with, wait_for
 
 STUBBORN_TRAIN = '''
 import argparse, os, signal, subprocess, sys, time
@@ -56,7 +56,7 @@ def setup(settings, ctx, session, burst, tmp_path):
 
 def _run_task(session, burst, task_in):
     task = create_task(session=session, task_in=task_in)
-    schedule.schedule_task(task.id)
+    context.current().schedule(task.id)
     burst()
     session.expire_all()
     return get_task(session=session, task_id=task.id), task_runs(session=session, task_id=task.id)
@@ -113,7 +113,7 @@ def test_pruning_stops_clearly_worse_runs(setup, session, burst):
     task = create_task(session=session, task_in=TaskIn(
         name="prune", model_id=model.id, dataset_id=ds.id, epochs=8, n_runs=8, eval_metric="score",
         params={"x": ("[-3.0, 3.0]", True), "sleep": ("0.15", False)}, sampler="random", seed=7, max_parallel=1))
-    schedule.schedule_task(task.id)
+    context.current().schedule(task.id)
     burst()
     runs = task_runs(session=session, task_id=task.id)
     pruned = [r for r in runs if r.status == RunStatus.pruned]
@@ -170,7 +170,7 @@ def test_stop_and_time_limit_kill_the_whole_tree(setup, settings, session, how, 
         name=how, model_id=model.id, dataset_id=ds.id, epochs=1, n_runs=2, max_parallel=1,
         params={"marker": (marker, False)}, time_limit="4s" if how == "time_limit" else None))
     worker = _worker(settings)
-    schedule.schedule_task(task.id)
+    context.current().schedule(task.id)
     try:
         wait_for(lambda: _running_run(session, task.id), 60, "the run to start")
         assert procs_with(marker), "the stubborn child should be running"
@@ -205,7 +205,7 @@ def test_worker_killed_mid_run_is_recovered(setup, settings, ctx, session, monke
     task = create_task(session=session, task_in=TaskIn(name="k9", model_id=model.id, dataset_id=ds.id, epochs=1,
                                                       params={"marker": (marker, False)}))
     worker = _worker(settings)
-    schedule.schedule_task(task.id)
+    context.current().schedule(task.id)
     try:
         wait_for(lambda: _running_run(session, task.id), 60, "the run to start")
         worker.send_signal(signal.SIGKILL)
@@ -229,7 +229,7 @@ def test_worker_killed_mid_run_is_recovered(setup, settings, ctx, session, monke
 def test_reconciler_reenqueues_runs_redis_lost(setup, ctx, session, burst):
     ds, model = setup()
     task = create_task(session=session, task_in=TaskIn(name="lost", model_id=model.id, dataset_id=ds.id, epochs=1))
-    schedule.schedule_task(task.id)
+    context.current().schedule(task.id)
     [run] = task_runs(session=session, task_id=task.id)
     assert run.job_id in queued_job_ids(connection=ctx.redis)
     ctx.redis.flushdb()  # Redis loses its queue
@@ -246,7 +246,7 @@ def test_worker_shutdown_kills_the_run_tree(setup, settings, session):
     task = create_task(session=session, task_in=TaskIn(name="term", model_id=model.id, dataset_id=ds.id, epochs=1,
                                                       params={"marker": (marker, False)}))
     worker = _worker(settings)
-    schedule.schedule_task(task.id)
+    context.current().schedule(task.id)
     try:
         wait_for(lambda: _running_run(session, task.id), 60, "the run to start")
         worker.send_signal(signal.SIGTERM)
@@ -263,11 +263,11 @@ def test_worker_shutdown_kills_the_run_tree(setup, settings, session):
 def test_lost_run_is_requeued_when_the_setting_says_so(setup, ctx, session, burst):
     from datetime import timedelta
 
-    from shared.models import utcnow
+    from shared.records import utcnow
 
     ds, model = setup()
     task = create_task(session=session, task_in=TaskIn(name="rq", model_id=model.id, dataset_id=ds.id, epochs=1))
-    schedule.schedule_task(task.id)
+    context.current().schedule(task.id)
     [run] = task_runs(session=session, task_id=task.id)
     # What a worker killed mid-run leaves behind: running, heartbeat long ago, job gone.
     run.status = RunStatus.running

@@ -26,8 +26,8 @@ from runner.envs import (
     envs_disk_usage,
     evict_envs,
 )
-from shared.errors import EnvBuildError
-from shared.settings import Settings
+from shared.core.errors import EnvBuildError
+from shared.core.settings import Settings
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +112,7 @@ def test_concurrent_ensure_env_builds_once(settings):
 def test_concurrent_processes_build_once(settings, tmp_path):
     script = (
         "import sys; from pathlib import Path\n"
-        "from shared.settings import Settings; from runner.envs import ensure_env\n"
+        "from shared.core.settings import Settings; from runner.envs import ensure_env\n"
         "s = Settings(data_dir=Path(sys.argv[1]), uv_cache_dir=Path(sys.argv[2]))\n"
         "print(ensure_env(settings=s, requirements=['six', 'idna']).built)\n"
     )

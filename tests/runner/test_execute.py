@@ -18,13 +18,12 @@ from runner.execute import (
     Sample,
     _LineSplitter,
     execute,
-    iter_plain_log,
     kill_tree,
-    read_log,
 )
 from runner.sandbox import Limits, Mount, SandboxSpec
-from shared.settings import Settings
-from tests.procs import procs_with
+from shared.contract.runlog import iter_plain_log, read_log
+from shared.core.settings import Settings
+from tests.support.procs import procs_with
 
 UV = "/work/main/.venv/bin/uv"
 IS_ROOT = os.geteuid() == 0

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from runner.gpus import GpuAllocator, detect_gpus, device_arg
-from shared.errors import FieldError, SandboxError
+from shared.core.errors import FieldError, SandboxError
 
 
 @pytest.mark.parametrize("setting, expected", [

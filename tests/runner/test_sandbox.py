@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from runner import sandbox
-from runner.execute import execute, read_log
+from runner.execute import execute
 from runner.sandbox import (
     Limits,
     Mount,
@@ -26,8 +26,9 @@ from runner.sandbox import (
     gpu_bind_args,
     visible_path,
 )
-from shared.errors import FieldError, SandboxError
-from shared.settings import Settings
+from shared.contract.runlog import read_log
+from shared.core.errors import FieldError, SandboxError
+from shared.core.settings import Settings
 
 UV = "/work/main/.venv/bin/uv"
 ENV_PYTHON = "/usr/bin/python3.11"

@@ -3,7 +3,7 @@ import ast
 import pytest
 
 from runner.substitute import substitute
-from shared.errors import PackageError
+from shared.core.errors import PackageError
 
 VALUES = {"DATA_PATH": "/dataset", "WORK_DIR_PATH": "/workspace/work_dir", "LABEL_CLASS": '{"0": "cat"}',
           "LABEL_CLASS_COUNT": 3, "TRAIN_DATA_PATH": "/data/it's \"quoted\"\\x"}

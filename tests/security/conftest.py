@@ -24,16 +24,16 @@ from typing import Any
 import pytest
 from sqlmodel import Session
 
-from runner import schedule
-from runner.execute import read_log
-from shared.datasets import add_dataset
-from shared.models import Dataset, ModelPackage, Run, RunStatus, Task, TaskStatus
-from shared.packages import add_model
-from shared.queue import enqueue_deploy
-from shared.tasks import TaskIn, create_task, get_task, task_runs
+from runner import context
+from shared.contract.runlog import read_log
+from shared.core.queue import enqueue_deploy
+from shared.records import Dataset, ModelPackage, Run, RunStatus, Task, TaskStatus
+from shared.services.datasets import add_dataset
+from shared.services.models import add_model
+from shared.services.tasks import TaskIn, create_task, get_task, task_runs
 from tests.conftest import ROOT
-from tests.pkgs import write_dataset, write_package
-from tests.procs import procs_with, wait_for  # noqa: F401 - re-exported to the suite
+from tests.support.pkgs import write_dataset, write_package
+from tests.support.procs import procs_with, wait_for  # noqa: F401 - re-exported to the suite
 
 # probe.py, shipped in every attacking package. It never sends more than a
 # PING: a leak must not be able to damage a Redis shared with other people.
@@ -428,7 +428,7 @@ class Platform:
 
     def run_task(self, **kw) -> tuple[Task, list[Run]]:
         task = create_task(session=self.session, task_in=self.task_in(**kw))
-        schedule.schedule_task(task.id)
+        context.current().schedule(task.id)
         self.burst()
         return self.refresh(task.id)
 

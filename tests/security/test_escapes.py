@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from runner import schedule
-from runner.execute import read_log
-from shared.models import PredictionStatus, RunStatus, TaskStatus
-from shared.packages import model_summary
-from shared.predictions import Upload, create_prediction, get_prediction
-from shared.queue import enqueue_prediction
-from shared.tasks import create_task
+from runner import context
+from shared.contract.runlog import read_log
+from shared.core.queue import enqueue_prediction
+from shared.records import PredictionStatus, RunStatus, TaskStatus
+from shared.services.models import model_summary
+from shared.services.predictions import Upload, create_prediction, get_prediction
+from shared.services.tasks import create_task
 from tests.security.conftest import SECRET_NAMES, outcomes, procs_with, results, sqlite_path, start_worker, wait_for
 
 
@@ -214,7 +214,7 @@ def test_signals_cannot_reach_the_worker_and_the_next_task_completes(plat, setti
         redis_pid = int(ctx.redis.info("server")["process_id"])
         host_pids = [worker.pid, os.getpid(), redis_pid, 1]
         task = create_task(session=session, task_in=plat.task_in(model=model, cfg={"kill": host_pids}))
-        schedule.schedule_task(task.id)
+        context.current().schedule(task.id)
         wait_for(lambda: plat.refresh(task.id)[0].status.finished, 60, "the attacking task to finish")
         task, [run] = plat.refresh(task.id)
         res = plat.run_results(run)
@@ -226,7 +226,7 @@ def test_signals_cannot_reach_the_worker_and_the_next_task_completes(plat, setti
         os.kill(redis_pid, 0)  # Redis is alive
         # The same worker takes the next task and completes it.
         nxt = create_task(session=session, task_in=plat.task_in(model=model, name="next"))
-        schedule.schedule_task(nxt.id)
+        context.current().schedule(nxt.id)
         wait_for(lambda: plat.refresh(nxt.id)[0].status.finished, 60, "the next task to finish")
         nxt, [nrun] = plat.refresh(nxt.id)
         assert nxt.status == TaskStatus.completed and nrun.status == RunStatus.completed, nrun.reason
@@ -315,8 +315,8 @@ def test_a_work_dir_replaced_by_a_symlink_exposes_no_host_file(plat, settings):
     """The run may replace /workspace/work_dir with a symlink to a host path (a dangling link
     inside the sandbox). Everything that later reads the work dir on the host, as the worker's
     user, must not follow it: file list, single-file download, weights zip, prediction weights."""
-    from shared.errors import FieldError, NotFoundError
-    from shared.weights import list_files, safe_file, weight_files, write_weights_zip
+    from shared.core.errors import FieldError, NotFoundError
+    from shared.services.weights import list_files, safe_file, weight_files, write_weights_zip
 
     model = plat.model()
     secret = f"victim-{uuid.uuid4().hex}"
@@ -354,7 +354,7 @@ def test_a_work_dir_replaced_by_a_symlink_exposes_no_host_file(plat, settings):
 
 
 def test_a_prediction_out_dir_replaced_by_a_symlink_exposes_no_host_file(plat, settings):
-    from shared.predictions import outputs_zip
+    from shared.services.predictions import outputs_zip
 
     target = settings.data_dir / "models"  # every uploaded model's code, on the host
     cfg = {"symlinks": {"/workspace/out": str(target)}}

@@ -11,9 +11,9 @@ import re
 import pytest
 from sqlmodel import select
 
-from runner import schedule
-from shared.models import MetricPoint, RunStatus, TaskStatus
-from shared.tasks import create_task, task_summary
+from runner import context
+from shared.records import MetricPoint, RunStatus, TaskStatus
+from shared.services.tasks import create_task, task_summary
 from tests.security.conftest import procs_with, start_worker, wait_for
 
 LIMITS = [
@@ -95,7 +95,7 @@ def test_long_lines_cannot_stall_the_worker(plat, settings, session):
     task = create_task(session=session, task_in=plat.task_in(model=model, attack="longwords", time_limit="3s"))
     worker = start_worker(settings)
     try:
-        schedule.schedule_task(task.id)
+        context.current().schedule(task.id)
         wait_for(lambda: plat.refresh(task.id)[0].status.finished, 20,
                  "the 3 s time limit to end a run that prints long lines")
     finally:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.models import RunStatus, TaskStatus
-from shared.settings import Settings
+from shared.core.settings import Settings
+from shared.records import RunStatus, TaskStatus
 from tests.security.conftest import procs_with
 
 

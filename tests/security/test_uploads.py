@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from shared.errors import ArchiveError, PackageError
-from shared.models import Dataset, ModelPackage
-from shared.packages import add_model
-from tests.pkgs import PREDICT, QUADRATIC_TRAIN
+from shared.core.errors import ArchiveError, PackageError
+from shared.records import Dataset, ModelPackage
+from shared.services.models import add_model
 from tests.security.conftest import outcomes, sqlite_path
+from tests.support.pkgs import PREDICT, QUADRATIC_TRAIN
 
 
 def _nothing_stored(plat, kind: str = "models") -> None:
@@ -165,14 +165,14 @@ def test_unsafe_model_zips_are_refused_leaving_nothing(plat, settings, tmp_path,
     pytest.param({"data/../../evil.png": b"x"}, {}, "evil.png", id="dot-dot-entry"),
 ])
 def test_unsafe_dataset_zips_are_refused_leaving_nothing(plat, settings, tmp_path, entries, symlinks, named):
-    from tests.pkgs import write_dataset
+    from tests.support.pkgs import write_dataset
 
     good = write_dataset(tmp_path / "good.zip")
     with zipfile.ZipFile(good) as zf:
         base = {n: zf.read(n) for n in zf.namelist()}
     zip_path = tmp_path / "hostile.zip"
     zip_path.write_bytes(_zip({**base, **entries}, symlinks=symlinks))
-    from shared.datasets import add_dataset
+    from shared.services.datasets import add_dataset
 
     with pytest.raises(ArchiveError) as err:
         add_dataset(session=plat.session, settings=settings, zip_path=zip_path, name="hostile",

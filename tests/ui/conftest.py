@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session
 
-from tests.pkgs import write_dataset, write_package
+from tests.support.pkgs import write_dataset, write_package
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "streamlit_app" / "app.py"
@@ -35,8 +35,8 @@ def open_page(page: str, **query: str):
 @pytest.fixture
 def ui_settings(tmp_path, monkeypatch):
     """Settings the app under test reads: its own DATA_DIR and SQLite file."""
-    from shared.db import dispose_engines
-    from shared.settings import get_settings
+    from shared.core.db import dispose_engines
+    from shared.core.settings import get_settings
 
     monkeypatch.setenv("TRAINYARD_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("TRAINYARD_DATABASE_URL", f"sqlite:///{tmp_path / 'db.sqlite'}")
@@ -55,7 +55,7 @@ def ui_redis(redis_url, ui_settings, monkeypatch):
     from redis import Redis
 
     from runner import context
-    from shared.settings import get_settings
+    from shared.core.settings import get_settings
 
     monkeypatch.setenv("TRAINYARD_REDIS_URL", redis_url)
     get_settings.cache_clear()
@@ -68,14 +68,14 @@ def ui_redis(redis_url, ui_settings, monkeypatch):
 
 @pytest.fixture
 def db(ui_settings) -> Iterator[Session]:
-    from shared.db import get_engine
+    from shared.core.db import get_engine
 
     with Session(get_engine(ui_settings.database_url), expire_on_commit=False) as s:
         yield s
 
 
 def make_dataset(db: Session, settings, tmp_path: Path, *, name: str = "shapes", per_class: int = 3):
-    from shared.datasets import add_dataset
+    from shared.services.datasets import add_dataset
 
     z = write_dataset(tmp_path / f"{name}.zip", classes=("cat", "dog"), per_class=per_class)
     return add_dataset(session=db, settings=settings, zip_path=z, name=name, task_type="classification")
@@ -84,8 +84,8 @@ def make_dataset(db: Session, settings, tmp_path: Path, *, name: str = "shapes",
 def make_model(db: Session, settings, tmp_path: Path, *, name: str = "quadratic", deployed: bool = True,
                network: bool = False):
     """A real package through add_model; 'deployed' is then recorded as the deploy job would."""
-    from shared.models import DeployStatus, utcnow
-    from shared.packages import add_model
+    from shared.records import DeployStatus, utcnow
+    from shared.services.models import add_model
 
     z = write_package(tmp_path / f"{name}.zip", requirements="numpy>=1.23\n")
     model = add_model(session=db, settings=settings, zip_path=z, name=name, task_type="classification",
@@ -106,7 +106,7 @@ def make_model(db: Session, settings, tmp_path: Path, *, name: str = "quadratic"
 def make_task(db: Session, settings, *, model_id: int, dataset_id: int, status: str = "running",
               search: bool = False, reason: str | None = None, n_points: int = 5):
     """A task with two runs, metrics (±inf included), resource samples and logs."""
-    from shared.models import MetricPoint, ResourceSample, Run, RunStatus, Task, TaskStatus, utcnow
+    from shared.records import MetricPoint, ResourceSample, Run, RunStatus, Task, TaskStatus, utcnow
 
     params = {"x": {"range": [0.0, 1.0], "log": False, "type": "float", "search": True}} if search else \
         {"x": {"value": 0.3, "search": False}}

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import zipfile
 
-from tests.pkgs import write_dataset
+from tests.support.pkgs import write_dataset
 from tests.ui.conftest import frame, image_captions, make_dataset, open_page
 
 
 def test_empty_list_invites_an_upload(ui_settings):
-    at = open_page("pages/datasets.py")
+    at = open_page("views/datasets.py")
     assert not at.exception
     assert any("No datasets yet" in i.value for i in at.info)
     assert at.button(key="ds_add").disabled
@@ -17,7 +17,7 @@ def test_empty_list_invites_an_upload(ui_settings):
 
 def test_upload_a_valid_zip_shows_its_detail(ui_settings, tmp_path):
     z = write_dataset(tmp_path / "pets.zip", classes=("cat", "dog"), per_class=3)
-    at = open_page("pages/datasets.py")
+    at = open_page("views/datasets.py")
     at.file_uploader(key="ds_upload").upload("pets.zip", z.read_bytes(), "application/zip")
     at.run()
     at.text_input(key="ds_name").set_value("pets")
@@ -43,7 +43,7 @@ def test_a_bad_zip_lists_every_problem_and_stores_nothing(ui_settings, tmp_path)
     bad = tmp_path / "bad.zip"
     with zipfile.ZipFile(bad, "w") as zf:  # COCO layout with a broken json and no train images
         zf.writestr("d/annotations/train.json", "{not json")
-    at = open_page("pages/datasets.py")
+    at = open_page("views/datasets.py")
     at.file_uploader(key="ds_upload").upload("bad.zip", bad.read_bytes(), "application/zip")
     at.run()
     at.selectbox(key="ds_type").set_value(at.selectbox(key="ds_type").options[0])  # detection
@@ -59,7 +59,7 @@ def test_a_bad_zip_lists_every_problem_and_stores_nothing(ui_settings, tmp_path)
 
 def test_preview_pages_and_start_training_preselects_the_dataset(ui_settings, db, tmp_path):
     ds = make_dataset(db, ui_settings, tmp_path, per_class=8)
-    at = open_page("pages/datasets.py", id=str(ds.id))
+    at = open_page("views/datasets.py", id=str(ds.id))
     assert not at.exception, at.exception
     assert at.selectbox(key="ds_select").value == ds.id
     first = image_captions(at)

@@ -7,7 +7,7 @@ import zipfile
 
 from streamlit.testing.v1 import AppTest
 
-from tests.pkgs import write_package
+from tests.support.pkgs import write_package
 from tests.ui.conftest import APP, frame, make_dataset, make_model, make_task, open_page
 
 
@@ -17,13 +17,13 @@ def test_navigation_lists_every_page_and_home_renders(ui_settings):
     assert at.title[0].value == "🚂 Trainyard"
     assert at.button(key="home_load_examples")
     for page in ("datasets", "models", "task_new", "tasks", "task"):
-        at.switch_page(f"pages/{page}.py").run()
+        at.switch_page(f"views/{page}.py").run()
         assert not at.exception, (page, at.exception)
 
 
 def test_deployed_model_detail(ui_settings, db, tmp_path):
     model = make_model(db, ui_settings, tmp_path)
-    at = open_page("pages/models.py")
+    at = open_page("views/models.py")
     assert not at.exception, at.exception
     assert at.header[0].value == "quadratic"
     assert "deployed" in frame(at, "uploaded")["status"].iloc[0]
@@ -41,10 +41,10 @@ def test_deployed_model_detail(ui_settings, db, tmp_path):
 
 
 def test_waiting_and_failed_models(ui_settings, db, tmp_path):
-    from shared.models import DeployStatus
+    from shared.records import DeployStatus
 
     waiting = make_model(db, ui_settings, tmp_path, name="w", deployed=False)
-    at = open_page("pages/models.py", id=str(waiting.id))
+    at = open_page("views/models.py", id=str(waiting.id))
     assert not at.exception, at.exception
     assert any("queued for a worker" in m.value for m in at.markdown)
     waiting.status, waiting.reason = DeployStatus.failed, "pip could not find torch==99"
@@ -59,7 +59,7 @@ def test_upload_rejected_package_lists_the_problem(ui_settings, tmp_path):
     bad = tmp_path / "bad.zip"
     with zipfile.ZipFile(bad, "w") as zf:
         zf.writestr("pkg/train.py", "print('hi')\n")
-    at = open_page("pages/models.py")
+    at = open_page("views/models.py")
     at.file_uploader(key="md_upload").upload("bad.zip", bad.read_bytes(), "application/zip")
     at.run()
     at.button(key="md_add").click()
@@ -72,7 +72,7 @@ def test_upload_rejected_package_lists_the_problem(ui_settings, tmp_path):
 
 def test_upload_enqueues_the_deploy_and_warns_about_network(ui_settings, ui_redis, tmp_path):
     z = write_package(tmp_path / "m.zip")
-    at = open_page("pages/models.py")
+    at = open_page("views/models.py")
     at.file_uploader(key="md_upload").upload("m.zip", z.read_bytes(), "application/zip")
     at.checkbox(key="md_network").check()
     at.run()
@@ -89,7 +89,7 @@ def test_delete_refused_while_a_task_uses_the_model(ui_settings, db, tmp_path):
     ds = make_dataset(db, ui_settings, tmp_path)
     model = make_model(db, ui_settings, tmp_path)
     make_task(db, ui_settings, model_id=model.id, dataset_id=ds.id, status="running")
-    at = open_page("pages/models.py", id=str(model.id))
+    at = open_page("views/models.py", id=str(model.id))
     at.button(key="md_delete").click()
     at.run()
     assert not at.exception, at.exception
@@ -98,7 +98,7 @@ def test_delete_refused_while_a_task_uses_the_model(ui_settings, db, tmp_path):
 
 def test_delete_an_unused_model(ui_settings, db, tmp_path):
     model = make_model(db, ui_settings, tmp_path)
-    at = open_page("pages/models.py", id=str(model.id))
+    at = open_page("views/models.py", id=str(model.id))
     at.button(key="md_delete").click()
     at.run()
     assert not at.exception, at.exception
@@ -107,10 +107,10 @@ def test_delete_an_unused_model(ui_settings, db, tmp_path):
 
 
 def test_templates_create_validate_edit_delete(ui_settings, db, tmp_path):
-    from shared.packages import list_templates
+    from shared.services.models import list_templates
 
     model = make_model(db, ui_settings, tmp_path)
-    at = open_page("pages/models.py", id=str(model.id))
+    at = open_page("views/models.py", id=str(model.id))
     suffix = f"{model.id}_None"
     at.text_input(key=f"md_tpl_name_{suffix}").set_value("fast")
     at.text_input(key=f"md_tpl_v_{suffix}_k").set_value("many")
@@ -135,11 +135,11 @@ def test_templates_create_validate_edit_delete(ui_settings, db, tmp_path):
 
 
 def test_redeploy_marks_and_enqueues(ui_settings, ui_redis, db, tmp_path):
-    from shared.models import DeployStatus
-    from shared.packages import get_model
+    from shared.records import DeployStatus
+    from shared.services.models import get_model
 
     model = make_model(db, ui_settings, tmp_path)
-    at = open_page("pages/models.py", id=str(model.id))
+    at = open_page("views/models.py", id=str(model.id))
     at.button(key="md_redeploy").click()
     at.run()
     assert not at.exception, at.exception
@@ -149,8 +149,8 @@ def test_redeploy_marks_and_enqueues(ui_settings, ui_redis, db, tmp_path):
 
 
 def test_load_examples(ui_settings, ui_redis, db):
-    from shared.datasets import list_datasets
-    from shared.packages import list_models
+    from shared.services.datasets import list_datasets
+    from shared.services.models import list_models
 
     at = AppTest.from_file(str(APP), default_timeout=120).run()
     at.button(key="home_load_examples").click()
@@ -163,7 +163,7 @@ def test_load_examples(ui_settings, ui_redis, db):
 
 
 def test_load_examples_without_redis_says_so(ui_settings, db):
-    from shared.datasets import list_datasets
+    from shared.services.datasets import list_datasets
 
     at = AppTest.from_file(str(APP), default_timeout=60).run()
     at.button(key="home_load_examples").click()

@@ -10,12 +10,12 @@ from rq import Queue
 from sqlmodel import select
 from streamlit.testing.v1 import AppTest
 
-from shared.models import Prediction, PredictionStatus
-from shared.queue import PREDICT_QUEUE
+from shared.core.queue import PREDICT_QUEUE
+from shared.records import Prediction, PredictionStatus
 from tests.flow.test_predictions import png, train_task
 from tests.ui.conftest import error_under, image_captions, make_dataset, make_model, make_task
 
-PAGE = Path(__file__).resolve().parents[2] / "streamlit_app" / "pages" / "predict.py"
+PAGE = Path(__file__).resolve().parents[2] / "streamlit_app" / "views" / "predict.py"
 
 
 def open_page() -> AppTest:
@@ -144,15 +144,15 @@ def test_choices_are_remembered_across_pages(ui_settings, db, tmp_path):
     second, _ = make_task(db, ui_settings, model_id=model.id, dataset_id=ds.id, status="completed")
     at = AppTest.from_file(str(APP), default_timeout=60)
     at.run()
-    at.switch_page("pages/predict.py")
+    at.switch_page("views/predict.py")
     at.run()
     assert at.selectbox(key="pr_task").options[0].startswith(f"#{second.id} ")  # newest first
     at.selectbox(key="pr_task").set_value(first.id)
     at.slider(key="pr_conf").set_value(0.7)
     at.run()
-    at.switch_page("pages/home.py")
+    at.switch_page("views/home.py")
     at.run()
-    at.switch_page("pages/predict.py")
+    at.switch_page("views/predict.py")
     at.run()
     assert not at.exception, at.exception
     assert at.selectbox(key="pr_task").value == first.id
@@ -160,7 +160,7 @@ def test_choices_are_remembered_across_pages(ui_settings, db, tmp_path):
 
 
 def test_a_shared_link_opens_the_prediction_on_its_task(ui_settings, db, tmp_path):
-    from shared.predictions import Upload, create_prediction
+    from shared.services.predictions import Upload, create_prediction
 
     ds = make_dataset(db, ui_settings, tmp_path)
     model = make_model(db, ui_settings, tmp_path)

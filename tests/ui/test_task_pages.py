@@ -20,7 +20,7 @@ def _rows(db, ui_settings, tmp_path, **task_kw):
 
 def test_task_list_filters_and_opens_a_task(ui_settings, db, tmp_path):
     _ds, _model, task, _runs = _rows(db, ui_settings, tmp_path, status="completed")
-    at = open_page("pages/tasks.py")
+    at = open_page("views/tasks.py")
     assert not at.exception, at.exception
     table = at.dataframe(key="tl_table").value
     assert table["name"].tolist() == ["lr sweep"]
@@ -43,7 +43,7 @@ def test_task_list_filters_and_opens_a_task(ui_settings, db, tmp_path):
 
 
 def test_task_list_empty(ui_settings):
-    at = open_page("pages/tasks.py")
+    at = open_page("views/tasks.py")
     assert not at.exception
     assert any("No tasks yet" in i.value for i in at.info)
 
@@ -56,7 +56,7 @@ def test_running_task_page_shows_charts_runs_and_run_detail(ui_settings, db, tmp
     runs[1].metric_names = ["epoch", "loss", "lr"]  # the running run has not printed `score` yet
     db.add(runs[1])
     db.commit()
-    at = open_page("pages/task.py", id=str(task.id))
+    at = open_page("views/task.py", id=str(task.id))
     assert not at.exception, at.exception
     assert at.title[0].value == "lr sweep"
     assert at.button(key="tk_stop")
@@ -84,7 +84,7 @@ def test_running_task_page_shows_charts_runs_and_run_detail(ui_settings, db, tmp
 
 def test_other_metrics_are_chartable_on_demand(ui_settings, db, tmp_path):
     _ds, _model, task, _runs = _rows(db, ui_settings, tmp_path, status="completed")
-    at = open_page("pages/task.py", id=str(task.id))
+    at = open_page("views/task.py", id=str(task.id))
     before = len(at.get("plotly_chart"))
     more = at.multiselect(key=f"tk{task.id}_more")
     assert "lr" in more.options and "loss" not in more.options
@@ -97,7 +97,7 @@ def test_other_metrics_are_chartable_on_demand(ui_settings, db, tmp_path):
 def test_failed_task_leads_with_its_reason(ui_settings, db, tmp_path):
     _ds, _model, task, _runs = _rows(db, ui_settings, tmp_path, status="failed",
                                      reason="all 2 runs failed; run 1: ValueError: boom")
-    at = open_page("pages/task.py", id=str(task.id))
+    at = open_page("views/task.py", id=str(task.id))
     assert not at.exception, at.exception
     assert "all 2 runs failed" in at.error[0].value
     assert not [b for b in at.button if b.key == "tk_stop"]
@@ -105,7 +105,7 @@ def test_failed_task_leads_with_its_reason(ui_settings, db, tmp_path):
 
 def test_downloads_metrics_log_and_weights(ui_settings, db, tmp_path):
     _ds, _model, task, runs = _rows(db, ui_settings, tmp_path, status="completed")
-    at = open_page("pages/task.py", id=str(task.id))
+    at = open_page("views/task.py", id=str(task.id))
     keys = {b.key for b in at.get("download_button")}
     assert {"tk_dl_csv", "tk_dl_log", "tk_dl_zip", "tk_dl_one"} <= keys
     assert at.selectbox(key="tk_dl_run").value == task.best_run_id
@@ -131,11 +131,11 @@ def test_search_task_plots(ui_settings, db, tmp_path):
     """The Optuna study behind a search task: parallel coordinates, then importances from 2 trials."""
     import optuna
 
-    from runner.search import distributions, load_study
+    from shared.services.search import distributions, load_study
 
     _ds, _model, task, _runs = _rows(db, ui_settings, tmp_path, status="running", search=True)
     study = load_study(task, ui_settings.database_url)
-    at = open_page("pages/task.py", id=str(task.id))
+    at = open_page("views/task.py", id=str(task.id))
     assert not at.exception, at.exception
     assert any("No completed trial yet" in i.value for i in at.info)
     for x, v in ((0.1, 0.5), (0.7, 0.9), (0.4, 0.6)):
@@ -147,11 +147,11 @@ def test_search_task_plots(ui_settings, db, tmp_path):
 
 
 def test_stop_requests_and_schedules(ui_settings, ui_redis, db, tmp_path):
-    from shared.models import TaskStatus
-    from shared.tasks import get_task
+    from shared.records import TaskStatus
+    from shared.services.tasks import get_task
 
     _ds, _model, task, _runs = _rows(db, ui_settings, tmp_path, status="running")
-    at = open_page("pages/task.py", id=str(task.id))
+    at = open_page("views/task.py", id=str(task.id))
     at.button(key="tk_stop").click()
     at.run()
     assert not at.exception, at.exception
@@ -164,7 +164,7 @@ def test_stop_requests_and_schedules(ui_settings, ui_redis, db, tmp_path):
 
 
 def test_unknown_task(ui_settings):
-    at = open_page("pages/task.py", id="999")
+    at = open_page("views/task.py", id="999")
     assert not at.exception
     assert "task 999 does not exist" in at.error[0].value
 
@@ -177,7 +177,7 @@ def _form(db, ui_settings, tmp_path, *, earlier_task: bool = False) -> tuple[App
     model = make_model(db, ui_settings, tmp_path)
     if earlier_task:  # its runs printed epoch, loss, score, lr: the form suggests them
         make_task(db, ui_settings, model_id=model.id, dataset_id=ds.id, status="completed")
-    at = open_page("pages/task_new.py")
+    at = open_page("views/task_new.py")
     assert not at.exception, at.exception
     at.text_input(key="tf_name").set_value("t1")
     return at, ds, model
@@ -281,7 +281,7 @@ def test_form_direction_follows_the_eval_metric(ui_settings, db, tmp_path):
 
 
 def test_form_template_prefills(ui_settings, db, tmp_path):
-    from shared.packages import save_template
+    from shared.services.models import save_template
 
     at, _ds, model = _form(db, ui_settings, tmp_path)
     save_template(session=db, model_id=model.id, name="wide", values={"x": "[0.1, 0.9]", "k": "5"})
@@ -295,7 +295,7 @@ def test_form_template_prefills(ui_settings, db, tmp_path):
 
 
 def test_form_creates_schedules_and_opens_the_task(ui_settings, ui_redis, db, tmp_path):
-    from shared.tasks import get_task, task_runs
+    from shared.services.tasks import get_task, task_runs
 
     at, ds, model = _form(db, ui_settings, tmp_path)
     at.number_input(key="tf_runs").set_value(2)
@@ -317,7 +317,7 @@ def test_start_training_from_a_dataset_preselects_it(ui_settings, db, tmp_path):
     make_dataset(db, ui_settings, tmp_path, name="first")
     second = make_dataset(db, ui_settings, tmp_path, name="second")
     make_model(db, ui_settings, tmp_path)
-    at = open_page("pages/datasets.py", id=str(second.id))
+    at = open_page("views/datasets.py", id=str(second.id))
     at.button(key="ds_train").click()
     at.run()
     assert not at.exception, at.exception

@@ -1,0 +1,401 @@
+"""Safe zip extraction, shared by datasets and model packages.
+
+An upload is extracted into a temporary folder next to its destination (same
+filesystem), the single-top-folder rule of CONTRACT §1.1 is applied, and only
+then is the result renamed into place. Any refusal or error leaves nothing on
+disk: no temp folder, no destination.
+
+Everything in the zip's central directory is checked before a byte is
+written (names, entry types, encryption, counts, declared sizes, compression
+ratios), and while streaming the real byte counts are checked again, because
+the declared sizes are written by whoever made the zip.
+"""
+
+from __future__ import annotations
+
+import lzma
+import os
+import re
+import shutil
+import stat
+import tempfile
+import time
+import zipfile
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from shared.core.errors import ArchiveError
+from shared.core.settings import format_size
+
+_CHUNK = 1024 * 1024
+_PROGRESS_EVERY_S = 0.2
+# Below this many bytes an entry cannot be a bomb worth the name, however well
+# it compresses: a 1 MB JSON of spaces legitimately compresses 1000:1.
+_RATIO_FLOOR = 10 * 1024 * 1024
+_SUPPORTED_METHODS = {
+    zipfile.ZIP_STORED: "stored",
+    zipfile.ZIP_DEFLATED: "deflate",
+    zipfile.ZIP_BZIP2: "bzip2",
+    zipfile.ZIP_LZMA: "lzma",
+}
+_METHOD_NAMES = {9: "Deflate64", 6: "Implode", 93: "Zstandard", 95: "XZ", 98: "PPMd", 99: "AES"}
+_DRIVE_RE = re.compile(r"^[A-Za-z]:")
+_JUNK_FILES = {".ds_store", "thumbs.db", "desktop.ini", "ehthumbs.db"}
+_JUNK_DIRS = {"__macosx"}
+_FIX_ZIP = "re-create the zip from the folder with a standard tool (`zip -r`, Finder or Explorer 'Compress')"
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    max_compressed_bytes: int | None
+    max_uncompressed_bytes: int | None
+    max_entries: int
+    max_ratio: float
+    # Ratio checks apply to entries (and archives) larger than this; see _RATIO_FLOOR.
+    ratio_floor_bytes: int = _RATIO_FLOOR
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> ArchiveLimits:
+        return cls(
+            max_compressed_bytes=settings.max_upload_bytes,
+            max_uncompressed_bytes=settings.max_uncompressed_bytes,
+            max_entries=settings.max_entries,
+            max_ratio=settings.max_compression_ratio,
+        )
+
+
+@dataclass
+class ExtractResult:
+    root: Path
+    files: int
+    bytes: int
+    unwrapped: str | None  # name of the single top folder whose contents became the root
+
+
+def is_junk(name: str) -> bool:
+    """OS litter that is never extracted: __MACOSX/, .DS_Store, Thumbs.db, AppleDouble ``._*`` files."""
+    parts = [p for p in name.replace("\\", "/").split("/") if p]
+    if not parts:
+        return False
+    if any(p.lower() in _JUNK_DIRS for p in parts):
+        return True
+    base = parts[-1]
+    if name.endswith("/"):
+        return False
+    return base.lower() in _JUNK_FILES or base.startswith("._")
+
+
+@dataclass
+class _Entry:
+    info: zipfile.ZipInfo
+    name: str  # as decoded by _entry_name
+    parts: tuple[str, ...]
+    is_dir: bool
+
+    @property
+    def path(self) -> str:
+        return "/".join(self.parts)
+
+
+def _clean_parts(raw: str) -> tuple[str, ...]:
+    """The entry's path components, or ArchiveError if it could land outside the root.
+
+    Backslashes are read as separators (old Windows tools write them), so a
+    ``..\\..\\x`` trick is caught by the same ``..`` rule as ``../../x``.
+    """
+    shown = repr(raw) if any(ord(c) < 32 for c in raw) else f"'{raw}'"
+    if "\x00" in raw:
+        raise ArchiveError(f"zip entry {shown} has a NUL byte in its name; {_FIX_ZIP}")
+    if any(ord(c) < 32 or ord(c) == 127 for c in raw):
+        raise ArchiveError(f"zip entry {shown} has control characters in its name; rename the file")
+    name = raw.replace("\\", "/")
+    if name.startswith("/"):
+        raise ArchiveError(f"zip entry {shown} has an absolute path; only relative paths are allowed. "
+                           f"{_FIX_ZIP[0].upper()}{_FIX_ZIP[1:]}")
+    if _DRIVE_RE.match(name):
+        raise ArchiveError(f"zip entry {shown} starts with a drive letter; only relative paths are allowed. "
+                           f"{_FIX_ZIP[0].upper()}{_FIX_ZIP[1:]}")
+    parts = tuple(p for p in name.split("/") if p not in ("", "."))
+    if ".." in parts:
+        raise ArchiveError(f"zip entry {shown} has a '..' component that points outside the archive; "
+                           f"{_FIX_ZIP}")
+    for p in parts:
+        if len(p.encode("utf-8", "surrogateescape")) > 255:
+            raise ArchiveError(f"zip entry {shown} has a name component longer than 255 bytes; rename it")
+    return parts
+
+
+def _entry_name(info: zipfile.ZipInfo) -> str:
+    """The entry's name, decoded the way its maker most likely meant it.
+
+    Without the UTF-8 flag zipfile decodes names as cp437, but macOS and Linux
+    tools write UTF-8 without setting the flag, and Windows Explorer in Chinese
+    locales writes GBK. cp437 maps every byte, so the raw bytes are recovered
+    exactly and tried as UTF-8, then GBK, before cp437 is kept.
+    """
+    if info.flag_bits & 0x800:
+        return info.filename
+    raw = info.orig_filename.encode("cp437")
+    if raw.isascii():
+        return info.filename
+    for encoding in ("utf-8", "gbk"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return info.filename
+
+
+def _entry_kind(info: zipfile.ZipInfo, name: str, shown: str) -> bool:
+    """True for a directory, False for a regular file; ArchiveError for anything else."""
+    mode = info.external_attr >> 16
+    fmt = stat.S_IFMT(mode)
+    if fmt == stat.S_IFLNK:
+        raise ArchiveError(f"zip entry {shown} is a symbolic link; links are not allowed in uploads. "
+                           "Replace it with the file it points to (plain `zip -r` stores the file, "
+                           "`zip -y` stores the link)")
+    if fmt not in (0, stat.S_IFREG, stat.S_IFDIR):
+        kinds = {stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
+                 stat.S_IFIFO: "a named pipe (FIFO)", stat.S_IFSOCK: "a socket"}
+        kind = kinds.get(fmt, f"a special file (mode {oct(mode)})")
+        raise ArchiveError(f"zip entry {shown} is {kind}; only regular files and folders are allowed")
+    return name.endswith("/") or fmt == stat.S_IFDIR
+
+
+def _plan(zf: zipfile.ZipFile, zip_name: str, size: int, limits: ArchiveLimits) -> list[_Entry]:
+    infos = zf.infolist()
+    if len(infos) > limits.max_entries:
+        raise ArchiveError(f"{zip_name} has {len(infos)} entries; the limit is {limits.max_entries}. "
+                           "Split the upload or ask the administrator to raise TRAINYARD_MAX_ENTRIES")
+    entries: list[_Entry] = []
+    files: dict[str, str] = {}  # exact path -> entry name, for regular files
+    dirs: dict[str, str] = {}  # exact path -> entry name, explicit and implied folders
+    folded: dict[str, tuple[str, str]] = {}  # casefolded path -> (exact path, entry), files and folders
+    total = 0
+
+    def claim(path: str, as_dir: bool, entry: str) -> None:
+        exact = files if not as_dir else dirs
+        other = dirs if not as_dir else files
+        if path in other:
+            raise ArchiveError(f"zip entry '{entry}' clashes with '{other[path]}': '{path}' is used "
+                               "both as a file and as a folder; rename one of them")
+        if path in exact:
+            if as_dir:
+                return  # the same folder named twice (explicitly or by its files) is harmless
+            raise ArchiveError(f"zip entry '{entry}' appears twice in the archive; {_FIX_ZIP}")
+        key = path.casefold()
+        if key in folded and folded[key][0] != path:
+            raise ArchiveError(f"zip entries '{folded[key][1]}' and '{entry}' differ only in upper/lower "
+                               f"case ('{folded[key][0]}' vs '{path}'); they would overwrite each other on "
+                               "Windows and macOS. Rename one of them")
+        folded[key] = (path, entry)
+        exact[path] = entry
+
+    for info in infos:
+        name = _entry_name(info)
+        shown = f"'{name}'"
+        parts = _clean_parts(name)
+        if is_junk(name):
+            continue
+        is_dir = _entry_kind(info, name, shown)
+        if not parts:
+            if is_dir:
+                continue  # "./" or "/"-only folder entries name the root itself
+            raise ArchiveError(f"zip entry {shown} has no file name; {_FIX_ZIP}")
+        if info.flag_bits & 0x1:
+            raise ArchiveError(f"zip entry {shown} is encrypted; upload a zip without a password")
+        if not is_dir and info.compress_type not in _SUPPORTED_METHODS:
+            method = _METHOD_NAMES.get(info.compress_type, f"method {info.compress_type}")
+            raise ArchiveError(f"zip entry {shown} is compressed with {method}, which is not supported; "
+                               "re-create the zip with standard Deflate compression (`zip -r`, or "
+                               "7-Zip with 'Deflate' rather than 'Deflate64')")
+        for i in range(1, len(parts)):
+            claim("/".join(parts[:i]), True, name)
+        claim("/".join(parts), is_dir, name)
+        if not is_dir:
+            total += info.file_size
+            if limits.max_uncompressed_bytes is not None and total > limits.max_uncompressed_bytes:
+                raise _too_big(zip_name, limits, shown)
+            _check_ratio(shown, info.file_size, info.compress_size, limits)
+        entries.append(_Entry(info=info, name=name, parts=parts, is_dir=is_dir))
+    if not entries:
+        raise ArchiveError(f"{zip_name} contains no files; zip the folder's contents and upload again")
+    if total > limits.ratio_floor_bytes and total / max(size, 1) > limits.max_ratio:
+        raise ArchiveError(f"{zip_name} would unpack {format_size(total)} from {format_size(size)} "
+                           f"(ratio {total / max(size, 1):.0f}:1, limit {limits.max_ratio:.0f}:1); "
+                           "this looks like a zip bomb and was refused")
+    return entries
+
+
+def _too_big(zip_name: str, limits: ArchiveLimits, shown: str) -> ArchiveError:
+    return ArchiveError(f"{zip_name} unpacks to more than {format_size(limits.max_uncompressed_bytes)} "
+                        f"(reached at entry {shown}); the limit is TRAINYARD_MAX_UNCOMPRESSED_BYTES. "
+                        "Upload a smaller archive")
+
+
+def _check_ratio(shown: str, uncompressed: int, compressed: int, limits: ArchiveLimits) -> None:
+    if uncompressed > limits.ratio_floor_bytes and uncompressed / max(compressed, 1) > limits.max_ratio:
+        raise ArchiveError(f"zip entry {shown} expands {format_size(compressed)} to "
+                           f"{format_size(uncompressed)} (ratio {uncompressed / max(compressed, 1):.0f}:1, "
+                           f"limit {limits.max_ratio:.0f}:1); this looks like a zip bomb and was refused")
+
+
+def _unwrap_name(entries: list[_Entry]) -> str | None:
+    """The single top-level folder (CONTRACT §1.1), if the first level holds only it."""
+    tops = {e.parts[0] for e in entries}
+    if len(tops) != 1:
+        return None
+    top = next(iter(tops))
+    if any(len(e.parts) == 1 and not e.is_dir for e in entries):
+        return None  # the only top-level name is a file
+    return top
+
+
+class _Progress:
+    def __init__(self, callback: Callable[[int, int], None] | None, total: int) -> None:
+        self.callback = callback
+        self.total = total
+        self.last = 0.0
+
+    def __call__(self, done: int, *, force: bool = False) -> None:
+        if self.callback is None:
+            return
+        now = time.monotonic()
+        if force or now - self.last >= _PROGRESS_EVERY_S:
+            self.last = now
+            self.callback(done, self.total)
+
+
+def safe_extract(*, zip_path: Path, dest: Path, limits: ArchiveLimits,
+                 progress: Callable[[int, int], None] | None = None) -> ExtractResult:
+    """Extract ``zip_path`` into ``dest`` (which must not exist) or raise ArchiveError leaving nothing."""
+    zip_path = Path(zip_path)
+    dest = Path(dest)
+    zip_name = zip_path.name
+    if dest.exists() or dest.is_symlink():
+        raise ArchiveError(f"cannot extract {zip_name}: the destination {dest} already exists")
+    try:
+        size = zip_path.stat().st_size
+    except OSError as err:
+        raise ArchiveError(f"cannot read {zip_name}: {err.strerror or err}") from None
+    if limits.max_compressed_bytes is not None and size > limits.max_compressed_bytes:
+        raise ArchiveError(f"{zip_name} is {format_size(size)}; uploads are limited to "
+                           f"{format_size(limits.max_compressed_bytes)} (TRAINYARD_MAX_UPLOAD_BYTES)")
+    try:
+        zf = zipfile.ZipFile(zip_path)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as err:
+        raise ArchiveError(f"{zip_name} is not a zip archive ({err}); upload a .zip file") from None
+    except OSError as err:
+        raise ArchiveError(f"cannot read {zip_name}: {err.strerror or err}") from None
+    with zf:
+        entries = _plan(zf, zip_name, size, limits)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".extracting", dir=dest.parent))
+        try:
+            files, written = _write_all(zf, entries, tmp, zip_name, size, limits, progress)
+            unwrapped = _unwrap_name(entries)
+            source = tmp / unwrapped if unwrapped is not None else tmp
+            source.chmod(0o755)
+            if dest.exists() or dest.is_symlink():
+                raise ArchiveError(f"cannot extract {zip_name}: the destination {dest} appeared meanwhile")
+            os.rename(source, dest)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        if unwrapped is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return ExtractResult(root=dest, files=files, bytes=written, unwrapped=unwrapped)
+
+
+def _write_all(zf: zipfile.ZipFile, entries: list[_Entry], tmp: Path, zip_name: str, size: int,
+               limits: ArchiveLimits, progress: Callable[[int, int], None] | None) -> tuple[int, int]:
+    declared = sum(e.info.file_size for e in entries if not e.is_dir)
+    report = _Progress(progress, declared)
+    report(0, force=True)
+    made: set[tuple[str, ...]] = set()
+
+    def mkdirs(parts: tuple[str, ...]) -> None:
+        for i in range(1, len(parts) + 1):
+            key = parts[:i]
+            if key in made:
+                continue
+            path = tmp.joinpath(*key)
+            os.mkdir(path, 0o755)
+            path.chmod(0o755)  # the umask must not decide who can read an upload
+            made.add(key)
+
+    done = 0
+    files = 0
+    for entry in entries:
+        shown = f"'{entry.name}'"
+        try:
+            if entry.is_dir:
+                mkdirs(entry.parts)
+                continue
+            mkdirs(entry.parts[:-1])
+            done = _write_one(zf, entry, tmp.joinpath(*entry.parts), done, shown, zip_name, limits, report)
+            files += 1
+        except ArchiveError:
+            raise
+        except OSError as err:
+            raise ArchiveError(f"could not write zip entry {shown}: {err.strerror or err}") from None
+    if limits.ratio_floor_bytes < done and done / max(size, 1) > limits.max_ratio:
+        raise ArchiveError(f"{zip_name} unpacked {format_size(done)} from {format_size(size)} "
+                           f"(ratio {done / max(size, 1):.0f}:1, limit {limits.max_ratio:.0f}:1); "
+                           "this looks like a zip bomb and was refused")
+    report(done, force=True)
+    return files, done
+
+
+def _write_one(zf: zipfile.ZipFile, entry: _Entry, target: Path, done: int, shown: str, zip_name: str,
+               limits: ArchiveLimits, report: _Progress) -> int:
+    info = entry.info
+    # O_EXCL | O_NOFOLLOW: never overwrite, never write through a link, whatever slipped past the plan.
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_BINARY", 0),
+                 0o644)
+    written = 0
+    with os.fdopen(fd, "wb") as out, zf.open(info) as src:
+        os.fchmod(out.fileno(), 0o644)
+        while True:
+            try:
+                chunk = src.read(_CHUNK)
+            except (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError) as err:
+                # bz2 reports bad data as a bare OSError; it is still the archive's fault, not the disk's.
+                raise ArchiveError(f"zip entry {shown} is corrupt ({err}); {_FIX_ZIP}") from None
+            if not chunk:
+                break
+            written += len(chunk)
+            done += len(chunk)
+            if written > info.file_size:
+                raise ArchiveError(f"zip entry {shown} holds more data than its header declares "
+                                   f"({info.file_size} bytes); the archive is corrupt or forged. {_FIX_ZIP}")
+            if limits.max_uncompressed_bytes is not None and done > limits.max_uncompressed_bytes:
+                raise _too_big(zip_name, limits, shown)
+            _check_ratio(shown, written, info.compress_size, limits)
+            out.write(chunk)
+            report(done)
+    return done
+
+
+def list_tree(root: Path, *, max_entries: int = 2000) -> list[str]:
+    """Relative paths under ``root`` for display, folders with a trailing '/', parents before children.
+
+    Past ``max_entries`` the list ends with one line ``... (N more entries)``.
+    Symbolic links are listed but never followed.
+    """
+    root = Path(root)
+    found: list[tuple[tuple[str, ...], bool]] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        rel = Path(dirpath).relative_to(root).parts
+        for d in dirnames:
+            found.append(((*rel, d), True))
+        for f in filenames:
+            found.append(((*rel, f), False))
+    found.sort(key=lambda item: item[0])
+    shown = ["/".join(parts) + ("/" if is_dir else "") for parts, is_dir in found[:max_entries]]
+    if len(found) > max_entries:
+        shown.append(f"... ({len(found) - max_entries} more entries)")
+    return shown

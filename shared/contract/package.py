@@ -1,0 +1,251 @@
+"""Model package validation (CONTRACT §2): the required names, scripts that
+compile, requirements that resolve inside the package, an install script
+without forbidden commands, and the scripts' arguments read statically.
+
+Nothing here imports or runs user code: scripts are compiled, never executed.
+Every problem found is reported at once, so one upload round fixes them all.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import re
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shared.contract.archive import ArchiveLimits, list_tree, safe_extract
+from shared.contract.install_script import ScriptViolation, check_install_script
+from shared.contract.requirements import FlatRequirements, flatten_requirements
+from shared.contract.scriptargs import ScriptArgs, format_syntax_error, parse_source, read_arguments
+from shared.core.errors import PackageError
+
+REQUIRED = ("train.py", "predict.py", "requirements.txt", "weights/")
+INSTALL_SCRIPT = "install_dependencies.sh"
+_CODING_RE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
+_SEARCH_DEPTH = 3
+
+
+@dataclass
+class PackageReport:
+    requirements: FlatRequirements
+    train_args: ScriptArgs
+    predict_args: ScriptArgs
+    has_install_script: bool = False
+    install_script_violations: list[ScriptViolation] = field(default_factory=list)  # empty once accepted
+    tree: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # package-level; each script's own are in its args
+    unwrapped: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "requirements": self.requirements.to_dict(),
+            "train_args": self.train_args.to_dict(),
+            "predict_args": self.predict_args.to_dict(),
+            "has_install_script": self.has_install_script,
+            "install_script_violations": [asdict(v) for v in self.install_script_violations],
+            "tree": list(self.tree),
+            "warnings": list(self.warnings),
+            "unwrapped": self.unwrapped,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PackageReport:
+        return cls(
+            requirements=FlatRequirements.from_dict(data.get("requirements") or {}),
+            train_args=ScriptArgs.from_dict(data.get("train_args") or {}),
+            predict_args=ScriptArgs.from_dict(data.get("predict_args") or {}),
+            has_install_script=bool(data.get("has_install_script")),
+            install_script_violations=[ScriptViolation(**v) for v in data.get("install_script_violations") or []],
+            tree=list(data.get("tree") or []),
+            warnings=list(data.get("warnings") or []),
+            unwrapped=data.get("unwrapped"),
+        )
+
+
+def validate_package_zip(*, zip_path: Path, dest: Path, limits: ArchiveLimits) -> PackageReport:
+    """Extract safely into ``dest`` and check the package; on any error nothing is left at ``dest``."""
+    result = safe_extract(zip_path=Path(zip_path), dest=Path(dest), limits=limits)
+    try:
+        return check_package(root=result.root, unwrapped=result.unwrapped)
+    except BaseException:
+        shutil.rmtree(result.root, ignore_errors=True)
+        raise
+
+
+def check_package(*, root: Path, unwrapped: str | None = None) -> PackageReport:
+    """Check an extracted package; PackageError lists every problem found."""
+    root = Path(root)
+    if not root.is_dir():
+        raise PackageError(f"the package folder {root} does not exist")
+    at_root = "at its root" + (f" (after unwrapping the single top folder '{unwrapped}/')" if unwrapped else "")
+    problems: list[str] = []
+    warnings: list[str] = []
+
+    for name in REQUIRED:
+        problem = _required(root, name, at_root)
+        if problem:
+            problems.append(problem)
+
+    train_args = _script_args(root, "train.py", problems)
+    predict_args = _script_args(root, "predict.py", problems)
+
+    requirements = FlatRequirements()
+    if (root / "requirements.txt").is_file():
+        try:
+            requirements = flatten_requirements(package_root=root)
+        except PackageError as err:
+            problems.append(str(err))
+        else:
+            if not requirements.requirements:
+                warnings.append("requirements.txt lists no packages; the environment gets only what "
+                                f"{INSTALL_SCRIPT} installs")
+
+    has_script, violations = _install_script(root, problems, warnings)
+    warnings += _contract_warnings(root, train_args, predict_args)
+
+    if problems:
+        if len(problems) == 1:
+            raise PackageError(problems[0])
+        raise PackageError(f"the model package has {len(problems)} problems; fix them and upload it again",
+                           details=problems)
+    return PackageReport(requirements=requirements, train_args=train_args, predict_args=predict_args,
+                         has_install_script=has_script, install_script_violations=violations,
+                         tree=list_tree(root), warnings=warnings, unwrapped=unwrapped)
+
+
+def _required(root: Path, name: str, at_root: str) -> str | None:
+    is_dir = name.endswith("/")
+    bare = name.rstrip("/")
+    path = root / bare
+    if path.is_symlink():
+        kind = "folder" if is_dir else "file"
+        return f"{bare} {at_root} is a symbolic link; the package must contain the real {kind}"
+    if is_dir:
+        if path.is_dir():
+            return None
+        if path.exists():
+            return (f"weights {at_root} is a file, but it must be a folder: put the weight files in a folder "
+                    "named weights/ (it may be empty)")
+        return (f"the package has no {name} folder {at_root}: add a {name} folder (it may be empty)"
+                f"{_hint(root, name)}")
+    if path.is_file():
+        return None
+    if path.exists():
+        return f"{name} {at_root} is a folder, but it must be a file: put the script itself at the package root"
+    return f"the package has no {name} {at_root}: add {name}{_hint(root, name)}"
+
+
+def _hint(root: Path, name: str) -> str:
+    """Where a missing required name is instead: another case at the root, or deeper down."""
+    bare = name.rstrip("/")
+    want_dir = name.endswith("/")
+    try:
+        for entry in sorted(os.listdir(root)):
+            if entry.lower() == bare.lower() and entry != bare:
+                return f" (found '{entry}{'/' if want_dir else ''}': the name must be exactly {name})"
+    except OSError:
+        return ""
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel = Path(dirpath).relative_to(root)
+        if len(rel.parts) >= _SEARCH_DEPTH:
+            dirnames[:] = []
+            continue
+        dirnames.sort()
+        names = dirnames if want_dir else filenames
+        if bare in names and rel.parts:
+            found = (rel / bare).as_posix()
+            return (f" (found '{found}{'/' if want_dir else ''}': it must be at the package root; zip the "
+                    f"contents of '{rel.as_posix()}/' instead)")
+    return ""
+
+
+def read_source(path: Path, *, shown: str) -> str:
+    """A script's text: UTF-8 (a BOM is fine) or a PackageError naming the line and the fix."""
+    data = path.read_bytes()
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8):]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        declared = ""
+        for head in data.split(b"\n", 2)[:2]:
+            m = _CODING_RE.match(head)
+            if m:
+                declared = f" (it declares `coding: {m.group(1).decode('ascii', 'replace')}`)"
+        raise PackageError(f"{shown} line {line}: the file is not UTF-8 text (byte 0x{data[err.start]:02x})"
+                           f"{declared}; save it with UTF-8 encoding") from None
+
+
+def _compile(source: str, shown: str) -> None:
+    """Byte-compile like ``py_compile`` (nothing is imported or run) to catch every compile-time error."""
+    parse_source(source=source, filename=shown)  # NUL bytes, syntax errors, with the line and column
+    try:
+        compile(source, shown, "exec", dont_inherit=True)
+    except SyntaxError as err:  # errors only the compiler sees: 'return' outside function, ...
+        raise PackageError(format_syntax_error(shown, err)) from None
+    except (ValueError, RecursionError, MemoryError) as err:
+        raise PackageError(f"{shown}: cannot be compiled ({type(err).__name__}: {err})") from None
+
+
+def _script_args(root: Path, name: str, problems: list[str]) -> ScriptArgs:
+    path = root / name
+    if not path.is_file() or path.is_symlink():
+        return ScriptArgs()
+    try:
+        source = read_source(path, shown=name)
+        _compile(source, name)
+        return read_arguments(source=source, filename=name)
+    except PackageError as err:
+        problems.append(str(err))
+        return ScriptArgs()
+
+
+def _install_script(root: Path, problems: list[str], warnings: list[str]) -> tuple[bool, list[ScriptViolation]]:
+    path = root / INSTALL_SCRIPT
+    if not path.exists() and not path.is_symlink():
+        for entry in sorted(os.listdir(root)):
+            if entry.lower() == INSTALL_SCRIPT or entry.lower() == "install_dependencies":
+                warnings.append(f"'{entry}' is not run: the install script must be named exactly "
+                                f"{INSTALL_SCRIPT}")
+        return False, []
+    if path.is_symlink() or not path.is_file():
+        problems.append(f"{INSTALL_SCRIPT} must be a regular file at the package root")
+        return False, []
+    try:
+        text = read_source(path, shown=INSTALL_SCRIPT)
+    except PackageError as err:
+        problems.append(str(err))
+        return True, []
+    if "\r\n" in text:
+        warnings.append(f"{INSTALL_SCRIPT} has Windows (CRLF) line endings; bash reads the '\\r' as part of "
+                        "each command. Save it with Unix (LF) line endings")
+    violations = check_install_script(text=text, filename=INSTALL_SCRIPT)
+    problems.extend(v.message for v in violations)
+    return True, violations
+
+
+def _contract_warnings(root: Path, train: ScriptArgs, predict: ScriptArgs) -> list[str]:
+    """Things the platform cannot do with these scripts; legal, but worth saying at upload time."""
+    out: list[str] = []
+    if not (root / "train.py").is_file() or not (root / "predict.py").is_file():
+        return out
+    if train.epochs is None:
+        out.append("train.py declares no --epochs argument; the task form's epochs value cannot be passed to it")
+    if "--work-dir" not in {a.role for a in train.platform} and "WORK_DIR_PATH" not in train.globals_used:
+        out.append("train.py neither declares --work-dir nor uses \"WORK_DIR_PATH\"; the weights it saves may "
+                   "not be found after training")
+    if not ({"--data", "--train-data"} & {a.role for a in train.platform}) and not (
+            {"DATA_PATH", "TRAIN_DATA_PATH"} & set(train.globals_used)):
+        out.append("train.py neither declares --data/--train-data nor uses \"DATA_PATH\"/\"TRAIN_DATA_PATH\"; "
+                   "it cannot be told where the dataset is")
+    if "--source" not in {a.role for a in predict.platform} and "SOURCE_PATH" not in predict.globals_used:
+        out.append("predict.py neither declares --source nor uses \"SOURCE_PATH\"; the prediction page cannot "
+                   "pass it the images")
+    if "--out-dir" not in {a.role for a in predict.platform} and "OUT_DIR_PATH" not in predict.globals_used:
+        out.append("predict.py neither declares --out-dir nor uses \"OUT_DIR_PATH\"; its result images cannot "
+                   "be collected")
+    return out

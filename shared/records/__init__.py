@@ -1,0 +1,30 @@
+"""The records: SQLModel tables and every status and kind enum.
+
+Import from here (``from shared.records import Task, TaskStatus``); the modules
+below are split by concern only."""
+
+from __future__ import annotations
+
+from shared.records.enums import (  # noqa: F401 - re-exported
+    TASK_TYPE_LABELS,
+    DeployStatus,
+    Direction,
+    PredictionStatus,
+    RunStatus,
+    Sampler,
+    ScoreMode,
+    TaskStatus,
+    TaskType,
+    utcnow,
+)
+from shared.records.tables import (  # noqa: F401 - re-exported
+    Dataset,
+    MetricPoint,
+    ModelPackage,
+    NanFloat,
+    ParamTemplate,
+    Prediction,
+    ResourceSample,
+    Run,
+    Task,
+)

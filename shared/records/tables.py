@@ -1,0 +1,167 @@
+"""SQLModel tables. The DB is the source of truth: Redis only carries work.
+Paths stored here are relative to DATA_DIR."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Float, Index, Text
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+from shared.records.enums import (
+    DeployStatus,
+    Direction,
+    PredictionStatus,
+    RunStatus,
+    Sampler,
+    ScoreMode,
+    TaskStatus,
+    TaskType,
+    utcnow,
+)
+
+
+class Dataset(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True)
+    task_type: TaskType
+    path: str  # relative to DATA_DIR
+    report: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    images: int = 0
+    size_bytes: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ModelPackage(SQLModel, table=True):
+    __tablename__ = "model_package"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True)
+    task_type: TaskType = TaskType.other
+    path: str  # relative to DATA_DIR
+    status: DeployStatus = DeployStatus.waiting
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+    report: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    env_key: str | None = None
+    install_log: str | None = None  # relative to DATA_DIR
+    freeze: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    network: bool = False  # per-model opt-in: training/prediction get network
+    created_at: datetime = Field(default_factory=utcnow)
+    deploy_started_at: datetime | None = None
+    deployed_at: datetime | None = None
+
+
+class ParamTemplate(SQLModel, table=True):
+    __tablename__ = "param_template"
+    id: int | None = Field(default=None, primary_key=True)
+    model_id: int = Field(foreign_key="model_package.id", index=True)
+    name: str
+    values: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Task(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True)
+    model_id: int = Field(foreign_key="model_package.id", index=True)
+    dataset_id: int = Field(foreign_key="dataset.id", index=True)
+    epochs: int = 1
+    n_runs: int = 1
+    time_limit_s: int | None = None
+    metrics: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    eval_metric: str | None = None
+    direction: Direction = Direction.maximize
+    score_mode: ScoreMode = ScoreMode.final
+    # name -> {"value": v} or {"range": [a, b], "log": bool} or {"choices": [...]}, plus "search"
+    params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    sampler: Sampler = Sampler.tpe
+    prune: bool = True
+    max_parallel: int = 1
+    seed: int | None = None
+    limits: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))  # per-task overrides of sandbox limits
+    status: TaskStatus = Field(default=TaskStatus.waiting, index=True)
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+    stop_requested: bool = False
+    best_run_id: int | None = None
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    deadline: datetime | None = None
+
+
+class Run(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(foreign_key="task.id", index=True)
+    index: int = 0  # 0-based position within the task
+    trial_number: int | None = None
+    status: RunStatus = Field(default=RunStatus.queued, index=True)
+    params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    score: float | None = None
+    score_missing: bool = False  # the evaluation metric was never printed
+    exit_code: int | None = None
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+    work_dir: str | None = None  # relative to DATA_DIR
+    log_path: str | None = None  # relative to DATA_DIR
+    device: str | None = None
+    worker: str | None = None
+    attempt: int = 0
+    job_id: str | None = None
+    lines: int = 0
+    log_bytes_dropped: int = 0
+    metric_names: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    last_unparsed: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    heartbeat_at: datetime | None = None
+
+
+class NanFloat(TypeDecorator):
+    """SQLite stores NaN as NULL; read NULL back as nan so every reader sees
+    the value the run printed (Postgres keeps NaN natively)."""
+
+    impl = Float
+    cache_ok = True
+
+    def process_result_value(self, value, dialect):
+        return math.nan if value is None else value
+
+
+class MetricPoint(SQLModel, table=True):
+    __tablename__ = "metric_point"
+    __table_args__ = (Index("ix_metric_run_name_seq", "run_id", "name", "seq"),)
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="run.id")
+    name: str
+    seq: int  # index of the metrics line in the run's output (the x axis fallback)
+    value: float = Field(sa_column=Column(NanFloat, nullable=True))
+
+
+class ResourceSample(SQLModel, table=True):
+    __tablename__ = "resource_sample"
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="run.id", index=True)
+    t: float  # seconds since the run started
+    cpu_percent: float
+    rss_bytes: int
+    gpu_util: float | None = None
+    gpu_mem_bytes: int | None = None
+
+
+class Prediction(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(foreign_key="task.id", index=True)
+    run_id: int = Field(foreign_key="run.id")
+    model_id: int = Field(foreign_key="model_package.id", index=True)
+    weights: str  # relative to the run's work dir
+    confidence: float = 0.25
+    status: PredictionStatus = PredictionStatus.queued
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+    path: str  # relative to DATA_DIR: predictions/<id>
+    images: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    outputs: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))  # per-image status
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None

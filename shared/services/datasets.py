@@ -1,0 +1,108 @@
+"""Dataset service: upload (safe extraction, format validation), listing and
+the platform argument values a run receives."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlmodel import Session, select
+
+from shared.contract.archive import ArchiveLimits, safe_extract
+from shared.contract.datasets.formats import DatasetReport, platform_values, validate_dataset
+from shared.core.errors import ConflictError, FieldError, NotFoundError
+from shared.core.settings import Settings
+from shared.core.storage import remove_tree, store_upload, tree_size
+from shared.records import Dataset, Task, TaskStatus, TaskType
+
+DATASET_MOUNT = "/dataset"
+
+
+def parse_task_type(value: str | TaskType | None, *, field: str = "type") -> TaskType:
+    if isinstance(value, TaskType):
+        return value
+    if value is None or value == "":
+        return TaskType.other
+    try:
+        return TaskType(value.strip().lower().replace("-", "_").replace(" ", "_"))
+    except ValueError:
+        choices = ", ".join(t.value for t in TaskType)
+        raise FieldError(field, f"unknown task type {value!r}; choose one of: {choices}") from None
+
+
+def check_name(name: str | None, *, field: str = "name") -> str:
+    name = (name or "").strip()
+    if not name:
+        raise FieldError(field, "a name is required")
+    if len(name) > 200:
+        raise FieldError(field, "a name is at most 200 characters")
+    return name
+
+
+def add_dataset(*, session: Session, settings: Settings, zip_path: Path, name: str,
+                task_type: str | TaskType, progress: Callable[[str, float], None] | None = None) -> Dataset:
+    """Validate then store. On any error nothing is left on disk or in the DB."""
+    name = check_name(name)
+    ttype = parse_task_type(task_type)
+    def prepare(tmp: Path) -> tuple[Dataset, Path]:
+        def on_bytes(done: int, total: int) -> None:
+            if progress:
+                progress("extracting", done / total if total else 1.0)
+
+        result = safe_extract(zip_path=Path(zip_path), dest=tmp, limits=ArchiveLimits.from_settings(settings),
+                              progress=on_bytes)
+        if progress:
+            progress("validating", 0.0)
+        report = validate_dataset(root=result.root, task_type=ttype,
+                                  progress=(lambda msg: progress(msg, 0.5)) if progress else None)
+        ds = Dataset(name=name, task_type=ttype, path="", report=report.to_dict(),
+                     images=report.images_total, size_bytes=result.bytes)
+        return ds, result.root
+
+    ds = store_upload(session=session, data_dir=settings.data_dir, kind="datasets", prepare=prepare)
+    if progress:
+        progress("done", 1.0)
+    return ds
+
+
+def get_dataset(*, session: Session, dataset_id: int) -> Dataset:
+    ds = session.get(Dataset, dataset_id)
+    if ds is None:
+        raise NotFoundError(f"dataset {dataset_id} does not exist")
+    return ds
+
+
+def list_datasets(*, session: Session, task_type: TaskType | None = None) -> list[Dataset]:
+    stmt = select(Dataset).order_by(Dataset.id.desc())
+    if task_type is not None:
+        stmt = stmt.where(Dataset.task_type == task_type)
+    return list(session.exec(stmt))
+
+
+def dataset_report(ds: Dataset) -> DatasetReport:
+    return DatasetReport.from_dict(ds.report)
+
+
+def dataset_args(ds: Dataset, *, mount: str = DATASET_MOUNT) -> dict[str, str]:
+    """The exact values each platform argument receives for this dataset."""
+    return platform_values(report=dataset_report(ds), mount=mount)
+
+
+def delete_dataset(*, session: Session, settings: Settings, dataset_id: int) -> None:
+    ds = get_dataset(session=session, dataset_id=dataset_id)
+    active = session.exec(select(Task).where(Task.dataset_id == dataset_id,
+                                             Task.status.in_([TaskStatus.waiting, TaskStatus.running]))).first()
+    if active is not None:
+        raise ConflictError(f"dataset {dataset_id} is used by task {active.id} ({active.status.value}); "
+                            "stop or finish it first")
+    used = session.exec(select(Task).where(Task.dataset_id == dataset_id)).first()
+    if used is not None:
+        raise ConflictError(f"dataset {dataset_id} is referenced by task {used.id}; delete its tasks first")
+    path = settings.path(ds.path) if ds.path else None
+    session.delete(ds)
+    session.commit()
+    remove_tree(path)
+
+
+def dataset_size(settings: Settings, ds: Dataset) -> int:
+    return tree_size(settings.path(ds.path))

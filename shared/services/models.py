@@ -1,0 +1,169 @@
+"""Model package service: upload (validation), listing, delete, templates.
+Deploying (the env build) happens in the runner's ``deploy_model`` job."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, select
+
+from shared.contract.archive import ArchiveLimits
+from shared.contract.package import validate_package_zip
+from shared.contract.params import coerce
+from shared.contract.scriptargs import ScriptArgs
+from shared.core.errors import ConflictError, FieldError, NotFoundError
+from shared.core.settings import Settings
+from shared.core.storage import remove_tree, store_upload
+from shared.records import DeployStatus, ModelPackage, ParamTemplate, Task, TaskStatus, TaskType, utcnow
+from shared.services.datasets import check_name, parse_task_type
+
+
+def add_model(*, session: Session, settings: Settings, zip_path: Path, name: str,
+              task_type: str | TaskType | None = None, network: bool = False) -> ModelPackage:
+    """Validate and store a package; the caller enqueues its deploy."""
+    name = check_name(name)
+    ttype = parse_task_type(task_type)
+    def prepare(tmp: Path) -> tuple[ModelPackage, Path]:
+        report = validate_package_zip(zip_path=Path(zip_path), dest=tmp, limits=ArchiveLimits.from_settings(settings))
+        return ModelPackage(name=name, task_type=ttype, path="", report=report.to_dict(), network=network,
+                            status=DeployStatus.waiting), tmp
+
+    return store_upload(session=session, data_dir=settings.data_dir, kind="models", prepare=prepare)
+
+
+def get_model(*, session: Session, model_id: int) -> ModelPackage:
+    model = session.get(ModelPackage, model_id)
+    if model is None:
+        raise NotFoundError(f"model {model_id} does not exist")
+    return model
+
+
+def list_models(*, session: Session, task_type: TaskType | None = None, deployed_only: bool = False
+                ) -> list[ModelPackage]:
+    stmt = select(ModelPackage).order_by(ModelPackage.id.desc())
+    if task_type is not None and task_type != TaskType.other:
+        # "other" datasets offer every model; typed datasets only models of the same type.
+        stmt = stmt.where(ModelPackage.task_type == task_type)
+    if deployed_only:
+        stmt = stmt.where(ModelPackage.status == DeployStatus.deployed)
+    return list(session.exec(stmt))
+
+
+def train_args(model: ModelPackage) -> ScriptArgs:
+    return ScriptArgs.from_dict(model.report["train_args"])
+
+
+def predict_args(model: ModelPackage) -> ScriptArgs:
+    return ScriptArgs.from_dict(model.report["predict_args"])
+
+
+def mark_for_deploy(*, session: Session, model: ModelPackage) -> ModelPackage:
+    if model.status == DeployStatus.deploying:
+        raise ConflictError(f"model {model.id} is already deploying")
+    model.status = DeployStatus.waiting
+    model.reason = None
+    session.add(model)
+    session.commit()
+    session.refresh(model)
+    return model
+
+
+def delete_model(*, session: Session, settings: Settings, model_id: int) -> None:
+    model = get_model(session=session, model_id=model_id)
+    used = session.exec(select(Task).where(Task.model_id == model_id)).first()
+    if used is not None:
+        active = used.status in (TaskStatus.waiting, TaskStatus.running)
+        raise ConflictError(f"model {model_id} is used by task {used.id} ({used.status.value}); "
+                            + ("stop it and delete its tasks first" if active else "delete its tasks first"))
+    for tpl in session.exec(select(ParamTemplate).where(ParamTemplate.model_id == model_id)):
+        session.delete(tpl)
+    path = settings.path(model.path) if model.path else None
+    session.delete(model)
+    session.commit()
+    remove_tree(path)
+
+
+def model_summary(model: ModelPackage) -> dict[str, Any]:
+    report = model.report or {}
+    ta = report.get("train_args") or {}
+    pa = report.get("predict_args") or {}
+    elapsed = None
+    if model.deploy_started_at:
+        end = model.deployed_at or utcnow()
+        elapsed = (end - model.deploy_started_at).total_seconds()
+    return {
+        "id": model.id, "name": model.name, "task_type": model.task_type.value, "status": model.status.value,
+        "reason": model.reason, "env_key": model.env_key, "network": model.network,
+        "created_at": model.created_at.isoformat(), "deploy_elapsed_s": elapsed,
+        "requirements": (report.get("requirements") or {}).get("requirements", []),
+        "user_parameters": ta.get("user", []), "platform_parameters": ta.get("platform", []),
+        "epochs_argument": ta.get("epochs"), "device_argument": ta.get("device"),
+        "globals_used": {"train.py": ta.get("globals_used", []), "predict.py": pa.get("globals_used", [])},
+        "predict_parameters": {"user": pa.get("user", []), "platform": pa.get("platform", [])},
+        "warnings": report.get("warnings", []) + ta.get("warnings", []),
+        "install_script": report.get("has_install_script", False),
+        "freeze": model.freeze,
+    }
+
+
+# Parameter templates ---------------------------------------------------------
+
+def validate_template_values(model: ModelPackage, values: dict[str, Any]) -> dict[str, Any]:
+    """Typed against the model's user parameters; unknown names are refused."""
+    args = train_args(model)
+    by_name = {a.name: a for a in args.user}
+    if args.epochs is not None:
+        by_name[args.epochs.name] = args.epochs
+    out: dict[str, Any] = {}
+    for key, raw in values.items():
+        spec = by_name.get(key) or by_name.get(key.lstrip("-"))
+        if spec is None:
+            known = ", ".join(sorted(by_name)) or "none"
+            raise FieldError(key, f"train.py declares no user parameter {key!r} (known: {known})")
+        if isinstance(raw, dict):
+            out[spec.name] = raw
+        else:
+            from shared.contract.params import parse_setting
+
+            text = str(raw).strip()
+            search = text.startswith("[") or text.startswith("{")
+            out[spec.name] = parse_setting(spec, raw if not isinstance(raw, str) else text, search=search,
+                                           field=spec.name) if search else coerce(spec, raw, field=spec.name)
+    return out
+
+
+def save_template(*, session: Session, model_id: int, name: str, values: dict[str, Any],
+                  template_id: int | None = None) -> ParamTemplate:
+    model = get_model(session=session, model_id=model_id)
+    name = check_name(name, field="template name")
+    clean = validate_template_values(model, values)
+    clash = session.exec(select(ParamTemplate).where(ParamTemplate.model_id == model_id,
+                                                     ParamTemplate.name == name)).first()
+    if clash is not None and clash.id != template_id:
+        raise FieldError("template name", f"model {model_id} already has a template named {name!r}")
+    if template_id is not None:
+        tpl = session.get(ParamTemplate, template_id)
+        if tpl is None or tpl.model_id != model_id:
+            raise NotFoundError(f"template {template_id} does not exist for model {model_id}")
+        tpl.name, tpl.values = name, clean
+    else:
+        tpl = ParamTemplate(model_id=model_id, name=name, values=clean)
+    session.add(tpl)
+    session.commit()
+    session.refresh(tpl)
+    return tpl
+
+
+def list_templates(*, session: Session, model_id: int) -> list[ParamTemplate]:
+    get_model(session=session, model_id=model_id)
+    return list(session.exec(select(ParamTemplate).where(ParamTemplate.model_id == model_id)
+                             .order_by(ParamTemplate.name)))
+
+
+def delete_template(*, session: Session, template_id: int) -> None:
+    tpl = session.get(ParamTemplate, template_id)
+    if tpl is None:
+        raise NotFoundError(f"template {template_id} does not exist")
+    session.delete(tpl)
+    session.commit()

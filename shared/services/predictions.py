@@ -1,0 +1,193 @@
+"""Prediction service: validate the request and the uploaded images before
+anything runs, then record a queued Prediction for the ``run_prediction`` job."""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, select
+
+from shared.core.errors import FieldError, NotFoundError
+from shared.core.settings import Settings, format_size
+from shared.core.storage import store_upload
+from shared.records import Prediction, PredictionStatus, Run, RunStatus, Task, TaskStatus, utcnow
+from shared.services.tasks import get_task
+from shared.services.weights import pick_run, regular_files, safe_file, weight_files
+
+IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
+
+@dataclass
+class Upload:
+    name: str
+    data: bytes
+
+
+def _check_image(name: str, data: bytes, max_bytes: int | None) -> str | None:
+    """None when fine, else why this file is refused."""
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    if not name.lower().endswith(IMAGE_EXTS):
+        return f"{name}: not an image file (allowed: {', '.join(IMAGE_EXTS)})"
+    if max_bytes is not None and len(data) > max_bytes:
+        return f"{name}: {format_size(len(data))} is over the image size limit of {format_size(max_bytes)}"
+    if not data:
+        return f"{name}: the file is empty"
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            im.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        return f"{name}: not a readable image ({exc.__class__.__name__})"
+    return None
+
+
+def expand_uploads(uploads: Iterable[Upload], *, max_files: int = 10_000) -> list[Upload]:
+    """Zips of images are opened in memory, entry by entry (junk and folders skipped)."""
+    import io
+
+    out: list[Upload] = []
+    for up in uploads:
+        if up.name.lower().endswith(".zip"):
+            try:
+                zf = zipfile.ZipFile(io.BytesIO(up.data))
+            except zipfile.BadZipFile:
+                out.append(Upload(up.name, b""))  # reported as not an image below
+                continue
+            for info in zf.infolist():
+                base = Path(info.filename).name
+                if info.is_dir() or base.startswith(".") or "__MACOSX" in info.filename:
+                    continue
+                if info.file_size > 512 * 1024**2:
+                    out.append(Upload(base, b"\0" * 0))
+                    continue
+                out.append(Upload(base, zf.read(info)))
+                if len(out) > max_files:
+                    raise FieldError("images", f"more than {max_files} images in one prediction")
+        else:
+            out.append(up)
+    return out
+
+
+def prediction_source(*, session: Session, settings: Settings, task_id: int, run_id: int | None,
+                      weights: str | None) -> tuple[Task, Run, str]:
+    task = get_task(session=session, task_id=task_id)
+    if task.status != TaskStatus.completed and run_id is None and task.best_run_id is None:
+        raise FieldError("task", f"task {task.id} is {task.status.value}; pick a completed task")
+    run = pick_run(session=session, task=task, run_id=run_id)
+    if run.status not in (RunStatus.completed, RunStatus.stopped, RunStatus.timed_out, RunStatus.pruned):
+        raise FieldError("run", f"run {run.id} is {run.status.value}; pick a run that finished training")
+    if weights:
+        safe_file(settings, run, weights)
+    else:
+        found = weight_files(settings, run)
+        if not found:
+            raise FieldError("weights", f"run {run.id} of task {task.id} has no weights file "
+                                        "(.pt/.pth/.ckpt/.onnx/.safetensors) in its work dir; "
+                                        "pick another run, or choose a file explicitly")
+        weights = found[0]
+    return task, run, weights
+
+
+def create_prediction(*, session: Session, settings: Settings, task_id: int, run_id: int | None = None,
+                      weights: str | None = None, uploads: list[Upload], confidence: float = 0.25) -> Prediction:
+    if not 0.0 <= confidence <= 1.0:
+        raise FieldError("confidence", f"{confidence} is outside 0..1")
+    task, run, weights = prediction_source(session=session, settings=settings, task_id=task_id, run_id=run_id,
+                                           weights=weights)
+    files = expand_uploads(uploads)
+    if not files:
+        raise FieldError("images", "no images were uploaded; add at least one image (or a zip of images)")
+    problems = [p for up in files if (p := _check_image(up.name, up.data, settings.max_image_bytes))]
+    if problems:
+        raise FieldError("images", "refused: " + "; ".join(problems[:20])
+                         + (f"; and {len(problems) - 20} more" if len(problems) > 20 else ""))
+    names = [Path(up.name).name for up in files]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise FieldError("images", f"two uploads share the file name {', '.join(dupes)}; rename one")
+    def prepare(tmp: Path) -> tuple[Prediction, Path]:
+        (tmp / "in").mkdir(parents=True)
+        for up in files:
+            (tmp / "in" / Path(up.name).name).write_bytes(up.data)
+        return Prediction(task_id=task.id, run_id=run.id, model_id=task.model_id, weights=weights,
+                          confidence=confidence, path="", images=sorted(names),
+                          status=PredictionStatus.queued), tmp
+
+    return store_upload(session=session, data_dir=settings.data_dir, kind="predictions", prepare=prepare)
+
+
+def get_prediction(*, session: Session, prediction_id: int) -> Prediction:
+    pred = session.get(Prediction, prediction_id)
+    if pred is None:
+        raise NotFoundError(f"prediction {prediction_id} does not exist")
+    return pred
+
+
+def history(*, session: Session, model_id: int | None = None, limit: int = 50) -> list[Prediction]:
+    stmt = select(Prediction).order_by(Prediction.id.desc()).limit(limit)
+    if model_id is not None:
+        stmt = stmt.where(Prediction.model_id == model_id)
+    return list(session.exec(stmt))
+
+
+def input_dir(settings: Settings, pred: Prediction) -> Path:
+    return settings.path(pred.path) / "in"
+
+
+def output_dir(settings: Settings, pred: Prediction) -> Path:
+    return settings.path(pred.path) / "work" / "out"
+
+
+def match_outputs(*, inputs: list[str], outputs: list[str]) -> dict[str, Any]:
+    """Per input: the output of the same name (or, failing that, the same stem)."""
+    by_name = set(outputs)
+    by_stem: dict[str, str] = {}
+    for o in outputs:
+        by_stem.setdefault(Path(o).stem, o)
+    per: dict[str, Any] = {}
+    used: set[str] = set()
+    for name in inputs:
+        if name in by_name:
+            per[name] = {"output": name, "status": "ok"}
+            used.add(name)
+        elif Path(name).stem in by_stem:
+            out = by_stem[Path(name).stem]
+            per[name] = {"output": out, "status": "ok", "note": f"saved as {out}"}
+            used.add(out)
+        else:
+            per[name] = {"output": None, "status": "missing", "note": f"predict.py wrote no image for {name}"}
+    extra = sorted(set(outputs) - used)
+    return {"images": per, "extra": extra}
+
+
+def safe_output_dir(settings: Settings, pred: Prediction) -> Path | None:
+    """The out dir, or None when predict.py swapped it for a link out of its work dir."""
+    out = output_dir(settings, pred)
+    if out.is_symlink() or not out.is_dir() or not out.resolve().is_relative_to(out.parent.resolve()):
+        return None
+    return out
+
+
+def outputs_zip(settings: Settings, pred: Prediction, dest: Path) -> Path:
+    out = safe_output_dir(settings, pred)
+    with zipfile.ZipFile(dest, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for rel in regular_files(out) if out is not None else []:
+            zf.write(out / rel, arcname=f"prediction{pred.id}/{rel}")
+    return dest
+
+
+def mark(session: Session, pred: Prediction, status: PredictionStatus, reason: str | None = None) -> None:
+    pred.status = status
+    pred.reason = reason
+    if status == PredictionStatus.running:
+        pred.started_at = utcnow()
+    elif status in (PredictionStatus.completed, PredictionStatus.failed):
+        pred.finished_at = utcnow()
+    session.add(pred)
+    session.commit()

@@ -1,0 +1,116 @@
+"""One scheduler step per task: enforce stop and deadline, ask Optuna for the
+next runs' parameters, enqueue them, and finish the task when its runs are
+done. Called at task start, after every run, and by the reconciler. A Redis
+lock per task makes concurrent steps (two runs ending at once) safe."""
+
+from __future__ import annotations
+
+import math
+
+from redis import Redis
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from shared.core.queue import cancel_job, enqueue_run
+from shared.core.settings import Settings
+from shared.records import Direction, Run, RunStatus, Task, TaskStatus, utcnow
+from shared.services import search
+
+_ACTIVE = (RunStatus.queued, RunStatus.running)
+
+
+def schedule_task(*, engine: Engine, redis: Redis, settings: Settings, task_id: int) -> None:
+    """One step for ``task_id``; the worker, the CLI and the UI all call this (it runs no user code)."""
+    with redis.lock(f"trainyard:schedule:{task_id}", timeout=60, blocking_timeout=60):
+        _step(engine=engine, redis=redis, settings=settings, task_id=task_id)
+
+
+def _step(*, engine: Engine, redis: Redis, settings: Settings, task_id: int) -> None:
+    with Session(engine, expire_on_commit=False) as session:
+        task = session.get(Task, task_id)
+        if task is None or task.status.finished:
+            return
+        runs = list(session.exec(select(Run).where(Run.task_id == task_id).order_by(Run.index)))
+        active = [r for r in runs if r.status in _ACTIVE]
+        now = utcnow()
+        ending: TaskStatus | None = None
+        if task.stop_requested:
+            ending = TaskStatus.stopped
+        elif task.deadline is not None and now >= task.deadline:
+            ending = TaskStatus.timed_out
+        if ending is not None:
+            for r in active:
+                if r.status == RunStatus.queued:
+                    r.status = RunStatus.cancelled if ending == TaskStatus.stopped else RunStatus.timed_out
+                    r.reason = "cancelled: task stopped" if ending == TaskStatus.stopped \
+                        else "cancelled: task time limit reached"
+                    r.finished_at = now
+                    session.add(r)
+                    if r.job_id:
+                        cancel_job(r.job_id, connection=redis)
+            session.commit()
+            if any(r.status == RunStatus.running for r in runs):
+                return  # their own loops kill them and call us again
+            _finish(session, task, runs, ending)
+            return
+        if task.status == TaskStatus.waiting:
+            task.status = TaskStatus.running
+            from shared.services.tasks import start_deadline
+
+            start_deadline(task)
+            session.add(task)
+            session.commit()
+        free = min(task.max_parallel, settings.max_parallel_runs) - len(active)
+        todo = min(task.n_runs - len(runs), free)
+        for i in range(max(0, todo)):
+            run = Run(task_id=task.id, index=len(runs) + i)
+            if search.is_search(task):
+                run.trial_number, run.params = search.ask(task, settings.database_url)
+            else:
+                run.params = search.fixed_values(task)
+            session.add(run)
+            session.flush()
+            run.job_id = f"run-{run.id}-0"
+            session.commit()
+            enqueue_run(run.id, connection=redis)
+        if todo <= 0 and not active and len(runs) >= task.n_runs:
+            _finish(session, task, runs, None)
+
+
+def pick_best(task: Task, runs: list[Run]) -> Run | None:
+    def ok(r: Run) -> bool:
+        return r.score is not None and math.isfinite(r.score)
+
+    pool = [r for r in runs if r.status == RunStatus.completed and ok(r)]
+    if not pool:  # e.g. a timed-out task: finished runs keep their results
+        pool = [r for r in runs if r.status in (RunStatus.stopped, RunStatus.timed_out) and ok(r)]
+    if not pool:
+        return None
+    key = (lambda r: r.score) if task.direction == Direction.maximize else (lambda r: -r.score)
+    return max(pool, key=key)
+
+
+def _finish(session: Session, task: Task, runs: list[Run], ending: TaskStatus | None) -> None:
+    best = pick_best(task, runs) if task.eval_metric else None
+    if best is None and not task.eval_metric:
+        done = [r for r in runs if r.status == RunStatus.completed]
+        best = done[-1] if done else None
+    task.best_run_id = best.id if best else None
+    task.finished_at = utcnow()
+    if ending is not None:
+        task.status = ending
+        task.reason = "stopped by user" if ending == TaskStatus.stopped else \
+            f"time limit {task.time_limit_s} s reached"
+    elif any(r.status in (RunStatus.completed, RunStatus.pruned) for r in runs):
+        task.status = TaskStatus.completed
+        failed = [r for r in runs if r.status == RunStatus.failed]
+        task.reason = f"{len(failed)} of {len(runs)} runs failed" if failed else None
+        if task.eval_metric and best is None:
+            task.reason = ((task.reason + "; ") if task.reason else "") + \
+                f"no run printed the evaluation metric {task.eval_metric!r}"
+    else:
+        task.status = TaskStatus.failed
+        first = next((r for r in runs if r.reason), None)
+        task.reason = f"all {len(runs)} runs failed" + (f"; run {first.id}: {first.reason}" if first else "")
+    session.add(task)
+    session.commit()

@@ -1,0 +1,333 @@
+"""Training task service: the form's validation, creation, stop, summaries."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from shared.contract.metrics import guess_direction
+from shared.contract.params import is_grid_searchable, parse_setting
+from shared.core.errors import ConflictError, FieldError, NotFoundError
+from shared.core.settings import parse_size
+from shared.records import (
+    DeployStatus,
+    Direction,
+    MetricPoint,
+    Run,
+    RunStatus,
+    Sampler,
+    ScoreMode,
+    Task,
+    TaskStatus,
+    TaskType,
+    utcnow,
+)
+from shared.services.datasets import check_name, get_dataset
+from shared.services.models import get_model, train_args
+
+_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(d|h|m|min|s|sec)?", re.IGNORECASE)
+_UNIT_S = {"d": 86400, "h": 3600, "m": 60, "min": 60, "s": 1, "sec": 1, None: 60}
+LIMIT_FIELDS = ("memory_limit", "max_procs", "max_open_files", "max_file_bytes", "max_disk_bytes", "max_log_bytes")
+
+
+def parse_duration(text: str | int | float | None, *, field: str = "time limit") -> int | None:
+    """'90m', '2h', '1h30m', '45s', or a bare number of minutes -> seconds."""
+    if text is None or text == "":
+        return None
+    if isinstance(text, int | float):
+        if text <= 0:
+            raise FieldError(field, "must be positive")
+        return int(text)
+    s = str(text).strip().lower().replace(" ", "")
+    if s in ("none", "0", "off"):
+        return None
+    pos, total = 0, 0.0
+    for m in _DURATION_RE.finditer(s):
+        if m.start() != pos:
+            break
+        total += float(m.group(1)) * _UNIT_S[m.group(2).lower() if m.group(2) else None]
+        pos = m.end()
+    if pos != len(s) or total <= 0:
+        raise FieldError(field, f"{text!r} is not a duration; write e.g. 90m, 2h, 1h30m or 45s")
+    return int(total)
+
+
+@dataclass
+class TaskIn:
+    name: str
+    model_id: int
+    dataset_id: int
+    epochs: int = 1
+    n_runs: int = 1
+    time_limit: str | int | None = None
+    metrics: list[str] = field(default_factory=list)
+    eval_metric: str | None = None
+    direction: str | None = None  # "max" / "min"; None guesses from the name
+    score_mode: str = "final"
+    params: dict[str, tuple[Any, bool]] = field(default_factory=dict)  # name -> (raw value, search flag)
+    sampler: str = "tpe"
+    prune: bool = True
+    max_parallel: int | None = None
+    seed: int | None = None
+    limits: dict[str, Any] = field(default_factory=dict)
+
+
+def _positive_int(value: Any, *, field: str, what: str) -> int:
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        raise FieldError(field, f"{value!r} is not a whole number") from None
+    if n < 1:
+        raise FieldError(field, f"{what} must be at least 1")
+    return n
+
+
+def parse_limits(limits: dict[str, Any]) -> dict[str, int | None]:
+    out: dict[str, int | None] = {}
+    for key, raw in (limits or {}).items():
+        if raw in (None, ""):
+            continue
+        if key not in LIMIT_FIELDS:
+            raise FieldError(key, f"unknown limit; known: {', '.join(LIMIT_FIELDS)}")
+        try:
+            out[key] = int(raw) if key in ("max_procs", "max_open_files") else parse_size(raw)
+        except (TypeError, ValueError) as exc:
+            raise FieldError(key, str(exc)) from None
+        if out[key] is not None and out[key] <= 0:  # type: ignore[operator]
+            raise FieldError(key, "must be positive")
+    return out
+
+
+def validate_task(*, session: Session, task_in: TaskIn, max_parallel_default: int = 4) -> Task:
+    """Every check of the form, in field order; FieldError names the field."""
+    name = check_name(task_in.name, field="name")
+    model = get_model(session=session, model_id=task_in.model_id)
+    dataset = get_dataset(session=session, dataset_id=task_in.dataset_id)
+    if model.status != DeployStatus.deployed:
+        raise FieldError("model", f"model {model.id} is {model.status.value}, not deployed; "
+                                  "deploy it (or wait for its deploy) first")
+    if dataset.task_type != TaskType.other and model.task_type not in (dataset.task_type, TaskType.other):
+        raise FieldError("model", f"model {model.id} is for {model.task_type.value} but dataset {dataset.id} "
+                                  f"is {dataset.task_type.value}; pick a model of the same task type")
+    epochs = _positive_int(task_in.epochs, field="epochs", what="epochs per run")
+    n_runs = _positive_int(task_in.n_runs, field="runs", what="the number of runs")
+    time_limit_s = parse_duration(task_in.time_limit)
+    metrics = [m.strip() for m in task_in.metrics if m and m.strip()]
+    eval_metric = (task_in.eval_metric or "").strip() or None
+    if eval_metric and metrics and eval_metric not in metrics:
+        raise FieldError("eval metric", f"{eval_metric!r} is not among the charted metrics "
+                                        f"({', '.join(metrics)}); add it to them or pick one of them")
+    if eval_metric and not metrics:
+        metrics = [eval_metric]
+    direction_raw = (task_in.direction or (guess_direction(eval_metric) if eval_metric else "max")).lower()
+    try:
+        direction = Direction({"maximize": "max", "minimize": "min"}.get(direction_raw, direction_raw))
+    except ValueError:
+        raise FieldError("direction", f"{task_in.direction!r}: use max or min") from None
+    try:
+        score_mode = ScoreMode(task_in.score_mode)
+    except ValueError:
+        raise FieldError("score", "use final or best") from None
+    try:
+        sampler = Sampler(task_in.sampler)
+    except ValueError:
+        raise FieldError("sampler", f"{task_in.sampler!r}: use tpe, random or grid") from None
+
+    args = train_args(model)
+    by_name = {a.name: a for a in args.user}
+    for a in args.user:
+        by_name.setdefault(a.dest, a)
+    params: dict[str, dict[str, Any]] = {}
+    for key, (raw, search) in task_in.params.items():
+        spec = by_name.get(key.lstrip("-")) or by_name.get(key.lstrip("-").replace("-", "_"))
+        if spec is None:
+            known = ", ".join(a.name for a in args.user) or "none"
+            raise FieldError(key, f"train.py declares no user parameter {key!r} (user parameters: {known})")
+        params[spec.name] = parse_setting(spec, raw, search=bool(search), field=spec.name)
+    searching = any(p.get("search") for p in params.values())
+    if sampler == Sampler.grid and not is_grid_searchable(params):
+        raise FieldError("sampler", "grid search needs every searched parameter to be an int range or a "
+                                    "set of choices; use tpe or random")
+    if searching and not eval_metric:
+        raise FieldError("eval metric", "a search needs an evaluation metric to rank the runs")
+    max_parallel = _positive_int(task_in.max_parallel or min(n_runs, max_parallel_default),
+                                 field="max parallel", what="parallel runs")
+    limits = parse_limits(task_in.limits)
+    return Task(name=name, model_id=model.id, dataset_id=dataset.id, epochs=epochs, n_runs=n_runs,
+                time_limit_s=time_limit_s, metrics=metrics, eval_metric=eval_metric, direction=direction,
+                score_mode=score_mode, params=params, sampler=sampler, prune=bool(task_in.prune),
+                max_parallel=max_parallel, seed=task_in.seed, limits=limits)
+
+
+def create_task(*, session: Session, task_in: TaskIn, max_parallel_default: int = 4) -> Task:
+    task = validate_task(session=session, task_in=task_in, max_parallel_default=max_parallel_default)
+    task.status = TaskStatus.waiting
+    session.add(task)
+    session.commit()
+    session.refresh(task)
+    return task
+
+
+def get_task(*, session: Session, task_id: int) -> Task:
+    # populate_existing: a long-lived session (UI, CLI wait loops) must see workers' writes.
+    task = session.get(Task, task_id, populate_existing=True)
+    if task is None:
+        raise NotFoundError(f"task {task_id} does not exist")
+    return task
+
+
+def get_run(*, session: Session, run_id: int) -> Run:
+    run = session.get(Run, run_id, populate_existing=True)
+    if run is None:
+        raise NotFoundError(f"run {run_id} does not exist")
+    return run
+
+
+def task_runs(*, session: Session, task_id: int) -> list[Run]:
+    return list(session.exec(select(Run).where(Run.task_id == task_id).order_by(Run.index)))
+
+
+def request_stop(*, session: Session, task_id: int) -> Task:
+    """Flag the task; workers running its runs poll the flag and kill their trees."""
+    task = get_task(session=session, task_id=task_id)
+    if task.status.finished:
+        raise ConflictError(f"task {task_id} is already {task.status.value}")
+    task.stop_requested = True
+    session.add(task)
+    session.commit()
+    return task
+
+
+def start_deadline(task: Task) -> None:
+    if task.started_at is None:
+        task.started_at = utcnow()
+        if task.time_limit_s:
+            task.deadline = task.started_at + timedelta(seconds=task.time_limit_s)
+
+
+def metric_series(*, session: Session, run_ids: list[int], names: list[str] | None = None
+                  ) -> dict[int, dict[str, tuple[list[int], list[float]]]]:
+    """run_id -> metric -> (seq list, value list), ordered by seq. One query."""
+    out: dict[int, dict[str, tuple[list[int], list[float]]]] = {rid: {} for rid in run_ids}
+    if not run_ids:
+        return out
+    stmt = select(MetricPoint.run_id, MetricPoint.name, MetricPoint.seq, MetricPoint.value).where(
+        MetricPoint.run_id.in_(run_ids))
+    if names:
+        stmt = stmt.where(MetricPoint.name.in_(names))
+    stmt = stmt.order_by(MetricPoint.run_id, MetricPoint.name, MetricPoint.seq)
+    for rid, name, seq, value in session.exec(stmt):
+        xs, ys = out[rid].setdefault(name, ([], []))
+        xs.append(seq)
+        ys.append(value)
+    return out
+
+
+def metric_names(*, session: Session, run_ids: list[int]) -> list[str]:
+    if not run_ids:
+        return []
+    rows = session.exec(select(MetricPoint.name).where(MetricPoint.run_id.in_(run_ids)).distinct())
+    return sorted(rows)
+
+
+def run_counts(*, session: Session, task_ids: list[int]) -> dict[int, dict[str, int]]:
+    out: dict[int, dict[str, int]] = {tid: {} for tid in task_ids}
+    if not task_ids:
+        return out
+    stmt = select(Run.task_id, Run.status, func.count()).where(Run.task_id.in_(task_ids)).group_by(
+        Run.task_id, Run.status)
+    for tid, status, n in session.exec(stmt):
+        out[tid][RunStatus(status).value] = n
+    return out
+
+
+def task_summary(*, session: Session, task: Task, with_metrics: bool = True) -> dict[str, Any]:
+    runs = task_runs(session=session, task_id=task.id)
+    series = metric_series(session=session, run_ids=[r.id for r in runs]) if with_metrics else {}
+    best = next((r for r in runs if r.id == task.best_run_id), None)
+    return {
+        "id": task.id, "name": task.name, "status": task.status.value, "reason": task.reason,
+        "model_id": task.model_id, "dataset_id": task.dataset_id, "epochs": task.epochs, "runs_total": task.n_runs,
+        "time_limit_s": task.time_limit_s, "metrics": task.metrics, "eval_metric": task.eval_metric,
+        "direction": task.direction.value, "score_mode": task.score_mode.value, "sampler": task.sampler.value,
+        "prune": task.prune, "params": task.params, "limits": task.limits,
+        "created_at": task.created_at.isoformat(),
+        "started_at": task.started_at.isoformat() if task.started_at else None,
+        "finished_at": task.finished_at.isoformat() if task.finished_at else None,
+        "best_run": best.id if best else None,
+        "best_score": best.score if best else None,
+        "runs": [
+            {"id": r.id, "index": r.index, "status": r.status.value, "params": r.params, "score": r.score,
+             "score_missing": r.score_missing, "exit_code": r.exit_code, "reason": r.reason, "device": r.device,
+             "best": r.id == task.best_run_id,
+             "started_at": r.started_at.isoformat() if r.started_at else None,
+             "finished_at": r.finished_at.isoformat() if r.finished_at else None,
+             "log_bytes_dropped": r.log_bytes_dropped,
+             "metrics": {name: ys for name, (_xs, ys) in series.get(r.id, {}).items()}}
+            for r in runs
+        ],
+    }
+
+
+def clone_task(*, session: Session, task_id: int, name: str | None = None,
+               max_parallel_default: int = 4) -> Task:
+    """A new waiting task with the same settings (validated again: the model
+    must still be deployed)."""
+    src = get_task(session=session, task_id=task_id)
+    params: dict[str, tuple[Any, bool]] = {}
+    for key, p in src.params.items():
+        if "range" in p:
+            params[key] = (f"[{p['range'][0]}, {p['range'][1]}]", True)
+        elif "choices" in p:
+            params[key] = ("{" + ", ".join(str(c) for c in p["choices"]) + "}", True)
+        else:
+            params[key] = (p["value"] if not isinstance(p["value"], list) else " ".join(map(str, p["value"])), False)
+    task_in = TaskIn(name=name or f"{src.name} (copy)", model_id=src.model_id, dataset_id=src.dataset_id,
+                     epochs=src.epochs, n_runs=src.n_runs, time_limit=src.time_limit_s, metrics=list(src.metrics),
+                     eval_metric=src.eval_metric, direction=src.direction.value, score_mode=src.score_mode.value,
+                     params=params, sampler=src.sampler.value, prune=src.prune, max_parallel=src.max_parallel,
+                     seed=src.seed, limits=dict(src.limits))
+    return create_task(session=session, task_in=task_in, max_parallel_default=max_parallel_default)
+
+
+def rerun_run(*, session: Session, run_id: int) -> Run:
+    """Queue a finished, unsuccessful run again with the same parameters. A
+    finished task is reopened (its time limit starts again)."""
+    run = get_run(session=session, run_id=run_id)
+    if run.status in (RunStatus.queued, RunStatus.running):
+        raise ConflictError(f"run {run_id} is {run.status.value}; only a finished run can be re-run")
+    if run.status == RunStatus.completed:
+        raise ConflictError(f"run {run_id} completed; clone the task to train it again")
+    task = get_task(session=session, task_id=run.task_id)
+    if task.model_id:
+        model = get_model(session=session, model_id=task.model_id)
+        if model.status != DeployStatus.deployed:
+            raise ConflictError(f"model {model.id} is {model.status.value}; redeploy it first")
+    run.status = RunStatus.queued
+    run.attempt += 1
+    run.job_id = f"run-{run.id}-{run.attempt}"
+    run.reason = None
+    run.score = None
+    run.score_missing = False
+    run.exit_code = None
+    run.started_at = run.finished_at = run.heartbeat_at = None
+    # A search trial's result is final in Optuna; the re-run is a plain repeat of its values.
+    run.trial_number = None
+    session.exec(MetricPoint.__table__.delete().where(MetricPoint.run_id == run.id))
+    if task.status.finished:
+        task.status = TaskStatus.running
+        task.stop_requested = False
+        task.finished_at = None
+        task.reason = None
+        task.started_at = utcnow()
+        task.deadline = task.started_at + timedelta(seconds=task.time_limit_s) if task.time_limit_s else None
+        session.add(task)
+    session.add(run)
+    session.commit()
+    session.refresh(run)
+    return run

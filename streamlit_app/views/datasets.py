@@ -1,0 +1,94 @@
+"""Datasets: upload (with progress and every validation error), the list, and
+one dataset's detail with a Start-training shortcut."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from shared.core.errors import FieldError, NotFoundError, TrainyardError
+from shared.core.settings import format_size
+from shared.records import TASK_TYPE_LABELS, TaskType
+from shared.services.datasets import add_dataset, delete_dataset, get_dataset, list_datasets
+from streamlit_app.components import deps
+from streamlit_app.components.alerts import show_error
+from streamlit_app.components.dataset_view import render_dataset
+from streamlit_app.components.uploads import upload_to_file
+
+
+def _upload() -> None:
+    file = st.file_uploader("Dataset zip", type=["zip"], key="ds_upload")
+    c1, c2 = st.columns(2)
+    name = c1.text_input("Name", key="ds_name", placeholder=file.name.rsplit(".", 1)[0] if file else "")
+    ttype = c2.selectbox("Task type", list(TaskType), format_func=lambda t: TASK_TYPE_LABELS[t], key="ds_type")
+    error_slot = st.empty()
+    if not st.button("Upload and validate", key="ds_add", type="primary", disabled=file is None):
+        return
+    s = deps.settings()
+    bar = st.progress(0.0, text="uploading")
+    try:
+        with upload_to_file(file, tmp_root=s.data_dir / "tmp") as path, deps.session() as session:
+            ds = add_dataset(session=session, settings=s, zip_path=path, name=name or file.name.rsplit(".", 1)[0],
+                             task_type=ttype,
+                             progress=lambda stage, frac: bar.progress(min(max(frac, 0.0), 1.0), text=stage))
+    except FieldError as exc:
+        error_slot.error(f"{exc.field}: {exc.field_message}")
+    except TrainyardError as exc:
+        with error_slot.container():
+            show_error(exc, prefix="The dataset was rejected; nothing was stored.")
+    else:
+        st.session_state["ds_added"] = f"Dataset {ds.id} added: {ds.name} ({ds.images} images)"
+        st.query_params["id"] = str(ds.id)
+        st.session_state["ds_select"] = ds.id  # the selectbox below follows the new dataset
+        st.rerun()
+    finally:
+        bar.empty()
+
+
+def render() -> None:
+    st.title("Datasets")
+    if msg := st.session_state.pop("ds_added", None):
+        st.success(msg)
+    with deps.session() as session:
+        datasets = list_datasets(session=session)
+    with st.expander("Upload a dataset", expanded=not datasets):
+        _upload()
+    if not datasets:
+        st.info("No datasets yet. Upload a zip above, or load the examples on the Home page.")
+        return
+    st.dataframe(pd.DataFrame([{"id": d.id, "name": d.name, "task type": TASK_TYPE_LABELS[d.task_type],
+                                "images": d.images, "size": format_size(d.size_bytes),
+                                "warnings": len((d.report or {}).get("warnings", [])),
+                                "uploaded": d.created_at.strftime("%Y-%m-%d %H:%M")} for d in datasets]),
+                 hide_index=True, key="ds_table")
+    ids = [d.id for d in datasets]
+    names = {d.id: f"#{d.id} {d.name}" for d in datasets}
+    if st.session_state.get("ds_select") not in ids:  # entering the page: the link's ?id= picks the item
+        wanted = st.query_params.get("id")
+        st.session_state["ds_select"] = int(wanted) if wanted and wanted.isdigit() and int(wanted) in ids else ids[0]
+    ds_id = st.selectbox("Dataset", ids, format_func=names.get, key="ds_select")
+    st.query_params["id"] = str(ds_id)
+    with deps.session() as session:
+        try:
+            ds = get_dataset(session=session, dataset_id=ds_id)
+        except NotFoundError as exc:
+            st.error(str(exc))
+            return
+    st.header(ds.name)
+    c1, c2, _ = st.columns([1, 1, 3])
+    if c1.button("Start training", key="ds_train", type="primary", icon=":material/rocket_launch:"):
+        st.session_state["task_new_dataset"] = ds.id
+        st.switch_page("views/task_new.py")
+    if c2.button("Delete", key="ds_delete", icon=":material/delete:"):
+        try:
+            with deps.session() as session:
+                delete_dataset(session=session, settings=deps.settings(), dataset_id=ds.id)
+        except TrainyardError as exc:
+            st.error(str(exc))
+        else:
+            st.query_params.clear()
+            st.rerun()
+    render_dataset(ds, deps.settings())
+
+
+render()

@@ -1,0 +1,58 @@
+"""Home: what Trainyard does, where to start, and one click to load examples."""
+
+from __future__ import annotations
+
+import streamlit as st
+from redis.exceptions import RedisError
+
+from shared.core.errors import TrainyardError
+from streamlit_app.components import deps
+from streamlit_app.components.alerts import show_error
+from streamlit_app.components.examples_loader import load_examples
+
+
+def render() -> None:
+    st.title("🚂 Trainyard")
+    st.markdown(
+        "Train **your own** computer-vision code on **your own** data.\n\n"
+        "1. Upload a dataset zip on **Datasets** (COCO, class folders, masks, ICDAR, DOTA, ...).\n"
+        "2. Upload a model zip on **Models**: `train.py`, `predict.py`, `requirements.txt`, `weights/`. "
+        "Its environment is built once and its argparse parameters become a form.\n"
+        "3. Create a **task**: pick the dataset and the model, set the parameters (or search ranges) "
+        "and watch the metrics your `train.py` prints as `key: value`.\n"
+        "4. Download the weights of the best run.")
+    with deps.session() as s:
+        from shared.services.datasets import list_datasets
+        from shared.services.models import list_models
+
+        n_data, n_models = len(list_datasets(session=s)), len(list_models(session=s))
+    c1, c2 = st.columns(2)
+    c1.metric("Datasets", n_data)
+    c2.metric("Models", n_models)
+
+    st.subheader("New here?")
+    st.write("Load the example classification and detection datasets with a small model for each "
+             "(the models' environments are then built by the worker).")
+    if st.button("Load examples", key="home_load_examples", type="primary"):
+        bar = st.progress(0.0, text="starting")
+        try:
+            with deps.session() as s:
+                made = load_examples(session=s, settings=deps.settings(), connection=deps.redis(),
+                                     progress=lambda text, frac: bar.progress(min(max(frac, 0.0), 1.0), text=text))
+        except TrainyardError as exc:
+            show_error(exc, prefix="Loading the examples failed.")
+        except RedisError as exc:
+            show_error(exc, prefix="Redis is not reachable, so the models' deploys cannot be queued. "
+                                   "Start the platform with `make run` (or `python -m runner up`).")
+        else:
+            st.session_state["home_examples"] = made
+    made = st.session_state.get("home_examples")
+    if made:
+        st.success("Examples loaded: " + "; ".join(
+            f"{kind}: dataset {ids['dataset']}, model {ids['model']} (deploying)" for kind, ids in made.items()))
+        c1, c2 = st.columns(2)
+        c1.page_link("views/datasets.py", label="Open the datasets", icon=":material/dataset:")
+        c2.page_link("views/models.py", label="Watch the models deploy", icon=":material/deployed_code:")
+
+
+render()

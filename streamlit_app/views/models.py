@@ -1,0 +1,137 @@
+"""Models: upload a package (validated, then deployed by a worker), the list
+with deploy status, and one model's detail."""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import streamlit as st
+from redis.exceptions import RedisError
+
+from shared.core.errors import FieldError, NotFoundError, TrainyardError
+from shared.core.queue import enqueue_deploy
+from shared.records import TASK_TYPE_LABELS, DeployStatus, TaskType
+from shared.services.models import add_model, delete_model, get_model, list_models, mark_for_deploy, model_summary
+from streamlit_app.components import deps
+from streamlit_app.components import model_view as mv
+from streamlit_app.components.alerts import show_error
+from streamlit_app.components.badges import status_cell
+from streamlit_app.components.uploads import upload_to_file
+
+NETWORK_WARNING = ("With network on, this model's training and prediction runs can reach the internet "
+                   "(download weights, send data out). Turn it on only for code you trust.")
+
+
+def _enqueue(model_id: int, attempt: int = 0) -> None:
+    try:
+        enqueue_deploy(model_id, connection=deps.redis(), attempt=attempt)
+    except RedisError as exc:
+        st.session_state["md_notice"] = (f"Model {model_id} is saved but its deploy could not be queued ({exc}); "
+                                         "the worker's reconciler queues it once Redis is back.")
+
+
+def _upload() -> None:
+    file = st.file_uploader("Model package zip", type=["zip"], key="md_upload",
+                            help="train.py, predict.py, requirements.txt, weights/ (install_dependencies.sh optional)")
+    c1, c2 = st.columns(2)
+    name = c1.text_input("Name", key="md_name", placeholder=file.name.rsplit(".", 1)[0] if file else "")
+    ttype = c2.selectbox("Task type", list(TaskType), format_func=lambda t: TASK_TYPE_LABELS[t], key="md_type")
+    if st.checkbox("Allow network access for training and prediction", key="md_network"):
+        st.warning(NETWORK_WARNING, icon=":material/public:")
+    slot = st.empty()
+    if not st.button("Upload and deploy", key="md_add", type="primary", disabled=file is None):
+        return
+    s = deps.settings()
+    try:
+        with st.spinner("validating the package"), upload_to_file(file, tmp_root=s.data_dir / "tmp") as path, \
+                deps.session() as session:
+            model = add_model(session=session, settings=s, zip_path=path, name=name or file.name.rsplit(".", 1)[0],
+                              task_type=ttype, network=bool(st.session_state.get("md_network")))
+    except FieldError as exc:
+        slot.error(f"{exc.field}: {exc.field_message}")
+        return
+    except TrainyardError as exc:
+        with slot.container():
+            show_error(exc, prefix="The package was rejected; nothing was stored.")
+        return
+    _enqueue(model.id)
+    st.query_params["id"] = str(model.id)
+    st.session_state["md_select"] = model.id
+    st.rerun()
+
+
+def _actions(model) -> None:
+    c1, c2, _ = st.columns([1, 1, 3])
+    busy = model.status == DeployStatus.deploying
+    if c1.button("Redeploy", key="md_redeploy", icon=":material/refresh:", disabled=busy):
+        try:
+            with deps.session() as s:
+                mark_for_deploy(session=s, model=get_model(session=s, model_id=model.id))
+        except TrainyardError as exc:
+            st.error(str(exc))
+        else:
+            _enqueue(model.id, attempt=int(time.time()))
+            st.rerun()
+    if c2.button("Delete", key="md_delete", icon=":material/delete:"):
+        try:
+            with deps.session() as s:
+                delete_model(session=s, settings=deps.settings(), model_id=model.id)
+        except TrainyardError as exc:
+            st.error(str(exc))
+        else:
+            st.query_params.clear()
+            st.rerun()
+
+
+def render() -> None:
+    st.title("Models")
+    if notice := st.session_state.pop("md_notice", None):
+        st.warning(notice)
+    with deps.session() as s:
+        models = list_models(session=s)
+    with st.expander("Upload a model package", expanded=not models):
+        _upload()
+    if not models:
+        st.info("No models yet. Upload a zip above, or load the examples on the Home page.")
+        return
+    st.dataframe(pd.DataFrame([{"id": m.id, "name": m.name, "task type": TASK_TYPE_LABELS[m.task_type],
+                                "status": status_cell(m.status), "network": "on" if m.network else "",
+                                "uploaded": m.created_at.strftime("%Y-%m-%d %H:%M")} for m in models]),
+                 hide_index=True, key="md_table")
+    ids = [m.id for m in models]
+    if st.session_state.get("md_select") not in ids:  # entering the page: the link's ?id= picks the item
+        wanted = st.query_params.get("id")
+        st.session_state["md_select"] = int(wanted) if wanted and wanted.isdigit() and int(wanted) in ids else ids[0]
+    model_id = st.selectbox("Model", ids, key="md_select",
+                            format_func=lambda i: f"#{i} {next(m.name for m in models if m.id == i)}")
+    st.query_params["id"] = str(model_id)
+    try:
+        with deps.session() as s:
+            model = get_model(session=s, model_id=model_id)
+    except NotFoundError as exc:
+        st.error(str(exc))
+        return
+    st.header(model.name)
+    if model.network:
+        st.warning(NETWORK_WARNING, icon=":material/public:")
+    _actions(model)
+    if model.status in (DeployStatus.waiting, DeployStatus.deploying):
+        mv.live_deploy(model.id)
+    else:
+        mv.deploy_status(model)
+    summary = model_summary(model)
+    tabs = st.tabs(["Parameters", "Files", "Environment", "Templates", "Deploy log"])
+    with tabs[0]:
+        mv.parameters(summary)
+    with tabs[1]:
+        st.code("\n".join(mv.tree_lines((model.report or {}).get("tree", []))) or "(empty)", language=None)
+    with tabs[2]:
+        mv.environment(summary, (model.report or {}).get("requirements") or {})
+    with tabs[3]:
+        mv.templates(model)
+    with tabs[4]:
+        mv.deploy_log(model)
+
+
+render()

@@ -1,0 +1,131 @@
+"""One task: status and reason, Stop, live charts and runs, a run's log and
+resources, search plots, downloads."""
+
+from __future__ import annotations
+
+import streamlit as st
+from redis.exceptions import RedisError
+
+from shared.core.errors import NotFoundError, TrainyardError
+from shared.records import TaskStatus, utcnow
+from shared.services.datasets import get_dataset
+from shared.services.models import get_model
+from shared.services.tasks import get_task, request_stop, task_runs
+from shared.services.weights import list_files
+from streamlit_app.components import deps, logs
+from streamlit_app.components import task_view as tv
+from streamlit_app.components.badges import status_badge
+from streamlit_app.components.facts import facts_row
+from streamlit_app.components.formats import between, duration, params_text, score
+
+
+def _pick_task() -> int | None:
+    wanted = st.query_params.get("id")
+    if wanted and wanted.isdigit():
+        return int(wanted)
+    st.info("Open a task from the task list.")
+    st.page_link("views/tasks.py", label="Tasks", icon=":material/list_alt:")
+    return None
+
+
+def _header(task, model_name: str, dataset_name: str) -> None:
+    st.title(f"{task.name}")
+    st.markdown(f"{status_badge(task.status)} &nbsp; task #{task.id} · model **{model_name}** · "
+                f"dataset **{dataset_name}**")
+    if task.status == TaskStatus.failed and task.reason:
+        st.error(f"**Failed:** {task.reason}")
+    elif task.reason:
+        st.info(task.reason)
+    if notice := st.session_state.pop("task_page_notice", None):
+        st.warning(notice)
+    facts_row([
+        ("Runs", f"{task.n_runs} × {task.epochs} epochs"),
+        ("Evaluation", f"{task.eval_metric or '—'} ({task.direction.value}, {task.score_mode.value})"),
+        ("Running for", duration(between(task.started_at, task.finished_at, utcnow()))),
+        ("Time limit", duration(task.time_limit_s)),
+        ("Sampler", task.sampler.value + (" + pruning" if task.prune else "")),
+    ])
+    st.caption(f"Parameters: `{params_text(task.params)}`")
+    st.page_link("views/models.py", label="Model page: environment install log and parameters",
+                 icon=":material/terminal:", query_params={"id": str(task.model_id)})
+
+
+def _stop(task_id: int) -> None:
+    try:
+        with deps.session() as s:
+            request_stop(session=s, task_id=task_id)
+        deps.schedule_task(task_id)
+    except TrainyardError as exc:
+        st.session_state["task_page_notice"] = str(exc)
+    except (RedisError, OSError) as exc:
+        st.session_state["task_page_notice"] = f"Stop is recorded; the worker acts on it shortly ({exc})."
+
+
+def render() -> None:
+    task_id = _pick_task()
+    if task_id is None:
+        return
+    try:
+        with deps.session() as s:
+            task = get_task(session=s, task_id=task_id)
+            runs = task_runs(session=s, task_id=task_id)
+            model_name = get_model(session=s, model_id=task.model_id).name
+            dataset_name = get_dataset(session=s, dataset_id=task.dataset_id).name
+    except NotFoundError as exc:
+        st.error(str(exc))
+        return
+    _header(task, model_name, dataset_name)
+    if not task.status.finished:
+        st.button("Stop task", key="tk_stop", icon=":material/stop_circle:", on_click=_stop, args=(task_id,),
+                  disabled=task.stop_requested, help="stop requested" if task.stop_requested else None)
+    (tv.charts_body if task.status.finished else tv.live_charts)(task_id)
+
+    tabs = st.tabs(["Run detail", "Search", "Downloads"])
+    with tabs[0]:
+        if runs:
+            run_id = st.selectbox("Run", [r.id for r in runs], key="tk_run",
+                                  index=next((i for i, r in enumerate(runs) if r.id == task.best_run_id), 0),
+                                  format_func=lambda rid: tv.run_label(next(r for r in runs if r.id == rid)))
+            (tv.run_body if task.status.finished else tv.live_run)(task_id, run_id)
+        else:
+            st.caption("No runs yet.")
+    with tabs[1]:
+        from shared.services.search import is_search
+
+        if is_search(task):
+            tv.search_plots(task)
+        else:
+            st.caption("This task searches no parameter (no Search flag was on).")
+    with tabs[2]:
+        _downloads(task, runs)
+
+
+def _downloads(task, runs) -> None:
+    st.download_button("Metrics (CSV)", data=lambda: tv.metrics_csv(task.id), file_name=f"task{task.id}-metrics.csv",
+                       mime="text/csv", key="tk_dl_csv", on_click="ignore")
+    if not runs:
+        return
+    run_id = st.selectbox("Run for the log and the weights", [r.id for r in runs], key="tk_dl_run",
+                          index=next((i for i, r in enumerate(runs) if r.id == task.best_run_id), 0),
+                          format_func=lambda rid: tv.run_label(next(r for r in runs if r.id == rid))
+                          + (" ★ best" if rid == task.best_run_id else ""))
+    run = next(r for r in runs if r.id == run_id)
+    settings = deps.settings()
+    logs.download_button(settings.path(run.log_path) if run.log_path else None,
+                         file_name=f"task{task.id}-run{run.id}.log", key="tk_dl_log")
+    try:
+        files = list_files(settings, run)
+    except NotFoundError:
+        files = []
+    if not files:
+        st.caption(f"{tv.run_label(run)} has no files in its work dir (score {score(run.score)}).")
+        return
+    st.download_button(f"Work dir of {tv.run_label(run)} (zip)", data=lambda: tv.weights_zip(task.id, run.id),
+                       file_name=f"task{task.id}-run{run.id}.zip", mime="application/zip", key="tk_dl_zip",
+                       on_click="ignore")
+    rel = st.selectbox("Single file", files, key="tk_dl_file")
+    st.download_button(f"Download {rel}", data=lambda: tv.file_bytes(run, rel), file_name=rel.rsplit("/", 1)[-1],
+                       key="tk_dl_one", on_click="ignore")
+
+
+render()

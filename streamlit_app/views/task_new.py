@@ -1,0 +1,117 @@
+"""New task: the full form of CONTRACT §3. Validation is the service's; a
+FieldError is shown under the field it names."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from shared.records import TASK_TYPE_LABELS, TaskType
+from shared.services.datasets import list_datasets
+from shared.services.models import list_models, list_templates, model_summary
+from streamlit_app.components import deps
+from streamlit_app.components import task_form as tf
+
+
+def render() -> None:
+    if (created := st.session_state.pop("tf_created", None)) is not None:
+        st.switch_page("views/task.py", query_params={"id": str(created)})
+    st.title("New training task")
+    if (pre := st.session_state.pop("task_new_dataset", None)) is not None:
+        st.session_state["tf_dataset"] = pre
+    with deps.session() as s:
+        datasets = {d.id: d for d in list_datasets(session=s)}
+        ready = {m.task_type for m in list_models(session=s, deployed_only=True)}
+    if not datasets:
+        st.info("Upload a dataset first.")
+        st.page_link("views/datasets.py", label="Datasets", icon=":material/dataset:")
+        return
+    st.text_input("Task name", key="tf_name", placeholder="e.g. yolo baseline, lr search")
+    tf.field_error("name")
+    if st.session_state.get("tf_dataset") not in datasets:
+        # Open on the newest dataset that some deployed model can train on.
+        st.session_state["tf_dataset"] = next(
+            (i for i, d in datasets.items() if d.task_type in ready or (ready and d.task_type == TaskType.other)),
+            next(iter(datasets)))
+    ds_id = st.selectbox("Dataset", list(datasets), key="tf_dataset", on_change=tf.reset_params,
+                         format_func=lambda i: f"#{i} {datasets[i].name} ({TASK_TYPE_LABELS[datasets[i].task_type]})")
+    tf.field_error("dataset")
+    ds = datasets[ds_id]
+    with deps.session() as s:
+        models = {m.id: m for m in list_models(session=s, task_type=ds.task_type, deployed_only=True)}
+    if not models:
+        st.warning(f"No deployed model for {TASK_TYPE_LABELS[ds.task_type]} datasets yet: upload one "
+                   "(or wait for its deploy to finish).")
+        st.page_link("views/models.py", label="Models", icon=":material/deployed_code:")
+        return
+    model_id = st.selectbox("Model (deployed, same task type)", list(models), key="tf_model", on_change=tf.reset_params,
+                            format_func=lambda i: f"#{i} {models[i].name}")
+    tf.field_error("model")
+    summary = model_summary(models[model_id])
+    user_args = summary["user_parameters"]
+    epochs_arg = summary.get("epochs_argument") or {}
+    with deps.session() as s:
+        templates = {t.id: t for t in list_templates(session=s, model_id=model_id)}
+        suggestions = tf.metric_suggestions(s, model_id)
+    if templates:
+        tpl = st.selectbox("Pre-fill from a parameter template", [None, *templates], key="tf_template",
+                           format_func=lambda i: "—" if i is None else templates[i].name)
+        if tpl is not None and st.session_state.get("tf_template_applied") != tpl:
+            tf.apply_template(templates[tpl].values, user_args, epochs_arg.get("name"))
+            st.session_state["tf_template_applied"] = tpl
+
+    c1, c2, c3 = st.columns(3)
+    with c1:
+        default_epochs = epochs_arg.get("default") if isinstance(epochs_arg.get("default"), int) else 10
+        st.session_state.setdefault("tf_epochs", default_epochs)  # a template may have set it already
+        st.number_input("Epochs per run (--epochs)", min_value=0, step=1, key="tf_epochs")
+        tf.field_error("epochs")
+    with c2:
+        st.number_input("Number of runs", min_value=0, value=1, step=1, key="tf_runs")
+        tf.field_error("runs")
+    with c3:
+        st.text_input("Expected training time (limit)", value="90m", key="tf_time",
+                      help="e.g. 90m, 2h, 1h30m; a task running past it is stopped as timed out")
+        tf.field_error("time limit")
+
+    metrics = st.multiselect("Metrics to chart (as train.py prints them)", suggestions, key="tf_metrics",
+                             accept_new_options=True, placeholder="type a name, e.g. loss, mAP50")
+    tf.field_error("metrics")
+    c1, c2, c3 = st.columns([2, 1, 1])
+    with c1:
+        st.selectbox("Evaluation metric (ranks the runs)", list(dict.fromkeys(metrics + suggestions)),
+                     index=None, key="tf_eval", accept_new_options=True,
+                     on_change=tf.guess_direction_from_eval)
+        tf.field_error("eval metric")
+    with c2:
+        st.radio("Better is", ["max", "min"], key="tf_direction", horizontal=True)
+        tf.field_error("direction")
+    with c3:
+        st.radio("Run score", ["final", "best"], key="tf_score", horizontal=True,
+                 help="final: the last printed value; best: the best value over the run")
+        tf.field_error("score")
+
+    st.subheader("Parameters")
+    params = tf.param_rows(user_args)
+    c1, c2, c3, c4 = st.columns(4)
+    with c1:
+        samplers = ["tpe", "random"] + (["grid"] if tf.grid_possible(user_args, params) else [])
+        st.selectbox("Search sampler", samplers, key="tf_sampler",
+                     help="grid is offered when every searched value is an int range or a set")
+        tf.field_error("sampler")
+    with c2:
+        st.toggle("Prune poor runs early", value=True, key="tf_prune")
+    with c3:
+        st.number_input("Max parallel runs", min_value=1, value=None, step=1, key="tf_parallel",
+                        placeholder=f"min(runs, {deps.settings().max_parallel_runs})")
+        tf.field_error("max parallel")
+    with c4:
+        st.number_input("Seed", min_value=0, value=None, step=1, key="tf_seed", placeholder="random")
+    with st.expander("Sandbox limits for this task"):
+        tf.limit_inputs(deps.settings())
+
+    known = set(tf.FIELD_KEYS) | {a["name"] for a in user_args}
+    tf.unplaced_error(known)
+    st.button("Create and start", key="tf_submit", type="primary", on_click=tf.submit, args=(user_args,))
+
+
+render()
