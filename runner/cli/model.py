@@ -142,7 +142,7 @@ def delete(model_id: int, as_json: bool, settings: Settings) -> None:
 
 @model.command()
 @click.argument("model_id", metavar="ID", type=int)
-@click.option("--set", "set_name", metavar="NAME", help="create or replace a template")
+@click.option("--set", "set_name", metavar="NAME", help="save a new template under NAME")
 @click.option("--value", "values", multiple=True, metavar="name=value",
               help="a parameter value of the template set with --set (repeatable)")
 @json_option

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 
@@ -15,15 +13,12 @@ from tests.support.procs import start_worker, stop_worker
 
 
 def invoke(argv: list[str]) -> tuple[int, str, str]:
-    from runner.cli import main
+    from click.testing import CliRunner
 
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main(argv)
-        except SystemExit as exc:
-            code = exc.code
-    return code, out.getvalue(), err.getvalue()
+    from runner.cli import PROG, cli
+
+    result = CliRunner().invoke(cli, argv, prog_name=PROG, catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
 
 
 def _check(name: str, got: list) -> None:
