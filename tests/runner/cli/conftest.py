@@ -30,7 +30,8 @@ class Result:
 def cli(settings):
     from click.testing import CliRunner
 
-    from runner.cli import PROG, cli as root
+    from runner.cli import PROG
+    from runner.cli import cli as root
 
     def run(*argv: str) -> Result:
         r = CliRunner().invoke(root, list(argv), prog_name=PROG, catch_exceptions=False)
