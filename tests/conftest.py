@@ -14,9 +14,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-# Kept between test sessions (gitignored) so uv hardlinks instead of re-extracting.
-UV_CACHE = ROOT / ".cache" / "uv-test"
+from tests.support.paths import ROOT, UV_CACHE  # noqa: F401 - re-exported for tests that import them from here
 
 
 @pytest.fixture(scope="session")

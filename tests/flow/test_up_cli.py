@@ -18,7 +18,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.conftest import ROOT, UV_CACHE
+from tests.support.paths import ROOT, UV_CACHE
 
 
 def _cli(env, *args, timeout=600):

@@ -29,3 +29,31 @@ def wait_for(cond, timeout: float, what: str, *, every: float = 0.1) -> None:
             return
         time.sleep(every)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def start_worker(settings, *extra: str):
+    """A real ``python -m runner worker --cpu`` process, returned once it is
+    registered with Redis; the caller stops it by its pid."""
+    import subprocess
+    import sys
+
+    from redis import Redis
+    from rq import Worker
+
+    from tests.support.paths import ROOT
+
+    proc = subprocess.Popen([sys.executable, "-m", "runner", "worker", "--cpu", *extra], cwd=ROOT,
+                            env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    conn = Redis.from_url(settings.effective_redis_url)
+    wait_for(lambda: bool(Worker.all(connection=conn)) or proc.poll() is not None, 60, "the worker to start")
+    assert proc.poll() is None, "the worker exited at start"
+    return proc
+
+
+def stop_worker(proc) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except Exception:  # noqa: BLE001 - a worker stuck in teardown is killed
+        proc.kill()
+        proc.wait(timeout=10)

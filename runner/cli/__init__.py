@@ -1,0 +1,56 @@
+"""The command line: ``python -m runner <noun> <verb>``. Every command takes
+``--json``, exits 0 on success, 1 with the reason on stderr when the platform
+refuses (a ``TrainyardError``), and 2 on a usage error or invalid settings."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from runner.cli.common import JSON_META, CliError
+from runner.cli.dataset import dataset
+from runner.cli.model import model
+from runner.cli.predict import predict
+from runner.cli.service import examples, reconcile, redis_, up, worker
+from runner.cli.task import task
+from shared.core.errors import TrainyardError
+
+__all__ = ["CliError", "cli", "main"]
+
+PROG = "python -m runner"
+
+
+class TrainyardGroup(click.Group):
+    """The root group: the one place a ``TrainyardError`` raised by any command
+    becomes exit code 1 with its message on stderr (as JSON with ``--json``)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TrainyardError as exc:
+            if ctx.meta.get(JSON_META):
+                click.echo(json.dumps({"error": str(exc), "field": getattr(exc, "field", None)}), err=True)
+            else:
+                click.echo(f"error: {exc}", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=TrainyardGroup, context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Trainyard: train your own code on your data."""
+
+
+for command in (up, redis_, worker, reconcile, examples, dataset, model, predict, task):
+    cli.add_command(command)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns its exit code (``python -m runner`` exits with it)."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name=PROG, standalone_mode=True)
+    except SystemExit as exc:  # standalone mode always ends in sys.exit, with the command's code
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return 0

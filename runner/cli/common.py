@@ -1,0 +1,102 @@
+"""What every command shares: the ``--json`` option, settings loaded after the
+command line is parsed, output, DB sessions and the Redis check. Errors are
+mapped to exit codes in one place, ``runner.cli.TrainyardGroup``."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+from sqlmodel import Session
+
+from shared.core.errors import FieldError, TrainyardError
+from shared.core.settings import Settings, get_settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# ctx.meta is one dict shared by the whole chain of contexts, so the root group
+# can tell after a failure whether the command asked for JSON.
+JSON_META = "trainyard.json"
+
+
+class CliError(TrainyardError):
+    """A usage problem found by the CLI itself."""
+
+
+def _remember_json(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    ctx.meta[JSON_META] = value
+    return value
+
+
+def json_option(f: F) -> F:
+    """``--json``: machine-readable output on stdout, and errors as
+    ``{"error": ..., "field": ...}`` on stderr. The handler gets ``as_json``."""
+    return click.option("--json", "as_json", is_flag=True, callback=_remember_json,
+                        help="machine-readable output")(f)
+
+
+def pass_settings(f: F) -> F:
+    """Hands the handler ``settings``, read only once the command line parsed
+    (so ``--help`` works whatever the environment holds). Invalid settings
+    exit 2, like a usage error, with pydantic's message naming the variable."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            settings = get_settings()
+        except Exception as exc:  # noqa: BLE001 - pydantic's message names the bad variable
+            click.echo(f"error: invalid settings: {exc}", err=True)
+            raise click.exceptions.Exit(2) from None
+        return f(*args, settings=settings, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def out(as_json: bool, data: Any, text: str | None = None) -> None:
+    """``data`` as indented JSON with ``--json``; otherwise ``text`` (or the JSON when a command has no text form)."""
+    dumped = json.dumps(data, indent=2, default=str)
+    click.echo(dumped if as_json or text is None else text)
+
+
+def exit_with(code: int) -> None:
+    """End the command with ``code`` after its output was printed."""
+    raise click.exceptions.Exit(code)
+
+
+def session(settings: Settings) -> Session:
+    from shared.core.db import get_engine
+
+    return Session(get_engine(settings.database_url), expire_on_commit=False)
+
+
+def redis(settings: Settings):
+    """The Redis connection, checked: commands that queue work refuse to run without it."""
+    from shared.core.queue import redis_connection
+
+    conn = redis_connection(settings)
+    try:
+        conn.ping()
+    except Exception as exc:  # noqa: BLE001
+        where = settings.redis_url or f"the embedded server at {settings.redis_socket}"
+        raise CliError(f"Redis ({where}) is not reachable: {exc}. Start the platform first: "
+                       "`make run` (or `python -m runner up`)") from None
+    return conn
+
+
+def warn_no_worker(conn) -> None:
+    from rq import Worker
+
+    if not Worker.all(connection=conn):
+        print("warning: no worker is running, so nothing will be processed; start one with "
+              "`python -m runner up` or `python -m runner worker`", file=sys.stderr)
+
+
+def split_kv(text: str, opt: str) -> tuple[str, str]:
+    if "=" not in text:
+        raise FieldError(opt, f"{text!r}: write name=value")
+    k, v = text.split("=", 1)
+    return k.strip(), v.strip()

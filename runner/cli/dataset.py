@@ -1,0 +1,91 @@
+"""``python -m runner dataset add|show|list``."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from runner.cli.common import CliError, json_option, out, pass_settings, session
+from shared.core.settings import Settings
+
+
+@click.group()
+def dataset() -> None:
+    """Add, show and list datasets."""
+
+
+@dataset.command()
+@click.argument("file")
+@click.option("--name", help="dataset name (default: the zip's file name without .zip)")
+@click.option("--type", "task_type", default="other", show_default=True,
+              help="task type, e.g. classification, detection")
+@json_option
+@pass_settings
+def add(file: str, name: str | None, task_type: str, as_json: bool, settings: Settings) -> None:
+    """Validate the dataset zip FILE and store it."""
+    from shared.services.datasets import add_dataset
+
+    path = Path(file)
+    if not path.is_file():
+        raise CliError(f"{file}: no such file")
+    last = [0.0]
+
+    def progress(stage: str, frac: float) -> None:
+        if not as_json and sys.stderr.isatty() and time.monotonic() - last[0] > 0.5:
+            last[0] = time.monotonic()
+            print(f"\r{stage} {frac:5.0%}", end="", file=sys.stderr)
+
+    with session(settings) as s:
+        ds = add_dataset(session=s, settings=settings, zip_path=path, name=name or path.stem,
+                         task_type=task_type, progress=progress)
+        data = dataset_dict(ds)
+    out(as_json, data, f"dataset {ds.id} added: {ds.name} ({ds.task_type.value}, {ds.images} images, "
+                       f"{len(data['warnings'])} warnings)")
+
+
+@dataset.command()
+@click.argument("dataset_id", metavar="ID", type=int)
+@json_option
+@pass_settings
+def show(dataset_id: int, as_json: bool, settings: Settings) -> None:
+    """Splits, classes, warnings and the arguments train.py gets for dataset ID."""
+    from shared.services.datasets import get_dataset
+
+    with session(settings) as s:
+        out(as_json, dataset_dict(get_dataset(session=s, dataset_id=dataset_id)))
+
+
+@dataset.command(name="list")
+@json_option
+@pass_settings
+def list_(as_json: bool, settings: Settings) -> None:
+    """All datasets, newest first."""
+    from shared.services.datasets import list_datasets
+
+    with session(settings) as s:
+        rows = [{"id": d.id, "name": d.name, "task_type": d.task_type.value, "images": d.images}
+                for d in list_datasets(session=s)]
+    out(as_json, rows, "\n".join(f"{r['id']:>4}  {r['task_type']:<22} {r['images']:>7}  {r['name']}"
+                                 for r in rows) or "no datasets")
+
+
+def dataset_dict(ds) -> dict[str, Any]:
+    from shared.services.datasets import dataset_args
+
+    rep = ds.report or {}
+    return {"id": ds.id, "name": ds.name, "task_type": ds.task_type.value, "images": ds.images,
+            "splits": rep.get("splits", {}), "class_names": rep.get("class_names", []),
+            "class_map": {str(i): n for i, n in enumerate(rep.get("class_names", []))},
+            "instances_per_class": rep.get("instances_per_class", {}),
+            "warnings": [w if isinstance(w, str) else _issue_text(w) for w in rep.get("warnings", [])],
+            "arguments": dataset_args(ds), "path": ds.path, "created_at": ds.created_at.isoformat()}
+
+
+def _issue_text(w: dict[str, Any]) -> str:
+    where = f" {w['where']}" if w.get("where") else ""
+    count = f" (x{w['count']})" if w.get("count", 1) > 1 else ""
+    return f"{w.get('file', '')}{where}: {w.get('message', '')}{count}"

@@ -1,0 +1,162 @@
+"""``python -m runner model add|show|list|redeploy|delete|templates``."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from runner.cli.common import (
+    CliError,
+    exit_with,
+    json_option,
+    out,
+    pass_settings,
+    redis,
+    session,
+    split_kv,
+    warn_no_worker,
+)
+from shared.core.settings import Settings
+
+WAIT_HELP = "wait until the deploy finished (deployed or failed)"
+TIMEOUT_HELP = "seconds to wait with --wait"
+
+
+@click.group()
+def model() -> None:
+    """Add, deploy, show and delete model packages."""
+
+
+def _wait_model(settings: Settings, model_id: int, timeout: float) -> Any:
+    from shared.records import DeployStatus
+    from shared.services.models import get_model
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with session(settings) as s:
+            m = get_model(session=s, model_id=model_id)
+        if m.status in (DeployStatus.deployed, DeployStatus.failed):
+            return m
+        if time.monotonic() > deadline:
+            raise CliError(f"model {model_id} still {m.status.value} after {timeout:.0f} s")
+        time.sleep(0.3)
+
+
+@model.command()
+@click.argument("file")
+@click.option("--name", help="model name (default: the zip's file name without .zip)")
+@click.option("--type", "task_type", default="other", show_default=True,
+              help="task type, e.g. classification, detection")
+@click.option("--network", is_flag=True, help="let training/prediction reach the network (off by default)")
+@click.option("--wait", is_flag=True, help=WAIT_HELP + "; exit 1 if it failed")
+@click.option("--timeout", type=float, default=3600, show_default=True, help=TIMEOUT_HELP)
+@json_option
+@pass_settings
+def add(file: str, name: str | None, task_type: str, network: bool, wait: bool, timeout: float, as_json: bool,
+        settings: Settings) -> None:
+    """Validate the model package zip FILE, store it and queue its deploy (env build)."""
+    from shared.core.queue import enqueue_deploy
+    from shared.services.models import add_model, model_summary
+
+    path = Path(file)
+    if not path.is_file():
+        raise CliError(f"{file}: no such file")
+    conn = redis(settings)
+    with session(settings) as s:
+        pkg = add_model(session=s, settings=settings, zip_path=path, name=name or path.stem,
+                        task_type=task_type, network=network)
+    enqueue_deploy(pkg.id, connection=conn)
+    if wait:
+        warn_no_worker(conn)
+        pkg = _wait_model(settings, pkg.id, timeout)
+    out(as_json, model_summary(pkg), f"model {pkg.id} {pkg.status.value}: {pkg.name}"
+                                     + (f"\n{pkg.reason}" if pkg.reason else ""))
+    if wait and pkg.status.value == "failed":
+        print(f"deploy failed: {pkg.reason}", file=sys.stderr)
+        exit_with(1)
+
+
+@model.command()
+@click.argument("model_id", metavar="ID", type=int)
+@json_option
+@pass_settings
+def show(model_id: int, as_json: bool, settings: Settings) -> None:
+    """Status, requirements and the parameters read from train.py of model ID."""
+    from shared.services.models import get_model, model_summary
+
+    with session(settings) as s:
+        out(as_json, model_summary(get_model(session=s, model_id=model_id)))
+
+
+@model.command(name="list")
+@json_option
+@pass_settings
+def list_(as_json: bool, settings: Settings) -> None:
+    """All models, newest first."""
+    from shared.services.models import list_models
+
+    with session(settings) as s:
+        rows = [{"id": m.id, "name": m.name, "task_type": m.task_type.value, "status": m.status.value}
+                for m in list_models(session=s)]
+    out(as_json, rows, "\n".join(f"{r['id']:>4}  {r['status']:<10} {r['task_type']:<22} {r['name']}"
+                                 for r in rows) or "no models")
+
+
+@model.command()
+@click.argument("model_id", metavar="ID", type=int)
+@click.option("--wait", is_flag=True, help=WAIT_HELP)
+@click.option("--timeout", type=float, default=3600, show_default=True, help=TIMEOUT_HELP)
+@json_option
+@pass_settings
+def redeploy(model_id: int, wait: bool, timeout: float, as_json: bool, settings: Settings) -> None:
+    """Build the env of model ID again (e.g. after a failed deploy)."""
+    from shared.core.queue import enqueue_deploy
+    from shared.services.models import get_model, mark_for_deploy, model_summary
+
+    conn = redis(settings)
+    with session(settings) as s:
+        pkg = mark_for_deploy(session=s, model=get_model(session=s, model_id=model_id))
+    enqueue_deploy(pkg.id, connection=conn, attempt=int(time.time()))
+    if wait:
+        pkg = _wait_model(settings, pkg.id, timeout)
+    out(as_json, model_summary(pkg), f"model {pkg.id} {pkg.status.value}")
+
+
+@model.command()
+@click.argument("model_id", metavar="ID", type=int)
+@json_option
+@pass_settings
+def delete(model_id: int, as_json: bool, settings: Settings) -> None:
+    """Delete model ID and its files (refused while tasks use it)."""
+    from shared.services.models import delete_model
+
+    with session(settings) as s:
+        delete_model(session=s, settings=settings, model_id=model_id)
+    out(as_json, {"deleted": model_id}, f"model {model_id} deleted")
+
+
+@model.command()
+@click.argument("model_id", metavar="ID", type=int)
+@click.option("--set", "set_name", metavar="NAME", help="save a new template under NAME")
+@click.option("--value", "values", multiple=True, metavar="name=value",
+              help="a parameter value of the template set with --set (repeatable)")
+@json_option
+@pass_settings
+def templates(model_id: int, set_name: str | None, values: tuple[str, ...], as_json: bool,
+              settings: Settings) -> None:
+    """List the parameter templates of model ID, or save one with --set."""
+    from shared.services.models import list_templates, save_template
+
+    with session(settings) as s:
+        if set_name:
+            save_template(session=s, model_id=model_id, name=set_name,
+                          values=dict(split_kv(p, "--value") for p in values))
+        rows = [{"id": t.id, "name": t.name, "values": t.values}
+                for t in list_templates(session=s, model_id=model_id)]
+    out(as_json, rows, "\n".join(f"{r['id']:>4}  {r['name']}: {json.dumps(r['values'])}" for r in rows)
+        or "no templates")

@@ -1,0 +1,67 @@
+"""``python -m runner predict``: run predict.py of a trained task on images."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import click
+
+from runner.cli.common import CliError, exit_with, json_option, out, pass_settings, redis, session, warn_no_worker
+from shared.core.settings import Settings
+
+
+@click.command()
+@click.option("--task", "task_id", type=int, required=True, help="id of a trained task")
+@click.option("--run", "run_id", type=int, help="default: the task's best run")
+@click.option("--weights", help="a file in the run's work dir (default: the newest weights file)")
+@click.option("--images", required=True, help="an image, a folder of images, or a zip of images")
+@click.option("-o", "--output", help="where to write the output images (default: prediction-ID)")
+@click.option("--confidence", type=float, default=0.25, show_default=True, help="passed to predict.py")
+@click.option("--timeout", type=float, default=3600, show_default=True, help="seconds to wait for the prediction")
+@json_option
+@pass_settings
+def predict(task_id: int, run_id: int | None, weights: str | None, images: str, output: str | None,
+            confidence: float, timeout: float, as_json: bool, settings: Settings) -> None:
+    """Run predict.py of a trained task on images, wait, write outputs; exit 1 unless it completed."""
+    from shared.core.queue import enqueue_prediction
+    from shared.records import PredictionStatus
+    from shared.services.predictions import Upload, create_prediction, get_prediction, safe_output_dir
+    from shared.services.weights import regular_files
+
+    src = Path(images)
+    if src.is_dir():
+        files = sorted(p for p in src.iterdir() if p.is_file())
+    elif src.is_file():
+        files = [src]
+    else:
+        raise CliError(f"--images {images}: no such file or folder")
+    uploads = [Upload(p.name, p.read_bytes()) for p in files]
+    conn = redis(settings)
+    with session(settings) as s:
+        pred = create_prediction(session=s, settings=settings, task_id=task_id, run_id=run_id,
+                                 weights=weights, uploads=uploads, confidence=confidence)
+    enqueue_prediction(pred.id, connection=conn)
+    warn_no_worker(conn)
+    deadline = time.monotonic() + timeout
+    while pred.status in (PredictionStatus.queued, PredictionStatus.running):
+        if time.monotonic() > deadline:
+            raise CliError(f"prediction {pred.id} still {pred.status.value} after {timeout:.0f} s")
+        time.sleep(0.3)
+        with session(settings) as s:
+            pred = get_prediction(session=s, prediction_id=pred.id)
+    outdir = Path(output or f"prediction-{pred.id}")
+    produced = safe_output_dir(settings, pred)
+    for rel in regular_files(produced) if produced is not None else []:
+        (outdir / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(produced / rel, outdir / rel)
+    data = {"id": pred.id, "status": pred.status.value, "reason": pred.reason, "task": pred.task_id,
+            "run": pred.run_id, "weights": pred.weights, "output_dir": str(outdir),
+            "images": (pred.outputs or {}).get("images", {}), "extra_outputs": (pred.outputs or {}).get("extra", [])}
+    lines = [f"prediction {pred.id} {pred.status.value}" + (f": {pred.reason}" if pred.reason else "")]
+    for name, r in data["images"].items():
+        lines.append(f"  {name}: {r['status']}" + (f" ({r['note']})" if r.get("note") else ""))
+    out(as_json, data, "\n".join(lines))
+    if pred.status != PredictionStatus.completed:
+        exit_with(1)

@@ -1,0 +1,92 @@
+"""The platform's processes and one-off jobs: ``up``, ``redis``, ``worker``,
+``reconcile``, ``examples``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from runner.cli.common import exit_with, json_option, out, pass_settings, redis, session
+from shared.core.settings import Settings
+
+
+@click.command()
+@click.option("--workers", type=int, default=1, show_default=True, help="number of RQ workers to start")
+@click.option("--gpus", help="GPU ids to spread over the workers, e.g. 0,1; or 'cpu'")
+@click.option("--port", type=int, help="port of the UI (default: Streamlit's)")
+@click.option("--no-ui", is_flag=True, help="start Redis and the workers only")
+@pass_settings
+def up(workers: int, gpus: str | None, port: int | None, no_ui: bool, settings: Settings) -> None:
+    """Run redis + worker + UI together (Ctrl-C stops all)."""
+    from runner.up import up as run_up
+
+    exit_with(run_up(settings=settings, workers=workers, gpus=gpus, port=port, ui=not no_ui))
+
+
+@click.command(name="redis")
+@pass_settings
+def redis_(settings: Settings) -> None:
+    """Run the embedded redis-server in the foreground."""
+    from runner.redis_server import run_foreground
+
+    exit_with(run_foreground(settings))
+
+
+@click.command()
+@click.option("--gpus", help="GPU ids for this worker, e.g. 0,1 (default: detect with nvidia-smi)")
+@click.option("--cpu", is_flag=True, help="use no GPU")
+@click.option("--burst", is_flag=True, help="exit when the queues are empty")
+@click.option("--name", help="worker name (default: RQ's, from host and pid)")
+@pass_settings
+def worker(gpus: str | None, cpu: bool, burst: bool, name: str | None, settings: Settings) -> None:
+    """Run one RQ worker."""
+    from runner.worker import run_worker
+
+    if cpu and gpus is not None:
+        raise click.UsageError("--cpu: not allowed with --gpus")
+    exit_with(run_worker(gpus="cpu" if cpu else gpus, burst=burst, name=name))
+
+
+@click.command()
+@json_option
+@pass_settings
+def reconcile(as_json: bool, settings: Settings) -> None:
+    """One reconciler pass (re-enqueue lost work, fail lost runs)."""
+    from runner import context
+    from runner.reconcile import reconcile_once
+
+    context.configure(settings)
+    out(as_json, reconcile_once())
+
+
+@click.command()
+@click.argument("which", default="all", type=click.Choice(["all", "classification", "detection"]))
+@json_option
+@pass_settings
+def examples(which: str, as_json: bool, settings: Settings) -> None:
+    """Add the example datasets and models (one step for new users); WHICH is all, classification or detection."""
+    import tempfile
+
+    from examples.make_dataset import make_dataset
+    from examples.packages import build_package_zip
+    from shared.core.queue import enqueue_deploy
+    from shared.services.datasets import add_dataset
+    from shared.services.models import add_model
+
+    conn = redis(settings)
+    added: dict[str, Any] = {}
+    kinds = ["classification", "detection"] if which == "all" else [which]
+    with tempfile.TemporaryDirectory() as tmp, session(settings) as s:
+        for kind in kinds:
+            dz = make_dataset(task_type=kind, dest=Path(tmp) / f"{kind}-data", as_zip=True, n_train=48, n_val=16)
+            ds = add_dataset(session=s, settings=settings, zip_path=dz, name=f"example {kind} dataset",
+                             task_type=kind)
+            mz = build_package_zip(name=kind, dest=Path(tmp) / f"{kind}-model.zip")
+            pkg = add_model(session=s, settings=settings, zip_path=mz, name=f"example {kind} model",
+                            task_type=kind)
+            enqueue_deploy(pkg.id, connection=conn)
+            added[kind] = {"dataset": ds.id, "model": pkg.id}
+    out(as_json, added, "\n".join(f"{k}: dataset {v['dataset']}, model {v['model']} (deploying)"
+                                  for k, v in added.items()))

@@ -1,0 +1,229 @@
+"""``python -m runner task create|show|list|stop|clone|rerun|weights``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from runner.cli.common import (
+    CliError,
+    exit_with,
+    json_option,
+    out,
+    pass_settings,
+    redis,
+    session,
+    split_kv,
+    warn_no_worker,
+)
+from shared.core.settings import Settings
+
+SEARCH_SUFFIX = ":search"
+
+
+@click.group()
+def task() -> None:
+    """Create, watch, stop and rerun training tasks."""
+
+
+def _parse_params(items: tuple[str, ...]) -> dict[str, tuple[str, bool]]:
+    params: dict[str, tuple[str, bool]] = {}
+    for item in items:
+        key, value = split_kv(item, "--param")
+        search = value.endswith(SEARCH_SUFFIX)
+        params[key] = (value[: -len(SEARCH_SUFFIX)] if search else value, search)
+    return params
+
+
+def _wait_task(settings: Settings, task_id: int, timeout: float):
+    from shared.services.tasks import get_task
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with session(settings) as s:
+            t = get_task(session=s, task_id=task_id)
+        if t.status.finished:
+            return t
+        if time.monotonic() > deadline:
+            raise CliError(f"task {task_id} still {t.status.value} after {timeout:.0f} s")
+        time.sleep(0.5)
+
+
+def _schedule(settings: Settings, task_id: int) -> None:
+    from runner import context
+
+    context.configure(settings)
+    context.current().schedule(task_id)
+
+
+LIMIT_HELP = "per-run limit overriding the platform's TRAINYARD_{} (e.g. {})"
+
+
+@task.command()
+@click.option("--name", required=True, help="task name")
+@click.option("--model", "model_id", type=int, required=True, help="id of a deployed model")
+@click.option("--dataset", "dataset_id", type=int, required=True, help="id of a dataset")
+@click.option("--epochs", type=int, required=True, help="epochs per run")
+@click.option("--runs", type=int, default=1, show_default=True, help="number of runs (more than 1 searches params)")
+@click.option("--time-limit", help="for the whole task, e.g. 90m, 2h, 45s")
+@click.option("--metrics", help="metrics to chart, comma-separated, e.g. loss,accuracy")
+@click.option("--eval-metric", help="NAME[:max|min], the metric that scores runs")
+@click.option("--score", type=click.Choice(["final", "best"]), default="final", show_default=True,
+              help="score a run by the metric's final or best value")
+@click.option("--param", "params", multiple=True, metavar="name=value | name=[a,b]:search",
+              help="a train.py parameter, fixed or searched over (repeatable)")
+@click.option("--sampler", type=click.Choice(["tpe", "random", "grid"]), default="tpe", show_default=True,
+              help="how searched parameters are sampled")
+@click.option("--no-prune", is_flag=True, help="never stop unpromising runs early")
+@click.option("--max-parallel", type=int, help="runs at once (default: the platform's setting)")
+@click.option("--seed", type=int, help="sampler seed, for a repeatable search")
+@click.option("--memory-limit", help=LIMIT_HELP.format("MEMORY_LIMIT", "8GiB"))
+@click.option("--max-procs", help=LIMIT_HELP.format("MAX_PROCS", "256"))
+@click.option("--max-open-files", help=LIMIT_HELP.format("MAX_OPEN_FILES", "4096"))
+@click.option("--max-file-size", help=LIMIT_HELP.format("MAX_FILE_BYTES", "20GiB"))
+@click.option("--max-disk", help=LIMIT_HELP.format("MAX_DISK_BYTES", "50GiB"))
+@click.option("--max-log", help=LIMIT_HELP.format("MAX_LOG_BYTES", "64MiB"))
+@click.option("--wait", is_flag=True, help="wait until the task finished; exit 1 unless it completed")
+@click.option("--timeout", type=float, default=24 * 3600, show_default=True, help="seconds to wait with --wait")
+@json_option
+@pass_settings
+def create(*, name: str, model_id: int, dataset_id: int, epochs: int, runs: int, time_limit: str | None,
+           metrics: str | None, eval_metric: str | None, score: str, params: tuple[str, ...], sampler: str,
+           no_prune: bool, max_parallel: int | None, seed: int | None, memory_limit: str | None,
+           max_procs: str | None, max_open_files: str | None, max_file_size: str | None, max_disk: str | None,
+           max_log: str | None, wait: bool, timeout: float, as_json: bool, settings: Settings) -> None:
+    """Create a task and schedule its runs."""
+    from shared.services.tasks import TaskIn, create_task, task_summary
+
+    direction = None
+    if eval_metric and ":" in eval_metric:
+        eval_metric, direction = eval_metric.rsplit(":", 1)
+    task_in = TaskIn(name=name, model_id=model_id, dataset_id=dataset_id, epochs=epochs, n_runs=runs,
+                     time_limit=time_limit, metrics=[m for m in (metrics or "").split(",") if m.strip()],
+                     eval_metric=eval_metric, direction=direction, score_mode=score, params=_parse_params(params),
+                     sampler=sampler, prune=not no_prune, max_parallel=max_parallel, seed=seed,
+                     limits={"memory_limit": memory_limit, "max_procs": max_procs, "max_open_files": max_open_files,
+                             "max_file_bytes": max_file_size, "max_disk_bytes": max_disk, "max_log_bytes": max_log})
+    conn = redis(settings)
+    with session(settings) as s:
+        t = create_task(session=s, task_in=task_in, max_parallel_default=settings.max_parallel_runs)
+    _schedule(settings, t.id)
+    if wait:
+        warn_no_worker(conn)
+        t = _wait_task(settings, t.id, timeout)
+    with session(settings) as s:
+        data = task_summary(session=s, task=t, with_metrics=wait)
+    out(as_json, data, f"task {t.id} {t.status.value}" + (f": {t.reason}" if t.reason else ""))
+    if wait and t.status.value != "completed":
+        exit_with(1)
+
+
+@task.command()
+@click.argument("task_id", metavar="ID", type=int)
+@json_option
+@pass_settings
+def show(task_id: int, as_json: bool, settings: Settings) -> None:
+    """Settings, runs, scores and metrics of task ID."""
+    from shared.services.tasks import get_task, task_summary
+
+    with session(settings) as s:
+        data = task_summary(session=s, task=get_task(session=s, task_id=task_id))
+    if as_json:
+        out(as_json, data)
+        return
+    lines = [f"task {data['id']} {data['name']}: {data['status']}" + (f" ({data['reason']})" if data['reason'] else "")]
+    for r in data["runs"]:
+        mark = "*" if r["best"] else " "
+        lines.append(f" {mark} run {r['id']:>4} {r['status']:<10} score={r['score']} params={r['params']}"
+                     + (f" reason={r['reason'].splitlines()[0]}" if r["reason"] else ""))
+    click.echo("\n".join(lines))
+
+
+@task.command(name="list")
+@click.option("--status", help="only tasks with this status, e.g. running, completed")
+@click.option("--search", help="only tasks whose name contains this")
+@click.option("--limit", type=int, default=50, show_default=True, help="at most this many tasks")
+@json_option
+@pass_settings
+def list_(status: str | None, search: str | None, limit: int, as_json: bool, settings: Settings) -> None:
+    """Tasks, newest first."""
+    from shared.services.task_list import TaskFilter, list_tasks
+
+    with session(settings) as s:
+        rows, total = list_tasks(session=s, flt=TaskFilter(status=status, search=search), offset=0, limit=limit)
+    out(as_json, {"total": total, "tasks": rows},
+        "\n".join(f"{r['id']:>4}  {r['status']:<10} {r['name']}" for r in rows) or "no tasks")
+
+
+@task.command()
+@click.argument("task_id", metavar="ID", type=int)
+@click.option("--timeout", type=float, default=10, show_default=True,
+              help="seconds to wait for the runs to stop before printing the status")
+@json_option
+@pass_settings
+def stop(task_id: int, timeout: float, as_json: bool, settings: Settings) -> None:
+    """Stop task ID: its running runs are killed, queued ones never start."""
+    from shared.services.tasks import get_task, request_stop
+
+    redis(settings)
+    with session(settings) as s:
+        request_stop(session=s, task_id=task_id)
+    _schedule(settings, task_id)
+    deadline = time.monotonic() + timeout
+    with session(settings) as s:
+        t = get_task(session=s, task_id=task_id)
+    while not t.status.finished and time.monotonic() < deadline:
+        time.sleep(0.2)
+        with session(settings) as s:
+            t = get_task(session=s, task_id=task_id)
+    out(as_json, {"id": t.id, "status": t.status.value}, f"task {t.id} {t.status.value}")
+
+
+@task.command()
+@click.argument("task_id", metavar="ID", type=int)
+@click.option("--name", help="name of the new task (default: the original's name + ' (copy)')")
+@json_option
+@pass_settings
+def clone(task_id: int, name: str | None, as_json: bool, settings: Settings) -> None:
+    """A new task with the same settings as task ID."""
+    from shared.services.tasks import clone_task
+
+    redis(settings)
+    with session(settings) as s:
+        t = clone_task(session=s, task_id=task_id, name=name, max_parallel_default=settings.max_parallel_runs)
+    _schedule(settings, t.id)
+    out(as_json, {"id": t.id, "name": t.name, "status": t.status.value}, f"task {t.id} created")
+
+
+@task.command()
+@click.argument("run_id", metavar="RUN_ID", type=int)
+@json_option
+@pass_settings
+def rerun(run_id: int, as_json: bool, settings: Settings) -> None:
+    """Queue a failed/stopped run again with the same parameters."""
+    from shared.core.queue import enqueue_run
+    from shared.services.tasks import rerun_run
+
+    conn = redis(settings)
+    with session(settings) as s:
+        run = rerun_run(session=s, run_id=run_id)
+    enqueue_run(run.id, connection=conn, attempt=run.attempt)
+    out(as_json, {"run": run.id, "task": run.task_id, "status": run.status.value}, f"run {run.id} queued again")
+
+
+@task.command()
+@click.argument("task_id", metavar="ID", type=int)
+@click.option("-o", "--output", required=True, help="path of the zip to write")
+@click.option("--run", "run_id", type=int, help="a run of the task (default: the best run)")
+@json_option
+@pass_settings
+def weights(task_id: int, output: str, run_id: int | None, as_json: bool, settings: Settings) -> None:
+    """Write the weights of a run of task ID as a zip."""
+    from shared.services.weights import write_weights_zip
+
+    with session(settings) as s:
+        dest, used_run = write_weights_zip(session=s, settings=settings, task_id=task_id, run_id=run_id,
+                                           dest=Path(output))
+    out(as_json, {"task": task_id, "run": used_run, "zip": str(dest)}, f"wrote {dest} (run {used_run})")
