@@ -131,6 +131,7 @@ def _wait_model(settings, model_id: int, timeout: float) -> Any:
 
 def cmd_model_add(args, settings):
     from shared.core.queue import enqueue_deploy
+    from shared.records import DeployStatus
     from shared.services.models import add_model, model_summary
 
     path = Path(args.file)
@@ -147,7 +148,7 @@ def cmd_model_add(args, settings):
     data = model_summary(model)
     _out(args, data, f"model {model.id} {model.status.value}: {model.name}"
                      + (f"\n{model.reason}" if model.reason else ""))
-    if args.wait and model.status.value == "failed":
+    if args.wait and model.status == DeployStatus.failed:
         print(f"deploy failed: {model.reason}", file=sys.stderr)
         sys.exit(1)
 
@@ -170,13 +171,11 @@ def cmd_model_list(args, settings):
 
 
 def cmd_model_redeploy(args, settings):
-    from shared.core.queue import enqueue_deploy
-    from shared.services.models import get_model, mark_for_deploy, model_summary
+    from shared.services.models import model_summary, redeploy_model
 
     conn = _redis(settings)
     with _session(settings) as s:
-        model = mark_for_deploy(session=s, model=get_model(session=s, model_id=args.id))
-    enqueue_deploy(model.id, connection=conn, attempt=int(time.time()))
+        model = redeploy_model(session=s, connection=conn, model_id=args.id)
     if args.wait:
         model = _wait_model(settings, model.id, args.timeout)
     _out(args, model_summary(model), f"model {model.id} {model.status.value}")
@@ -346,27 +345,12 @@ def cmd_task_weights(args, settings):
 
 def cmd_examples(args, settings):
     """One step for a new user: build the example dataset and model and add both."""
-    import tempfile
-
-    from examples.make_dataset import make_dataset
-    from examples.packages import build_package_zip
-    from shared.core.queue import enqueue_deploy
-    from shared.services.datasets import add_dataset
-    from shared.services.models import add_model
+    from shared.services.examples import EXAMPLE_KINDS, load_examples
 
     conn = _redis(settings)
-    out: dict[str, Any] = {}
-    kinds = ["classification", "detection"] if args.which == "all" else [args.which]
-    with tempfile.TemporaryDirectory() as tmp, _session(settings) as s:
-        for kind in kinds:
-            dz = make_dataset(task_type=kind, dest=Path(tmp) / f"{kind}-data", as_zip=True, n_train=48, n_val=16)
-            ds = add_dataset(session=s, settings=settings, zip_path=dz, name=f"example {kind} dataset",
-                             task_type=kind)
-            mz = build_package_zip(name=kind, dest=Path(tmp) / f"{kind}-model.zip")
-            model = add_model(session=s, settings=settings, zip_path=mz, name=f"example {kind} model",
-                              task_type=kind)
-            enqueue_deploy(model.id, connection=conn)
-            out[kind] = {"dataset": ds.id, "model": model.id}
+    kinds = EXAMPLE_KINDS if args.which == "all" else (args.which,)
+    with _session(settings) as s:
+        out = load_examples(session=s, settings=settings, connection=conn, kinds=kinds)
     _out(args, out, "\n".join(f"{k}: dataset {v['dataset']}, model {v['model']} (deploying)" for k, v in out.items()))
 
 
