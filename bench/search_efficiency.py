@@ -56,12 +56,13 @@ def _task(task_id: int, *, sampler: str, n_runs: int, prune: bool):
 
 def runs_to_target(task, url: str, budget: int) -> int | None:
     """Sequential runs until the best score reaches TARGET; None when the budget runs out first."""
+    from shared.records import TrialOutcome
     from shared.services import search
 
     for i in range(budget):
         number, params = search.ask(task, url)
         value = objective(params)
-        search.tell(task, url, number, value=value, state="complete")
+        search.tell(task, url, number, value=value, state=TrialOutcome.complete)
         if value >= TARGET:
             return i + 1
     return None
@@ -69,6 +70,7 @@ def runs_to_target(task, url: str, budget: int) -> int | None:
 
 def pruned_search(task, url: str, epochs: int) -> tuple[int, float]:
     """(epochs run, best final score) of a task's runs, with the worker's report/prune loop."""
+    from shared.records import TrialOutcome
     from shared.services import search
 
     spent, best = 0, 0.0
@@ -76,14 +78,14 @@ def pruned_search(task, url: str, epochs: int) -> tuple[int, float]:
         number, params = search.ask(task, url)
         final = objective(params)
         reporter = search.TrialReporter(task, number, url)
-        state = "complete"
+        state = TrialOutcome.complete
         for step in range(epochs):
             spent += 1
             if reporter.report(step, curve(final, step + 1, epochs)):
-                state = "pruned"
+                state = TrialOutcome.pruned
                 break
-        search.tell(task, url, number, value=final if state == "complete" else None, state=state)
-        if state == "complete":
+        search.tell(task, url, number, value=final if state == TrialOutcome.complete else None, state=state)
+        if state == TrialOutcome.complete:
             best = max(best, final)
     return spent, best
 

@@ -399,8 +399,8 @@ def _finish_run(*, ctx, run_id: int, task: Task, outcome: Outcome | None, failur
         session.add(run)
         session.commit()
         if search.is_search(task) and run.trial_number is not None:
-            state = {RunStatus.completed: "complete", RunStatus.pruned: "pruned"}.get(run.status, "fail")
-            search.tell(task, ctx.settings.database_url, run.trial_number, value=run.score, state=state)
+            search.tell(task, ctx.settings.database_url, run.trial_number, value=run.score,
+                        state=search.trial_outcome(run.status))
 
 
 # --------------------------------------------------------------------------- predictions
@@ -428,7 +428,7 @@ def build_predict_argv(*, python: str, model: ModelPackage, weights_inside: str,
 
 def run_prediction(prediction_id: int) -> None:
     from runner.substitute import PREDICT_GLOBALS
-    from shared.records import Prediction, PredictionStatus
+    from shared.records import OutputMatch, Prediction, PredictionStatus
     from shared.services.predictions import mark, match_outputs, safe_output_dir
     from shared.services.weights import regular_files
 
@@ -479,7 +479,7 @@ def run_prediction(prediction_id: int) -> None:
             pred = session.get(Prediction, prediction_id)
             pred.outputs = result
             if outcome.ok:
-                missing = [n for n, r in result["images"].items() if r["status"] != "ok"]
+                missing = [n for n, r in result["images"].items() if r["status"] != OutputMatch.ok]
                 reason = f"predict.py wrote no image for {len(missing)} of {len(inputs)} inputs" if missing else None
                 mark(session, pred, PredictionStatus.completed, reason)
             else:

@@ -11,9 +11,10 @@ from datetime import timedelta
 from sqlmodel import Session, select
 
 from runner import context
-from shared.core.queue import enqueue_deploy, enqueue_prediction, enqueue_run, queued_job_ids
+from shared.core.queue import enqueue_deploy, enqueue_prediction, enqueue_run, job_id, queued_job_ids
 from shared.records import (
     DeployStatus,
+    JobKind,
     ModelPackage,
     Prediction,
     PredictionStatus,
@@ -46,7 +47,7 @@ def reconcile_once() -> dict[str, int]:
                 run.attempt += 1
                 run.status = RunStatus.queued
                 run.reason = f"re-queued: worker {run.worker} lost (no heartbeat for {settings.lost_after_s:.0f} s)"
-                run.job_id = f"run-{run.id}-{run.attempt}"
+                run.job_id = job_id(JobKind.run, run.id, run.attempt)
                 session.add(run)
                 session.commit()
                 enqueue_run(run.id, connection=ctx.redis, attempt=run.attempt)
@@ -63,11 +64,11 @@ def reconcile_once() -> dict[str, int]:
                 enqueue_run(run.id, connection=ctx.redis, attempt=run.attempt)
                 counts["reenqueued"] += 1
         for model in session.exec(select(ModelPackage).where(ModelPackage.status == DeployStatus.waiting)):
-            if f"deploy-{model.id}-0" not in in_redis:
+            if job_id(JobKind.deploy, model.id) not in in_redis:
                 enqueue_deploy(model.id, connection=ctx.redis)
                 counts["reenqueued"] += 1
         for pred in session.exec(select(Prediction).where(Prediction.status == PredictionStatus.queued)):
-            if f"predict-{pred.id}" not in in_redis:
+            if job_id(JobKind.predict, pred.id) not in in_redis:
                 enqueue_prediction(pred.id, connection=ctx.redis)
                 counts["reenqueued"] += 1
         active = session.exec(select(Task.id).where(Task.status.in_([TaskStatus.waiting, TaskStatus.running])))

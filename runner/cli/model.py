@@ -22,6 +22,7 @@ from runner.cli.common import (
     warn_no_worker,
 )
 from shared.core.settings import Settings
+from shared.records import DeployStatus
 
 WAIT_HELP = "wait until the deploy finished (deployed or failed)"
 TIMEOUT_HELP = "seconds to wait with --wait"
@@ -76,7 +77,7 @@ def add(file: str, name: str | None, task_type: str, network: bool, wait: bool, 
         pkg = _wait_model(settings, pkg.id, timeout)
     out(as_json, model_summary(pkg), f"model {pkg.id} {pkg.status.value}: {pkg.name}"
                                      + (f"\n{pkg.reason}" if pkg.reason else ""))
-    if wait and pkg.status.value == "failed":
+    if wait and pkg.status == DeployStatus.failed:
         print(f"deploy failed: {pkg.reason}", file=sys.stderr)
         exit_with(1)
 
@@ -115,13 +116,11 @@ def list_(as_json: bool, settings: Settings) -> None:
 @pass_settings
 def redeploy(model_id: int, wait: bool, timeout: float, as_json: bool, settings: Settings) -> None:
     """Build the env of model ID again (e.g. after a failed deploy)."""
-    from shared.core.queue import enqueue_deploy
-    from shared.services.models import get_model, mark_for_deploy, model_summary
+    from shared.services.models import model_summary, redeploy_model
 
     conn = redis(settings)
     with session(settings) as s:
-        pkg = mark_for_deploy(session=s, model=get_model(session=s, model_id=model_id))
-    enqueue_deploy(pkg.id, connection=conn, attempt=int(time.time()))
+        pkg = redeploy_model(session=s, connection=conn, model_id=model_id)
     if wait:
         pkg = _wait_model(settings, pkg.id, timeout)
     out(as_json, model_summary(pkg), f"model {pkg.id} {pkg.status.value}")

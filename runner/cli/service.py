@@ -3,9 +3,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import click
 
 from runner.cli.common import exit_with, json_option, out, pass_settings, redis, session
@@ -67,26 +64,11 @@ def reconcile(as_json: bool, settings: Settings) -> None:
 @pass_settings
 def examples(which: str, as_json: bool, settings: Settings) -> None:
     """Add the example datasets and models (one step for new users); WHICH is all, classification or detection."""
-    import tempfile
-
-    from examples.make_dataset import make_dataset
-    from examples.packages import build_package_zip
-    from shared.core.queue import enqueue_deploy
-    from shared.services.datasets import add_dataset
-    from shared.services.models import add_model
+    from shared.services.examples import EXAMPLE_KINDS, load_examples
 
     conn = redis(settings)
-    added: dict[str, Any] = {}
-    kinds = ["classification", "detection"] if which == "all" else [which]
-    with tempfile.TemporaryDirectory() as tmp, session(settings) as s:
-        for kind in kinds:
-            dz = make_dataset(task_type=kind, dest=Path(tmp) / f"{kind}-data", as_zip=True, n_train=48, n_val=16)
-            ds = add_dataset(session=s, settings=settings, zip_path=dz, name=f"example {kind} dataset",
-                             task_type=kind)
-            mz = build_package_zip(name=kind, dest=Path(tmp) / f"{kind}-model.zip")
-            pkg = add_model(session=s, settings=settings, zip_path=mz, name=f"example {kind} model",
-                            task_type=kind)
-            enqueue_deploy(pkg.id, connection=conn)
-            added[kind] = {"dataset": ds.id, "model": pkg.id}
+    kinds = EXAMPLE_KINDS if which == "all" else (which,)
+    with session(settings) as s:
+        added = load_examples(session=s, settings=settings, connection=conn, kinds=kinds)
     out(as_json, added, "\n".join(f"{k}: dataset {v['dataset']}, model {v['model']} (deploying)"
                                   for k, v in added.items()))

@@ -1,25 +1,44 @@
-"""Enqueue helpers: the only place that names RQ queues.
+"""Enqueue helpers: the only place that names RQ queues and builds job ids.
 
 Workers listen to ``predict`` first (analysts wait on it), then ``deploy``,
-then ``train``. Job ids are derived from the record ids, so enqueueing the
-same run twice (e.g. by the reconciler) is harmless.
+then ``train``. Job ids are derived from the record ids by ``job_id`` alone, so
+enqueueing the same record twice (the UI, the CLI, the reconciler) finds the
+job already there instead of adding a second one.
 """
 
 from __future__ import annotations
 
 from redis import Redis
-from rq import Queue
+from rq import Queue, Worker
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+from rq.registry import StartedJobRegistry
 
 from shared.core.settings import Settings
+from shared.records import JobKind, JobState
 
 PREDICT_QUEUE = "predict"
 DEPLOY_QUEUE = "deploy"
 TRAIN_QUEUE = "train"
 QUEUES = (PREDICT_QUEUE, DEPLOY_QUEUE, TRAIN_QUEUE)
 
+_QUEUE_OF = {JobKind.predict: PREDICT_QUEUE, JobKind.deploy: DEPLOY_QUEUE, JobKind.run: TRAIN_QUEUE}
+_FUNC_OF = {JobKind.predict: "runner.jobs.run_prediction", JobKind.deploy: "runner.jobs.deploy_model",
+            JobKind.run: "runner.jobs.run_trial"}
+
 # The platform enforces its own time limits (task deadline, build timeout), so
 # RQ's per-job timeout is disabled rather than left at its 180 s default.
 _NO_TIMEOUT = -1
+
+
+def job_id(kind: JobKind, record_id: int, attempt: int = 0) -> str:
+    """The one job id for a record: ``run-7-0``, ``deploy-3-0``, ``predict-12-0``.
+
+    ``attempt`` counts a run's re-queues (a lost worker, a re-run), so a new
+    attempt never meets the old attempt's finished job. Deploys and predictions
+    always use attempt 0: a redeploy reuses the id, which is what lets the
+    reconciler see that the deploy is already queued."""
+    return f"{JobKind(kind).value}-{int(record_id)}-{int(attempt)}"
 
 
 def redis_connection(settings: Settings) -> Redis:
@@ -30,35 +49,48 @@ def _queue(name: str, connection: Redis) -> Queue:
     return Queue(name, connection=connection)
 
 
-def _enqueue(queue: str, func: str, record_id: int, job_id: str, connection: Redis) -> str:
-    q = _queue(queue, connection)
-    job = q.fetch_job(job_id)
-    if job is not None and job.get_status(refresh=True) in ("queued", "started", "deferred", "scheduled"):
-        return job_id
+def job_state(jid: str, *, connection: Redis) -> JobState | None:
+    """The job's state in Redis; None when Redis holds no such job."""
+    try:
+        job = Job.fetch(jid, connection=connection)
+        return JobState(job.get_status(refresh=True))
+    except NoSuchJobError:
+        return None
+
+
+def is_active(kind: JobKind, record_id: int, attempt: int = 0, *, connection: Redis) -> bool:
+    """True while the record's job waits for a worker or runs on one."""
+    state = job_state(job_id(kind, record_id, attempt), connection=connection)
+    return state is not None and state.active
+
+
+def _enqueue(kind: JobKind, record_id: int, attempt: int, connection: Redis) -> str:
+    jid = job_id(kind, record_id, attempt)
+    q = _queue(_QUEUE_OF[kind], connection)
+    job = q.fetch_job(jid)
+    if job is not None and JobState(job.get_status(refresh=True)).active:
+        return jid
     if job is not None:
         job.delete()
-    q.enqueue_call(func, args=(record_id,), job_id=job_id, timeout=_NO_TIMEOUT,
+    q.enqueue_call(_FUNC_OF[kind], args=(record_id,), job_id=jid, timeout=_NO_TIMEOUT,
                    result_ttl=3600, failure_ttl=7 * 86400)
-    return job_id
+    return jid
 
 
-def enqueue_deploy(model_id: int, *, connection: Redis, attempt: int = 0) -> str:
-    return _enqueue(DEPLOY_QUEUE, "runner.jobs.deploy_model", model_id, f"deploy-{model_id}-{attempt}", connection)
+def enqueue_deploy(model_id: int, *, connection: Redis) -> str:
+    return _enqueue(JobKind.deploy, model_id, 0, connection)
 
 
 def enqueue_run(run_id: int, *, connection: Redis, attempt: int = 0) -> str:
-    return _enqueue(TRAIN_QUEUE, "runner.jobs.run_trial", run_id, f"run-{run_id}-{attempt}", connection)
+    return _enqueue(JobKind.run, run_id, attempt, connection)
 
 
 def enqueue_prediction(prediction_id: int, *, connection: Redis) -> str:
-    return _enqueue(PREDICT_QUEUE, "runner.jobs.run_prediction", prediction_id,
-                    f"predict-{prediction_id}", connection)
+    return _enqueue(JobKind.predict, prediction_id, 0, connection)
 
 
 def queued_job_ids(*, connection: Redis) -> set[str]:
     """Ids of jobs Redis still holds as queued or started (for the reconciler)."""
-    from rq.registry import StartedJobRegistry
-
     ids: set[str] = set()
     for name in QUEUES:
         q = _queue(name, connection)
@@ -67,13 +99,15 @@ def queued_job_ids(*, connection: Redis) -> set[str]:
     return ids
 
 
-def cancel_job(job_id: str, *, connection: Redis) -> None:
-    from rq.exceptions import NoSuchJobError
-    from rq.job import Job
-
+def cancel_job(jid: str, *, connection: Redis) -> None:
     try:
-        job = Job.fetch(job_id, connection=connection)
+        job = Job.fetch(jid, connection=connection)
     except NoSuchJobError:
         return
-    if job.get_status(refresh=True) == "queued":
+    if JobState(job.get_status(refresh=True)) == JobState.queued:
         job.cancel()
+
+
+def worker_count(*, connection: Redis) -> int:
+    """How many workers are connected to Redis now."""
+    return len(Worker.all(connection=connection))

@@ -9,12 +9,16 @@ from shared.records.enums import (  # noqa: F401 - re-exported
     TASK_TYPE_LABELS,
     DeployStatus,
     Direction,
+    JobKind,
+    JobState,
+    OutputMatch,
     PredictionStatus,
     RunStatus,
     Sampler,
     ScoreMode,
     TaskStatus,
     TaskType,
+    TrialOutcome,
     utcnow,
 )
 from shared.records.tables import (  # noqa: F401 - re-exported

@@ -53,6 +53,51 @@ class PredictionStatus(str, Enum):
     failed = "failed"
 
 
+class JobKind(str, Enum):
+    """What an RQ job does; the first part of its id (see ``shared.core.queue.job_id``)."""
+
+    run = "run"
+    deploy = "deploy"
+    predict = "predict"
+
+
+class JobState(str, Enum):
+    """RQ's own job states (the values of ``rq.job.JobStatus``), read back from Redis."""
+
+    created = "created"
+    queued = "queued"
+    started = "started"
+    deferred = "deferred"
+    scheduled = "scheduled"
+    finished = "finished"
+    failed = "failed"
+    stopped = "stopped"
+    canceled = "canceled"
+    rate_limited = "rate_limited"
+    ready_to_enqueue = "ready_to_enqueue"
+
+    @property
+    def active(self) -> bool:
+        """Waiting for a worker or on one now: enqueueing the same id again would run it twice."""
+        return self in (JobState.queued, JobState.started, JobState.deferred, JobState.scheduled,
+                        JobState.rate_limited, JobState.ready_to_enqueue)
+
+
+class TrialOutcome(str, Enum):
+    """How a run's Optuna trial is told to end (``search.tell``)."""
+
+    complete = "complete"
+    pruned = "pruned"
+    failed = "fail"
+
+
+class OutputMatch(str, Enum):
+    """Whether predict.py wrote an output image for one input (kept in ``Prediction.outputs``)."""
+
+    ok = "ok"
+    missing = "missing"
+
+
 class Direction(str, Enum):
     maximize = "max"
     minimize = "min"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from redis import Redis
 from sqlmodel import Session, select
 
 from shared.contract.archive import ArchiveLimits
@@ -13,9 +14,10 @@ from shared.contract.package import validate_package_zip
 from shared.contract.params import coerce
 from shared.contract.scriptargs import ScriptArgs
 from shared.core.errors import ConflictError, FieldError, NotFoundError
+from shared.core.queue import enqueue_deploy, job_id, job_state
 from shared.core.settings import Settings
 from shared.core.storage import remove_tree, store_upload
-from shared.records import DeployStatus, ModelPackage, ParamTemplate, Task, TaskStatus, TaskType, utcnow
+from shared.records import DeployStatus, JobKind, ModelPackage, ParamTemplate, Task, TaskStatus, TaskType, utcnow
 from shared.services.datasets import check_name, parse_task_type
 
 
@@ -58,14 +60,30 @@ def predict_args(model: ModelPackage) -> ScriptArgs:
     return ScriptArgs.from_dict(model.report["predict_args"])
 
 
-def mark_for_deploy(*, session: Session, model: ModelPackage) -> ModelPackage:
+def queue_deploy(*, connection: Redis, model_id: int) -> str:
+    """Enqueue the model's deploy (a no-op when it is already queued or running)."""
+    return enqueue_deploy(model_id, connection=connection)
+
+
+def redeploy_model(*, session: Session, connection: Redis, model_id: int) -> ModelPackage:
+    """Mark the model for a new deploy and enqueue it. Refused while a deploy is
+    queued or running: the worker would otherwise build the same environment twice."""
+    model = get_model(session=session, model_id=model_id)
+    wait = "wait until its status is deployed or failed, then redeploy"
+    if model.status == DeployStatus.waiting:
+        raise ConflictError(f"model {model_id} is already queued to deploy; {wait}")
     if model.status == DeployStatus.deploying:
-        raise ConflictError(f"model {model.id} is already deploying")
+        raise ConflictError(f"model {model_id} is deploying now; {wait}")
+    # The row can say deployed/failed a moment before its job ends; the job's own state settles it.
+    state = job_state(job_id(JobKind.deploy, model_id), connection=connection)
+    if state is not None and state.active:
+        raise ConflictError(f"model {model_id}'s deploy job is still {state.value}; {wait}")
     model.status = DeployStatus.waiting
     model.reason = None
     session.add(model)
     session.commit()
     session.refresh(model)
+    enqueue_deploy(model_id, connection=connection)
     return model
 
 

@@ -9,12 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from redis import Redis
 from sqlmodel import Session, select
 
 from shared.core.errors import FieldError, NotFoundError
+from shared.core.queue import enqueue_prediction, worker_count
 from shared.core.settings import Settings, format_size
 from shared.core.storage import store_upload
-from shared.records import Prediction, PredictionStatus, Run, RunStatus, Task, TaskStatus, utcnow
+from shared.records import OutputMatch, Prediction, PredictionStatus, Run, RunStatus, Task, TaskStatus, utcnow
 from shared.services.tasks import get_task
 from shared.services.weights import pick_run, regular_files, safe_file, weight_files
 
@@ -122,6 +124,16 @@ def create_prediction(*, session: Session, settings: Settings, task_id: int, run
     return store_upload(session=session, data_dir=settings.data_dir, kind="predictions", prepare=prepare)
 
 
+def queue_prediction(*, connection: Redis, prediction_id: int) -> str:
+    """Enqueue the prediction's job (a no-op when it is already queued or running)."""
+    return enqueue_prediction(prediction_id, connection=connection)
+
+
+def connected_workers(*, connection: Redis) -> int:
+    """Workers connected now; with none, a queued prediction waits for ``python -m runner up``."""
+    return worker_count(connection=connection)
+
+
 def get_prediction(*, session: Session, prediction_id: int) -> Prediction:
     pred = session.get(Prediction, prediction_id)
     if pred is None:
@@ -154,14 +166,15 @@ def match_outputs(*, inputs: list[str], outputs: list[str]) -> dict[str, Any]:
     used: set[str] = set()
     for name in inputs:
         if name in by_name:
-            per[name] = {"output": name, "status": "ok"}
+            per[name] = {"output": name, "status": OutputMatch.ok.value}
             used.add(name)
         elif Path(name).stem in by_stem:
             out = by_stem[Path(name).stem]
-            per[name] = {"output": out, "status": "ok", "note": f"saved as {out}"}
+            per[name] = {"output": out, "status": OutputMatch.ok.value, "note": f"saved as {out}"}
             used.add(out)
         else:
-            per[name] = {"output": None, "status": "missing", "note": f"predict.py wrote no image for {name}"}
+            per[name] = {"output": None, "status": OutputMatch.missing.value,
+                         "note": f"predict.py wrote no image for {name}"}
     extra = sorted(set(outputs) - used)
     return {"images": per, "extra": extra}
 

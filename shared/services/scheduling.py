@@ -11,9 +11,9 @@ from redis import Redis
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from shared.core.queue import cancel_job, enqueue_run
+from shared.core.queue import cancel_job, enqueue_run, job_id
 from shared.core.settings import Settings
-from shared.records import Direction, Run, RunStatus, Task, TaskStatus, utcnow
+from shared.records import Direction, JobKind, Run, RunStatus, Task, TaskStatus, utcnow
 from shared.services import search
 
 _ACTIVE = (RunStatus.queued, RunStatus.running)
@@ -70,7 +70,7 @@ def _step(*, engine: Engine, redis: Redis, settings: Settings, task_id: int) -> 
                 run.params = search.fixed_values(task)
             session.add(run)
             session.flush()
-            run.job_id = f"run-{run.id}-0"
+            run.job_id = job_id(JobKind.run, run.id)
             session.commit()
             enqueue_run(run.id, connection=redis)
         if todo <= 0 and not active and len(runs) >= task.n_runs:

@@ -17,7 +17,7 @@ import optuna
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState
 
-from shared.records import Direction, Sampler, Task
+from shared.records import Direction, RunStatus, Sampler, Task, TrialOutcome
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -138,12 +138,26 @@ class TrialReporter:
         return self.enabled and self.trial.should_prune()
 
 
-def tell(task: Task, database_url: str, trial_number: int, *, value: float | None, state: str) -> None:
+def trial_outcome(status: RunStatus) -> TrialOutcome:
+    """How a finished run ends its trial: only a completed run gives Optuna a value."""
+    if status == RunStatus.completed:
+        return TrialOutcome.complete
+    if status == RunStatus.pruned:
+        return TrialOutcome.pruned
+    return TrialOutcome.failed
+
+
+def completed_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """The study's trials that finished with a value (what the search plots can draw)."""
+    return [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
+
+
+def tell(task: Task, database_url: str, trial_number: int, *, value: float | None, state: TrialOutcome) -> None:
     study = load_study(task, database_url)
     try:
-        if state == "complete" and value is not None and math.isfinite(value):
+        if state == TrialOutcome.complete and value is not None and math.isfinite(value):
             study.tell(trial_number, value)
-        elif state == "pruned":
+        elif state == TrialOutcome.pruned:
             study.tell(trial_number, state=TrialState.PRUNED)
         else:
             study.tell(trial_number, state=TrialState.FAIL)

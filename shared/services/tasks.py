@@ -13,11 +13,14 @@ from sqlmodel import Session, select
 from shared.contract.metrics import guess_direction
 from shared.contract.params import is_grid_searchable, parse_setting
 from shared.core.errors import ConflictError, FieldError, NotFoundError
+from shared.core.queue import job_id
 from shared.core.settings import parse_size
 from shared.records import (
     DeployStatus,
     Direction,
+    JobKind,
     MetricPoint,
+    ResourceSample,
     Run,
     RunStatus,
     Sampler,
@@ -235,6 +238,29 @@ def metric_names(*, session: Session, run_ids: list[int]) -> list[str]:
     return sorted(rows)
 
 
+def resource_samples(*, session: Session, run_ids: list[int]) -> dict[int, list[ResourceSample]]:
+    """run_id -> its resource samples in time order. One query."""
+    out: dict[int, list[ResourceSample]] = {rid: [] for rid in run_ids}
+    if not run_ids:
+        return out
+    stmt = select(ResourceSample).where(ResourceSample.run_id.in_(run_ids)).order_by(
+        ResourceSample.run_id, ResourceSample.t)
+    for row in session.exec(stmt):
+        out[row.run_id].append(row)
+    return out
+
+
+def metric_suggestions(*, session: Session, model_id: int, runs: int = 200) -> list[str]:
+    """Metric names the model's latest ``runs`` runs printed: one query over the run rows'
+    kept name lists, never over the metric points."""
+    stmt = (select(Run.metric_names).join(Task, Task.id == Run.task_id).where(Task.model_id == model_id)
+            .order_by(Run.id.desc()).limit(runs))
+    names: set[str] = set()
+    for found in session.exec(stmt):
+        names.update(found or [])
+    return sorted(names)
+
+
 def run_counts(*, session: Session, task_ids: list[int]) -> dict[int, dict[str, int]]:
     out: dict[int, dict[str, int]] = {tid: {} for tid in task_ids}
     if not task_ids:
@@ -310,7 +336,7 @@ def rerun_run(*, session: Session, run_id: int) -> Run:
             raise ConflictError(f"model {model.id} is {model.status.value}; redeploy it first")
     run.status = RunStatus.queued
     run.attempt += 1
-    run.job_id = f"run-{run.id}-{run.attempt}"
+    run.job_id = job_id(JobKind.run, run.id, run.attempt)
     run.reason = None
     run.score = None
     run.score_missing = False

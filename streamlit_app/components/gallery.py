@@ -17,8 +17,15 @@ import streamlit as st
 from redis.exceptions import RedisError
 
 from shared.core.errors import NotFoundError
-from shared.records import Prediction, PredictionStatus, utcnow
-from shared.services.predictions import get_prediction, input_dir, match_outputs, outputs_zip, safe_output_dir
+from shared.records import OutputMatch, Prediction, PredictionStatus, utcnow
+from shared.services.predictions import (
+    connected_workers,
+    get_prediction,
+    input_dir,
+    match_outputs,
+    outputs_zip,
+    safe_output_dir,
+)
 from shared.services.weights import regular_files
 from streamlit_app.components import deps, logs
 from streamlit_app.components.badges import status_badge
@@ -93,18 +100,16 @@ def _summary(pred: Prediction) -> None:
 
 
 def _waiting_note() -> None:
-    from rq import Worker
-
     try:
-        workers = Worker.all(connection=deps.redis())
+        workers = connected_workers(connection=deps.redis())
     except (RedisError, OSError) as exc:
         st.warning(f"Redis is not reachable ({exc}); the prediction is saved and runs once it is back.")
         return
-    if not workers:
+    if workers == 0:
         st.warning("No worker is running, so nothing is processed. Start one with `python -m runner up` "
                    "(or `python -m runner worker`).")
     else:
-        st.caption(f"Waiting for a free worker ({len(workers)} connected; predictions go before training).")
+        st.caption(f"Waiting for a free worker ({workers} connected; predictions go before training).")
 
 
 @st.fragment(run_every=LIVE_S)
@@ -137,7 +142,7 @@ def results(pred: Prediction, *, key: str) -> None:
         logs.render_tail(log_path, key=f"{key}_faillog")
     match = per_image(pred)
     images: dict[str, dict[str, Any]] = match.get("images", {})
-    missing = [n for n, r in images.items() if r.get("status") != "ok"]
+    missing = [n for n, r in images.items() if r.get("status") != OutputMatch.ok]
     if missing and pred.status == PredictionStatus.completed:
         shown = "\n".join(f"- predict.py wrote no image for {n}" for n in missing[:20])
         more = f"\n- … and {len(missing) - 20} more" if len(missing) > 20 else ""
@@ -161,7 +166,7 @@ def _gallery(pred: Prediction, images: dict[str, dict[str, Any]], *, key: str) -
     if not images:
         return
     names = sorted(images)
-    flagged = [n for n in names if images[n].get("status") != "ok" or images[n].get("note")]
+    flagged = [n for n in names if images[n].get("status") != OutputMatch.ok or images[n].get("note")]
     if flagged:
         only = st.toggle(f"Only flagged images ({len(flagged)})", key=f"{key}_flagged")
         names = flagged if only else names

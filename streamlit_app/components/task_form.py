@@ -14,13 +14,11 @@ from typing import Any
 
 import streamlit as st
 from redis.exceptions import RedisError
-from sqlmodel import Session, select
 
 from shared.contract.metrics import guess_direction
 from shared.contract.params import is_grid_searchable, parse_setting
 from shared.core.errors import FieldError, TrainyardError
 from shared.core.settings import Settings, format_size
-from shared.records import Run, Task
 from shared.services.tasks import LIMIT_FIELDS, TaskIn, create_task
 from streamlit_app.components import deps
 
@@ -198,17 +196,6 @@ def limit_inputs(settings: Settings) -> dict[str, str]:
                                      help="sizes like 512MiB or 8GiB; counts as numbers")
             field_error(key)
     return {k: v for k, v in out.items() if v.strip()}
-
-
-def metric_suggestions(session: Session, model_id: int, *, runs: int = 200) -> list[str]:
-    """Adapter (no service lists them): metric names the model's latest ``runs`` runs printed.
-    One query over the run rows' kept name lists, never over the metric points."""
-    stmt = (select(Run.metric_names).join(Task, Task.id == Run.task_id).where(Task.model_id == model_id)
-            .order_by(Run.id.desc()).limit(runs))
-    names: set[str] = set()
-    for found in session.exec(stmt):
-        names.update(found or [])
-    return sorted(names)
 
 
 def template_label(values: dict[str, Any]) -> str:

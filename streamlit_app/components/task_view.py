@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 import streamlit as st
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from shared.records import ResourceSample, Run, RunStatus, Task, utcnow
-from shared.services.tasks import get_task, metric_series, task_runs
+from shared.records import Run, RunStatus, Task, utcnow
+from shared.services.tasks import get_task, metric_series, resource_samples, task_runs
 from streamlit_app.components import deps, logs
 from streamlit_app.components.badges import status_cell
 from streamlit_app.components.charts import X_AXES, build_metric_figure, resources_figure
@@ -24,18 +24,6 @@ from streamlit_app.components.formats import between, duration, first_line, para
 
 REFRESH_S = 2
 EXPECTED_FORM = "loss: 0.2754, mAP50: 0.41, epoch: 3"
-
-
-def resource_samples(session: Session, run_ids: list[int]) -> dict[int, list[ResourceSample]]:
-    """Adapter (no service lists them yet): a run's resource samples in time order."""
-    out: dict[int, list[ResourceSample]] = {rid: [] for rid in run_ids}
-    if not run_ids:
-        return out
-    stmt = select(ResourceSample).where(ResourceSample.run_id.in_(run_ids)).order_by(
-        ResourceSample.run_id, ResourceSample.t)
-    for row in session.exec(stmt):
-        out[row.run_id].append(row)
-    return out
 
 
 @st.cache_data(show_spinner=False, max_entries=256, ttl=3600)
@@ -142,7 +130,7 @@ def run_body(task_id: int, run_id: int) -> None:
         if run is None:
             st.warning(f"Run {run_id} is not part of task {task_id}.")
             return
-        samples = resource_samples(s, [run.id])
+        samples = resource_samples(session=s, run_ids=[run.id])
     st.markdown(f"**{run_label(run)}** · {run.status.value} · params: `{params_text(run.params)}`")
     if run.reason:
         (st.error if run.status in (RunStatus.failed, RunStatus.timed_out) else st.info)(run.reason)
@@ -177,13 +165,12 @@ def live_run(task_id: int, run_id: int) -> None:
 
 def search_plots(task: Task) -> None:
     """Parallel coordinates and parameter importances from the task's Optuna study."""
-    from optuna.trial import TrialState
     from optuna.visualization import plot_parallel_coordinate, plot_param_importances
 
-    from shared.services.search import load_study
+    from shared.services.search import completed_trials, load_study
 
     study = load_study(task, deps.settings().database_url)
-    complete = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
+    complete = completed_trials(study)
     if not complete:
         st.info("No completed trial yet; the plots appear once runs finish with a score.")
         return

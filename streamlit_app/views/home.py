@@ -6,9 +6,9 @@ import streamlit as st
 from redis.exceptions import RedisError
 
 from shared.core.errors import TrainyardError
+from shared.services.examples import load_examples
 from streamlit_app.components import deps
 from streamlit_app.components.alerts import show_error
-from streamlit_app.components.examples_loader import load_examples
 
 
 def render() -> None:

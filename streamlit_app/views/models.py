@@ -3,16 +3,21 @@ with deploy status, and one model's detail."""
 
 from __future__ import annotations
 
-import time
-
 import pandas as pd
 import streamlit as st
 from redis.exceptions import RedisError
 
 from shared.core.errors import FieldError, NotFoundError, TrainyardError
-from shared.core.queue import enqueue_deploy
 from shared.records import TASK_TYPE_LABELS, DeployStatus, TaskType
-from shared.services.models import add_model, delete_model, get_model, list_models, mark_for_deploy, model_summary
+from shared.services.models import (
+    add_model,
+    delete_model,
+    get_model,
+    list_models,
+    model_summary,
+    queue_deploy,
+    redeploy_model,
+)
 from streamlit_app.components import deps
 from streamlit_app.components import model_view as mv
 from streamlit_app.components.alerts import show_error
@@ -23,10 +28,10 @@ NETWORK_WARNING = ("With network on, this model's training and prediction runs c
                    "(download weights, send data out). Turn it on only for code you trust.")
 
 
-def _enqueue(model_id: int, attempt: int = 0) -> None:
+def _enqueue(model_id: int) -> None:
     try:
-        enqueue_deploy(model_id, connection=deps.redis(), attempt=attempt)
-    except RedisError as exc:
+        queue_deploy(connection=deps.redis(), model_id=model_id)
+    except (RedisError, OSError) as exc:
         st.session_state["md_notice"] = (f"Model {model_id} is saved but its deploy could not be queued ({exc}); "
                                          "the worker's reconciler queues it once Redis is back.")
 
@@ -63,15 +68,18 @@ def _upload() -> None:
 
 def _actions(model) -> None:
     c1, c2, _ = st.columns([1, 1, 3])
-    busy = model.status == DeployStatus.deploying
-    if c1.button("Redeploy", key="md_redeploy", icon=":material/refresh:", disabled=busy):
+    busy = model.status in (DeployStatus.waiting, DeployStatus.deploying)
+    if c1.button("Redeploy", key="md_redeploy", icon=":material/refresh:", disabled=busy,
+                 help="a deploy is queued or running" if busy else None):
         try:
             with deps.session() as s:
-                mark_for_deploy(session=s, model=get_model(session=s, model_id=model.id))
+                redeploy_model(session=s, connection=deps.redis(), model_id=model.id)
         except TrainyardError as exc:
             st.error(str(exc))
+        except (RedisError, OSError) as exc:
+            st.error(f"Redis is not reachable ({exc}), so the deploy cannot be queued. Start the platform "
+                     "with `make run` (or `python -m runner up`) and redeploy again.")
         else:
-            _enqueue(model.id, attempt=int(time.time()))
             st.rerun()
     if c2.button("Delete", key="md_delete", icon=":material/delete:"):
         try:

@@ -8,9 +8,15 @@ import streamlit as st
 from redis.exceptions import RedisError
 
 from shared.core.errors import FieldError, NotFoundError, TrainyardError
-from shared.core.queue import enqueue_prediction
 from shared.records import Run, RunStatus
-from shared.services.predictions import IMAGE_EXTS, Upload, create_prediction, get_prediction, history
+from shared.services.predictions import (
+    IMAGE_EXTS,
+    Upload,
+    create_prediction,
+    get_prediction,
+    history,
+    queue_prediction,
+)
 from shared.services.task_list import TaskFilter, list_tasks
 from shared.services.tasks import get_task, task_runs
 from shared.services.weights import list_files, weight_files
@@ -89,7 +95,7 @@ def _submit(task_id: int, run: Run | None, weights: str | None, files, confidenc
             show_error(exc)
         return
     try:
-        enqueue_prediction(pred.id, connection=deps.redis())
+        queue_prediction(connection=deps.redis(), prediction_id=pred.id)
     except (RedisError, OSError) as exc:
         slots["submit"].warning(f"Prediction #{pred.id} is saved but could not be queued ({exc}); "
                                 "it is queued as soon as Redis and the platform's reconciler are back.")

@@ -8,6 +8,7 @@ import streamlit as st
 from shared.records import TASK_TYPE_LABELS, TaskType
 from shared.services.datasets import list_datasets
 from shared.services.models import list_models, list_templates, model_summary
+from shared.services.tasks import metric_suggestions
 from streamlit_app.components import deps
 from streamlit_app.components import task_form as tf
 
@@ -51,7 +52,7 @@ def render() -> None:
     epochs_arg = summary.get("epochs_argument") or {}
     with deps.session() as s:
         templates = {t.id: t for t in list_templates(session=s, model_id=model_id)}
-        suggestions = tf.metric_suggestions(s, model_id)
+        suggestions = metric_suggestions(session=s, model_id=model_id)
     if templates:
         tpl = st.selectbox("Pre-fill from a parameter template", [None, *templates], key="tf_template",
                            format_func=lambda i: "—" if i is None else templates[i].name)

@@ -148,6 +148,34 @@ def test_redeploy_marks_and_enqueues(ui_settings, ui_redis, db, tmp_path):
     assert ui_redis.llen("rq:queue:deploy") == 1
 
 
+def test_redeploy_while_a_deploy_is_queued_is_refused_with_the_reason(ui_settings, ui_redis, db, tmp_path):
+    from shared.core.queue import enqueue_deploy
+    from shared.records import DeployStatus
+    from shared.services.models import get_model, redeploy_model
+
+    model = make_model(db, ui_settings, tmp_path)
+    # The row says deployed but a deploy job is still queued (the moment a deploy ends, or a second
+    # deploy the reconciler just queued): the button is live, and the service refuses with the reason.
+    enqueue_deploy(model.id, connection=ui_redis)
+    at = open_page("views/models.py", id=str(model.id))
+    at.button(key="md_redeploy").click()
+    at.run()
+    assert not at.exception, at.exception
+    assert any(f"model {model.id}'s deploy job is still queued" in e.value for e in at.error)
+    assert ui_redis.llen("rq:queue:deploy") == 1
+    db.expire_all()
+    assert get_model(session=db, model_id=model.id).status == DeployStatus.deployed
+    # Someone else redeploys while this page still shows "deployed": the click adds no second job,
+    # and the page now shows the queued deploy with the button off.
+    ui_redis.flushdb()
+    redeploy_model(session=db, connection=ui_redis, model_id=model.id)
+    at.button(key="md_redeploy").click()
+    at.run()
+    assert not at.exception, at.exception
+    assert at.button(key="md_redeploy").disabled
+    assert ui_redis.llen("rq:queue:deploy") == 1
+
+
 def test_load_examples(ui_settings, ui_redis, db):
     from shared.services.datasets import list_datasets
     from shared.services.models import list_models

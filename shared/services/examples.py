@@ -1,5 +1,5 @@
-"""The home page's "Load examples": what ``python -m runner examples`` does,
-built for a page (progress callback, the created ids returned)."""
+"""The example datasets and models: one step for a new user, shared by the
+home page's "Load examples" and ``python -m runner examples``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ from pathlib import Path
 from redis import Redis
 from sqlmodel import Session
 
+from shared.core.queue import enqueue_deploy
 from shared.core.settings import Settings
+from shared.services.datasets import add_dataset
+from shared.services.models import add_model
 
 EXAMPLE_KINDS = ("classification", "detection")
 
@@ -18,12 +21,11 @@ EXAMPLE_KINDS = ("classification", "detection")
 def load_examples(*, session: Session, settings: Settings, connection: Redis,
                   kinds: tuple[str, ...] = EXAMPLE_KINDS,
                   progress: Callable[[str, float], None] | None = None) -> dict[str, dict[str, int]]:
-    """Build each example dataset and model package, add both, enqueue the model's deploy."""
+    """Build each example dataset and model package, add both, enqueue the model's deploy.
+    Returns ``{kind: {"dataset": id, "model": id}}`` in the order of ``kinds``."""
+    # The builders live with the examples (numpy/Pillow drawing), loaded only when asked for.
     from examples.make_dataset import make_dataset
     from examples.packages import build_package_zip
-    from shared.core.queue import enqueue_deploy
-    from shared.services.datasets import add_dataset
-    from shared.services.models import add_model
 
     connection.ping()  # fail before writing anything when the deploy could not be queued
     out: dict[str, dict[str, int]] = {}
