@@ -4,51 +4,25 @@ whole process trees, and the capped, tagged log."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import tempfile
 import time
 import uuid
 from pathlib import Path
 
 import pytest
 
-from runner.execute import (
-    KillReason,
-    Sample,
-    _LineSplitter,
-    execute,
-    kill_tree,
-)
+from runner.execute import KillReason, Sample, execute, kill_tree
+from runner.execute.lines import LineSplitter
 from runner.sandbox import Limits, Mount, SandboxSpec
 from shared.contract.runlog import iter_plain_log, read_log
 from shared.core.settings import Settings
-from tests.support.procs import procs_with
+from tests.support.procs import procs_with, wait_for
 
-UV = "/work/main/.venv/bin/uv"
 IS_ROOT = os.geteuid() == 0
 RUN_UID = 63000 + os.getpid() % 3000
 
 # A run that is never stopped would hang its test; fail it instead.
 pytestmark = pytest.mark.timeout(30)
-
-
-@pytest.fixture(scope="module")
-def base() -> Path:
-    # World-searchable on purpose (pytest's tmp dirs are 0700): the sandbox
-    # uid must reach the venv and the work dirs, as in production.
-    d = Path(tempfile.mkdtemp(prefix="trainyard-execute-test-", dir="/tmp"))
-    d.chmod(0o755)
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def venv(base: Path) -> Path:
-    path = base / "venv"
-    subprocess.run([UV, "venv", "-q", "--python", "/usr/bin/python3.11", str(path)], check=True,
-                   capture_output=True)
-    return path
 
 
 @pytest.fixture
@@ -138,14 +112,14 @@ def _stop_when_ready(run: Run, marker: str, state: dict):
         texts = run.texts()
         if "ready" in texts and "stubborn up" in texts:
             state.setdefault("before", procs_with(marker))
-            state.setdefault("at", time.monotonic())
             return "stopped by user"
         return None
     return check
 
 
+# How fast the tree goes is measured in bench/ (figure 9, stop latency); this checks that it goes.
 @pytest.mark.parametrize("unsafe", [False, True], ids=["sandbox", "unsafe-no-sandbox"])
-def test_stop_kills_the_whole_tree_within_2s(run, base, unsafe):
+def test_stop_kills_the_whole_tree(run, base, unsafe):
     if unsafe and not IS_ROOT:
         pytest.skip("without the pid namespace, a setsid daemon is found through its dedicated uid (root only)")
     marker = f"trainyard-marker-{uuid.uuid4().hex}"
@@ -153,12 +127,10 @@ def test_stop_kills_the_whole_tree_within_2s(run, base, unsafe):
     s = Settings(data_dir=base / "data", unsafe_no_sandbox=unsafe, sandbox_uid_base=RUN_UID)
     outcome = run(STUBBORN, marker, settings=s, check=_stop_when_ready(run, marker, state),
                   limits=Limits(max_procs=50))
-    took = time.monotonic() - state["at"]
     assert len(state["before"]) >= 2  # the SIGTERM-ignoring child and the setsid'd daemon were running
     assert outcome.kill_reason == "stopped by user" and outcome.kill_kind is None and not outcome.ok
     assert outcome.reason.startswith("stopped by user")
-    assert took < 2.0, took
-    assert procs_with(marker) == []
+    assert procs_with(marker) == []  # execute() returns only once nothing of the run is left
     assert any("stopping the run: stopped by user" in t for _, t in read_log(log_path=run.log_path))
 
 
@@ -187,24 +159,17 @@ def test_worker_shutdown_kills_the_run(run):
     assert read_log(log_path=run.log_path)[-1] == ("stderr", "[trainyard] stopping the run: the worker shut down")
 
 
-def test_kill_tree_of_a_plain_process_group(base):
+def test_kill_tree_of_a_plain_process_group(env_python):
     marker = f"trainyard-marker-{uuid.uuid4().hex}"
-    proc = subprocess.Popen(["/usr/bin/python3.11", "-c",
+    proc = subprocess.Popen([env_python, "-c",
                              "import signal, subprocess, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
                              "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)', sys.argv[1]]); "
                              "time.sleep(600)", marker], start_new_session=True)
-    deadline = time.monotonic() + 5
-    while len(procs_with(marker)) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert len(procs_with(marker)) == 2
-    t0 = time.monotonic()
+    wait_for(lambda: len(procs_with(marker)) == 2, 10, "the process and its child to start")
     kill_tree(proc.pid, grace=0.5)
-    proc.wait(2)
-    assert time.monotonic() - t0 < 2.0
-    deadline = time.monotonic() + 1
-    while procs_with(marker) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert procs_with(marker) == []
+    # Both ignore SIGTERM: only the SIGKILL after the grace ends them.
+    assert proc.wait(10) == -9
+    wait_for(lambda: not procs_with(marker), 10, "the SIGTERM-ignoring child to be gone too")
 
 
 def test_memory_limit_by_rlimit(run):
@@ -224,12 +189,12 @@ def test_memory_limit_by_tree_watch(run):
               "        time.sleep(60)\n"
               "        os._exit(0)\n"
               "print('forked', flush=True)\ntime.sleep(60)\n")
-    t0 = time.monotonic()
-    outcome = run(script, limits=Limits(memory_bytes=300 << 20))
-    assert outcome.kill_kind is KillReason.memory
+    marker = f"trainyard-marker-{uuid.uuid4().hex}"
+    outcome = run(script, marker, limits=Limits(memory_bytes=300 << 20))
+    assert outcome.kill_kind is KillReason.memory and outcome.exit_code is None
     assert outcome.kill_reason.startswith("memory limit 300 MiB reached (the run used")
-    assert time.monotonic() - t0 < 10
     assert outcome.peak_rss_bytes > 300 << 20
+    assert procs_with(marker) == []  # the forked children went with the run
 
 
 @pytest.mark.parametrize("uid", [RUN_UID, None], ids=["rlimit-of-own-uid", "process-watch"])
@@ -267,11 +232,11 @@ def test_disk_limit(run):
               "        f.write(os.urandom(1 << 20))\n"
               "        os.fsync(f.fileno())\n"
               "print('written', flush=True)\ntime.sleep(60)\n")
-    t0 = time.monotonic()
-    outcome = run(script, limits=Limits(max_disk_bytes=5 << 20, max_file_bytes=2 << 20))
-    assert outcome.kill_kind is KillReason.disk
+    marker = f"trainyard-marker-{uuid.uuid4().hex}"
+    outcome = run(script, marker, limits=Limits(max_disk_bytes=5 << 20, max_file_bytes=2 << 20))
+    assert outcome.kill_kind is KillReason.disk and outcome.exit_code is None
     assert outcome.kill_reason.startswith("disk limit 5 MiB reached (the work dir holds")
-    assert time.monotonic() - t0 < 8
+    assert "written" in run.texts() and procs_with(marker) == []
 
 
 def test_log_flood_is_capped_head_and_tail_kept(run):
@@ -344,7 +309,7 @@ def test_awkward_output(run):
     ([b"a\r\r", b"b\n"], [(b"a", 0, True), (b"", 0, True), (b"b", 0, False)]),
 ])
 def test_line_splitter(chunks, expected):
-    sp = _LineSplitter(max_line=4)
+    sp = LineSplitter(max_line=4)
     got = []
     for c in chunks:
         got += triples(*sp.feed(c))
@@ -356,7 +321,7 @@ def triples(lines, specials):
 
 
 def test_line_splitter_flushes_a_partial_line():
-    sp = _LineSplitter(max_line=4)
+    sp = LineSplitter(max_line=4)
     assert sp.feed(b"abcdef") == ([], {})
     assert triples(*sp.finish()) == [(b"abcd", 2, False)]
     assert sp.finish() == ([], {})
