@@ -14,7 +14,7 @@ import psutil
 _HARD_KILL_WAIT_S = 0.8
 
 
-def alive(p: psutil.Process) -> bool:
+def is_alive(p: psutil.Process) -> bool:
     try:
         return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
@@ -25,7 +25,7 @@ def members_of(root: psutil.Process) -> list[psutil.Process]:
     try:
         return [root, *root.children(recursive=True)]
     except psutil.Error:
-        return [root] if alive(root) else []
+        return [root] if is_alive(root) else []
 
 
 def is_bwrap(p: psutil.Process, root: psutil.Process) -> bool:
@@ -65,7 +65,7 @@ def killpg(pid: int, sig: int) -> None:
 def _wait_gone(procs: list[psutil.Process], timeout: float) -> list[psutil.Process]:
     deadline = time.monotonic() + timeout
     while True:
-        alive = [p for p in procs if alive(p)]
+        alive = [p for p in procs if is_alive(p)]
         if not alive or time.monotonic() >= deadline:
             return alive
         time.sleep(0.02)
@@ -91,7 +91,7 @@ def kill_tree(pid: int, *, grace: float = 1.0) -> None:
 
 
 def hard_kill(root: psutil.Process, known: list[psutil.Process]) -> None:
-    fresh = members_of(root) if alive(root) else []
+    fresh = members_of(root) if is_alive(root) else []
     killpg(root.pid, signal_mod.SIGKILL)
     seen: set[int] = set()
     for p in [*fresh, *known]:

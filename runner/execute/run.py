@@ -26,7 +26,7 @@ from runner.execute.lines import LineSplitter, Specials
 from runner.execute.logfile import LogWriter
 from runner.execute.outcome import KILL_TEXT, CheckResult, KillReason, Sample
 from runner.execute.probes import GpuProbe, disk_usage, pss_bytes
-from runner.execute.procs import alive, exited, hard_kill, is_bwrap, killpg, members_of, signal_all
+from runner.execute.procs import exited, hard_kill, is_alive, is_bwrap, killpg, members_of, signal_all
 from runner.sandbox import SandboxSpec
 from shared.contract.runlog import STDERR, STDOUT, TAGS
 from shared.core.settings import format_size
@@ -131,7 +131,7 @@ class Execution:
         self.kill_kind = kind
         self.log.note(f"stopping the run: {message}")
         root = self.root
-        if root is None or not alive(root):
+        if root is None or not is_alive(root):
             return
         members = members_of(root)
         self._remember(members)
@@ -154,7 +154,7 @@ class Execution:
         if self.root is not None:
             killpg(self.root.pid, signal_mod.SIGKILL)
         for p in list(self.known.values()):
-            if p.pid != self.proc.pid and alive(p):
+            if p.pid != self.proc.pid and is_alive(p):
                 with contextlib.suppress(psutil.Error):
                     p.kill()
         uid = self.spec.uid
@@ -177,7 +177,7 @@ class Execution:
     # watching ----------------------------------------------------------------
     def watch(self) -> None:
         root = self.root
-        if root is None or not alive(root):
+        if root is None or not is_alive(root):
             return
         members = members_of(root)
         self._remember(members)
@@ -208,7 +208,7 @@ class Execution:
 
     def sample(self) -> None:
         root = self.root
-        if self.on_sample is None or root is None or not alive(root):
+        if self.on_sample is None or root is None or not is_alive(root):
             return
         members = members_of(root)
         now = time.monotonic()

@@ -23,7 +23,7 @@ from shared.core.errors import TrainyardError
 from shared.core.settings import Settings
 from shared.records import DeployStatus, ModelPackage, Task, TaskStatus, utcnow
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
@@ -58,13 +58,13 @@ def deploy_model(model_id: int) -> None:
         # A duplicate job (re-enqueued by the reconciler, or a second click)
         # must neither rebuild a finished env nor overwrite a live build's log.
         if model.status == DeployStatus.deployed:
-            log.info("model %s is already deployed; this deploy job builds nothing", model_id)
+            logger.info("model %s is already deployed; this deploy job builds nothing", model_id)
             return
         if not claimed:
-            log.info("model %s is being deployed by another job; this deploy job builds nothing", model_id)
+            logger.info("model %s is being deployed by another job; this deploy job builds nothing", model_id)
             return
         if model.status == DeployStatus.deploying:
-            log.warning("model %s was left deploying by a job that is gone; building it again", model_id)
+            logger.warning("model %s was left deploying by a job that is gone; building it again", model_id)
         model.status = DeployStatus.deploying
         model.deploy_started_at = utcnow()
         model.deployed_at = None
