@@ -19,7 +19,17 @@ import traceback
 from dataclasses import asdict
 from pathlib import Path
 
-from bench import chart_cost, dispatch, env_build, ingestion, memory, overhead, search_efficiency, throughput
+from bench import (
+    chart_cost,
+    dispatch,
+    env_build,
+    ingestion,
+    memory,
+    overhead,
+    search_efficiency,
+    stop_latency,
+    throughput,
+)
 from bench.config import WORK, Config
 from bench.report import Goal, Row, machine_description, markdown_table
 from bench.stack import world_dir
@@ -38,6 +48,7 @@ FIGURES = {
     "6": ("search efficiency", search_efficiency.run),
     "7": ("throughput", throughput.run),
     "8": ("memory", memory.run),
+    "9": ("stop latency", stop_latency.run),
 }
 
 

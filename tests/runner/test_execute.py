@@ -4,51 +4,24 @@ whole process trees, and the capped, tagged log."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import tempfile
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 
-from runner.execute import (
-    KillReason,
-    Sample,
-    _LineSplitter,
-    execute,
-    kill_tree,
-)
+from runner.execute import KillReason, Sample, execute, kill_tree
+from runner.execute.lines import LineSplitter
 from runner.sandbox import Limits, Mount, SandboxSpec
 from shared.contract.runlog import iter_plain_log, read_log
 from shared.core.settings import Settings
-from tests.support.procs import procs_with
+from tests.support.procs import procs_with, wait_for
 
-UV = "/work/main/.venv/bin/uv"
 IS_ROOT = os.geteuid() == 0
 RUN_UID = 63000 + os.getpid() % 3000
 
 # A run that is never stopped would hang its test; fail it instead.
 pytestmark = pytest.mark.timeout(30)
-
-
-@pytest.fixture(scope="module")
-def base() -> Path:
-    # World-searchable on purpose (pytest's tmp dirs are 0700): the sandbox
-    # uid must reach the venv and the work dirs, as in production.
-    d = Path(tempfile.mkdtemp(prefix="trainyard-execute-test-", dir="/tmp"))
-    d.chmod(0o755)
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def venv(base: Path) -> Path:
-    path = base / "venv"
-    subprocess.run([UV, "venv", "-q", "--python", "/usr/bin/python3.11", str(path)], check=True,
-                   capture_output=True)
-    return path
 
 
 @pytest.fixture
@@ -138,14 +111,14 @@ def _stop_when_ready(run: Run, marker: str, state: dict):
         texts = run.texts()
         if "ready" in texts and "stubborn up" in texts:
             state.setdefault("before", procs_with(marker))
-            state.setdefault("at", time.monotonic())
             return "stopped by user"
         return None
     return check
 
 
+# How fast the tree goes is measured in bench/ (figure 9, stop latency); this checks that it goes.
 @pytest.mark.parametrize("unsafe", [False, True], ids=["sandbox", "unsafe-no-sandbox"])
-def test_stop_kills_the_whole_tree_within_2s(run, base, unsafe):
+def test_stop_kills_the_whole_tree(run, base, unsafe):
     if unsafe and not IS_ROOT:
         pytest.skip("without the pid namespace, a setsid daemon is found through its dedicated uid (root only)")
     marker = f"trainyard-marker-{uuid.uuid4().hex}"
@@ -153,12 +126,10 @@ def test_stop_kills_the_whole_tree_within_2s(run, base, unsafe):
     s = Settings(data_dir=base / "data", unsafe_no_sandbox=unsafe, sandbox_uid_base=RUN_UID)
     outcome = run(STUBBORN, marker, settings=s, check=_stop_when_ready(run, marker, state),
                   limits=Limits(max_procs=50))
-    took = time.monotonic() - state["at"]
     assert len(state["before"]) >= 2  # the SIGTERM-ignoring child and the setsid'd daemon were running
     assert outcome.kill_reason == "stopped by user" and outcome.kill_kind is None and not outcome.ok
     assert outcome.reason.startswith("stopped by user")
-    assert took < 2.0, took
-    assert procs_with(marker) == []
+    assert procs_with(marker) == []  # execute() returns only once nothing of the run is left
     assert any("stopping the run: stopped by user" in t for _, t in read_log(log_path=run.log_path))
 
 
@@ -187,24 +158,17 @@ def test_worker_shutdown_kills_the_run(run):
     assert read_log(log_path=run.log_path)[-1] == ("stderr", "[trainyard] stopping the run: the worker shut down")
 
 
-def test_kill_tree_of_a_plain_process_group(base):
+def test_kill_tree_of_a_plain_process_group(env_python):
     marker = f"trainyard-marker-{uuid.uuid4().hex}"
-    proc = subprocess.Popen(["/usr/bin/python3.11", "-c",
+    proc = subprocess.Popen([env_python, "-c",
                              "import signal, subprocess, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
                              "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)', sys.argv[1]]); "
                              "time.sleep(600)", marker], start_new_session=True)
-    deadline = time.monotonic() + 5
-    while len(procs_with(marker)) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert len(procs_with(marker)) == 2
-    t0 = time.monotonic()
+    wait_for(lambda: len(procs_with(marker)) == 2, 10, "the process and its child to start")
     kill_tree(proc.pid, grace=0.5)
-    proc.wait(2)
-    assert time.monotonic() - t0 < 2.0
-    deadline = time.monotonic() + 1
-    while procs_with(marker) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert procs_with(marker) == []
+    # Both ignore SIGTERM: only the SIGKILL after the grace ends them.
+    assert proc.wait(10) == -9
+    wait_for(lambda: not procs_with(marker), 10, "the SIGTERM-ignoring child to be gone too")
 
 
 def test_memory_limit_by_rlimit(run):
@@ -224,12 +188,12 @@ def test_memory_limit_by_tree_watch(run):
               "        time.sleep(60)\n"
               "        os._exit(0)\n"
               "print('forked', flush=True)\ntime.sleep(60)\n")
-    t0 = time.monotonic()
-    outcome = run(script, limits=Limits(memory_bytes=300 << 20))
-    assert outcome.kill_kind is KillReason.memory
+    marker = f"trainyard-marker-{uuid.uuid4().hex}"
+    outcome = run(script, marker, limits=Limits(memory_bytes=300 << 20))
+    assert outcome.kill_kind is KillReason.memory and outcome.exit_code is None
     assert outcome.kill_reason.startswith("memory limit 300 MiB reached (the run used")
-    assert time.monotonic() - t0 < 10
     assert outcome.peak_rss_bytes > 300 << 20
+    assert procs_with(marker) == []  # the forked children went with the run
 
 
 @pytest.mark.parametrize("uid", [RUN_UID, None], ids=["rlimit-of-own-uid", "process-watch"])
@@ -267,29 +231,34 @@ def test_disk_limit(run):
               "        f.write(os.urandom(1 << 20))\n"
               "        os.fsync(f.fileno())\n"
               "print('written', flush=True)\ntime.sleep(60)\n")
-    t0 = time.monotonic()
-    outcome = run(script, limits=Limits(max_disk_bytes=5 << 20, max_file_bytes=2 << 20))
-    assert outcome.kill_kind is KillReason.disk
+    marker = f"trainyard-marker-{uuid.uuid4().hex}"
+    outcome = run(script, marker, limits=Limits(max_disk_bytes=5 << 20, max_file_bytes=2 << 20))
+    assert outcome.kill_kind is KillReason.disk and outcome.exit_code is None
     assert outcome.kill_reason.startswith("disk limit 5 MiB reached (the work dir holds")
-    assert time.monotonic() - t0 < 8
+    assert "written" in run.texts() and procs_with(marker) == []
 
 
 def test_log_flood_is_capped_head_and_tail_kept(run):
     cap = 64 * 1024
-    script = ("import sys, time\n"
+    # The script holds its last line until the test has looked at the live log
+    # (a file "go" appears), so how fast a loaded machine gets there never matters.
+    script = ("import os, sys, time\n"
               "for i in range(20000):\n"
               "    print(f'line {i:06d} ' + 'x' * 80)\n"
-              "sys.stdout.flush()\nprint('flood done', flush=True)\ntime.sleep(1.6)\n"
+              "sys.stdout.flush()\nprint('flood done', flush=True)\n"
+              "t = time.time()\n"
+              "while not os.path.exists('go') and time.time() - t < 20:\n"
+              "    time.sleep(0.05)\n"
               "print('the end', flush=True)\n")
     live: dict = {}
 
     def check():
-        texts = run.texts()
-        if "flood done" in texts:
-            live.setdefault("t", time.monotonic())
-            if time.monotonic() - live["t"] > 1.2 and "seen" not in live:
-                live["seen"] = read_log(log_path=run.log_path, tail_lines=3)
+        if "seen" not in live and "flood done" in run.texts():
+            seen = read_log(log_path=run.log_path, tail_lines=3)
+            if seen and seen[-1] == ("stdout", "flood done"):  # the .tail file caught up
+                live["seen"] = seen
                 live["tail_file"] = run.log_path.with_suffix(".tail").exists()
+                (run.wd / "go").touch()
         return None
 
     outcome = run(script, limits=Limits(max_log_bytes=cap), check=check)
@@ -306,7 +275,8 @@ def test_log_flood_is_capped_head_and_tail_kept(run):
     assert len(marker) == 1 and f"{outcome.log_bytes_dropped} bytes" in marker[0]
     assert not run.log_path.with_suffix(".tail").exists()
     # While it ran, a viewer past the limit saw the latest lines through the .tail file.
-    assert live["tail_file"] and live["seen"][-1] == ("stdout", "flood done")
+    assert "seen" in live, "a live viewer never saw the latest line past the log limit"
+    assert live["tail_file"]
     assert read_log(log_path=run.log_path, tail_lines=2) == [("stdout", "flood done"), ("stdout", "the end")]
     plain = b"".join(iter_plain_log(run.log_path))
     assert plain.startswith(b"line 000000 ") and plain.endswith(b"the end\n") and b"\no line" not in plain
@@ -344,7 +314,7 @@ def test_awkward_output(run):
     ([b"a\r\r", b"b\n"], [(b"a", 0, True), (b"", 0, True), (b"b", 0, False)]),
 ])
 def test_line_splitter(chunks, expected):
-    sp = _LineSplitter(max_line=4)
+    sp = LineSplitter(max_line=4)
     got = []
     for c in chunks:
         got += triples(*sp.feed(c))
@@ -356,7 +326,7 @@ def triples(lines, specials):
 
 
 def test_line_splitter_flushes_a_partial_line():
-    sp = _LineSplitter(max_line=4)
+    sp = LineSplitter(max_line=4)
     assert sp.feed(b"abcdef") == ([], {})
     assert triples(*sp.finish()) == [(b"abcd", 2, False)]
     assert sp.finish() == ([], {})
@@ -364,12 +334,16 @@ def test_line_splitter_flushes_a_partial_line():
 
 def test_samples(run):
     samples: list[Sample] = []
-    outcome = run("import time\nt = time.time()\nwhile time.time() - t < 1.2:\n    pass\n",
+    # A busy loop that reports the share of a core it got: on a loaded machine
+    # that is far below 100 %, and the samples must say what it really got.
+    outcome = run("import time\nt, c = time.time(), time.process_time()\nwhile time.time() - t < 1.2:\n    pass\n"
+                  "print((time.process_time() - c) / (time.time() - t) * 100)\n",
                   on_sample=samples.append, sample_interval=0.3)
     assert outcome.ok
     assert len(samples) >= 2
     assert all(s.rss_bytes > 0 and s.gpu_util is None and s.gpu_mem_bytes is None for s in samples)
-    assert max(s.cpu_percent for s in samples) > 30
+    got = float(run.texts()[-1])
+    assert max(s.cpu_percent for s in samples) > got / 2 > 0
 
 
 def test_read_log_of_a_missing_file(base):

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
-import tempfile
 import uuid
 from pathlib import Path
 
 import pytest
 
 from runner import sandbox
+from runner.envs import find_uv
 from runner.execute import execute
 from runner.sandbox import (
     Limits,
@@ -30,28 +29,11 @@ from shared.contract.runlog import read_log
 from shared.core.errors import FieldError, SandboxError
 from shared.core.settings import Settings
 
-UV = "/work/main/.venv/bin/uv"
-ENV_PYTHON = "/usr/bin/python3.11"
 IS_ROOT = os.geteuid() == 0
 # A uid of its own per test process, so parallel test runs never share RLIMIT_NPROC counts.
 RUN_UID = 66000 + os.getpid() % 3000
-
-
-@pytest.fixture(scope="module")
-def base() -> Path:
-    # Not tmp_path: pytest's base temp dir is 0700, and the sandbox's
-    # unprivileged uid must reach the venv and the work dirs, as in production.
-    d = Path(tempfile.mkdtemp(prefix="trainyard-sandbox-test-", dir="/tmp"))
-    d.chmod(0o755)
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def venv(base: Path) -> Path:
-    path = base / "venv"
-    subprocess.run([UV, "venv", "-q", "--python", ENV_PYTHON, str(path)], check=True, capture_output=True)
-    return path
+# This checkout: a host directory that exists here and is never mounted, so it must not exist inside.
+HOST_ONLY = str(Path(__file__).resolve().parents[2])
 
 
 @pytest.fixture
@@ -73,7 +55,7 @@ def spec_for(venv: Path, wd: Path, script: str, *args: str, **kw) -> SandboxSpec
 
 ESCAPES = r'''
 import json, os, signal, socket, sys
-secret_file, worker_pid, port, abstract, tmp_name, host_data = sys.argv[1:7]
+secret_file, worker_pid, port, abstract, tmp_name, host_data, host_only = sys.argv[1:8]
 res = {}
 
 def attempt(name, fn):
@@ -84,7 +66,7 @@ def attempt(name, fn):
         res[name] = type(exc).__name__
 
 attempt("read_secret", lambda: open(secret_file).read())
-for p in ("/work", "/root", "/var", "/run", "/etc/pip.conf", host_data):
+for p in (host_only, "/root", "/var", "/run", "/etc/pip.conf", host_data):
     res["exists " + p] = os.path.exists(p)
 attempt("write_usr", lambda: open("/usr/x-trainyard", "w").write("x"))
 attempt("write_env", lambda: open(os.path.join(sys.prefix, "x"), "w").write("x"))
@@ -137,7 +119,7 @@ def test_escape_attempts_are_blocked(base, venv, settings, monkeypatch):
         # Both listeners are reachable from the worker itself.
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
         spec = spec_for(venv, wd, ESCAPES, str(secret), str(os.getpid()), str(port), abstract, tmp_name,
-                        str(settings.data_dir), uid=RUN_UID,
+                        str(settings.data_dir), HOST_ONLY, uid=RUN_UID,
                         limits=Limits(memory_bytes=1 << 30, max_procs=64))
         spec.mounts.append(Mount(host=out, inside="/out", writable=True))
         lines: list[str] = []
@@ -146,7 +128,7 @@ def test_escape_attempts_are_blocked(base, venv, settings, monkeypatch):
     assert outcome.ok, outcome.reason
     res = json.loads(lines[-1])
     assert res["read_secret"] == "FileNotFoundError"
-    for p in ("/work", "/root", "/var", "/run", "/etc/pip.conf", str(settings.data_dir)):
+    for p in (HOST_ONLY, "/root", "/var", "/run", "/etc/pip.conf", str(settings.data_dir)):
         assert res["exists " + p] is False, p
     assert res["write_usr"] in ("OSError", "PermissionError")
     assert res["write_env"] in ("OSError", "PermissionError")
@@ -184,13 +166,13 @@ def test_base_env_is_built_from_scratch(base, monkeypatch):
 
     s = Settings(data_dir=base / "data", index_url="https://idx.example/simple",
                  extra_index_urls=["https://a.example/simple", "https://b.example/simple"],
-                 find_links=["/opt/wheels", "/srv/w"], constraints=["/etc/c.txt"])
+                 find_links=["/srv/wheels", "/srv/w"], constraints=["/etc/c.txt"])
     plain = base_env(spec=spec, settings=s)
     assert not any(k.startswith(("PIP_", "UV_")) for k in plain)
     inst = base_env(spec=spec, install=True, settings=s)
     assert inst["PIP_INDEX_URL"] == inst["UV_INDEX_URL"] == "https://idx.example/simple"
     assert inst["PIP_EXTRA_INDEX_URL"] == "https://a.example/simple https://b.example/simple"
-    assert inst["PIP_FIND_LINKS"] == "/opt/wheels /srv/w" and inst["UV_FIND_LINKS"] == "/opt/wheels,/srv/w"
+    assert inst["PIP_FIND_LINKS"] == "/srv/wheels /srv/w" and inst["UV_FIND_LINKS"] == "/srv/wheels,/srv/w"
     assert inst["PIP_CONSTRAINT"] == "/etc/c.txt"
 
 
@@ -209,7 +191,7 @@ def test_command_line_binds_only_system_dirs(base, venv, settings):
     assert argv[0] == check_sandbox(settings=settings)
     assert argv[argv.index("--") + 1:] == spec.argv
     sources = {src for _, src, _ in _binds(argv)}
-    assert not sources & {"/", "/root", "/work", "/var", "/run", "/etc", "/home", "/opt", str(settings.data_dir)}
+    assert not sources & {"/", "/root", HOST_ONLY, "/var", "/run", "/etc", "/home", "/opt", str(settings.data_dir)}
     assert ("--bind", str(wd), "/workspace") in _binds(argv)
     assert ("--ro-bind", str(venv), str(venv)) in _binds(argv)
     for flag in ("--unshare-user", "--unshare-pid", "--unshare-net", "--die-with-parent", "--new-session"):
@@ -278,7 +260,7 @@ def test_base_interpreter_outside_usr_is_mounted_from_the_settings_only(base, se
 def test_python_unreachable_by_sandbox_uid_is_refused(settings, tmp_path):
     hidden = tmp_path / "hidden"
     hidden.mkdir(mode=0o700)
-    subprocess.run([UV, "venv", "-q", "--python", ENV_PYTHON, str(hidden / "env")], check=True,
+    subprocess.run([find_uv(), "venv", "-q", "--python", settings.env_python, str(hidden / "env")], check=True,
                    capture_output=True)
     wd = tmp_path / "wd"
     wd.mkdir()
@@ -311,7 +293,8 @@ def test_check_sandbox_shows_bwraps_own_error(base):
 def test_unsafe_no_sandbox_runs_directly(base, venv):
     s = Settings(data_dir=base / "data", unsafe_no_sandbox=True)
     wd = workdir(base)
-    spec = spec_for(venv, wd, "import os; print(os.getcwd(), os.environ['HOME'], os.path.exists('/work'))")
+    spec = spec_for(venv, wd, "import os, sys; print(os.getcwd(), os.environ['HOME'], os.path.exists(sys.argv[1]))",
+                    HOST_ONLY)
     argv, env = build_command(spec=spec, settings=s)
     assert argv == spec.argv and env["HOME"] == str(wd)
     lines: list[str] = []

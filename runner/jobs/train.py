@@ -1,30 +1,26 @@
-"""RQ entry points. Each job loads its row, does the work, and records the
-outcome on the row; named errors are caught here, once, with their message
-and the traceback tail stored for the UI."""
+"""The ``train`` queue's job: one run of a task, from its queued row to its
+recorded outcome, followed by the task's next scheduler step."""
 
 from __future__ import annotations
 
 import math
-import shutil
 import time
-import traceback
 from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session
 
 from runner import context
-from runner.envs import ensure_env, evict_envs
 from runner.execute import Outcome, execute
 from runner.gpus import device_arg
 from runner.ingest import MetricCollector, MetricWriter
+from runner.jobs.common import copy_package, model_env, tail, visible
 from runner.sandbox import WORKSPACE, Limits, Mount, SandboxSpec
 from runner.substitute import GLOBAL_TO_FLAG, TRAIN_GLOBALS, substitute
 from shared.contract.params import to_argv
 from shared.core.errors import TrainyardError
 from shared.records import (
     Dataset,
-    DeployStatus,
     Direction,
     ModelPackage,
     Run,
@@ -37,114 +33,6 @@ from shared.records import (
 from shared.services import search
 from shared.services.datasets import DATASET_MOUNT, dataset_args
 from shared.services.models import train_args
-
-
-def _tail(exc: BaseException, n: int = 12) -> str:
-    return "".join(traceback.format_exception(exc)[-n:])
-
-
-# --------------------------------------------------------------------------- deploy
-
-def deploy_model(model_id: int) -> None:
-    ctx = context.current()
-    settings = ctx.settings
-    with Session(ctx.engine, expire_on_commit=False) as session:
-        model = session.get(ModelPackage, model_id)
-        if model is None:
-            return
-        model.status = DeployStatus.deploying
-        model.deploy_started_at = utcnow()
-        model.deployed_at = None
-        model.reason = None
-        log_rel = f"{model.path}/deploy.log"
-        model.install_log = log_rel
-        session.add(model)
-        session.commit()
-        log_path = settings.path(log_rel)
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        report = model.report or {}
-        reqs = report.get("requirements") or {}
-        pkg_dir = settings.path(model.path)
-        script = pkg_dir / "install_dependencies.sh"
-        with open(log_path, "w", encoding="utf-8", errors="replace") as log_file:
-            def log(line: str) -> None:
-                log_file.write(line.rstrip("\n") + "\n")
-                log_file.flush()
-
-            try:
-                result = ensure_env(
-                    settings=settings, requirements=reqs.get("requirements", []),
-                    constraints=reqs.get("constraints", []), options=reqs.get("options", []),
-                    install_script=script if script.is_file() else None, package_dir=pkg_dir, log=log,
-                    run_install_script=_run_install_script)
-                log(f"[trainyard] environment {result.key} " + ("built" if result.built else "reused from cache"))
-                if result.built:
-                    evicted = evict_envs(settings=settings, in_use=_envs_in_use(session), keep={result.key},
-                                         log=log)
-                    if evicted:
-                        log(f"[trainyard] env cache over its size limit: evicted {', '.join(evicted)}")
-                model.env_key = result.key
-                model.freeze = result.freeze
-                model.status = DeployStatus.deployed
-                model.deployed_at = utcnow()
-            except TrainyardError as exc:
-                log(f"[trainyard] deploy failed: {exc}")
-                model.status = DeployStatus.failed
-                model.reason = str(exc)
-            except Exception as exc:  # noqa: BLE001 - recorded on the row, never lost
-                log(_tail(exc))
-                model.status = DeployStatus.failed
-                model.reason = f"internal error during deploy: {exc!r}\n{_tail(exc)}"
-        session.add(model)
-        session.commit()
-
-
-def _envs_in_use(session: Session) -> set[str]:
-    """Envs that must stay: those of models with a waiting or running task or
-    prediction. Other envs are rebuilt from their model on the next deploy."""
-    from sqlmodel import select
-
-    from shared.records import Prediction, PredictionStatus
-
-    active = select(Task.model_id).where(Task.status.in_([TaskStatus.waiting, TaskStatus.running]))
-    preds = select(Prediction.model_id).where(
-        Prediction.status.in_([PredictionStatus.queued, PredictionStatus.running]))
-    ids = set(session.exec(active)) | set(session.exec(preds))
-    if not ids:
-        return set()
-    keys = session.exec(select(ModelPackage.env_key).where(ModelPackage.id.in_(ids)))
-    return {k for k in keys if k}
-
-
-def _run_install_script(*, script: Path, env_path: Path, log) -> None:
-    """``bash install_dependencies.sh <env>`` in the sandbox, with network, without secrets."""
-    ctx = context.current()
-    settings = ctx.settings
-    work = env_path.parent / f".install-{env_path.name}"
-    shutil.rmtree(work, ignore_errors=True)
-    shutil.copytree(script.parent, work, ignore=shutil.ignore_patterns("weights"))
-    limits = Limits.from_settings(settings)
-    spec = SandboxSpec(argv=["bash", "install_dependencies.sh", str(env_path)], workdir=work,
-                       mounts=[Mount(host=env_path, inside=str(env_path), writable=True)],
-                       network=True, limits=limits, uid=None, env={"VIRTUAL_ENV": str(env_path)}, install=True)
-    log_file = work.parent / f"install-script-{env_path.name}.log"
-    try:
-        outcome = execute(spec=spec, settings=settings, log_path=log_file,
-                          on_line=lambda _s, text: log(f"[install_dependencies.sh] {text}"))
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    if not outcome.ok:
-        from shared.core.errors import EnvBuildError
-
-        raise EnvBuildError(f"install_dependencies.sh failed: {outcome.reason}")
-
-
-# --------------------------------------------------------------------------- runs
-
-def visible(settings, host: Path, inside: str) -> str:
-    """Where user code sees a path: the sandbox's mount point, or, with the
-    sandbox explicitly turned off, the host path itself."""
-    return str(host) if settings.unsafe_no_sandbox else inside
 
 
 def _platform_values(*, dataset: Dataset, dataset_at: str = DATASET_MOUNT, workspace_at: str = WORKSPACE
@@ -178,22 +66,9 @@ def build_argv(*, python: str, task: Task, run: Run, model: ModelPackage, datase
     return argv
 
 
-def _model_env(settings, model: ModelPackage) -> Path:
-    env_path = settings.data_dir / "envs" / (model.env_key or "")
-    if not model.env_key or not (env_path / "bin" / "python").exists():
-        raise TrainyardError(f"model {model.id}'s environment is missing; redeploy the model")
-    return env_path
-
-
-def _copy_package(settings, model: ModelPackage, dest: Path) -> None:
-    """User code always runs from a copy: substitution never touches the upload."""
-    shutil.rmtree(dest, ignore_errors=True)
-    shutil.copytree(settings.path(model.path), dest, ignore=shutil.ignore_patterns("deploy.log", "__pycache__"))
-
-
 def _prepare_workspace(*, settings, model: ModelPackage, dataset: Dataset, run: Run, run_dir: Path) -> Path:
     ws = run_dir / "workspace"
-    _copy_package(settings, model, ws)
+    copy_package(settings, model, ws)
     (ws / "work_dir").mkdir(exist_ok=True)
     platform = _platform_values(dataset=dataset, dataset_at=visible(settings, settings.path(dataset.path),
                                                                     DATASET_MOUNT),
@@ -316,7 +191,7 @@ def run_trial(run_id: int) -> None:
     watch: _RunWatch | None = None
     try:
         device = device_arg(gpus)
-        env_path = _model_env(settings, model)
+        env_path = model_env(settings, model)
         ws = _prepare_workspace(settings=settings, model=model, dataset=dataset, run=run, run_dir=run_dir)
         argv = build_argv(python=str(env_path / "bin" / "python"), task=task, run=run, model=model,
                           dataset=dataset, device=device,
@@ -343,7 +218,7 @@ def run_trial(run_id: int) -> None:
     except TrainyardError as exc:
         failure = str(exc)
     except Exception as exc:  # noqa: BLE001 - recorded on the row
-        failure = f"internal error: {exc!r}\n{_tail(exc)}"
+        failure = f"internal error: {exc!r}\n{tail(exc)}"
     finally:
         ctx.gpus.release(gpus)
         collector.flush()
@@ -401,95 +276,3 @@ def _finish_run(*, ctx, run_id: int, task: Task, outcome: Outcome | None, failur
         if search.is_search(task) and run.trial_number is not None:
             search.tell(task, ctx.settings.database_url, run.trial_number, value=run.score,
                         state=search.trial_outcome(run.status))
-
-
-# --------------------------------------------------------------------------- predictions
-
-def build_predict_argv(*, python: str, model: ModelPackage, weights_inside: str, confidence: float,
-                       device: str, workspace_at: str = WORKSPACE) -> list[str]:
-    from shared.services.models import predict_args
-
-    args = predict_args(model)
-    values = {"--source": f"{workspace_at}/in", "--out-dir": f"{workspace_at}/out"}
-    argv = [python, "predict.py"]
-    for spec in args.platform:
-        flag = next((f for f in spec.flags if f in values), None)
-        if flag is not None:
-            argv += to_argv(spec, values[flag])
-    if args.device is not None:
-        argv += to_argv(args.device, device)
-    for spec in args.user:
-        if "--weights" in spec.flags:
-            argv += to_argv(spec, weights_inside)
-        elif "--confidence" in spec.flags:
-            argv += to_argv(spec, confidence)
-    return argv
-
-
-def run_prediction(prediction_id: int) -> None:
-    from runner.substitute import PREDICT_GLOBALS
-    from shared.records import OutputMatch, Prediction, PredictionStatus
-    from shared.services.predictions import mark, match_outputs, safe_output_dir
-    from shared.services.weights import regular_files
-
-    ctx = context.current()
-    settings = ctx.settings
-    with Session(ctx.engine, expire_on_commit=False) as session:
-        pred = session.get(Prediction, prediction_id)
-        if pred is None or pred.status != PredictionStatus.queued:
-            return
-        model = session.get(ModelPackage, pred.model_id)
-        run = session.get(Run, pred.run_id)
-        mark(session, pred, PredictionStatus.running)
-    base = settings.path(pred.path)
-    ws = base / "work"
-    gpus: list[str] = []
-    try:
-        env_path = _model_env(settings, model)
-        _copy_package(settings, model, ws)
-        shutil.copytree(base / "in", ws / "in")
-        (ws / "out").mkdir(exist_ok=True)
-        src = ws / "predict.py"
-        ws_at = visible(settings, ws, WORKSPACE)
-        values = {"SOURCE_PATH": f"{ws_at}/in", "OUT_DIR_PATH": f"{ws_at}/out"}
-        new, _ = substitute(source=src.read_text(encoding="utf-8"),
-                            values={k: values[k] for k in PREDICT_GLOBALS}, filename="predict.py")
-        src.write_text(new, encoding="utf-8")
-        weights_host = settings.path(run.work_dir) / pred.weights
-        if not weights_host.is_file():
-            raise TrainyardError(f"the weights file {pred.weights} of run {run.id} is gone")
-        weights_inside = visible(settings, weights_host, f"/weights/{weights_host.name}")
-        gpus = ctx.gpus.acquire()
-        argv = build_predict_argv(python=str(env_path / "bin" / "python"), model=model,
-                                  weights_inside=weights_inside, confidence=pred.confidence,
-                                  device=device_arg(gpus), workspace_at=ws_at)
-        spec = SandboxSpec(argv=argv, workdir=ws,
-                           mounts=[Mount(host=env_path, inside=str(env_path)),
-                                   Mount(host=weights_host, inside=weights_inside)],
-                           network=model.network, gpus=gpus, limits=Limits.from_settings(settings),
-                           uid=settings.sandbox_uid_base + 5000 + pred.id % 1000)
-        outcome = execute(spec=spec, settings=settings, log_path=base / "predict.log")
-        inputs = sorted(p.name for p in (base / "in").iterdir())
-        out_dir = safe_output_dir(settings, pred)
-        outputs = regular_files(out_dir) if out_dir is not None else []
-        result = match_outputs(inputs=inputs, outputs=outputs)
-        if out_dir is None:
-            result["refused"] = "predict.py replaced its out dir with a link; no output is served"
-        with Session(ctx.engine, expire_on_commit=False) as session:
-            pred = session.get(Prediction, prediction_id)
-            pred.outputs = result
-            if outcome.ok:
-                missing = [n for n, r in result["images"].items() if r["status"] != OutputMatch.ok]
-                reason = f"predict.py wrote no image for {len(missing)} of {len(inputs)} inputs" if missing else None
-                mark(session, pred, PredictionStatus.completed, reason)
-            else:
-                mark(session, pred, PredictionStatus.failed, outcome.reason or "predict.py failed")
-    except TrainyardError as exc:
-        with Session(ctx.engine, expire_on_commit=False) as session:
-            mark(session, session.get(Prediction, prediction_id), PredictionStatus.failed, str(exc))
-    except Exception as exc:  # noqa: BLE001 - recorded on the row
-        with Session(ctx.engine, expire_on_commit=False) as session:
-            mark(session, session.get(Prediction, prediction_id), PredictionStatus.failed,
-                 f"internal error: {exc!r}\n{_tail(exc)}")
-    finally:
-        ctx.gpus.release(gpus)

@@ -1,0 +1,171 @@
+"""Building an environment: the lock dance that makes concurrent deploys build
+once, the uv steps, the sandboxed install script, and the markers written
+last so that a half-built env is never taken for a finished one."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import time
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from pathlib import Path
+
+from runner.envs.keys import env_key, local_inputs, normalise
+from runner.envs.layout import (
+    COMPLETE_MARKER,
+    FREEZE_FILE,
+    INSTALL_LOG,
+    EnvResult,
+    LogFn,
+    env_python,
+    flock,
+    is_complete,
+    remove_tree,
+    reuse,
+    touch,
+)
+from runner.envs.uv import Builder, StepFailed, find_uv
+from shared.core.errors import EnvBuildError, TrainyardError
+from shared.core.settings import Settings
+
+_REQUIREMENTS_FILE = ".trainyard-requirements.txt"
+_CONSTRAINTS_FILE = ".trainyard-constraints.txt"
+
+
+def interpreter_fingerprint(path: Path) -> dict[str, str]:
+    """What decides which interpreter runs: bin/python* (link targets or file
+    hashes) and pyvenv.cfg. An install script must not change any of it."""
+    out: dict[str, str] = {}
+    for p in sorted([*path.glob("bin/python*"), path / "pyvenv.cfg"]):
+        try:
+            if p.is_symlink():
+                out[p.name] = "link:" + os.readlink(p)
+            elif p.is_file():
+                out[p.name] = "sha256:" + hashlib.sha256(p.read_bytes()).hexdigest()
+        except OSError:
+            out[p.name] = "unreadable"
+    return out
+
+
+def _relative(settings: Settings, path: Path) -> str:
+    try:
+        return str(path.relative_to(settings.data_dir))
+    except ValueError:
+        return str(path)
+
+
+def ensure_env(*, settings: Settings, requirements: list[str], constraints: Iterable[str] = (),
+               options: Iterable[str] = (), install_script: Path | None = None, package_dir: Path | None = None,
+               log: LogFn | None = None, run_install_script: Callable[..., None] | None = None) -> EnvResult:
+    """Return the environment for these inputs, building it only if no complete one exists.
+
+    ``run_install_script(script=Path, env_path=Path, log=LogFn)`` must run
+    ``bash install_dependencies.sh <env path>`` inside the sandbox; this module
+    never runs user code itself.
+    """
+    requirements, constraints, options = list(requirements), list(constraints), list(options)
+    emit: LogFn = log or (lambda _line: None)
+    if install_script is not None and run_install_script is None:
+        raise EnvBuildError(f"{Path(install_script).name} needs the sandbox to run, and no sandbox runner "
+                            "was given to the environment builder.")
+    script_text = Path(install_script).read_text(encoding="utf-8", errors="replace") if install_script else None
+    key = env_key(python=settings.env_python, requirements=requirements, constraints=constraints, options=options,
+                  install_script=script_text, settings=settings,
+                  local_inputs=local_inputs(requirements, options, package_dir))
+    envs = settings.data_dir / "envs"
+    envs.mkdir(parents=True, exist_ok=True)
+    path = envs / key
+    lock = envs / f"{key}.lock"
+
+    # Shared lock: eviction (exclusive, non-blocking) cannot delete it under us.
+    with flock(lock, fcntl.LOCK_SH):
+        if is_complete(path):
+            return reuse(key, path, emit)
+    with flock(lock, fcntl.LOCK_EX,
+                on_wait=lambda: emit(f"Waiting for another build of environment {key} to finish...")):
+        if is_complete(path):  # the other builder finished it while we waited
+            return reuse(key, path, emit)
+        return _build(settings=settings, key=key, path=path, requirements=requirements, constraints=constraints,
+                      options=options, install_script=install_script, package_dir=package_dir, emit=emit,
+                      run_install_script=run_install_script)
+
+
+def _build(*, settings: Settings, key: str, path: Path, requirements: list[str], constraints: list[str],
+           options: list[str], install_script: Path | None, package_dir: Path | None, emit: LogFn,
+           run_install_script: Callable[..., None] | None) -> EnvResult:
+    envs = path.parent
+    uv = find_uv()
+    building_log = envs / f".building-{key}.log"
+    if path.exists() or path.is_symlink():
+        emit(f"Removing an incomplete environment {key} left by an interrupted build.")
+        remove_tree(path)
+    Path(settings.uv_cache_dir).mkdir(parents=True, exist_ok=True)
+    cwd = Path(package_dir) if package_dir else envs
+    with open(building_log, "w", encoding="utf-8") as fh:
+        b = Builder(settings=settings, key=key, path=path, emit=emit, log_file=fh, uv=uv)
+        try:
+            b.emit(f"Building environment {key} with {settings.env_python}")
+            b.run(["venv", "--no-config", "--python", settings.env_python, str(path)], cwd=envs,
+                  what="uv venv")
+            req_lines = normalise(options) + normalise(requirements)
+            if install_script is not None and not any(re.match(r"^pip\b", r) for r in normalise(requirements)):
+                req_lines.append("pip")  # install_dependencies.sh calls ${1}/bin/pip
+            (path / _REQUIREMENTS_FILE).write_text("\n".join(req_lines) + "\n", encoding="utf-8")
+            install = ["pip", "install", "--no-config", "--python", str(env_python(path)),
+                       *b.index_args(options)]
+            if install_script is not None:
+                # The script writes into the env from the sandbox; hardlinked files would let it
+                # change the uv cache and every other env sharing those inodes. Copies are private.
+                install += ["--link-mode", "copy"]
+            if constraints:
+                (path / _CONSTRAINTS_FILE).write_text("\n".join(normalise(constraints)) + "\n", encoding="utf-8")
+                install += ["-c", str(path / _CONSTRAINTS_FILE)]
+            if req_lines:
+                b.run([*install, "-r", str(path / _REQUIREMENTS_FILE)], cwd=cwd, what="uv pip install")
+            if install_script is not None:
+                assert run_install_script is not None
+                b.emit(f"$ bash {Path(install_script).name} {path}")
+                before = interpreter_fingerprint(path)
+                try:
+                    run_install_script(script=Path(install_script), env_path=path, log=b.emit)
+                except TrainyardError as exc:
+                    raise StepFailed(f"{Path(install_script).name} failed", str(exc).splitlines()) from exc
+                changed = sorted(k for k in set(before) | set(interpreter_fingerprint(path))
+                                 if before.get(k) != interpreter_fingerprint(path).get(k))
+                if changed:
+                    raise StepFailed(f"{Path(install_script).name} changed the environment's interpreter "
+                                      f"({', '.join(changed)}); install packages with ${{1}}/bin/pip instead",
+                                      [])
+            freeze = b.freeze()
+            b.emit(f"Environment {key} is ready: {len(freeze)} packages.")
+        except BaseException as exc:
+            fh.flush()
+            try:
+                remove_tree(path)
+            except OSError as rm_exc:  # still incomplete (no marker): the next build clears it
+                b.emit(f"Could not remove the failed environment {path}: {rm_exc}")
+            stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+            failed_log = envs / f"failed-{key}-{stamp}.log"
+            with contextlib.suppress(OSError):
+                os.replace(building_log, failed_log)
+            if isinstance(exc, StepFailed):
+                body = "\n".join(exc.lines)
+                raise EnvBuildError(
+                    f"Building the environment failed: {exc.headline}."
+                    + (f"\n{body}" if body else "")
+                    + f"\n(full log: {_relative(settings, failed_log)})") from None
+            if isinstance(exc, Exception):
+                raise EnvBuildError(f"Building the environment failed: {exc} "
+                                    f"(full log: {_relative(settings, failed_log)})") from exc
+            raise
+    (path / FREEZE_FILE).write_text("\n".join(freeze) + ("\n" if freeze else ""), encoding="utf-8")
+    os.replace(building_log, path / INSTALL_LOG)
+    touch(path)
+    (path / COMPLETE_MARKER).write_text(json.dumps({"key": key, "built_at": time.time()}) + "\n")
+    return EnvResult(key=key, path=path, built=True, log_path=path / INSTALL_LOG, freeze=freeze)
+

@@ -1,0 +1,152 @@
+"""The ``deploy`` queue's job: build (or reuse) a model's environment and
+record the outcome on the model's row. A model that is already deployed, or
+is being deployed by a live job, is left alone."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlmodel import Session
+
+from runner import context
+from runner.envs import ensure_env, evict_envs
+from runner.execute import execute
+from runner.jobs.common import tail
+from runner.sandbox import Limits, Mount, SandboxSpec
+from shared.core.errors import TrainyardError
+from shared.core.settings import Settings
+from shared.records import DeployStatus, ModelPackage, Task, TaskStatus, utcnow
+
+logger = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def _deploy_claim(settings: Settings, model_id: int) -> Iterator[bool]:
+    """Yield whether this job holds the model's deploy lock, for the whole build.
+
+    The kernel drops an flock when its holder dies, so a model left
+    ``deploying`` by a killed worker has no holder and is built again, while a
+    live build (another worker, or another thread here) keeps its claim.
+    """
+    locks = settings.data_dir / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    fd = os.open(locks / f"deploy-model-{model_id}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def deploy_model(model_id: int) -> None:
+    ctx = context.current()
+    settings = ctx.settings
+    with _deploy_claim(settings, model_id) as claimed, Session(ctx.engine, expire_on_commit=False) as session:
+        model = session.get(ModelPackage, model_id)
+        if model is None:
+            return
+        # A duplicate job (re-enqueued by the reconciler, or a second click)
+        # must neither rebuild a finished env nor overwrite a live build's log.
+        if model.status == DeployStatus.deployed:
+            logger.info("model %s is already deployed; this deploy job builds nothing", model_id)
+            return
+        if not claimed:
+            logger.info("model %s is being deployed by another job; this deploy job builds nothing", model_id)
+            return
+        if model.status == DeployStatus.deploying:
+            logger.warning("model %s was left deploying by a job that is gone; building it again", model_id)
+        model.status = DeployStatus.deploying
+        model.deploy_started_at = utcnow()
+        model.deployed_at = None
+        model.reason = None
+        log_rel = f"{model.path}/deploy.log"
+        model.install_log = log_rel
+        session.add(model)
+        session.commit()
+        log_path = settings.path(log_rel)
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        report = model.report or {}
+        reqs = report.get("requirements") or {}
+        pkg_dir = settings.path(model.path)
+        script = pkg_dir / "install_dependencies.sh"
+        with open(log_path, "w", encoding="utf-8", errors="replace") as log_file:
+            def note(line: str) -> None:
+                log_file.write(line.rstrip("\n") + "\n")
+                log_file.flush()
+
+            try:
+                result = ensure_env(
+                    settings=settings, requirements=reqs.get("requirements", []),
+                    constraints=reqs.get("constraints", []), options=reqs.get("options", []),
+                    install_script=script if script.is_file() else None, package_dir=pkg_dir, log=note,
+                    run_install_script=_run_install_script)
+                note(f"[trainyard] environment {result.key} " + ("built" if result.built else "reused from cache"))
+                if result.built:
+                    evicted = evict_envs(settings=settings, in_use=_envs_in_use(session), keep={result.key},
+                                         log=note)
+                    if evicted:
+                        note(f"[trainyard] env cache over its size limit: evicted {', '.join(evicted)}")
+                model.env_key = result.key
+                model.freeze = result.freeze
+                model.status = DeployStatus.deployed
+                model.deployed_at = utcnow()
+            except TrainyardError as exc:
+                note(f"[trainyard] deploy failed: {exc}")
+                model.status = DeployStatus.failed
+                model.reason = str(exc)
+            except Exception as exc:  # noqa: BLE001 - recorded on the row, never lost
+                note(tail(exc))
+                model.status = DeployStatus.failed
+                model.reason = f"internal error during deploy: {exc!r}\n{tail(exc)}"
+        session.add(model)
+        session.commit()
+
+
+def _envs_in_use(session: Session) -> set[str]:
+    """Envs that must stay: those of models with a waiting or running task or
+    prediction. Other envs are rebuilt from their model on the next deploy."""
+    from sqlmodel import select
+
+    from shared.records import Prediction, PredictionStatus
+
+    active = select(Task.model_id).where(Task.status.in_([TaskStatus.waiting, TaskStatus.running]))
+    preds = select(Prediction.model_id).where(
+        Prediction.status.in_([PredictionStatus.queued, PredictionStatus.running]))
+    ids = set(session.exec(active)) | set(session.exec(preds))
+    if not ids:
+        return set()
+    keys = session.exec(select(ModelPackage.env_key).where(ModelPackage.id.in_(ids)))
+    return {k for k in keys if k}
+
+
+def _run_install_script(*, script: Path, env_path: Path, log) -> None:
+    """``bash install_dependencies.sh <env>`` in the sandbox, with network, without secrets."""
+    ctx = context.current()
+    settings = ctx.settings
+    work = env_path.parent / f".install-{env_path.name}"
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(script.parent, work, ignore=shutil.ignore_patterns("weights"))
+    limits = Limits.from_settings(settings)
+    spec = SandboxSpec(argv=["bash", "install_dependencies.sh", str(env_path)], workdir=work,
+                       mounts=[Mount(host=env_path, inside=str(env_path), writable=True)],
+                       network=True, limits=limits, uid=None, env={"VIRTUAL_ENV": str(env_path)}, install=True)
+    log_file = work.parent / f"install-script-{env_path.name}.log"
+    try:
+        outcome = execute(spec=spec, settings=settings, log_path=log_file,
+                          on_line=lambda _s, text: log(f"[install_dependencies.sh] {text}"))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if not outcome.ok:
+        from shared.core.errors import EnvBuildError
+
+        raise EnvBuildError(f"install_dependencies.sh failed: {outcome.reason}")

@@ -1,0 +1,108 @@
+"""The ``predict`` queue's job: run predict.py on uploaded images with a run's
+weights, and record which inputs got an output."""
+
+from __future__ import annotations
+
+import shutil
+
+from sqlmodel import Session
+
+from runner import context
+from runner.execute import execute
+from runner.gpus import device_arg
+from runner.jobs.common import copy_package, model_env, tail, visible
+from runner.sandbox import WORKSPACE, Limits, Mount, SandboxSpec
+from runner.substitute import substitute
+from shared.contract.params import to_argv
+from shared.core.errors import TrainyardError
+from shared.records import ModelPackage, Run
+
+
+def build_predict_argv(*, python: str, model: ModelPackage, weights_inside: str, confidence: float,
+                       device: str, workspace_at: str = WORKSPACE) -> list[str]:
+    from shared.services.models import predict_args
+
+    args = predict_args(model)
+    values = {"--source": f"{workspace_at}/in", "--out-dir": f"{workspace_at}/out"}
+    argv = [python, "predict.py"]
+    for spec in args.platform:
+        flag = next((f for f in spec.flags if f in values), None)
+        if flag is not None:
+            argv += to_argv(spec, values[flag])
+    if args.device is not None:
+        argv += to_argv(args.device, device)
+    for spec in args.user:
+        if "--weights" in spec.flags:
+            argv += to_argv(spec, weights_inside)
+        elif "--confidence" in spec.flags:
+            argv += to_argv(spec, confidence)
+    return argv
+
+
+def run_prediction(prediction_id: int) -> None:
+    from runner.substitute import PREDICT_GLOBALS
+    from shared.records import OutputMatch, Prediction, PredictionStatus
+    from shared.services.predictions import mark, match_outputs, safe_output_dir
+    from shared.services.weights import regular_files
+
+    ctx = context.current()
+    settings = ctx.settings
+    with Session(ctx.engine, expire_on_commit=False) as session:
+        pred = session.get(Prediction, prediction_id)
+        if pred is None or pred.status != PredictionStatus.queued:
+            return
+        model = session.get(ModelPackage, pred.model_id)
+        run = session.get(Run, pred.run_id)
+        mark(session, pred, PredictionStatus.running)
+    base = settings.path(pred.path)
+    ws = base / "work"
+    gpus: list[str] = []
+    try:
+        env_path = model_env(settings, model)
+        copy_package(settings, model, ws)
+        shutil.copytree(base / "in", ws / "in")
+        (ws / "out").mkdir(exist_ok=True)
+        src = ws / "predict.py"
+        ws_at = visible(settings, ws, WORKSPACE)
+        values = {"SOURCE_PATH": f"{ws_at}/in", "OUT_DIR_PATH": f"{ws_at}/out"}
+        new, _ = substitute(source=src.read_text(encoding="utf-8"),
+                            values={k: values[k] for k in PREDICT_GLOBALS}, filename="predict.py")
+        src.write_text(new, encoding="utf-8")
+        weights_host = settings.path(run.work_dir) / pred.weights
+        if not weights_host.is_file():
+            raise TrainyardError(f"the weights file {pred.weights} of run {run.id} is gone")
+        weights_inside = visible(settings, weights_host, f"/weights/{weights_host.name}")
+        gpus = ctx.gpus.acquire()
+        argv = build_predict_argv(python=str(env_path / "bin" / "python"), model=model,
+                                  weights_inside=weights_inside, confidence=pred.confidence,
+                                  device=device_arg(gpus), workspace_at=ws_at)
+        spec = SandboxSpec(argv=argv, workdir=ws,
+                           mounts=[Mount(host=env_path, inside=str(env_path)),
+                                   Mount(host=weights_host, inside=weights_inside)],
+                           network=model.network, gpus=gpus, limits=Limits.from_settings(settings),
+                           uid=settings.sandbox_uid_base + 5000 + pred.id % 1000)
+        outcome = execute(spec=spec, settings=settings, log_path=base / "predict.log")
+        inputs = sorted(p.name for p in (base / "in").iterdir())
+        out_dir = safe_output_dir(settings, pred)
+        outputs = regular_files(out_dir) if out_dir is not None else []
+        result = match_outputs(inputs=inputs, outputs=outputs)
+        if out_dir is None:
+            result["refused"] = "predict.py replaced its out dir with a link; no output is served"
+        with Session(ctx.engine, expire_on_commit=False) as session:
+            pred = session.get(Prediction, prediction_id)
+            pred.outputs = result
+            if outcome.ok:
+                missing = [n for n, r in result["images"].items() if r["status"] != OutputMatch.ok]
+                reason = f"predict.py wrote no image for {len(missing)} of {len(inputs)} inputs" if missing else None
+                mark(session, pred, PredictionStatus.completed, reason)
+            else:
+                mark(session, pred, PredictionStatus.failed, outcome.reason or "predict.py failed")
+    except TrainyardError as exc:
+        with Session(ctx.engine, expire_on_commit=False) as session:
+            mark(session, session.get(Prediction, prediction_id), PredictionStatus.failed, str(exc))
+    except Exception as exc:  # noqa: BLE001 - recorded on the row
+        with Session(ctx.engine, expire_on_commit=False) as session:
+            mark(session, session.get(Prediction, prediction_id), PredictionStatus.failed,
+                 f"internal error: {exc!r}\n{tail(exc)}")
+    finally:
+        ctx.gpus.release(gpus)

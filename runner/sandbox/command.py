@@ -1,0 +1,130 @@
+"""The bubblewrap command line of one run, with its mounts checked and the
+work dir handed to the run's uid."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from runner.sandbox.access import blocked_for, chown_tree, drop_uid
+from runner.sandbox.bwrap import SYSTEM_DIRS, check_sandbox, feats_of, gpu_bind_args, namespace_args, system_args
+from runner.sandbox.environ import base_env, host_path, index_mounts
+from runner.sandbox.spec import UNSAFE_WARNING, WORKSPACE, Mount, SandboxSpec
+from shared.core.errors import SandboxError
+
+log = logging.getLogger(__name__)
+
+
+def _interpreter_mounts(spec: SandboxSpec, settings: Any) -> list[Mount]:
+    """The base Python the model envs are built on, when it lives outside /usr.
+
+    Venvs hold only a symlink to their interpreter, so its prefix must exist
+    inside at its host path. It is taken from the settings, never from the
+    env's own files: an install script can write pyvenv.cfg or bin/python, and
+    what it writes must not choose what gets mounted into later runs.
+    """
+    python = getattr(settings, "env_python", None) if settings is not None else None
+    if not python:
+        return []
+    real = os.path.realpath(python)
+    prefix = os.path.dirname(os.path.dirname(real))  # <prefix>/bin/python3.x -> <prefix>
+    if _under_system(prefix) or not os.path.isdir(prefix):
+        return []
+    if any(_is_under(prefix, str(m.host)) and m.inside == str(m.host) for m in spec.mounts):
+        return []
+    return [Mount(host=Path(prefix), inside=prefix)]
+
+
+def _is_under(path: str, root: str) -> bool:
+    root = root.rstrip("/") or "/"
+    return path == root or path.startswith(root + "/") or root == "/"
+
+
+def _under_system(path: str) -> bool:
+    real = os.path.realpath(path)
+    return any(_is_under(real, os.path.realpath(d)) for d in SYSTEM_DIRS if os.path.exists(d))
+
+
+def _validate(spec: SandboxSpec) -> None:
+    if not spec.argv:
+        raise SandboxError("Nothing to run: the sandbox command is empty.")
+    if not spec.workdir.is_dir():
+        raise SandboxError(f"The run's work dir {spec.workdir} does not exist; create it before starting the run.")
+    for m in spec.mounts:
+        if not m.inside.startswith("/") or ".." in m.inside.split("/"):
+            raise SandboxError(f"Mount target {m.inside!r} must be an absolute path without '..'.")
+        if m.inside.rstrip("/") in ("", "/proc", "/dev", "/sys"):
+            raise SandboxError(f"Mount target {m.inside!r} would hide a system directory of the sandbox.")
+        if not Path(m.host).exists():
+            raise SandboxError(f"Cannot mount {m.host} at {m.inside}: {m.host} does not exist.")
+
+
+def _check_uid_access(spec: SandboxSpec, uid: int, mounts: Iterable[Mount]) -> None:
+    for m in mounts:
+        blocked = blocked_for(Path(m.host), uid=uid, gid=uid, need=os.R_OK)
+        if blocked:
+            raise SandboxError(f"The sandbox user (uid {uid}) cannot read {m.host} (mounted at {m.inside}): "
+                               f"{blocked}. Keep DATA_DIR and model environments outside 0700 directories such "
+                               "as /root, or make them world-searchable.")
+    blocked = blocked_for(spec.workdir.parent, uid=uid, gid=uid, need=os.X_OK)
+    if blocked:
+        raise SandboxError(f"The sandbox user (uid {uid}) cannot reach the work dir {spec.workdir}: {blocked}. "
+                           "Keep DATA_DIR outside 0700 directories such as /root.")
+    exe = spec.argv[0]
+    if os.path.isabs(exe):
+        host_exe = host_path(spec, exe) or exe
+        blocked = blocked_for(Path(host_exe), uid=uid, gid=uid, need=os.R_OK | os.X_OK)
+        if blocked:
+            raise SandboxError(f"The sandbox user (uid {uid}) cannot run {exe}: {blocked}. Build run "
+                               "environments on an interpreter every user can reach (TRAINYARD_ENV_PYTHON, "
+                               "e.g. /usr/bin/python3.11), not on one under root's home.")
+
+
+def build_command(*, spec: SandboxSpec, settings: Any) -> tuple[list[str], dict[str, str]]:
+    """The argv to exec and its environment.
+
+    Side effect, on purpose: when the worker is root and ``spec.uid`` is set,
+    the work dir and writable mounts are chowned to that uid, since they are
+    the places the run must be able to write.
+    """
+    _validate(spec)
+    uid = drop_uid(spec.uid)
+    extra = _interpreter_mounts(spec, settings)
+    if spec.install and settings is not None:
+        extra += [m for m in index_mounts(settings) if not any(_is_under(str(m.host), str(x.host))
+                                                                 for x in spec.mounts)]
+    env = base_env(spec=spec, install=spec.install, settings=settings)
+    if uid is not None:
+        _check_uid_access(spec, uid, [*spec.mounts, *extra])
+        chown_tree(spec.workdir, uid)
+        for m in spec.mounts:
+            if m.writable:
+                chown_tree(Path(m.host), uid)
+    if settings.unsafe_no_sandbox:
+        log.warning(UNSAFE_WARNING)
+        return list(spec.argv), env
+
+    bwrap = check_sandbox(settings=settings)
+    feats = feats_of(bwrap)
+    args = [bwrap, *namespace_args(network=spec.network, feats=feats), *system_args(network=spec.network)]
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    mem = spec.limits.memory_bytes
+    for tmp in ("/tmp", "/dev/shm"):
+        # tmpfs is memory that no RSS counts; cap it like the run's memory.
+        if mem and feats.tmpfs_size:
+            args += ["--size", str(mem)]
+        args += ["--tmpfs", tmp]
+    args += ["--ro-bind-try", "/sys/devices/system/cpu", "/sys/devices/system/cpu"]  # CPU topology for BLAS/torch
+    args += gpu_bind_args(gpus=spec.gpus)
+    args += ["--bind", str(spec.workdir), WORKSPACE]
+    for m in [*spec.mounts, *extra]:
+        args += ["--bind" if m.writable else "--ro-bind", str(m.host), m.inside]
+    # bwrap builds / on a tmpfs: without this, writes to /x or /etc/x would land
+    # in host memory outside every limit. The binds above keep their own modes.
+    args += ["--remount-ro", "/"]
+    args += ["--chdir", WORKSPACE, "--", *spec.argv]
+    return args, env
+
