@@ -25,13 +25,13 @@ def test_wait_past_the_timeout_exits_1_and_names_the_status(cli, tmp_path):
     assert "no worker is running" in r.stderr and "error: model 1 still waiting after 0 s" in r.stderr
 
 
-def test_redeploy_then_delete_an_unused_model(cli, tmp_path):
+def test_redeploy_of_a_queued_model_is_refused_then_delete(cli, tmp_path):
     added = cli("model", "add", str(write_package(tmp_path / "m.zip")), "--name", "m", "--network", "--json")
     assert added.code == 0, added.stderr
     assert (added.data["name"], added.data["status"], added.data["network"]) == ("m", "waiting", True)
+    # No worker took the first deploy: a redeploy now would queue a second build of the same model.
     r = cli("model", "redeploy", "1", "--json")
-    assert r.code == 0 and r.data["id"] == 1 and r.data["status"] == "waiting"
-    assert cli("model", "redeploy", "1").stdout == "model 1 waiting\n"
+    assert r.code == 1 and "already queued to deploy" in r.error["error"]
     r = cli("model", "delete", "1")
     assert (r.code, r.stdout) == (0, "model 1 deleted\n")
     r = cli("model", "show", "1", "--json")
