@@ -7,17 +7,24 @@ from __future__ import annotations
 
 from shared.records.enums import (  # noqa: F401 - re-exported
     TASK_TYPE_LABELS,
+    Action,
+    AuditAction,
     DeployStatus,
     Direction,
+    ObjectKind,
+    Outcome,
     PredictionStatus,
+    Role,
     RunStatus,
     Sampler,
     ScoreMode,
     TaskStatus,
     TaskType,
+    Visibility,
     utcnow,
 )
 from shared.records.tables import (  # noqa: F401 - re-exported
+    AuditEvent,
     Dataset,
     MetricPoint,
     ModelPackage,
@@ -26,5 +33,8 @@ from shared.records.tables import (  # noqa: F401 - re-exported
     Prediction,
     ResourceSample,
     Run,
+    SignInThrottle,
+    SignupToken,
     Task,
+    User,
 )
