@@ -125,7 +125,8 @@ class Settings(BaseSettings):
     session_hours: float = 12.0
     signup_link_hours: float = 24.0
     signin_free_failures: int = 5  # failed sign-ins (per name and per client) before each next one waits
-    signin_max_delay_s: float = 900.0  # the wait doubles per failure up to this
+    signin_first_delay_s: float = 1.0  # the wait after the last free failure; it doubles per failure after
+    signin_max_delay_s: float = 900.0
     signin_failure_window_s: float = 3600.0  # failures older than this are forgotten
     # OIDC (st.login): the role of a person's first sign-in, and e-mail domains whose people are admins.
     oidc_default_role: Literal["admin", "member", "viewer"] = "viewer"

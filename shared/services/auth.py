@@ -124,7 +124,8 @@ def _fail(session: Session, settings: Settings, keys: list[str], now: datetime) 
             row.failures += 1
             row.last_failure_at = now
             over = row.failures - settings.signin_free_failures
-            delay = min(2.0 ** over, settings.signin_max_delay_s) if over >= 0 else 0.0
+            delay = min(settings.signin_first_delay_s * 2.0 ** over, settings.signin_max_delay_s) if over >= 0 \
+                else 0.0
             row.blocked_until = now + timedelta(seconds=delay) if delay else None
             session.add(row)
             try:
