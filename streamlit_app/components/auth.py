@@ -160,8 +160,8 @@ def sign_in_screen() -> None:
         st.info("No accounts yet. `python -m runner up` prints a one-time sign-up link for the first admin "
                 "in its console; open it in this browser.")
     with st.form("sign_in_form"):
-        name = st.text_input("Name", key="sign_in_name")
-        pw = st.text_input("Password", type="password", key="sign_in_password")
+        name = st.text_input("Name", key="sign_in_name", autocomplete="username")
+        pw = st.text_input("Password", type="password", key="sign_in_password", autocomplete="current-password")
         go = st.form_submit_button("Sign in", type="primary")
     if go:
         try:
