@@ -51,6 +51,11 @@ def oidc_providers() -> list[str | None]:
     return [name for name, value in section.items() if hasattr(value, "get") and "client_id" in value]
 
 
+def _sso_signed_in() -> bool:
+    """Whether Streamlit's own OIDC session (st.login) holds a person."""
+    return bool(oidc_providers()) and bool(st.user.to_dict().get("is_logged_in"))
+
+
 def remember(token: str) -> None:
     st.session_state[TOKEN_KEY] = token
     st.session_state[_COOKIE_OP] = ("set", token)
@@ -93,7 +98,7 @@ def gate() -> User | None:
                 forget()  # expired, tampered, disabled or ended by a password change
             elif from_cookie:
                 st.session_state[TOKEN_KEY] = token
-        if user is None and oidc_providers() and st.user.is_logged_in:
+        if user is None and _sso_signed_in():
             try:
                 user = auth.user_from_oidc(session=s, settings=deps.settings(), claims=st.user.to_dict(),
                                            client=client())
@@ -203,7 +208,7 @@ def sign_out(user: User) -> None:
     with deps.session() as s:
         auth.sign_out(session=s, user=user, client=client())
     forget()
-    if oidc_providers() and st.user.is_logged_in:
+    if _sso_signed_in():
         st.logout()  # also ends Streamlit's own identity cookie (it reruns the app)
     st.rerun()
 

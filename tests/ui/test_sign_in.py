@@ -133,3 +133,29 @@ def test_people_and_audit_pages_are_for_admins(ui_settings, db):
     assert not log.exception, log.exception
     frame = log.dataframe[0].value
     assert list(frame["action"]) == ["create_user"] and list(frame["person"]) == ["test-admin"]
+
+
+def test_single_sign_on_person_is_made_with_the_rule_role(ui_settings, db, monkeypatch):
+    from shared.core.settings import get_settings
+
+    monkeypatch.setenv("TRAINYARD_OIDC_ADMIN_DOMAINS", "ops.example.com")
+    monkeypatch.setenv("TRAINYARD_OIDC_DEFAULT_ROLE", "member")
+    get_settings.cache_clear()
+    at = open_page("views/home.py", as_role=None)
+    assert not any("single sign-on" in b.label for b in at.button)  # no [auth]: no offer
+    at.secrets["auth"] = {"client_id": "trainyard", "client_secret": "s", "redirect_uri": "http://x/oauth2callback",
+                          "cookie_secret": "c", "server_metadata_url": "http://idp/.well-known/openid-configuration"}
+    at.run()
+    assert any(b.label == "Sign in with single sign-on" for b in at.button)
+    at.user = {"is_logged_in": True, "email": "Ann@ops.example.com", "name": "Ann Lee"}
+    at.run()
+    assert not at.exception, at.exception
+    assert at.sidebar.markdown[0].value == "Signed in as **ann-lee** · admin"
+    ann = users.find_by_email(session=db, email="ann@ops.example.com")
+    assert ann.role == Role.admin and ann.password_hash is None
+    # Signing out also ends Streamlit's own OIDC session, or the next run would sign Ann straight back in.
+    click(at, "Sign out")
+    at.run()
+    assert not at.exception, at.exception
+    assert any(b.label == "Sign in with single sign-on" for b in at.button)
+    assert not at.sidebar.markdown
