@@ -8,6 +8,7 @@ Every field can be set from the environment with a ``TRAINYARD_`` prefix
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -141,6 +142,8 @@ class Settings(BaseSettings):
     @classmethod
     def _lists(cls, v):
         if isinstance(v, str):
+            if v.lstrip().startswith("["):  # a JSON list, as pydantic-settings itself reads one
+                return json.loads(v)
             return [p for p in re.split(r"[\s,]+", v) if p]
         return v
 
