@@ -20,8 +20,26 @@ def _spawn(cmd: list[str], env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
 
 
+def ui_command(settings: Settings, *, host: str | None = None, port: int | None = None) -> list[str]:
+    """``streamlit run`` bound to ``host`` (default TRAINYARD_UI_HOST, itself 127.0.0.1: only this machine)."""
+    return [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app" / "app.py"),
+            "--server.address", host or settings.ui_host, "--server.port", str(port or settings.ui_port),
+            "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+
+
+def first_admin_link(settings: Settings, base_url: str) -> str | None:
+    """With no accounts yet, a one-time sign-up link for the first admin (there is no default password)."""
+    from shared.core.db import get_engine, session_scope
+    from shared.services import auth, users
+
+    with session_scope(get_engine(settings.database_url)) as s:
+        if users.count_users(session=s):
+            return None
+        return auth.signup_url(base_url, auth.create_signup_link(session=s, settings=settings))
+
+
 def up(*, settings: Settings, workers: int = 1, gpus: str | None = None, port: int | None = None,
-       ui: bool = True) -> int:
+       ui: bool = True, host: str | None = None) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     children: list[tuple[str, subprocess.Popen]] = []
     stopping = False
@@ -51,12 +69,17 @@ def up(*, settings: Settings, workers: int = 1, gpus: str | None = None, port: i
                 cmd += ["--gpus", gpu_sets[i]]
             children.append((f"worker-{i}", _spawn(cmd, env)))
         if ui:
-            ui_port = port or settings.ui_port
-            cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app" / "app.py"),
-                   "--server.port", str(ui_port), "--server.headless", "true",
-                   "--browser.gatherUsageStats", "false"]
-            children.append(("ui", _spawn(cmd, env)))
-            print(f"[up] UI on http://localhost:{ui_port}", flush=True)
+            ui_port, ui_host = port or settings.ui_port, host or settings.ui_host
+            children.append(("ui", _spawn(ui_command(settings, host=ui_host, port=ui_port), env)))
+            shown = "localhost" if ui_host in ("127.0.0.1", "0.0.0.0", "::", "::1") else ui_host
+            base = f"http://{shown}:{ui_port}"
+            print(f"[up] UI on {base} (listening on {ui_host})", flush=True)
+            if ui_host not in ("127.0.0.1", "::1", "localhost"):
+                print("[up] the UI is reachable from other machines: everyone signs in, but put HTTPS in front "
+                      "of it (a reverse proxy) beyond a trusted network", flush=True)
+            if link := first_admin_link(settings, base):
+                print(f"[up] no accounts yet: open this one-time link to make the first admin "
+                      f"(valid {settings.signup_link_hours:g} h):\n[up]   {link}", flush=True)
         print("[up] running; Ctrl-C stops everything", flush=True)
         while not stopping:
             for name, proc in children:

@@ -57,3 +57,15 @@ class NotFoundError(TrainyardError):
 
 class ConflictError(TrainyardError):
     """The action is refused in the record's current state (e.g. deleting a model in use)."""
+
+
+class PermissionDenied(TrainyardError):
+    """The signed-in person's role (or not owning the record) does not allow the action."""
+
+
+class SignInError(TrainyardError):
+    """A sign-in, sign-up or session was refused. ``retry_after_s`` is set when failures are being slowed down."""
+
+    def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

@@ -8,15 +8,17 @@ Every field can be set from the environment with a ``TRAINYARD_`` prefix
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import sys
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shared.core.pipconfig import read_pip_config
 
@@ -59,6 +61,9 @@ def _default_env_python() -> str:
     return sys.executable
 
 
+# A list read from the environment as "a, b c" (split by the validator below), not as JSON.
+_Words = Annotated[list[str], NoDecode]
+
 _SIZE_FIELDS = (
     "max_upload_bytes", "max_uncompressed_bytes", "max_image_bytes",
     "memory_limit", "max_file_bytes", "max_disk_bytes", "max_log_bytes",
@@ -76,9 +81,9 @@ class Settings(BaseSettings):
 
     # Package index handed to uv. Default: whatever pip is configured with here.
     index_url: str | None = None
-    extra_index_urls: list[str] = Field(default_factory=list)
-    find_links: list[str] = Field(default_factory=list)
-    constraints: list[str] = Field(default_factory=list)
+    extra_index_urls: _Words = Field(default_factory=list)
+    find_links: _Words = Field(default_factory=list)
+    constraints: _Words = Field(default_factory=list)
     env_python: str = Field(default_factory=_default_env_python)
     uv_cache_dir: Path | None = None  # default: DATA_DIR/cache/uv (same filesystem -> hardlinks)
     env_cache_max_bytes: int | None = 50 * 1024**3
@@ -112,16 +117,33 @@ class Settings(BaseSettings):
     max_parallel_runs: int = 4
 
     ui_port: int = 8501
+    # The UI runs uploaded code's results and takes uploads: only this machine reaches it unless
+    # TRAINYARD_UI_HOST=0.0.0.0 (or a given address) says otherwise.
+    ui_host: str = "127.0.0.1"
+
+    # People. The secret signs session tokens; unset, one is generated into DATA_DIR/secret_key (0600).
+    secret_key: str | None = None
+    session_hours: float = 12.0
+    signup_link_hours: float = 24.0
+    signin_free_failures: int = 5  # failed sign-ins (per name and per client) before each next one waits
+    signin_first_delay_s: float = 1.0  # the wait after the last free failure; it doubles per failure after
+    signin_max_delay_s: float = 900.0
+    signin_failure_window_s: float = 3600.0  # failures older than this are forgotten
+    # OIDC (st.login): the role of a person's first sign-in, and e-mail domains whose people are admins.
+    oidc_default_role: Literal["admin", "member", "viewer"] = "viewer"
+    oidc_admin_domains: _Words = Field(default_factory=list)
 
     @field_validator(*_SIZE_FIELDS, mode="before")
     @classmethod
     def _sizes(cls, v):
         return parse_size(v) if isinstance(v, str) else v
 
-    @field_validator("extra_index_urls", "find_links", "constraints", mode="before")
+    @field_validator("extra_index_urls", "find_links", "constraints", "oidc_admin_domains", mode="before")
     @classmethod
     def _lists(cls, v):
         if isinstance(v, str):
+            if v.lstrip().startswith("["):  # a JSON list, as pydantic-settings itself reads one
+                return json.loads(v)
             return [p for p in re.split(r"[\s,]+", v) if p]
         return v
 
@@ -160,6 +182,10 @@ class Settings(BaseSettings):
     def path(self, rel: str | Path) -> Path:
         """A DB-stored relative path, made absolute under DATA_DIR."""
         return self.data_dir / rel
+
+    @property
+    def secret_key_file(self) -> Path:
+        return self.data_dir / "secret_key"
 
     def resolve_bwrap(self) -> str | None:
         if self.bwrap_path:

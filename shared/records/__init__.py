@@ -7,21 +7,28 @@ from __future__ import annotations
 
 from shared.records.enums import (  # noqa: F401 - re-exported
     TASK_TYPE_LABELS,
+    Action,
+    AuditAction,
     DeployStatus,
     Direction,
     JobKind,
     JobState,
+    ObjectKind,
+    Outcome,
     OutputMatch,
     PredictionStatus,
+    Role,
     RunStatus,
     Sampler,
     ScoreMode,
     TaskStatus,
     TaskType,
     TrialOutcome,
+    Visibility,
     utcnow,
 )
 from shared.records.tables import (  # noqa: F401 - re-exported
+    AuditEvent,
     Dataset,
     MetricPoint,
     ModelPackage,
@@ -30,5 +37,8 @@ from shared.records.tables import (  # noqa: F401 - re-exported
     Prediction,
     ResourceSample,
     Run,
+    SignInThrottle,
+    SignupToken,
     Task,
+    User,
 )

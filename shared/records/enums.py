@@ -135,3 +135,69 @@ TASK_TYPE_LABELS: dict[TaskType, str] = {
     TaskType.rotated_detection: "Rotated object detection",
     TaskType.other: "Other",
 }
+
+
+class Role(str, Enum):
+    """What a person may do (shared/services/access.py holds the rules)."""
+
+    admin = "admin"  # everything, people and limits included
+    member = "member"  # creates datasets, models, tasks, predictions; changes only their own
+    viewer = "viewer"  # reads and downloads only
+
+
+class Visibility(str, Enum):
+    team = "team"  # every signed-in person sees it
+    private = "private"  # its owner and admins only
+
+
+class Action(str, Enum):
+    """What a person asks to do, checked by ``access.can``."""
+
+    view = "view"
+    download = "download"
+    create = "create"
+    change = "change"  # edit, stop, rerun, change visibility
+    delete = "delete"
+    manage_users = "manage_users"
+    set_limits = "set_limits"  # per-task sandbox limits beyond the defaults
+    allow_network = "allow_network"  # a model's training/prediction may reach the network
+    view_audit = "view_audit"
+
+
+class AuditAction(str, Enum):
+    """What the audit log records: every ``Action`` (same value) plus the account events."""
+
+    view = "view"
+    download = "download"
+    create = "create"
+    change = "change"
+    delete = "delete"
+    manage_users = "manage_users"
+    set_limits = "set_limits"
+    allow_network = "allow_network"
+    view_audit = "view_audit"
+    sign_in = "sign_in"
+    sign_out = "sign_out"
+    sign_up = "sign_up"
+    change_password = "change_password"
+    create_user = "create_user"
+    set_role = "set_role"
+    disable_user = "disable_user"
+    enable_user = "enable_user"
+    signup_link = "signup_link"
+
+
+class Outcome(str, Enum):
+    ok = "ok"
+    denied = "denied"  # refused: wrong password, missing role, throttled
+    failed = "failed"  # allowed but it broke
+
+
+class ObjectKind(str, Enum):
+    """The kinds of record an audit event or a permission check is about."""
+
+    dataset = "dataset"
+    model = "model"
+    task = "task"
+    prediction = "prediction"
+    user = "user"

@@ -12,16 +12,75 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 from shared.records.enums import (
+    AuditAction,
     DeployStatus,
     Direction,
+    ObjectKind,
+    Outcome,
     PredictionStatus,
+    Role,
     RunStatus,
     Sampler,
     ScoreMode,
     TaskStatus,
     TaskType,
+    Visibility,
     utcnow,
 )
+
+
+class User(SQLModel, table=True):
+    # "user" is reserved in Postgres; a plain name keeps hand-written SQL simple.
+    __tablename__ = "app_user"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True)
+    email: str | None = Field(default=None, index=True, unique=True)  # lower case; OIDC users are matched on it
+    password_hash: str | None = None  # argon2; None for people who sign in through OIDC only
+    role: Role = Role.member
+    disabled: bool = False
+    language: str | None = None
+    # Part of every session token: bumped on a password change or disable, which ends every open session.
+    session_version: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+    last_sign_in_at: datetime | None = None
+
+
+class AuditEvent(SQLModel, table=True):
+    __tablename__ = "audit_event"
+    id: int | None = Field(default=None, primary_key=True)
+    time: datetime = Field(default_factory=utcnow, index=True)
+    user_id: int | None = Field(default=None, foreign_key="app_user.id", index=True)
+    user_name: str = ""  # as typed on a failed sign-in, so unknown names are on record too
+    action: AuditAction = Field(index=True)
+    object_kind: ObjectKind | None = None
+    object_id: int | None = None
+    outcome: Outcome = Outcome.ok
+    detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    client: str | None = None  # the browser's address, when known
+
+
+class SignupToken(SQLModel, table=True):
+    """A one-time sign-up link; only the SHA-256 of the token is kept."""
+
+    __tablename__ = "signup_token"
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(index=True, unique=True)
+    role: Role = Role.member
+    created_by_id: int | None = Field(default=None, foreign_key="app_user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    used_at: datetime | None = None
+    used_by_id: int | None = Field(default=None, foreign_key="app_user.id")
+
+
+class SignInThrottle(SQLModel, table=True):
+    """Failed sign-ins per typed name (``user:<name>``) and per client (``client:<address>``)."""
+
+    __tablename__ = "sign_in_throttle"
+    key: str = Field(primary_key=True)
+    failures: int = 0
+    last_failure_at: datetime = Field(default_factory=utcnow)
+    blocked_until: datetime | None = None
 
 
 class Dataset(SQLModel, table=True):
@@ -32,6 +91,9 @@ class Dataset(SQLModel, table=True):
     report: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     images: int = 0
     size_bytes: int = 0
+    # Who made it (None: made before sign-in existed, so only admins change it) and who may see it.
+    owner_id: int | None = Field(default=None, foreign_key="app_user.id", index=True)
+    visibility: Visibility = Visibility.team
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -48,6 +110,9 @@ class ModelPackage(SQLModel, table=True):
     install_log: str | None = None  # relative to DATA_DIR
     freeze: list[str] = Field(default_factory=list, sa_column=Column(JSON))
     network: bool = False  # per-model opt-in: training/prediction get network
+    # Who made it (None: made before sign-in existed, so only admins change it) and who may see it.
+    owner_id: int | None = Field(default=None, foreign_key="app_user.id", index=True)
+    visibility: Visibility = Visibility.team
     created_at: datetime = Field(default_factory=utcnow)
     deploy_started_at: datetime | None = None
     deployed_at: datetime | None = None
@@ -85,6 +150,9 @@ class Task(SQLModel, table=True):
     reason: str | None = Field(default=None, sa_column=Column(Text))
     stop_requested: bool = False
     best_run_id: int | None = None
+    # Who made it (None: made before sign-in existed, so only admins change it) and who may see it.
+    owner_id: int | None = Field(default=None, foreign_key="app_user.id", index=True)
+    visibility: Visibility = Visibility.team
     created_at: datetime = Field(default_factory=utcnow, index=True)
     started_at: datetime | None = None
     finished_at: datetime | None = None
@@ -162,6 +230,9 @@ class Prediction(SQLModel, table=True):
     path: str  # relative to DATA_DIR: predictions/<id>
     images: list[str] = Field(default_factory=list, sa_column=Column(JSON))
     outputs: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))  # per-image status
+    # Who made it (None: made before sign-in existed, so only admins change it) and who may see it.
+    owner_id: int | None = Field(default=None, foreign_key="app_user.id", index=True)
+    visibility: Visibility = Visibility.team
     created_at: datetime = Field(default_factory=utcnow)
     started_at: datetime | None = None
     finished_at: datetime | None = None

@@ -17,6 +17,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from shared.core.settings import Settings, get_settings
+from shared.records import Action, User
+
+# The signed-in person of this run, put there by the router (components/auth.py ``gate``) before any page runs.
+USER_KEY = "_trainyard_user"
 
 
 def settings() -> Settings:
@@ -55,3 +59,26 @@ def schedule_task(task_id: int) -> None:
     from shared.services.scheduling import schedule_task as step
 
     step(engine=engine(), redis=redis(), settings=settings(), task_id=task_id)
+
+
+def current_user() -> User:
+    """The signed-in person. Pages run only after the router's sign-in gate; one reached any other way
+    stops here, before it shows or accepts anything."""
+    user = st.session_state.get(USER_KEY)
+    if user is None:
+        st.stop()
+    return user
+
+
+def can(action: Action | str, obj: object = None) -> bool:
+    """``access.can`` for the signed-in person (a page hides what they may not do)."""
+    from shared.services.access import can as allowed
+
+    return allowed(st.session_state.get(USER_KEY), action, obj)
+
+
+def refusal(action: Action | str, obj: object = None) -> str | None:
+    """Why the signed-in person may not do ``action`` (the role it needs), or None when they may."""
+    from shared.services.access import denial
+
+    return None if can(action, obj) else denial(st.session_state.get(USER_KEY), action, obj)

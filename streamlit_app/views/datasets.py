@@ -8,7 +8,7 @@ import streamlit as st
 
 from shared.core.errors import FieldError, NotFoundError, TrainyardError
 from shared.core.settings import format_size
-from shared.records import TASK_TYPE_LABELS, TaskType
+from shared.records import TASK_TYPE_LABELS, Action, Dataset, TaskType
 from shared.services.datasets import add_dataset, delete_dataset, get_dataset, list_datasets
 from streamlit_app.components import deps
 from streamlit_app.components.alerts import show_error
@@ -51,8 +51,9 @@ def render() -> None:
         st.success(msg)
     with deps.session() as session:
         datasets = list_datasets(session=session)
-    with st.expander("Upload a dataset", expanded=not datasets):
-        _upload()
+    if deps.can(Action.create, Dataset):
+        with st.expander("Upload a dataset", expanded=not datasets):
+            _upload()
     if not datasets:
         st.info("No datasets yet. Upload a zip above, or load the examples on the Home page.")
         return

@@ -6,6 +6,7 @@ import streamlit as st
 from redis.exceptions import RedisError
 
 from shared.core.errors import TrainyardError
+from shared.records import Action, Dataset
 from shared.services.examples import load_examples
 from streamlit_app.components import deps
 from streamlit_app.components.alerts import show_error
@@ -30,6 +31,8 @@ def render() -> None:
     c1.metric("Datasets", n_data)
     c2.metric("Models", n_models)
 
+    if not deps.can(Action.create, Dataset):
+        return
     st.subheader("New here?")
     st.write("Load the example classification and detection datasets with a small model for each "
              "(the models' environments are then built by the worker).")

@@ -8,7 +8,7 @@ import streamlit as st
 from redis.exceptions import RedisError
 
 from shared.core.errors import FieldError, NotFoundError, TrainyardError
-from shared.records import TASK_TYPE_LABELS, DeployStatus, TaskType
+from shared.records import TASK_TYPE_LABELS, Action, DeployStatus, ModelPackage, TaskType
 from shared.services.models import (
     add_model,
     delete_model,
@@ -98,8 +98,9 @@ def render() -> None:
         st.warning(notice)
     with deps.session() as s:
         models = list_models(session=s)
-    with st.expander("Upload a model package", expanded=not models):
-        _upload()
+    if deps.can(Action.create, ModelPackage):
+        with st.expander("Upload a model package", expanded=not models):
+            _upload()
     if not models:
         st.info("No models yet. Upload a zip above, or load the examples on the Home page.")
         return

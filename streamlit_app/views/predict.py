@@ -8,7 +8,7 @@ import streamlit as st
 from redis.exceptions import RedisError
 
 from shared.core.errors import FieldError, NotFoundError, TrainyardError
-from shared.records import Run, RunStatus
+from shared.records import Action, Prediction, Run, RunStatus
 from shared.services.predictions import (
     IMAGE_EXTS,
     Upload,
@@ -137,7 +137,9 @@ def render() -> None:
     confidence = st.slider("Confidence threshold", 0.0, 1.0, 0.25, 0.01, key="pr_conf", persist_state="session",
                            help="Passed to predict.py as --confidence when it declares that argument.")
     slots["confidence"] = st.empty()
-    clicked = st.button("Predict", key="pr_go", type="primary", icon="▶️", disabled=run is None)
+    refused = deps.refusal(Action.create, Prediction)
+    clicked = st.button("Predict", key="pr_go", type="primary", icon="▶️", disabled=run is None or bool(refused),
+                        help=refused)
     slots["submit"] = st.empty()
     if clicked:
         _submit(task_id, run, weights, files, confidence, slots)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from shared.records import TASK_TYPE_LABELS, TaskType
+from shared.records import TASK_TYPE_LABELS, Action, Task, TaskType
 from shared.services.datasets import list_datasets
 from shared.services.models import list_models, list_templates, model_summary
 from shared.services.tasks import metric_suggestions
@@ -17,6 +17,9 @@ def render() -> None:
     if (created := st.session_state.pop("tf_created", None)) is not None:
         st.switch_page("views/task.py", query_params={"id": str(created)})
     st.title("New training task")
+    if refused := deps.refusal(Action.create, Task):
+        st.info(refused)
+        return
     if (pre := st.session_state.pop("task_new_dataset", None)) is not None:
         st.session_state["tf_dataset"] = pre
     with deps.session() as s:

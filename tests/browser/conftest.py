@@ -135,9 +135,30 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(browser) -> Iterator[Page]:
+def anonymous_page(browser) -> Iterator[Page]:
+    """A fresh browser tab with no cookies: it meets the sign-in screen."""
     context = browser.new_context(viewport={"width": 1440, "height": 1000})
     try:
         yield context.new_page()
     finally:
         context.close()
+
+
+@pytest.fixture
+def page(anonymous_page, settings) -> Page:
+    """A browser tab signed in as an admin: the session cookie the sign-in form would have left."""
+    from sqlmodel import Session
+
+    from shared.core.db import get_engine
+    from shared.records import Role, User
+    from shared.services import auth
+    from streamlit_app.components.auth import COOKIE
+
+    with Session(get_engine(settings.database_url), expire_on_commit=False) as s:
+        admin = User(name="browser-admin", role=Role.admin)
+        s.add(admin)
+        s.commit()
+        s.refresh(admin)
+    anonymous_page.context.add_cookies([{"name": COOKIE, "value": auth.issue_token(settings, admin),
+                                         "domain": "127.0.0.1", "path": "/"}])
+    return anonymous_page

@@ -18,11 +18,47 @@ ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "streamlit_app" / "app.py"
 
 
-def open_page(page: str, **query: str):
-    """The app through its router, switched to ``page`` with ``query`` params set."""
+def signed_in(role: str = "admin"):
+    """(person, session token) for a person named ``test-<role>`` (made on first use, without a password
+    so no argon2 hashing slows the UI tests), against the settings the app under test reads."""
+    from shared.core.db import get_engine
+    from shared.core.settings import get_settings
+    from shared.records import Role, User
+    from shared.services import auth, users
+
+    settings = get_settings()
+    with Session(get_engine(settings.database_url), expire_on_commit=False) as s:
+        user = users.find_user(session=s, name=f"test-{role}")
+        if user is None:
+            user = User(name=f"test-{role}", role=Role(role))
+            s.add(user)
+            s.commit()
+            s.refresh(user)
+        return user, auth.issue_token(settings, user)
+
+
+def app_test(script: Path = APP, *, as_role: str | None = "admin", timeout: float = 60):
+    """An AppTest of the router (or of one page file run on its own), signed in as a person of ``as_role``
+    (None: signed out): the token is where the sign-in form leaves it; a page run without the router also
+    gets the person the router's gate would have set."""
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_file(str(APP), default_timeout=60)
+    from streamlit_app.components.auth import TOKEN_KEY
+    from streamlit_app.components.deps import USER_KEY
+
+    at = AppTest.from_file(str(script), default_timeout=timeout)
+    if as_role is not None:
+        user, token = signed_in(as_role)
+        at.session_state[TOKEN_KEY] = token
+        if script != APP:
+            at.session_state[USER_KEY] = user
+    return at
+
+
+def open_page(page: str, *, as_role: str | None = "admin", **query: str):
+    """The app through its router, signed in as a person of ``as_role`` (None: signed out), switched to
+    ``page`` with ``query`` params set."""
+    at = app_test(as_role=as_role)
     at.run()
     assert not at.exception, at.exception
     for k, v in query.items():

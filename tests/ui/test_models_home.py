@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import zipfile
 
-from streamlit.testing.v1 import AppTest
-
 from tests.support.pkgs import write_package
-from tests.ui.conftest import APP, frame, make_dataset, make_model, make_task, open_page
+from tests.ui.conftest import APP, app_test, frame, make_dataset, make_model, make_task, open_page
 
 
 def test_navigation_lists_every_page_and_home_renders(ui_settings):
-    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    at = app_test(APP).run()
     assert not at.exception, at.exception
     assert at.title[0].value == "🚂 Trainyard"
     assert at.button(key="home_load_examples")
@@ -180,7 +178,7 @@ def test_load_examples(ui_settings, ui_redis, db):
     from shared.services.datasets import list_datasets
     from shared.services.models import list_models
 
-    at = AppTest.from_file(str(APP), default_timeout=120).run()
+    at = app_test(APP, timeout=120).run()
     at.button(key="home_load_examples").click()
     at.run()
     assert not at.exception, at.exception
@@ -193,7 +191,7 @@ def test_load_examples(ui_settings, ui_redis, db):
 def test_load_examples_without_redis_says_so(ui_settings, db):
     from shared.services.datasets import list_datasets
 
-    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    at = app_test(APP).run()
     at.button(key="home_load_examples").click()
     at.run()
     assert not at.exception, at.exception

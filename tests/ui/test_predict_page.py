@@ -13,13 +13,13 @@ from streamlit.testing.v1 import AppTest
 from shared.core.queue import PREDICT_QUEUE
 from shared.records import Prediction, PredictionStatus
 from tests.flow.test_predictions import png, train_task
-from tests.ui.conftest import error_under, image_captions, make_dataset, make_model, make_task
+from tests.ui.conftest import app_test, error_under, image_captions, make_dataset, make_model, make_task
 
 PAGE = Path(__file__).resolve().parents[2] / "streamlit_app" / "views" / "predict.py"
 
 
 def open_page() -> AppTest:
-    at = AppTest.from_file(str(PAGE), default_timeout=60)
+    at = app_test(PAGE)
     at.run()
     assert not at.exception, at.exception
     return at
@@ -142,7 +142,7 @@ def test_choices_are_remembered_across_pages(ui_settings, db, tmp_path):
     model = make_model(db, ui_settings, tmp_path)
     first, _ = make_task(db, ui_settings, model_id=model.id, dataset_id=ds.id, status="completed")
     second, _ = make_task(db, ui_settings, model_id=model.id, dataset_id=ds.id, status="completed")
-    at = AppTest.from_file(str(APP), default_timeout=60)
+    at = app_test(APP)
     at.run()
     at.switch_page("views/predict.py")
     at.run()
@@ -167,7 +167,7 @@ def test_a_shared_link_opens_the_prediction_on_its_task(ui_settings, db, tmp_pat
     first, _ = make_task(db, ui_settings, model_id=model.id, dataset_id=ds.id, status="completed")
     make_task(db, ui_settings, model_id=model.id, dataset_id=ds.id, status="completed")
     pred = create_prediction(session=db, settings=ui_settings, task_id=first.id, uploads=[Upload("q.png", png())])
-    at = AppTest.from_file(str(PAGE), default_timeout=60)
+    at = app_test(PAGE)
     at.query_params["prediction"] = str(pred.id)
     at.run()
     assert not at.exception, at.exception

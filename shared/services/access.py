@@ -1,0 +1,133 @@
+"""Who may do what. One table of rules, used by every page, download and CLI command:
+
+- admin: everything, people, limits and a model's network access included;
+- member: reads what they can see, creates datasets, models, tasks and predictions,
+  changes and deletes only what they own;
+- viewer: reads and downloads what they can see.
+
+"What they can see": team records, their own private ones; admins see all. A
+record someone may not see answers exactly like a missing one (``get_visible``),
+so ids cannot be probed. Records without an owner (made before sign-in existed)
+are team records that only admins change.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, or_, true
+from sqlmodel import Session
+
+from shared.core.errors import NotFoundError, PermissionDenied
+from shared.records import Action, Dataset, ModelPackage, Prediction, Role, Task, User, Visibility
+from shared.services.audit import KINDS
+
+Owned = TypeVar("Owned", Dataset, ModelPackage, Task, Prediction)
+
+OWNED_KINDS: tuple[type, ...] = (Dataset, ModelPackage, Task, Prediction)
+_READ = {Action.view, Action.download}
+_OWNER = {Action.change, Action.delete}
+_ADMIN_ONLY = {Action.manage_users, Action.set_limits, Action.allow_network, Action.view_audit}
+_VERBS = {Action.view: "seeing", Action.download: "downloading", Action.create: "creating",
+          Action.change: "changing", Action.delete: "deleting", Action.manage_users: "managing people",
+          Action.set_limits: "setting sandbox limits", Action.allow_network: "giving a model network access",
+          Action.view_audit: "reading the audit log"}
+
+
+def _active(user: User | None) -> bool:
+    return user is not None and not user.disabled
+
+
+def is_visible(user: User | None, obj: Any) -> bool:
+    if not _active(user):
+        return False
+    if user.role == Role.admin or not isinstance(obj, OWNED_KINDS):
+        return True
+    return obj.visibility == Visibility.team or (obj.owner_id is not None and obj.owner_id == user.id)
+
+
+def owns(user: User | None, obj: Any) -> bool:
+    return _active(user) and getattr(obj, "owner_id", None) is not None and obj.owner_id == user.id
+
+
+def can(user: User | None, action: Action | str, obj: Any = None) -> bool:
+    """May ``user`` do ``action`` on ``obj``: a record, a record class (``can(u, Action.create, Task)``)
+    or None (an action on the platform, like ``manage_users``)."""
+    action = Action(action)
+    if not _active(user):
+        return False
+    if user.role == Role.admin:
+        return True
+    if action in _ADMIN_ONLY:
+        return False
+    record = obj if obj is not None and not isinstance(obj, type) else None
+    if record is not None and not is_visible(user, record):
+        return False
+    if action in _READ:
+        return True
+    if user.role != Role.member:
+        return False
+    if action == Action.create:
+        return True
+    if action in _OWNER:
+        return record is not None and owns(user, record)
+    return False
+
+
+def _kind_name(obj: Any) -> str:
+    cls = obj if isinstance(obj, type) else type(obj)
+    kind = KINDS.get(cls)
+    return kind.value if kind is not None else "record"
+
+
+def denial(user: User | None, action: Action | str, obj: Any = None) -> str:
+    """The sentence a refused person reads: the action, and the role (or ownership) it needs."""
+    action = Action(action)
+    what = _VERBS[action]
+    if obj is not None:
+        what += (" a " if isinstance(obj, type) else " this ") + _kind_name(obj)
+    if not _active(user):
+        return f"{what.capitalize()} needs a signed-in, enabled account; sign in again."
+    mine = f"you are {'an' if user.role == Role.admin else 'a'} {user.role.value}"
+    if action in _ADMIN_ONLY:
+        need = "the admin role"
+    elif action in _READ:
+        need = "being its owner or the admin role (it is private)"
+    elif action == Action.create:
+        need = "the member or admin role"
+    elif user.role == Role.viewer:
+        need = "the member role and owning it, or the admin role"
+    else:
+        need = "owning it or the admin role"
+    return f"{what.capitalize()} needs {need}; {mine}. Ask an admin if you need more."
+
+
+def require(user: User | None, action: Action | str, obj: Any = None) -> None:
+    """Raise ``PermissionDenied`` (naming the role needed) unless ``can``."""
+    if not can(user, action, obj):
+        raise PermissionDenied(denial(user, action, obj))
+
+
+def visible_filter(user: User | None, model: type[Owned]) -> ColumnElement[bool]:
+    """The WHERE clause for lists of ``model``: team records and the user's own; admins see all;
+    nobody signed in (or disabled) sees nothing."""
+    if not _active(user):
+        return model.id.is_(None)  # matches no stored row
+    if user.role == Role.admin:
+        return true()
+    return or_(model.visibility == Visibility.team, model.owner_id == user.id)
+
+
+def get_visible(*, session: Session, user: User | None, model: type[Owned], obj_id: int) -> Owned:
+    """The record, or ``NotFoundError`` worded exactly as for a missing one when it is not visible."""
+    obj = session.get(model, obj_id)
+    if obj is None or not is_visible(user, obj):
+        raise NotFoundError(f"{_kind_name(model)} {obj_id} does not exist")
+    return obj
+
+
+def stamp_owner(obj: Owned, user: User | None, visibility: Visibility | str = Visibility.team) -> Owned:
+    """Set owner and visibility on a record being created (before its commit)."""
+    obj.owner_id = user.id if user is not None else None
+    obj.visibility = Visibility(visibility)
+    return obj

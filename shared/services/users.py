@@ -1,0 +1,190 @@
+"""People: create, list, change role, disable, change password; password hashing.
+
+Passwords are hashed with argon2id (argon2-cffi's defaults, RFC 9106's low-memory
+profile); no hashing of our own. Names are lower case so "Alice" and "alice" are
+one person. Every change made by someone is written to the audit log here, next
+to the change, so no caller can forget it.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from shared.core.errors import ConflictError, FieldError, NotFoundError
+from shared.records import AuditAction, Outcome, Role, User
+from shared.services import audit
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,31}$")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MIN_PASSWORD = 10
+# argon2 reads the whole password: a megabyte-long one would be a cheap way to burn CPU.
+MAX_PASSWORD = 1024
+
+_HASHER = PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    return _HASHER.hash(password)
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return _HASHER.hash("not a password anyone has")
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """True when ``password`` matches. With no hash (an unknown name, an OIDC-only person) a dummy
+    hash is checked all the same, so the answer takes as long and tells nothing."""
+    if len(password) > MAX_PASSWORD:
+        return False
+    try:
+        return _HASHER.verify(password_hash or _dummy_hash(), password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    return _HASHER.check_needs_rehash(password_hash)
+
+
+def normalize_name(name: str) -> str:
+    return (name or "").strip().lower()
+
+
+def validate_name(name: str) -> str:
+    clean = normalize_name(name)
+    if not NAME_RE.match(clean):
+        raise FieldError("name", f"{name!r} is not a valid name: use 2 to 32 letters, digits, '.', '-' or '_', "
+                                 "starting with a letter or digit (e.g. alice or j.doe)")
+    return clean
+
+
+def validate_email(email: str | None) -> str | None:
+    clean = (email or "").strip().lower()
+    if not clean:
+        return None
+    if not EMAIL_RE.match(clean) or len(clean) > 254:
+        raise FieldError("email", f"{email!r} is not an e-mail address; write it like alice@example.com")
+    return clean
+
+
+def validate_password(password: str, *, name: str | None = None) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise FieldError("password", f"use at least {MIN_PASSWORD} characters (a few words make a good one)")
+    if len(password) > MAX_PASSWORD:
+        raise FieldError("password", f"use at most {MAX_PASSWORD} characters")
+    if name and password.strip().lower() == name.lower():
+        raise FieldError("password", "the password must not be the name")
+
+
+def count_users(*, session: Session) -> int:
+    return session.exec(select(func.count()).select_from(User)).one()
+
+
+def list_users(*, session: Session, include_disabled: bool = True) -> list[User]:
+    q = select(User).order_by(User.name)
+    if not include_disabled:
+        q = q.where(User.disabled == False)  # noqa: E712 - SQL comparison
+    return list(session.exec(q))
+
+
+def get_user(*, session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFoundError(f"user {user_id} does not exist")
+    return user
+
+
+def find_user(*, session: Session, name: str) -> User | None:
+    return session.exec(select(User).where(User.name == normalize_name(name))).first()
+
+
+def find_by_email(*, session: Session, email: str) -> User | None:
+    return session.exec(select(User).where(User.email == email.strip().lower())).first()
+
+
+def create_user(*, session: Session, name: str, role: Role | str = Role.member, password: str | None = None,
+                email: str | None = None, language: str | None = None, actor: User | None = None,
+                client: str | None = None) -> User:
+    """A new person. ``password`` None makes an account that signs in through OIDC only."""
+    clean = validate_name(name)
+    mail = validate_email(email)
+    role = Role(role)
+    if password is not None:
+        validate_password(password, name=clean)
+    if find_user(session=session, name=clean) is not None:
+        raise FieldError("name", f"{clean!r} is taken; pick another name")
+    if mail and find_by_email(session=session, email=mail) is not None:
+        raise FieldError("email", f"{mail} belongs to another person")
+    user = User(name=clean, email=mail, role=role, language=language,
+                password_hash=hash_password(password) if password is not None else None)
+    session.add(user)
+    session.commit()
+    session.refresh(user)
+    audit.record(session=session, user=actor, action=AuditAction.create_user, obj=user, client=client,
+                 detail=f"{clean} as {role.value}")
+    return user
+
+
+def _other_active_admins(session: Session, user: User) -> int:
+    q = select(func.count()).select_from(User).where(
+        User.role == Role.admin, User.disabled == False, User.id != user.id)  # noqa: E712 - SQL comparison
+    return session.exec(q).one()
+
+
+def set_role(*, session: Session, user_id: int, role: Role | str, actor: User | None = None,
+             client: str | None = None) -> User:
+    user = get_user(session=session, user_id=user_id)
+    role = Role(role)
+    if user.role == Role.admin and role != Role.admin and not user.disabled \
+            and _other_active_admins(session, user) == 0:
+        raise ConflictError(f"{user.name} is the only admin; make someone else admin first")
+    before = user.role
+    user.role = role
+    session.add(user)
+    session.commit()
+    audit.record(session=session, user=actor, action=AuditAction.set_role, obj=user, client=client,
+                 detail=f"{user.name}: {before.value} -> {role.value}")
+    return user
+
+
+def set_disabled(*, session: Session, user_id: int, disabled: bool, actor: User | None = None,
+                 client: str | None = None) -> User:
+    """Disable (every open session of theirs ends at its next page load) or enable a person."""
+    user = get_user(session=session, user_id=user_id)
+    if disabled and user.role == Role.admin and not user.disabled and _other_active_admins(session, user) == 0:
+        raise ConflictError(f"{user.name} is the only admin; make someone else admin before disabling them")
+    if user.disabled == disabled:
+        return user
+    user.disabled = disabled
+    user.session_version += 1
+    session.add(user)
+    session.commit()
+    audit.record(session=session, user=actor, obj=user, client=client, detail=user.name,
+                 action=AuditAction.disable_user if disabled else AuditAction.enable_user)
+    return user
+
+
+def change_password(*, session: Session, user_id: int, new_password: str, old_password: str | None = None,
+                    actor: User | None = None, client: str | None = None) -> User:
+    """Set a new password; every other open session of the person ends. ``old_password`` is checked when
+    given (a person changing their own); an admin resetting someone's passes None."""
+    user = get_user(session=session, user_id=user_id)
+    if old_password is not None and not verify_password(user.password_hash, old_password):
+        audit.record(session=session, user=actor or user, action=AuditAction.change_password, obj=user,
+                     outcome=Outcome.denied, detail="the current password was wrong", client=client)
+        raise FieldError("current password", "that is not your current password")
+    validate_password(new_password, name=user.name)
+    user.password_hash = hash_password(new_password)
+    user.session_version += 1
+    session.add(user)
+    session.commit()
+    audit.record(session=session, user=actor or user, action=AuditAction.change_password, obj=user,
+                 client=client, detail=user.name)
+    return user
