@@ -3,6 +3,7 @@
 
     python3 dev.py run     create .venv if needed, then start redis + worker + UI (:8501)
     python3 dev.py test    create .venv if needed, then run the whole test suite
+    python3 dev.py lock    re-pin requirements*.lock from requirements*.txt (after editing those)
 
 Extra arguments after ``test`` go to pytest (``python3 dev.py test -k flow``).
 """
@@ -29,17 +30,46 @@ def _sh(cmd: list[str], **kw) -> None:
 def ensure_venv(dev: bool) -> None:
     if sys.version_info < (3, 11):  # noqa: UP036 - dev.py may be started by an older python3
         sys.exit(f"Trainyard needs Python 3.11 or newer; this is {sys.version.split()[0]}")
-    reqs = ROOT / ("requirements-dev.txt" if dev else "requirements.txt")
-    digest = hashlib.sha256((ROOT / "requirements.txt").read_bytes() + reqs.read_bytes()).hexdigest()
+    # The locks pin every package; the .txt files are only their human-edited inputs.
+    reqs = ROOT / ("requirements-dev.lock" if dev else "requirements.lock")
+    digest = hashlib.sha256(reqs.read_bytes()).hexdigest()
     stamp = VENV / f".installed-{'dev' if dev else 'run'}"
     if PY.exists() and stamp.exists() and stamp.read_text() == digest:
         return
     if not PY.exists():
         _sh([sys.executable, "-m", "venv", str(VENV)])
-    # pip reads the machine's pip config (mirrors, find-links), as users expect.
+    # pip reads the machine's pip config (mirrors, find-links), as users expect:
+    # that is how the lock's CPU torch comes from a local wheel where there is one.
     _sh([str(PY), "-m", "pip", "install", "-q", "--upgrade", "pip"])
     _sh([str(PY), "-m", "pip", "install", "-q", "-r", str(reqs)])
     stamp.write_text(digest)
+
+
+LOCKS = (("requirements.txt", "requirements.lock"), ("requirements-dev.txt", "requirements-dev.lock"))
+
+
+def lock() -> None:
+    """Resolve the .txt inputs against PyPI for Python 3.11 on Linux. uv ignores
+    pip's config, so this machine's find-links and constraints (a local CPU torch
+    wheel, say) are handed over explicitly; otherwise torch would resolve to the
+    CUDA build and its gigabytes of nvidia wheels."""
+    sys.path.insert(0, str(ROOT))
+    from shared.core.pipconfig import read_pip_config
+
+    pip = read_pip_config()
+    uv = VENV / "bin" / "uv"
+    if not uv.exists():
+        ensure_venv(dev=False)
+    extra: list[str] = []
+    for link in pip.find_links:
+        extra += ["--find-links", link]
+    for constraint in pip.constraints:
+        extra += ["--constraint", constraint]
+    for src, out in LOCKS:
+        _sh([str(uv), "pip", "compile", "--quiet", str(ROOT / src), "-o", str(ROOT / out),
+             "--python-version", "3.11", "--python-platform", "x86_64-manylinux_2_28",
+             "--index-url", "https://pypi.org/simple", *extra,
+             "--custom-compile-command", "python3 dev.py lock"])
 
 
 def ensure_browser() -> None:
@@ -56,10 +86,13 @@ def ensure_browser() -> None:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("run", "test", "setup"):
+    if not argv or argv[0] not in ("run", "test", "setup", "lock"):
         print(__doc__)
         return 2
     cmd, rest = argv[0], argv[1:]
+    if cmd == "lock":
+        lock()
+        return 0
     ensure_venv(dev=cmd != "run")
     if cmd == "setup":
         return 0
