@@ -52,9 +52,7 @@ def up(*, settings: Settings, workers: int = 1, gpus: str | None = None, port: i
             children.append((f"worker-{i}", _spawn(cmd, env)))
         if ui:
             ui_port = port or settings.ui_port
-            cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app" / "app.py"),
-                   "--server.port", str(ui_port), "--server.headless", "true",
-                   "--browser.gatherUsageStats", "false"]
+            cmd = [sys.executable, "-m", "streamlit_app", "--server.port", str(ui_port)]  # + the upload limit
             children.append(("ui", _spawn(cmd, env)))
             print(f"[up] UI on http://localhost:{ui_port}", flush=True)
         print("[up] running; Ctrl-C stops everything", flush=True)

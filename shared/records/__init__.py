@@ -9,6 +9,7 @@ from shared.records.enums import (  # noqa: F401 - re-exported
     TASK_TYPE_LABELS,
     DeployStatus,
     Direction,
+    IndexStrategy,
     PredictionStatus,
     RunStatus,
     Sampler,
