@@ -57,3 +57,15 @@ class NotFoundError(TrainyardError):
 
 class ConflictError(TrainyardError):
     """The action is refused in the record's current state (e.g. deleting a model in use)."""
+
+
+class MigrationError(TrainyardError):
+    """The database cannot be brought to the schema this release needs."""
+
+
+class BackupError(TrainyardError):
+    """A backup or restore cannot be made (missing tool, wrong target, unreadable archive)."""
+
+
+class ImportDirError(TrainyardError):
+    """A file asked for from the server's import folder is not one that may be imported."""

@@ -1,0 +1,147 @@
+"""Schema migrations with Alembic, run in-process.
+
+Every process that opens the database (UI, workers, CLI) upgrades it to the
+newest revision first, under a lock, so several starting at once is safe: a
+file lock next to a SQLite file, a transaction-scoped advisory lock on
+Postgres. A database made before migrations existed (the tables, no version
+row) is stamped at the baseline, then upgraded.
+
+Our version row lives in ``trainyard_alembic_version``: Optuna keeps its own
+Alembic history in ``alembic_version`` in the same database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from filelock import FileLock, Timeout
+from sqlalchemy.engine import Connection, Engine
+
+from shared.core.errors import MigrationError
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+VERSION_TABLE = "trainyard_alembic_version"
+BASELINE = "0001"
+# The tables of the baseline: their presence without a version row means "made by create_all".
+BASELINE_TABLES = frozenset({"dataset", "model_package", "param_template", "task", "run", "metric_point",
+                             "resource_sample", "prediction"})
+# Optuna's RDBStorage shares the database; its tables are not ours to compare.
+OPTUNA_TABLES = frozenset({"studies", "study_directions", "study_user_attributes", "study_system_attributes",
+                           "trials", "trial_user_attributes", "trial_system_attributes", "trial_params",
+                           "trial_values", "trial_intermediate_values", "trial_heartbeats", "version_info",
+                           "alembic_version"})
+_PG_LOCK_KEY = 7_472_616_996  # any fixed bigint; every Trainyard process takes the same one
+LOCK_TIMEOUT_S = 600
+
+
+def config(connection: Connection | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+@lru_cache(maxsize=1)
+def head() -> str:
+    head_rev = ScriptDirectory.from_config(config()).get_current_head()
+    if head_rev is None:
+        raise MigrationError(f"no migrations found in {MIGRATIONS_DIR}")
+    return head_rev
+
+
+def context_options() -> dict:
+    """Options env.py hands to Alembic; shared with the schema comparison."""
+    return {"version_table": VERSION_TABLE, "include_name": _include_name, "compare_type": True}
+
+
+def _include_name(name, type_, _parent_names) -> bool:
+    return not (type_ == "table" and (name == VERSION_TABLE or name in OPTUNA_TABLES))
+
+
+def revision_of(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE}).get_current_revision()
+
+
+def current(settings) -> str | None:
+    """The revision the settings' database is at (None: empty, or made before migrations)."""
+    engine = sa.create_engine(settings.database_url)
+    try:
+        with engine.connect() as conn:
+            return revision_of(conn)
+    finally:
+        engine.dispose()
+
+
+def upgrade(settings, revision: str = "head") -> str:
+    """Bring the settings' database to ``revision``; returns the revision it is at."""
+    from shared.core.db import make_engine
+
+    engine = make_engine(settings.database_url)
+    try:
+        return upgrade_engine(engine, revision)
+    finally:
+        engine.dispose()
+
+
+def upgrade_engine(engine: Engine, revision: str = "head") -> str:
+    target = head() if revision == "head" else revision
+    with engine.connect() as conn:
+        if revision_of(conn) == target:
+            return target  # the common start-up: nothing to do, no lock taken
+    with _locked(engine) as conn:
+        tables = set(sa.inspect(conn).get_table_names())
+        cfg = config(conn)
+        if VERSION_TABLE not in tables and tables & BASELINE_TABLES:
+            missing = BASELINE_TABLES - tables
+            if missing:
+                raise MigrationError(
+                    f"the database has some of Trainyard's tables but not {', '.join(sorted(missing))}; "
+                    "it was not made by a Trainyard release this one can upgrade. Restore a backup "
+                    "(docs/backup-and-upgrades.md) or point DATABASE_URL at an empty database")
+            command.stamp(cfg, BASELINE)  # made by create_all before migrations existed
+        command.upgrade(cfg, target)
+        return revision_of(conn) or target
+
+
+def differences(engine: Engine) -> list:
+    """Alembic's diff between the database and ``shared/records/tables.py``; empty when they agree."""
+    from sqlmodel import SQLModel
+
+    from shared import records  # noqa: F401 - registers the tables
+
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts=context_options())
+        return compare_metadata(ctx, SQLModel.metadata)
+
+
+@contextmanager
+def _locked(engine: Engine) -> Iterator[Connection]:
+    """A connection in a transaction that no other Trainyard process is migrating through."""
+    dialect = engine.dialect.name
+    if dialect == "postgresql":
+        with engine.begin() as conn:
+            # Released by the commit/rollback at the end of the block; DDL is transactional here.
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+            yield conn
+        return
+    db_file = engine.url.database if dialect == "sqlite" else None
+    if not db_file or db_file == ":memory:":
+        with engine.begin() as conn:  # private to this process: nobody to race
+            yield conn
+        return
+    lock = FileLock(f"{db_file}.migrate.lock", timeout=LOCK_TIMEOUT_S)
+    try:
+        with lock, engine.begin() as conn:
+            yield conn
+    except Timeout:
+        raise MigrationError(f"another process has held {lock.lock_file} for {LOCK_TIMEOUT_S} s while "
+                             "migrating the database; if none is running, delete that file") from None
