@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from uv import find_uv_bin
 
 from runner.execute import (
     KillReason,
@@ -25,7 +26,7 @@ from shared.contract.runlog import iter_plain_log, read_log
 from shared.core.settings import Settings
 from tests.support.procs import procs_with
 
-UV = "/work/main/.venv/bin/uv"
+UV = find_uv_bin()  # the venv's own uv, wherever the checkout is
 IS_ROOT = os.geteuid() == 0
 RUN_UID = 63000 + os.getpid() % 3000
 

@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from uv import find_uv_bin
 
 from runner import sandbox
 from runner.execute import execute
@@ -30,7 +31,7 @@ from shared.contract.runlog import read_log
 from shared.core.errors import FieldError, SandboxError
 from shared.core.settings import Settings
 
-UV = "/work/main/.venv/bin/uv"
+UV = find_uv_bin()  # the venv's own uv, wherever the checkout is
 ENV_PYTHON = "/usr/bin/python3.11"
 IS_ROOT = os.geteuid() == 0
 # A uid of its own per test process, so parallel test runs never share RLIMIT_NPROC counts.
