@@ -21,10 +21,10 @@ def _spawn(cmd: list[str], env: dict[str, str]) -> subprocess.Popen:
 
 
 def ui_command(settings: Settings, *, host: str | None = None, port: int | None = None) -> list[str]:
-    """``streamlit run`` bound to ``host`` (default TRAINYARD_UI_HOST, itself 127.0.0.1: only this machine)."""
-    return [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app" / "app.py"),
-            "--server.address", host or settings.ui_host, "--server.port", str(port or settings.ui_port),
-            "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    """The UI (``python -m streamlit_app``, which adds the settings' flags such as the upload limit) bound
+    to ``host`` (default TRAINYARD_UI_HOST, itself 127.0.0.1: only this machine)."""
+    return [sys.executable, "-m", "streamlit_app",
+            "--server.address", host or settings.ui_host, "--server.port", str(port or settings.ui_port)]
 
 
 def first_admin_link(settings: Settings, base_url: str) -> str | None:

@@ -1,4 +1,4 @@
-"""Shared fixtures: real Redis (the embedded binary, or REDIS_URL), a real
+"""Shared fixtures: real Redis (the embedded binary, TEST_REDIS_URL or REDIS_URL), a real
 SQLite file per test (or Postgres via TEST_DATABASE_URL for the tests that ask
 for ``db_url``), real uv environments with a cache shared across the session."""
 
@@ -11,6 +11,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 
@@ -19,6 +20,15 @@ from tests.support.paths import ROOT, UV_CACHE  # noqa: F401 - re-exported for t
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory) -> Iterator[str]:
+    if os.environ.get("TEST_REDIS_URL"):
+        # A TCP Redis for the tests (.ci/run sets it). The tests flush its logical DB, so
+        # it must be a dedicated one, never the default 0 that real data lives in.
+        url = os.environ["TEST_REDIS_URL"]
+        if urlparse(url).path.strip("/") in ("", "0"):
+            raise pytest.UsageError(f"TEST_REDIS_URL={url} names no logical DB or DB 0; the tests flush it, "
+                                    "so give a dedicated one such as redis://127.0.0.1:6379/15")
+        yield url
+        return
     url = os.environ.get("REDIS_URL")
     if url:
         # Our own logical DB on a shared server, flushed per test.

@@ -283,7 +283,7 @@ def safe_extract(*, zip_path: Path, dest: Path, limits: ArchiveLimits,
         raise ArchiveError(f"cannot read {zip_name}: {err.strerror or err}") from None
     if limits.max_compressed_bytes is not None and size > limits.max_compressed_bytes:
         raise ArchiveError(f"{zip_name} is {format_size(size)}; uploads are limited to "
-                           f"{format_size(limits.max_compressed_bytes)} (TRAINYARD_MAX_UPLOAD_BYTES)")
+                           f"{format_size(limits.max_compressed_bytes)} (TRAINYARD_MAX_UPLOAD)")
     try:
         zf = zipfile.ZipFile(zip_path)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as err:

@@ -4,15 +4,13 @@ the workers and the CLI can share one file; Postgres works through DATABASE_URL.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
 _ENGINES: dict[str, Engine] = {}
 
@@ -54,18 +52,11 @@ def dispose_engines() -> None:
 
 
 def init_db(engine: Engine) -> None:
-    from shared import records  # noqa: F401 - registers the tables
+    """Bring the schema to this release's revision (shared.core.migrate): the
+    first process to get the migration lock upgrades, the others find it done."""
+    from shared.core.migrate import upgrade_engine
 
-    # Worker, UI and CLI may start at once: create_all checks then creates, so a
-    # concurrent process can win in between. Its tables are ours; check again.
-    for attempt in range(5):
-        try:
-            SQLModel.metadata.create_all(engine)
-            return
-        except (OperationalError, ProgrammingError, IntegrityError):
-            if attempt == 4:
-                raise
-            time.sleep(0.2 * (attempt + 1))
+    upgrade_engine(engine)
 
 
 @contextmanager

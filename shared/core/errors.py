@@ -69,3 +69,15 @@ class SignInError(TrainyardError):
     def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class MigrationError(TrainyardError):
+    """The database cannot be brought to the schema this release needs."""
+
+
+class BackupError(TrainyardError):
+    """A backup or restore cannot be made (missing tool, wrong target, unreadable archive)."""
+
+
+class ImportDirError(TrainyardError):
+    """A file asked for from the server's import folder is not one that may be imported."""

@@ -21,6 +21,7 @@ from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shared.core.pipconfig import read_pip_config
+from shared.records.enums import IndexStrategy
 
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "ki": 1024,
@@ -89,8 +90,17 @@ class Settings(BaseSettings):
     env_cache_max_bytes: int | None = 50 * 1024**3
     env_build_timeout_s: int = 3600
 
-    # Upload limits (datasets and packages share the archive module).
-    max_upload_bytes: int | None = 20 * 1024**3
+    # How uv picks among indexes when several offer a package (uv's --index-strategy).
+    # best-match: a local wheel directory and PyPI together give the best version, as pip does.
+    index_strategy: IndexStrategy = IndexStrategy.unsafe_best_match
+
+    # Upload limits (datasets and packages share the archive module). The UI's
+    # Streamlit upload limit is started from this value too (streamlit_flags).
+    max_upload_bytes: int | None = Field(2 * 1024**3, validation_alias=AliasChoices(
+        "TRAINYARD_MAX_UPLOAD", "TRAINYARD_MAX_UPLOAD_BYTES", "max_upload_bytes"))
+    # A folder on the server whose zips can be added without a browser upload
+    # (files too large for the browser, or already on the machine). Unset: no such choice.
+    import_dir: Path | None = None
     max_uncompressed_bytes: int | None = 50 * 1024**3
     max_entries: int = 500_000
     max_compression_ratio: float = 200.0
@@ -150,6 +160,8 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _defaults(self) -> Settings:
         self.data_dir = self.data_dir.expanduser().resolve()
+        if self.import_dir is not None:
+            self.import_dir = self.import_dir.expanduser().resolve()
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir / 'trainyard.db'}"
         if self.uv_cache_dir is None:
@@ -178,6 +190,13 @@ class Settings(BaseSettings):
     @property
     def embedded_redis(self) -> bool:
         return not self.redis_url
+
+    def streamlit_flags(self) -> list[str]:
+        """Flags for every ``streamlit run``: its upload limit, in MB, follows
+        max_upload_bytes so the browser refuses what the server would refuse."""
+        mb = 0 if self.max_upload_bytes is None else max(1, -(-self.max_upload_bytes // 1024**2))
+        # Streamlit's option is in MB with no "unlimited"; 0 means none, so use a huge cap.
+        return ["--server.maxUploadSize", str(mb or 10**7)]
 
     def path(self, rel: str | Path) -> Path:
         """A DB-stored relative path, made absolute under DATA_DIR."""

@@ -11,6 +11,7 @@ from shared.records.enums import (  # noqa: F401 - re-exported
     AuditAction,
     DeployStatus,
     Direction,
+    IndexStrategy,
     JobKind,
     JobState,
     ObjectKind,

@@ -11,6 +11,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class IndexStrategy(str, Enum):
+    """uv's ``--index-strategy`` values (a setting, validated at start-up)."""
+
+    first_index = "first-index"
+    unsafe_first_match = "unsafe-first-match"
+    unsafe_best_match = "unsafe-best-match"
+
+
 class DeployStatus(str, Enum):
     waiting = "waiting"
     deploying = "deploying"

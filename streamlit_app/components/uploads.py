@@ -24,3 +24,45 @@ def upload_to_file(uploaded: BinaryIO, *, tmp_root: Path, suffix: str = ".zip") 
         yield path
     finally:
         path.unlink(missing_ok=True)
+
+
+UPLOAD = "Upload from this computer"
+SERVER = "Import from the server"
+
+
+def choose_source(key: str, settings) -> str:
+    """Where the zip comes from; the server choice only exists when TRAINYARD_IMPORT_DIR is set."""
+    import streamlit as st
+
+    if settings.import_dir is None:
+        return UPLOAD
+    return st.radio("Source", [UPLOAD, SERVER], key=key, horizontal=True)
+
+
+def upload_caption(settings) -> str:
+    from shared.core.settings import format_size
+
+    text = f"Up to {format_size(settings.max_upload_bytes)} per file (TRAINYARD_MAX_UPLOAD)."
+    if settings.import_dir is not None:
+        text += f" Files already on the server: put them in {settings.import_dir} and import them."
+    return text
+
+
+def pick_server_file(key: str, settings) -> str | None:
+    """A zip from the import folder, chosen by name; None when there is none to choose."""
+    import streamlit as st
+
+    from shared.core.errors import ImportDirError
+    from shared.services.imports import list_import_files
+
+    try:
+        files = list_import_files(settings=settings)
+    except ImportDirError as exc:
+        st.error(str(exc))
+        return None
+    if not files:
+        st.info(f"No .zip files in {settings.import_dir} on the server yet; copy one there, then reload.")
+        return None
+    labels = {f.name: f.label for f in files}
+    return st.selectbox("File on the server", list(labels), format_func=labels.get, key=key,
+                        help=f"Zip files directly in {settings.import_dir} (TRAINYARD_IMPORT_DIR)")

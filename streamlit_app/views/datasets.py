@@ -10,27 +10,45 @@ from shared.core.errors import FieldError, NotFoundError, TrainyardError
 from shared.core.settings import format_size
 from shared.records import TASK_TYPE_LABELS, Action, Dataset, TaskType
 from shared.services.datasets import add_dataset, delete_dataset, get_dataset, list_datasets
+from shared.services.imports import import_dataset
 from streamlit_app.components import deps
 from streamlit_app.components.alerts import show_error
 from streamlit_app.components.dataset_view import render_dataset
-from streamlit_app.components.uploads import upload_to_file
+from streamlit_app.components.uploads import SERVER, choose_source, pick_server_file, upload_caption, upload_to_file
 
 
 def _upload() -> None:
-    file = st.file_uploader("Dataset zip", type=["zip"], key="ds_upload")
+    s = deps.settings()
+    source = choose_source("ds_source", s)
+    if source == SERVER:
+        chosen = pick_server_file("ds_server_file", s)
+        file = None
+    else:
+        file = st.file_uploader("Dataset zip", type=["zip"], key="ds_upload", help=upload_caption(s))
+        st.caption(upload_caption(s))
+        chosen = file.name if file else None
+    default = chosen.rsplit(".", 1)[0] if chosen else ""
     c1, c2 = st.columns(2)
-    name = c1.text_input("Name", key="ds_name", placeholder=file.name.rsplit(".", 1)[0] if file else "")
+    name = c1.text_input("Name", key="ds_name", placeholder=default)
     ttype = c2.selectbox("Task type", list(TaskType), format_func=lambda t: TASK_TYPE_LABELS[t], key="ds_type")
     error_slot = st.empty()
-    if not st.button("Upload and validate", key="ds_add", type="primary", disabled=file is None):
+    label = "Import and validate" if source == SERVER else "Upload and validate"
+    if not st.button(label, key="ds_add", type="primary", disabled=chosen is None):
         return
-    s = deps.settings()
-    bar = st.progress(0.0, text="uploading")
+    bar = st.progress(0.0, text="copying" if source == SERVER else "uploading")
+
+    def progress(stage: str, frac: float) -> None:
+        bar.progress(min(max(frac, 0.0), 1.0), text=stage)
+
     try:
-        with upload_to_file(file, tmp_root=s.data_dir / "tmp") as path, deps.session() as session:
-            ds = add_dataset(session=session, settings=s, zip_path=path, name=name or file.name.rsplit(".", 1)[0],
-                             task_type=ttype,
-                             progress=lambda stage, frac: bar.progress(min(max(frac, 0.0), 1.0), text=stage))
+        if source == SERVER:
+            with deps.session() as session:
+                ds = import_dataset(session=session, settings=s, file_name=chosen, name=name or default,
+                                    task_type=ttype, progress=progress)
+        else:
+            with upload_to_file(file, tmp_root=s.data_dir / "tmp") as path, deps.session() as session:
+                ds = add_dataset(session=session, settings=s, zip_path=path, name=name or default, task_type=ttype,
+                                 progress=progress)
     except FieldError as exc:
         error_slot.error(f"{exc.field}: {exc.field_message}")
     except TrainyardError as exc:
@@ -52,7 +70,7 @@ def render() -> None:
     with deps.session() as session:
         datasets = list_datasets(session=session)
     if deps.can(Action.create, Dataset):
-        with st.expander("Upload a dataset", expanded=not datasets):
+        with st.expander("Add a dataset", expanded=not datasets):
             _upload()
     if not datasets:
         st.info("No datasets yet. Upload a zip above, or load the examples on the Home page.")

@@ -9,6 +9,7 @@ from redis.exceptions import RedisError
 
 from shared.core.errors import FieldError, NotFoundError, TrainyardError
 from shared.records import TASK_TYPE_LABELS, Action, DeployStatus, ModelPackage, TaskType
+from shared.services.imports import import_model
 from shared.services.models import (
     add_model,
     delete_model,
@@ -22,7 +23,7 @@ from streamlit_app.components import deps
 from streamlit_app.components import model_view as mv
 from streamlit_app.components.alerts import show_error
 from streamlit_app.components.badges import status_cell
-from streamlit_app.components.uploads import upload_to_file
+from streamlit_app.components.uploads import SERVER, choose_source, pick_server_file, upload_caption, upload_to_file
 
 NETWORK_WARNING = ("With network on, this model's training and prediction runs can reach the internet "
                    "(download weights, send data out). Turn it on only for code you trust.")
@@ -37,22 +38,38 @@ def _enqueue(model_id: int) -> None:
 
 
 def _upload() -> None:
-    file = st.file_uploader("Model package zip", type=["zip"], key="md_upload",
-                            help="train.py, predict.py, requirements.txt, weights/ (install_dependencies.sh optional)")
+    s = deps.settings()
+    source = choose_source("md_source", s)
+    if source == SERVER:
+        chosen = pick_server_file("md_server_file", s)
+        file = None
+    else:
+        file = st.file_uploader("Model package zip", type=["zip"], key="md_upload",
+                                help="train.py, predict.py, requirements.txt, weights/ (install_dependencies.sh "
+                                     "optional). " + upload_caption(s))
+        st.caption(upload_caption(s))
+        chosen = file.name if file else None
+    default = chosen.rsplit(".", 1)[0] if chosen else ""
     c1, c2 = st.columns(2)
-    name = c1.text_input("Name", key="md_name", placeholder=file.name.rsplit(".", 1)[0] if file else "")
+    name = c1.text_input("Name", key="md_name", placeholder=default)
     ttype = c2.selectbox("Task type", list(TaskType), format_func=lambda t: TASK_TYPE_LABELS[t], key="md_type")
     if st.checkbox("Allow network access for training and prediction", key="md_network"):
         st.warning(NETWORK_WARNING, icon=":material/public:")
     slot = st.empty()
-    if not st.button("Upload and deploy", key="md_add", type="primary", disabled=file is None):
+    label = "Import and deploy" if source == SERVER else "Upload and deploy"
+    if not st.button(label, key="md_add", type="primary", disabled=chosen is None):
         return
-    s = deps.settings()
+    network = bool(st.session_state.get("md_network"))
     try:
-        with st.spinner("validating the package"), upload_to_file(file, tmp_root=s.data_dir / "tmp") as path, \
-                deps.session() as session:
-            model = add_model(session=session, settings=s, zip_path=path, name=name or file.name.rsplit(".", 1)[0],
-                              task_type=ttype, network=bool(st.session_state.get("md_network")))
+        with st.spinner("validating the package"):
+            if source == SERVER:
+                with deps.session() as session:
+                    model = import_model(session=session, settings=s, file_name=chosen, name=name or default,
+                                         task_type=ttype, network=network)
+            else:
+                with upload_to_file(file, tmp_root=s.data_dir / "tmp") as path, deps.session() as session:
+                    model = add_model(session=session, settings=s, zip_path=path, name=name or default,
+                                      task_type=ttype, network=network)
     except FieldError as exc:
         slot.error(f"{exc.field}: {exc.field_message}")
         return
@@ -99,7 +116,7 @@ def render() -> None:
     with deps.session() as s:
         models = list_models(session=s)
     if deps.can(Action.create, ModelPackage):
-        with st.expander("Upload a model package", expanded=not models):
+        with st.expander("Add a model package", expanded=not models):
             _upload()
     if not models:
         st.info("No models yet. Upload a zip above, or load the examples on the Home page.")

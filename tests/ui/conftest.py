@@ -1,5 +1,5 @@
-"""UI fixtures: a real SQLite file and data dir per test, Redis on DB 15 of
-REDIS_URL (or the embedded server) for the tests that enqueue, and rows made
+"""UI fixtures: a real SQLite file and data dir per test, the session's test
+Redis (tests/conftest.py: its own logical DB) for the tests that enqueue, and rows made
 through the services (plus Task/Run/MetricPoint rows written directly, as the
 runner would, so a page can be shown mid-training without running user code)."""
 

@@ -1,0 +1,54 @@
+"""The settings this release added: uv's index strategy, the upload limit the
+UI is started with, and the server import folder."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from shared.core.settings import Settings
+from shared.records import IndexStrategy
+
+
+def test_defaults(tmp_path, monkeypatch):
+    for name in ("TRAINYARD_INDEX_STRATEGY", "TRAINYARD_MAX_UPLOAD", "TRAINYARD_MAX_UPLOAD_BYTES",
+                 "TRAINYARD_IMPORT_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    s = Settings(data_dir=tmp_path)
+    assert s.index_strategy == IndexStrategy.unsafe_best_match and s.index_strategy.value == "unsafe-best-match"
+    assert s.max_upload_bytes == 2 * 1024**3
+    assert s.import_dir is None
+    assert s.streamlit_flags() == ["--server.maxUploadSize", "2048"]
+
+
+def test_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRAINYARD_INDEX_STRATEGY", "first-index")
+    monkeypatch.setenv("TRAINYARD_MAX_UPLOAD", "300MB")
+    monkeypatch.setenv("TRAINYARD_IMPORT_DIR", str(tmp_path / "drop" / ".." / "drop"))
+    s = Settings(data_dir=tmp_path)
+    assert s.index_strategy == IndexStrategy.first_index
+    assert s.max_upload_bytes == 300 * 1000**2
+    assert s.import_dir == tmp_path / "drop"
+    assert s.streamlit_flags() == ["--server.maxUploadSize", "287"]  # MiB, rounded up: never below the limit
+
+
+def test_an_unknown_index_strategy_names_the_choices(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRAINYARD_INDEX_STRATEGY", "best")
+    with pytest.raises(ValidationError, match="first-index.*unsafe-first-match.*unsafe-best-match"):
+        Settings(data_dir=tmp_path)
+
+
+def test_the_ui_command_carries_the_upload_limit_and_later_options_win(tmp_path, monkeypatch):
+    from shared.core.settings import get_settings
+    from streamlit_app.__main__ import command
+
+    monkeypatch.setenv("TRAINYARD_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("TRAINYARD_MAX_UPLOAD", "none")
+    get_settings.cache_clear()
+    try:
+        cmd = command(["--server.port", "9000"])
+    finally:
+        get_settings.cache_clear()
+    assert cmd[1:4] == ["-m", "streamlit", "run"] and cmd[4].endswith("streamlit_app/app.py")
+    assert cmd[cmd.index("--server.maxUploadSize") + 1] == "10000000"  # no limit: Streamlit has no "off"
+    assert cmd[-2:] == ["--server.port", "9000"]
