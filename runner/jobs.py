@@ -19,7 +19,20 @@ from runner.execute import Outcome, execute
 from runner.gpus import device_arg
 from runner.ingest import MetricCollector, MetricWriter
 from runner.sandbox import WORKSPACE, Limits, Mount, SandboxSpec
-from runner.substitute import GLOBAL_TO_FLAG, TRAIN_GLOBALS, substitute
+from runner.substitute import substitute
+from shared.contract.names import (
+    CONFIDENCE_FLAG,
+    GLOBAL_TO_FLAG,
+    INSTALL_SCRIPT,
+    OUT_DIR_FLAG,
+    PREDICT_GLOBALS,
+    PREDICT_SCRIPT,
+    SOURCE_FLAG,
+    TRAIN_GLOBALS,
+    TRAIN_SCRIPT,
+    WEIGHTS_FLAG,
+    WORK_DIR_FLAG,
+)
 from shared.contract.params import to_argv
 from shared.core.errors import TrainyardError
 from shared.records import (
@@ -65,7 +78,7 @@ def deploy_model(model_id: int) -> None:
         report = model.report or {}
         reqs = report.get("requirements") or {}
         pkg_dir = settings.path(model.path)
-        script = pkg_dir / "install_dependencies.sh"
+        script = pkg_dir / INSTALL_SCRIPT
         with open(log_path, "w", encoding="utf-8", errors="replace") as log_file:
             def log(line: str) -> None:
                 log_file.write(line.rstrip("\n") + "\n")
@@ -124,7 +137,7 @@ def _run_install_script(*, script: Path, env_path: Path, log) -> None:
     shutil.rmtree(work, ignore_errors=True)
     shutil.copytree(script.parent, work, ignore=shutil.ignore_patterns("weights"))
     limits = Limits.from_settings(settings)
-    spec = SandboxSpec(argv=["bash", "install_dependencies.sh", str(env_path)], workdir=work,
+    spec = SandboxSpec(argv=["bash", INSTALL_SCRIPT, str(env_path)], workdir=work,
                        mounts=[Mount(host=env_path, inside=str(env_path), writable=True)],
                        network=True, limits=limits, uid=None, env={"VIRTUAL_ENV": str(env_path)}, install=True)
     log_file = work.parent / f"install-script-{env_path.name}.log"
@@ -150,7 +163,7 @@ def visible(settings, host: Path, inside: str) -> str:
 def _platform_values(*, dataset: Dataset, dataset_at: str = DATASET_MOUNT, workspace_at: str = WORKSPACE
                      ) -> dict[str, str]:
     values = dataset_args(dataset, mount=dataset_at)
-    values["--work-dir"] = f"{workspace_at}/work_dir"
+    values[WORK_DIR_FLAG] = f"{workspace_at}/work_dir"
     return values
 
 
@@ -159,7 +172,7 @@ def build_argv(*, python: str, task: Task, run: Run, model: ModelPackage, datase
     """Only arguments train.py declares are passed (CONTRACT §2.3)."""
     args = train_args(model)
     platform = _platform_values(dataset=dataset, dataset_at=dataset_at, workspace_at=workspace_at)
-    argv = [python, "train.py"]
+    argv = [python, TRAIN_SCRIPT]
     for spec in args.platform:
         flag = next((f for f in spec.flags if f in platform), None)
         if flag is None:
@@ -199,8 +212,8 @@ def _prepare_workspace(*, settings, model: ModelPackage, dataset: Dataset, run: 
                                                                     DATASET_MOUNT),
                                 workspace_at=visible(settings, ws, WORKSPACE))
     values: dict[str, Any] = {g: platform.get(GLOBAL_TO_FLAG[g], "") for g in TRAIN_GLOBALS}
-    train = ws / "train.py"
-    new, _replaced = substitute(source=train.read_text(encoding="utf-8"), values=values, filename="train.py")
+    train = ws / TRAIN_SCRIPT
+    new, _replaced = substitute(source=train.read_text(encoding="utf-8"), values=values, filename=TRAIN_SCRIPT)
     train.write_text(new, encoding="utf-8")
     return ws
 
@@ -405,13 +418,18 @@ def _finish_run(*, ctx, run_id: int, task: Task, outcome: Outcome | None, failur
 
 # --------------------------------------------------------------------------- predictions
 
+def _predict_values(workspace_at: str) -> dict[str, str]:
+    """The values of predict.py's platform flags (CONTRACT §2.4) for a workspace seen at ``workspace_at``."""
+    return {SOURCE_FLAG: f"{workspace_at}/in", OUT_DIR_FLAG: f"{workspace_at}/out"}
+
+
 def build_predict_argv(*, python: str, model: ModelPackage, weights_inside: str, confidence: float,
                        device: str, workspace_at: str = WORKSPACE) -> list[str]:
     from shared.services.models import predict_args
 
     args = predict_args(model)
-    values = {"--source": f"{workspace_at}/in", "--out-dir": f"{workspace_at}/out"}
-    argv = [python, "predict.py"]
+    values = _predict_values(workspace_at)
+    argv = [python, PREDICT_SCRIPT]
     for spec in args.platform:
         flag = next((f for f in spec.flags if f in values), None)
         if flag is not None:
@@ -419,15 +437,14 @@ def build_predict_argv(*, python: str, model: ModelPackage, weights_inside: str,
     if args.device is not None:
         argv += to_argv(args.device, device)
     for spec in args.user:
-        if "--weights" in spec.flags:
+        if WEIGHTS_FLAG in spec.flags:
             argv += to_argv(spec, weights_inside)
-        elif "--confidence" in spec.flags:
+        elif CONFIDENCE_FLAG in spec.flags:
             argv += to_argv(spec, confidence)
     return argv
 
 
 def run_prediction(prediction_id: int) -> None:
-    from runner.substitute import PREDICT_GLOBALS
     from shared.records import Prediction, PredictionStatus
     from shared.services.predictions import mark, match_outputs, safe_output_dir
     from shared.services.weights import regular_files
@@ -449,11 +466,11 @@ def run_prediction(prediction_id: int) -> None:
         _copy_package(settings, model, ws)
         shutil.copytree(base / "in", ws / "in")
         (ws / "out").mkdir(exist_ok=True)
-        src = ws / "predict.py"
+        src = ws / PREDICT_SCRIPT
         ws_at = visible(settings, ws, WORKSPACE)
-        values = {"SOURCE_PATH": f"{ws_at}/in", "OUT_DIR_PATH": f"{ws_at}/out"}
+        flags = _predict_values(ws_at)
         new, _ = substitute(source=src.read_text(encoding="utf-8"),
-                            values={k: values[k] for k in PREDICT_GLOBALS}, filename="predict.py")
+                            values={g: flags[GLOBAL_TO_FLAG[g]] for g in PREDICT_GLOBALS}, filename=PREDICT_SCRIPT)
         src.write_text(new, encoding="utf-8")
         weights_host = settings.path(run.work_dir) / pred.weights
         if not weights_host.is_file():

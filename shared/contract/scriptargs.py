@@ -19,20 +19,15 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import PurePosixPath
 from typing import Any
 
+from shared.contract.names import (
+    DEVICE_FLAG,
+    EPOCHS_FLAG,
+    GLOBAL_VARIABLES,
+    PLATFORM_PREDICT_FLAGS,
+    PLATFORM_TRAIN_FLAGS,
+    PREDICT_SCRIPT,
+)
 from shared.core.errors import PackageError
-
-PLATFORM_TRAIN_ARGS: tuple[str, ...] = (
-    "--work-dir", "--data", "--train-data", "--val-data", "--test-data",
-    "--train-label", "--val-label", "--test-label", "--label-class", "--label-class-count",
-)
-PLATFORM_PREDICT_ARGS: tuple[str, ...] = ("--source", "--out-dir")
-EPOCHS_FLAG = "--epochs"
-DEVICE_FLAG = "--device"
-GLOBAL_VARIABLES: tuple[str, ...] = (
-    "WORK_DIR_PATH", "DATA_PATH", "TRAIN_DATA_PATH", "VAL_DATA_PATH", "TEST_DATA_PATH",
-    "TRAIN_LABEL_PATH", "VAL_LABEL_PATH", "TEST_LABEL_PATH", "LABEL_CLASS", "LABEL_CLASS_COUNT",
-    "SOURCE_PATH", "OUT_DIR_PATH",
-)
 
 _PARSER_CLASSES = {"ArgumentParser", "ArgParser"}
 _GROUP_METHODS = {"add_argument_group", "add_mutually_exclusive_group"}
@@ -166,9 +161,9 @@ def read_arguments(*, source: str, filename: str, platform_args: tuple[str, ...]
     ``--source``/``--out-dir``, anything else §2.3's training set.
     """
     tree = parse_source(source=source, filename=filename)
-    is_predict = PurePosixPath(filename).name == "predict.py"
+    is_predict = PurePosixPath(filename).name == PREDICT_SCRIPT
     if platform_args is None:
-        platform_args = PLATFORM_PREDICT_ARGS if is_predict else PLATFORM_TRAIN_ARGS
+        platform_args = PLATFORM_PREDICT_FLAGS if is_predict else PLATFORM_TRAIN_FLAGS
     reader = _Reader(tree, source, filename)
     specs = reader.read()
     out = ScriptArgs(globals_used=_globals_used(tree), warnings=reader.warnings)

@@ -7,10 +7,11 @@ from __future__ import annotations
 import streamlit as st
 from redis.exceptions import RedisError
 
+from shared.contract.names import IMAGE_EXTS
 from shared.core.errors import FieldError, NotFoundError, TrainyardError
 from shared.core.queue import enqueue_prediction
 from shared.records import Run, RunStatus
-from shared.services.predictions import IMAGE_EXTS, Upload, create_prediction, get_prediction, history
+from shared.services.predictions import Upload, create_prediction, get_prediction, history
 from shared.services.task_list import TaskFilter, list_tasks
 from shared.services.tasks import get_task, task_runs
 from shared.services.weights import list_files, weight_files
