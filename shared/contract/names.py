@@ -32,14 +32,16 @@ INSTALL_SCRIPT = "install_dependencies.sh"
 # §2.3, platform-set arguments of train.py.
 WORK_DIR_FLAG = "--work-dir"
 DATA_FLAG = "--data"
-TRAIN_DATA_FLAG = "--train-data"
+SPLIT_DATA_FLAGS: dict[str, str] = {s: f"--{s}-data" for s in SPLITS}    # --train-data, --val-data, ...
+SPLIT_LABEL_FLAGS: dict[str, str] = {s: f"--{s}-label" for s in SPLITS}  # --train-label, ...
+TRAIN_DATA_FLAG = SPLIT_DATA_FLAGS["train"]
 LABEL_CLASS_FLAG = "--label-class"
 LABEL_CLASS_COUNT_FLAG = "--label-class-count"
 # The flags that carry dataset values: the dataset root, each split's data and label, the class map.
 DATASET_FLAGS: tuple[str, ...] = (
     DATA_FLAG,
-    *(f"--{s}-data" for s in SPLITS),
-    *(f"--{s}-label" for s in SPLITS),
+    *SPLIT_DATA_FLAGS.values(),
+    *SPLIT_LABEL_FLAGS.values(),
     LABEL_CLASS_FLAG,
     LABEL_CLASS_COUNT_FLAG,
 )
@@ -62,12 +64,12 @@ CONFIDENCE_FLAG = "--confidence"
 GLOBAL_TO_FLAG: dict[str, str] = {
     "WORK_DIR_PATH": WORK_DIR_FLAG,
     "DATA_PATH": DATA_FLAG,
-    "TRAIN_DATA_PATH": "--train-data",
-    "VAL_DATA_PATH": "--val-data",
-    "TEST_DATA_PATH": "--test-data",
-    "TRAIN_LABEL_PATH": "--train-label",
-    "VAL_LABEL_PATH": "--val-label",
-    "TEST_LABEL_PATH": "--test-label",
+    "TRAIN_DATA_PATH": SPLIT_DATA_FLAGS["train"],
+    "VAL_DATA_PATH": SPLIT_DATA_FLAGS["val"],
+    "TEST_DATA_PATH": SPLIT_DATA_FLAGS["test"],
+    "TRAIN_LABEL_PATH": SPLIT_LABEL_FLAGS["train"],
+    "VAL_LABEL_PATH": SPLIT_LABEL_FLAGS["val"],
+    "TEST_LABEL_PATH": SPLIT_LABEL_FLAGS["test"],
     "LABEL_CLASS": LABEL_CLASS_FLAG,
     "LABEL_CLASS_COUNT": LABEL_CLASS_COUNT_FLAG,
     "SOURCE_PATH": SOURCE_FLAG,
@@ -89,5 +91,6 @@ __all__ = [
     "FLAG_TO_GLOBAL", "FORBIDDEN_COMMANDS", "GLOBAL_TO_FLAG", "GLOBAL_VARIABLES", "IMAGE_EXTS", "INSTALL_SCRIPT",
     "JUNK_DIRS", "JUNK_FILES", "LABEL_CLASS_COUNT_FLAG", "LABEL_CLASS_FLAG", "OUT_DIR_FLAG",
     "PLATFORM_PREDICT_FLAGS", "PLATFORM_TRAIN_FLAGS", "PREDICT_GLOBALS", "PREDICT_SCRIPT", "REQUIREMENTS_FILE",
-    "SOURCE_FLAG", "SPLITS", "TRAIN_DATA_FLAG", "TRAIN_GLOBALS", "TRAIN_SCRIPT", "WEIGHTS_DIR", "WORK_DIR_FLAG",
+    "SOURCE_FLAG", "SPLITS", "SPLIT_DATA_FLAGS", "SPLIT_LABEL_FLAGS",
+    "TRAIN_DATA_FLAG", "TRAIN_GLOBALS", "TRAIN_SCRIPT", "WEIGHTS_DIR", "WORK_DIR_FLAG",
 ]
