@@ -380,24 +380,3 @@ def _write_one(zf: zipfile.ZipFile, entry: _Entry, target: Path, done: int, show
             out.write(chunk)
             report(done)
     return done
-
-
-def list_tree(root: Path, *, max_entries: int = 2000) -> list[str]:
-    """Relative paths under ``root`` for display, folders with a trailing '/', parents before children.
-
-    Past ``max_entries`` the list ends with one line ``... (N more entries)``.
-    Symbolic links are listed but never followed.
-    """
-    root = Path(root)
-    found: list[tuple[tuple[str, ...], bool]] = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        rel = Path(dirpath).relative_to(root).parts
-        for d in dirnames:
-            found.append(((*rel, d), True))
-        for f in filenames:
-            found.append(((*rel, f), False))
-    found.sort(key=lambda item: item[0])
-    shown = ["/".join(parts) + ("/" if is_dir else "") for parts, is_dir in found[:max_entries]]
-    if len(found) > max_entries:
-        shown.append(f"... ({len(found) - max_entries} more entries)")
-    return shown

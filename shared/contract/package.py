@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shared.contract.archive import ArchiveLimits, list_tree, safe_extract
+from shared.contract.archive import ArchiveLimits, safe_extract
 from shared.contract.install_script import ScriptViolation, check_install_script
 from shared.contract.names import (
     DATA_FLAG,
@@ -262,3 +262,24 @@ def _contract_warnings(root: Path, train: ScriptArgs, predict: ScriptArgs) -> li
         out.append("predict.py neither declares --out-dir nor uses \"OUT_DIR_PATH\"; its result images cannot "
                    "be collected")
     return out
+
+
+def list_tree(root: Path, *, max_entries: int = 2000) -> list[str]:
+    """Relative paths under ``root`` for display, folders with a trailing '/', parents before children.
+
+    Past ``max_entries`` the list ends with one line ``... (N more entries)``.
+    Symbolic links are listed but never followed.
+    """
+    root = Path(root)
+    found: list[tuple[tuple[str, ...], bool]] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        rel = Path(dirpath).relative_to(root).parts
+        for d in dirnames:
+            found.append(((*rel, d), True))
+        for f in filenames:
+            found.append(((*rel, f), False))
+    found.sort(key=lambda item: item[0])
+    shown = ["/".join(parts) + ("/" if is_dir else "") for parts, is_dir in found[:max_entries]]
+    if len(found) > max_entries:
+        shown.append(f"... ({len(found) - max_entries} more entries)")
+    return shown
