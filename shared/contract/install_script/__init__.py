@@ -75,6 +75,8 @@ def check_in_process(*, text: str, filename: str, use_bashlex: bool = True) -> l
 def assert_install_script_ok(*, text: str, filename: str = INSTALL_SCRIPT) -> None:
     violations = check_install_script(text=text, filename=filename)
     if violations:
-        names = ", ".join(dict.fromkeys(f"`{v.command}`" for v in violations))
-        raise PackageError(f"{filename} uses forbidden commands ({names}); fix each line below",
-                           details=[v.message for v in violations])
+        forbidden = ", ".join(dict.fromkeys(f"`{v.command}`" for v in violations if v.command in FORBIDDEN_COMMANDS))
+        hidden = ", ".join(dict.fromkeys(v.command for v in violations if v.command not in FORBIDDEN_COMMANDS))
+        what = " and ".join(part for part in (forbidden and f"forbidden commands ({forbidden})",
+                                              hidden and f"spellings that hide the command run ({hidden})") if part)
+        raise PackageError(f"{filename} uses {what}; fix each line below", details=[v.message for v in violations])

@@ -113,4 +113,6 @@ def test_message_names_command_line_and_fix(script: str, written: str, fix: str)
 def test_assert_ok_refuses_a_hidden_rm() -> None:
     with pytest.raises(PackageError) as exc:
         assert_install_script_ok(text="$1/bin/pip install x\n$(printf 'r%s' m) -rf /tmp/x\n")
+    assert exc.value.message.startswith("install_dependencies.sh uses spellings that hide the command run "
+                                        "(non-literal command); fix each line below")
     assert exc.value.details[0].startswith("install_dependencies.sh line 2: the command `$(printf 'r%s' m)`")
