@@ -26,11 +26,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from shared.contract.names import SPLITS
 from shared.records import TaskType
 
 SHAPES = ("circle", "square", "triangle")
 DOTA_CLASSES = ("bar", "block")
-SPLITS = ("train", "val", "test")
 CLASSIFICATION_LAYOUTS = ("folders", "meta")
 _ZIP_DATE = (2024, 1, 1, 0, 0, 0)  # fixed, so the same seed gives byte-identical zips
 

@@ -17,11 +17,13 @@ import sys
 import zipfile
 from pathlib import Path
 
+from shared.contract.names import JUNK_FILES, PREDICT_SCRIPT, REQUIREMENTS_FILE, TRAIN_SCRIPT, WEIGHTS_DIR
+
 EXAMPLES_DIR = Path(__file__).resolve().parent
-REQUIRED = ("train.py", "predict.py", "requirements.txt", "weights")
+REQUIRED = (TRAIN_SCRIPT, PREDICT_SCRIPT, REQUIREMENTS_FILE, WEIGHTS_DIR)
 # Local artefacts of trying the example by hand: never part of the package.
 _EXCLUDED_DIRS = {"__pycache__", ".ipynb_checkpoints", ".pytest_cache", "work_dir", "predictions"}
-_EXCLUDED_FILES = {".DS_Store", "Thumbs.db"}
+_EXCLUDED_FILES = JUNK_FILES
 _EXCLUDED_SUFFIXES = (".pyc", ".pyo")
 _ZIP_DATE = (2024, 1, 1, 0, 0, 0)
 

@@ -9,21 +9,8 @@ from __future__ import annotations
 
 import ast
 
+from shared.contract.names import TRAIN_SCRIPT
 from shared.core.errors import PackageError
-
-TRAIN_GLOBALS = (
-    "WORK_DIR_PATH", "DATA_PATH", "TRAIN_DATA_PATH", "VAL_DATA_PATH", "TEST_DATA_PATH",
-    "TRAIN_LABEL_PATH", "VAL_LABEL_PATH", "TEST_LABEL_PATH", "LABEL_CLASS", "LABEL_CLASS_COUNT",
-)
-PREDICT_GLOBALS = ("SOURCE_PATH", "OUT_DIR_PATH")
-
-# The flag each global mirrors, so one mapping of values serves both forms.
-GLOBAL_TO_FLAG = {
-    "WORK_DIR_PATH": "--work-dir", "DATA_PATH": "--data", "TRAIN_DATA_PATH": "--train-data",
-    "VAL_DATA_PATH": "--val-data", "TEST_DATA_PATH": "--test-data", "TRAIN_LABEL_PATH": "--train-label",
-    "VAL_LABEL_PATH": "--val-label", "TEST_LABEL_PATH": "--test-label", "LABEL_CLASS": "--label-class",
-    "LABEL_CLASS_COUNT": "--label-class-count", "SOURCE_PATH": "--source", "OUT_DIR_PATH": "--out-dir",
-}
 
 
 def _literal(name: str, value: object) -> str:
@@ -45,7 +32,7 @@ def _in_fstring_ranges(tree: ast.AST) -> set[int]:
     return ids
 
 
-def substitute(*, source: str, values: dict[str, object], filename: str = "train.py") -> tuple[str, list[str]]:
+def substitute(*, source: str, values: dict[str, object], filename: str = TRAIN_SCRIPT) -> tuple[str, list[str]]:
     """Return (new_source, names_replaced). ``values`` maps global names to real values."""
     try:
         tree = ast.parse(source, filename=filename)

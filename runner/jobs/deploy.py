@@ -19,6 +19,7 @@ from runner.envs import ensure_env, evict_envs
 from runner.execute import execute
 from runner.jobs.common import tail
 from runner.sandbox import Limits, Mount, SandboxSpec
+from shared.contract.names import INSTALL_SCRIPT
 from shared.core.errors import TrainyardError
 from shared.core.settings import Settings
 from shared.records import DeployStatus, ModelPackage, Task, TaskStatus, utcnow
@@ -78,7 +79,7 @@ def deploy_model(model_id: int) -> None:
         report = model.report or {}
         reqs = report.get("requirements") or {}
         pkg_dir = settings.path(model.path)
-        script = pkg_dir / "install_dependencies.sh"
+        script = pkg_dir / INSTALL_SCRIPT
         with open(log_path, "w", encoding="utf-8", errors="replace") as log_file:
             def note(line: str) -> None:
                 log_file.write(line.rstrip("\n") + "\n")
@@ -137,7 +138,7 @@ def _run_install_script(*, script: Path, env_path: Path, log) -> None:
     shutil.rmtree(work, ignore_errors=True)
     shutil.copytree(script.parent, work, ignore=shutil.ignore_patterns("weights"))
     limits = Limits.from_settings(settings)
-    spec = SandboxSpec(argv=["bash", "install_dependencies.sh", str(env_path)], workdir=work,
+    spec = SandboxSpec(argv=["bash", INSTALL_SCRIPT, str(env_path)], workdir=work,
                        mounts=[Mount(host=env_path, inside=str(env_path), writable=True)],
                        network=True, limits=limits, uid=None, env={"VIRTUAL_ENV": str(env_path)}, install=True)
     log_file = work.parent / f"install-script-{env_path.name}.log"

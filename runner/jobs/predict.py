@@ -13,9 +13,23 @@ from runner.gpus import device_arg
 from runner.jobs.common import copy_package, model_env, tail, visible
 from runner.sandbox import WORKSPACE, Limits, Mount, SandboxSpec
 from runner.substitute import substitute
+from shared.contract.names import (
+    CONFIDENCE_FLAG,
+    GLOBAL_TO_FLAG,
+    OUT_DIR_FLAG,
+    PREDICT_GLOBALS,
+    PREDICT_SCRIPT,
+    SOURCE_FLAG,
+    WEIGHTS_FLAG,
+)
 from shared.contract.params import to_argv
 from shared.core.errors import TrainyardError
 from shared.records import ModelPackage, Run
+
+
+def _predict_values(workspace_at: str) -> dict[str, str]:
+    """The values of predict.py's platform flags for a workspace seen at ``workspace_at``."""
+    return {SOURCE_FLAG: f"{workspace_at}/in", OUT_DIR_FLAG: f"{workspace_at}/out"}
 
 
 def build_predict_argv(*, python: str, model: ModelPackage, weights_inside: str, confidence: float,
@@ -23,8 +37,8 @@ def build_predict_argv(*, python: str, model: ModelPackage, weights_inside: str,
     from shared.services.models import predict_args
 
     args = predict_args(model)
-    values = {"--source": f"{workspace_at}/in", "--out-dir": f"{workspace_at}/out"}
-    argv = [python, "predict.py"]
+    values = _predict_values(workspace_at)
+    argv = [python, PREDICT_SCRIPT]
     for spec in args.platform:
         flag = next((f for f in spec.flags if f in values), None)
         if flag is not None:
@@ -32,15 +46,14 @@ def build_predict_argv(*, python: str, model: ModelPackage, weights_inside: str,
     if args.device is not None:
         argv += to_argv(args.device, device)
     for spec in args.user:
-        if "--weights" in spec.flags:
+        if WEIGHTS_FLAG in spec.flags:
             argv += to_argv(spec, weights_inside)
-        elif "--confidence" in spec.flags:
+        elif CONFIDENCE_FLAG in spec.flags:
             argv += to_argv(spec, confidence)
     return argv
 
 
 def run_prediction(prediction_id: int) -> None:
-    from runner.substitute import PREDICT_GLOBALS
     from shared.records import OutputMatch, Prediction, PredictionStatus
     from shared.services.predictions import mark, match_outputs, safe_output_dir
     from shared.services.weights import regular_files
@@ -62,11 +75,12 @@ def run_prediction(prediction_id: int) -> None:
         copy_package(settings, model, ws)
         shutil.copytree(base / "in", ws / "in")
         (ws / "out").mkdir(exist_ok=True)
-        src = ws / "predict.py"
+        src = ws / PREDICT_SCRIPT
         ws_at = visible(settings, ws, WORKSPACE)
-        values = {"SOURCE_PATH": f"{ws_at}/in", "OUT_DIR_PATH": f"{ws_at}/out"}
+        flags = _predict_values(ws_at)
         new, _ = substitute(source=src.read_text(encoding="utf-8"),
-                            values={k: values[k] for k in PREDICT_GLOBALS}, filename="predict.py")
+                            values={g: flags[GLOBAL_TO_FLAG[g]] for g in PREDICT_GLOBALS},
+                            filename=PREDICT_SCRIPT)
         src.write_text(new, encoding="utf-8")
         weights_host = settings.path(run.work_dir) / pred.weights
         if not weights_host.is_file():

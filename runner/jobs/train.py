@@ -16,7 +16,8 @@ from runner.gpus import device_arg
 from runner.ingest import MetricCollector, MetricWriter
 from runner.jobs.common import copy_package, model_env, tail, visible
 from runner.sandbox import WORKSPACE, Limits, Mount, SandboxSpec
-from runner.substitute import GLOBAL_TO_FLAG, TRAIN_GLOBALS, substitute
+from runner.substitute import substitute
+from shared.contract.names import GLOBAL_TO_FLAG, TRAIN_GLOBALS, TRAIN_SCRIPT, WORK_DIR_FLAG
 from shared.contract.params import to_argv
 from shared.core.errors import TrainyardError
 from shared.records import (
@@ -38,7 +39,7 @@ from shared.services.models import train_args
 def _platform_values(*, dataset: Dataset, dataset_at: str = DATASET_MOUNT, workspace_at: str = WORKSPACE
                      ) -> dict[str, str]:
     values = dataset_args(dataset, mount=dataset_at)
-    values["--work-dir"] = f"{workspace_at}/work_dir"
+    values[WORK_DIR_FLAG] = f"{workspace_at}/work_dir"
     return values
 
 
@@ -47,7 +48,7 @@ def build_argv(*, python: str, task: Task, run: Run, model: ModelPackage, datase
     """Only arguments train.py declares are passed (CONTRACT §2.3)."""
     args = train_args(model)
     platform = _platform_values(dataset=dataset, dataset_at=dataset_at, workspace_at=workspace_at)
-    argv = [python, "train.py"]
+    argv = [python, TRAIN_SCRIPT]
     for spec in args.platform:
         flag = next((f for f in spec.flags if f in platform), None)
         if flag is None:
@@ -74,8 +75,8 @@ def _prepare_workspace(*, settings, model: ModelPackage, dataset: Dataset, run: 
                                                                     DATASET_MOUNT),
                                 workspace_at=visible(settings, ws, WORKSPACE))
     values: dict[str, Any] = {g: platform.get(GLOBAL_TO_FLAG[g], "") for g in TRAIN_GLOBALS}
-    train = ws / "train.py"
-    new, _replaced = substitute(source=train.read_text(encoding="utf-8"), values=values, filename="train.py")
+    train = ws / TRAIN_SCRIPT
+    new, _replaced = substitute(source=train.read_text(encoding="utf-8"), values=values, filename=TRAIN_SCRIPT)
     train.write_text(new, encoding="utf-8")
     return ws
 

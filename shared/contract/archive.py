@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from shared.contract.names import APPLEDOUBLE_PREFIX, JUNK_DIRS, JUNK_FILES
 from shared.core.errors import ArchiveError
 from shared.core.settings import format_size
 
@@ -43,8 +44,9 @@ _SUPPORTED_METHODS = {
 }
 _METHOD_NAMES = {9: "Deflate64", 6: "Implode", 93: "Zstandard", 95: "XZ", 98: "PPMd", 99: "AES"}
 _DRIVE_RE = re.compile(r"^[A-Za-z]:")
-_JUNK_FILES = {".ds_store", "thumbs.db", "desktop.ini", "ehthumbs.db"}
-_JUNK_DIRS = {"__macosx"}
+# Zips made on Windows may upper-case names: junk is matched case-insensitively.
+_JUNK_FILES = {n.lower() for n in JUNK_FILES}
+_JUNK_DIRS = {n.lower() for n in JUNK_DIRS}
 _FIX_ZIP = "re-create the zip from the folder with a standard tool (`zip -r`, Finder or Explorer 'Compress')"
 
 
@@ -85,7 +87,7 @@ def is_junk(name: str) -> bool:
     base = parts[-1]
     if name.endswith("/"):
         return False
-    return base.lower() in _JUNK_FILES or base.startswith("._")
+    return base.lower() in _JUNK_FILES or base.startswith(APPLEDOUBLE_PREFIX)
 
 
 @dataclass
@@ -378,24 +380,3 @@ def _write_one(zf: zipfile.ZipFile, entry: _Entry, target: Path, done: int, show
             out.write(chunk)
             report(done)
     return done
-
-
-def list_tree(root: Path, *, max_entries: int = 2000) -> list[str]:
-    """Relative paths under ``root`` for display, folders with a trailing '/', parents before children.
-
-    Past ``max_entries`` the list ends with one line ``... (N more entries)``.
-    Symbolic links are listed but never followed.
-    """
-    root = Path(root)
-    found: list[tuple[tuple[str, ...], bool]] = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        rel = Path(dirpath).relative_to(root).parts
-        for d in dirnames:
-            found.append(((*rel, d), True))
-        for f in filenames:
-            found.append(((*rel, f), False))
-    found.sort(key=lambda item: item[0])
-    shown = ["/".join(parts) + ("/" if is_dir else "") for parts, is_dir in found[:max_entries]]
-    if len(found) > max_entries:
-        shown.append(f"... ({len(found) - max_entries} more entries)")
-    return shown

@@ -16,14 +16,26 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shared.contract.archive import ArchiveLimits, list_tree, safe_extract
+from shared.contract.archive import ArchiveLimits, safe_extract
 from shared.contract.install_script import ScriptViolation, check_install_script
+from shared.contract.names import (
+    DATA_FLAG,
+    FLAG_TO_GLOBAL,
+    INSTALL_SCRIPT,
+    OUT_DIR_FLAG,
+    PREDICT_SCRIPT,
+    REQUIREMENTS_FILE,
+    SOURCE_FLAG,
+    TRAIN_DATA_FLAG,
+    TRAIN_SCRIPT,
+    WEIGHTS_DIR,
+    WORK_DIR_FLAG,
+)
 from shared.contract.requirements import FlatRequirements, flatten_requirements
 from shared.contract.scriptargs import ScriptArgs, format_syntax_error, parse_source, read_arguments
 from shared.core.errors import PackageError
 
-REQUIRED = ("train.py", "predict.py", "requirements.txt", "weights/")
-INSTALL_SCRIPT = "install_dependencies.sh"
+REQUIRED = (TRAIN_SCRIPT, PREDICT_SCRIPT, REQUIREMENTS_FILE, WEIGHTS_DIR + "/")
 _CODING_RE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
 _SEARCH_DEPTH = 3
 
@@ -89,11 +101,11 @@ def check_package(*, root: Path, unwrapped: str | None = None) -> PackageReport:
         if problem:
             problems.append(problem)
 
-    train_args = _script_args(root, "train.py", problems)
-    predict_args = _script_args(root, "predict.py", problems)
+    train_args = _script_args(root, TRAIN_SCRIPT, problems)
+    predict_args = _script_args(root, PREDICT_SCRIPT, problems)
 
     requirements = FlatRequirements()
-    if (root / "requirements.txt").is_file():
+    if (root / REQUIREMENTS_FILE).is_file():
         try:
             requirements = flatten_requirements(package_root=root)
         except PackageError as err:
@@ -231,21 +243,43 @@ def _install_script(root: Path, problems: list[str], warnings: list[str]) -> tup
 def _contract_warnings(root: Path, train: ScriptArgs, predict: ScriptArgs) -> list[str]:
     """Things the platform cannot do with these scripts; legal, but worth saying at upload time."""
     out: list[str] = []
-    if not (root / "train.py").is_file() or not (root / "predict.py").is_file():
+    if not (root / TRAIN_SCRIPT).is_file() or not (root / PREDICT_SCRIPT).is_file():
         return out
     if train.epochs is None:
         out.append("train.py declares no --epochs argument; the task form's epochs value cannot be passed to it")
-    if "--work-dir" not in {a.role for a in train.platform} and "WORK_DIR_PATH" not in train.globals_used:
+    train_roles, predict_roles = {a.role for a in train.platform}, {a.role for a in predict.platform}
+    if WORK_DIR_FLAG not in train_roles and FLAG_TO_GLOBAL[WORK_DIR_FLAG] not in train.globals_used:
         out.append("train.py neither declares --work-dir nor uses \"WORK_DIR_PATH\"; the weights it saves may "
                    "not be found after training")
-    if not ({"--data", "--train-data"} & {a.role for a in train.platform}) and not (
-            {"DATA_PATH", "TRAIN_DATA_PATH"} & set(train.globals_used)):
+    data_flags = {DATA_FLAG, TRAIN_DATA_FLAG}
+    if not (data_flags & train_roles) and not ({FLAG_TO_GLOBAL[f] for f in data_flags} & set(train.globals_used)):
         out.append("train.py neither declares --data/--train-data nor uses \"DATA_PATH\"/\"TRAIN_DATA_PATH\"; "
                    "it cannot be told where the dataset is")
-    if "--source" not in {a.role for a in predict.platform} and "SOURCE_PATH" not in predict.globals_used:
+    if SOURCE_FLAG not in predict_roles and FLAG_TO_GLOBAL[SOURCE_FLAG] not in predict.globals_used:
         out.append("predict.py neither declares --source nor uses \"SOURCE_PATH\"; the prediction page cannot "
                    "pass it the images")
-    if "--out-dir" not in {a.role for a in predict.platform} and "OUT_DIR_PATH" not in predict.globals_used:
+    if OUT_DIR_FLAG not in predict_roles and FLAG_TO_GLOBAL[OUT_DIR_FLAG] not in predict.globals_used:
         out.append("predict.py neither declares --out-dir nor uses \"OUT_DIR_PATH\"; its result images cannot "
                    "be collected")
     return out
+
+
+def list_tree(root: Path, *, max_entries: int = 2000) -> list[str]:
+    """Relative paths under ``root`` for display, folders with a trailing '/', parents before children.
+
+    Past ``max_entries`` the list ends with one line ``... (N more entries)``.
+    Symbolic links are listed but never followed.
+    """
+    root = Path(root)
+    found: list[tuple[tuple[str, ...], bool]] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        rel = Path(dirpath).relative_to(root).parts
+        for d in dirnames:
+            found.append(((*rel, d), True))
+        for f in filenames:
+            found.append(((*rel, f), False))
+    found.sort(key=lambda item: item[0])
+    shown = ["/".join(parts) + ("/" if is_dir else "") for parts, is_dir in found[:max_entries]]
+    if len(found) > max_entries:
+        shown.append(f"... ({len(found) - max_entries} more entries)")
+    return shown

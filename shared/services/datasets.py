@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlmodel import Session, select
 
 from shared.contract.archive import ArchiveLimits, safe_extract
-from shared.contract.datasets.formats import DatasetReport, platform_values, validate_dataset
+from shared.contract.datasets import DatasetReport, platform_values, validate_dataset
 from shared.core.errors import ConflictError, FieldError, NotFoundError
 from shared.core.settings import Settings
 from shared.core.storage import remove_tree, store_upload, tree_size

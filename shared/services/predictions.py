@@ -12,6 +12,7 @@ from typing import Any
 from redis import Redis
 from sqlmodel import Session, select
 
+from shared.contract.names import IMAGE_EXTS, JUNK_DIRS
 from shared.core.errors import FieldError, NotFoundError
 from shared.core.queue import enqueue_prediction, worker_count
 from shared.core.settings import Settings, format_size
@@ -19,8 +20,6 @@ from shared.core.storage import store_upload
 from shared.records import OutputMatch, Prediction, PredictionStatus, Run, RunStatus, Task, TaskStatus, utcnow
 from shared.services.tasks import get_task
 from shared.services.weights import pick_run, regular_files, safe_file, weight_files
-
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 
 @dataclass
@@ -63,7 +62,7 @@ def expand_uploads(uploads: Iterable[Upload], *, max_files: int = 10_000) -> lis
                 continue
             for info in zf.infolist():
                 base = Path(info.filename).name
-                if info.is_dir() or base.startswith(".") or "__MACOSX" in info.filename:
+                if info.is_dir() or base.startswith(".") or any(d in info.filename for d in JUNK_DIRS):
                     continue
                 if info.file_size > 512 * 1024**2:
                     out.append(Upload(base, b"\0" * 0))

@@ -8,7 +8,7 @@ import math
 import pandas as pd
 import streamlit as st
 
-from shared.contract.datasets.formats import DatasetReport
+from shared.contract.datasets import DatasetReport
 from shared.contract.datasets.preview import preview_items, render_preview
 from shared.core.errors import TrainyardError
 from shared.core.settings import Settings, format_size

@@ -7,10 +7,10 @@ from __future__ import annotations
 import streamlit as st
 from redis.exceptions import RedisError
 
+from shared.contract.names import IMAGE_EXTS
 from shared.core.errors import FieldError, NotFoundError, TrainyardError
 from shared.records import Action, Prediction, Run, RunStatus
 from shared.services.predictions import (
-    IMAGE_EXTS,
     Upload,
     create_prediction,
     get_prediction,

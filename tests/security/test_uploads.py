@@ -217,9 +217,11 @@ def test_an_install_script_cannot_widen_the_mounts_of_later_runs(plat, settings)
     """pyvenv.cfg is in the writable env too. The sandbox mounts the interpreter prefix it names
     (``home``) into every run of the env; a planted second ``home`` line must not make the worker
     mount a host directory of the script's choosing (here DATA_DIR, with every model and run)."""
-    script = ('#!/bin/bash\n"$1/bin/python" -c \'import sys; open(sys.argv[1] + "/pyvenv.cfg", "a").write('
-              f'"home = " + sys.argv[2] + "\\\\n")\' "$1" "{settings.data_dir}/bin"\n')
-    model = plat.deploy(plat.upload(extra={"install_dependencies.sh": script}))
+    # The code is in a file of the package: `python -c` is refused at upload, and this test is about
+    # what the sandbox stops once a script has passed the check.
+    widen = 'import sys\nopen(sys.argv[1] + "/pyvenv.cfg", "a").write("home = " + sys.argv[2] + "\\n")\n'
+    script = f'#!/bin/bash\n"$1/bin/python" widen.py "$1" "{settings.data_dir}/bin"\n'
+    model = plat.deploy(plat.upload(extra={"install_dependencies.sh": script, "widen.py": widen}))
     # The deploy is refused (the interpreter's files changed under the script); and even an env
     # whose pyvenv.cfg was edited never chooses a mount (tests/runner/test_sandbox.py).
     assert model.status.value == "failed"

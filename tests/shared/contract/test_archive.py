@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.contract.archive import ArchiveLimits, is_junk, list_tree, safe_extract
+from shared.contract.archive import ArchiveLimits, is_junk, safe_extract
+from shared.contract.package import list_tree
 from shared.core.errors import ArchiveError
 from shared.core.settings import Settings
 

@@ -6,9 +6,8 @@ from typing import Any
 
 import pytest
 
+from shared.contract.names import PLATFORM_PREDICT_FLAGS, PLATFORM_TRAIN_FLAGS
 from shared.contract.scriptargs import (
-    PLATFORM_PREDICT_ARGS,
-    PLATFORM_TRAIN_ARGS,
     ArgSpec,
     ScriptArgs,
     arg_for,
@@ -383,7 +382,7 @@ SHAPES: list[tuple[str, str, str, dict[str, dict[str, Any]], dict[str, Any]]] = 
         parser.add_argument("--label-class", type=str)
         parser.add_argument("--label_class_count", type=int)
         '''), "train.py", {"--label_class_count": dict(role="--label-class-count", name="label_class_count")},
-     dict(platform=[a.lstrip("-") for a in PLATFORM_TRAIN_ARGS[:-1]] + ["label_class_count"], user=[])),
+     dict(platform=[a.lstrip("-") for a in PLATFORM_TRAIN_FLAGS[:-1]] + ["label_class_count"], user=[])),
     ("no arguments at all, globals only", src('''
         def train():
             root = "DATA_PATH"
@@ -423,10 +422,10 @@ def test_shapes(source: str, filename: str, checks: dict[str, dict[str, Any]], c
 
 
 def test_platform_lists_are_the_contract_lists() -> None:
-    assert PLATFORM_TRAIN_ARGS == ("--work-dir", "--data", "--train-data", "--val-data", "--test-data",
-                                   "--train-label", "--val-label", "--test-label", "--label-class",
-                                   "--label-class-count")
-    assert PLATFORM_PREDICT_ARGS == ("--source", "--out-dir")
+    assert PLATFORM_TRAIN_FLAGS == ("--work-dir", "--data", "--train-data", "--val-data", "--test-data",
+                                    "--train-label", "--val-label", "--test-label", "--label-class",
+                                    "--label-class-count")
+    assert PLATFORM_PREDICT_FLAGS == ("--source", "--out-dir")
 
 
 WARNINGS = [

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from examples.make_dataset import make_dataset
-from shared.contract.datasets.formats import DatasetReport, validate_dataset
+from shared.contract.datasets import DatasetReport, validate_dataset
 from shared.contract.datasets.preview import PreviewItem, preview_items, render_preview
 from shared.core.errors import NotFoundError
 from shared.records import TaskType

@@ -61,7 +61,8 @@ CASES: list[tuple[str, list[tuple[int, str]]]] = [
     ("fdisk -l", [(1, "fdisk")]),
     ("source venv/bin/activate", [(1, "source")]),
     (". venv/bin/activate", [(1, "source")]),
-    ("eval \"$(conda shell.bash hook)\"", [(1, "eval")]),
+    # eval runs what conda prints: the eval is forbidden, and the command it runs cannot be read.
+    ("eval \"$(conda shell.bash hook)\"", [(1, "eval"), (1, "non-literal command")]),
     ('"rm" -f x', [(1, "rm")]),
     ("\\rm -f x", [(1, "rm")]),
     ("R=rm\n$R -rf x\n${R} y", [(2, "rm"), (3, "rm")]),
@@ -86,8 +87,8 @@ CASES: list[tuple[str, list[tuple[int, str]]]] = [
     ("printf '%s\\n' make", []),
     ("# rm -rf /\necho hi  # make it so", []),
     ("pip install remove remove-bg", []),
-    ("${PIP} install make cmake", []),
-    ("$PIP install -r requirements.txt --no-cache-dir", []),
+    ("PIP=$1/bin/pip\n${PIP} install make cmake", []),
+    ("PIP=\"${python_path}/bin/pip\"\n$PIP install -r requirements.txt --no-cache-dir", []),
     ("command -v make || echo missing", []),
     ("type rm; which gcc; hash make", []),
     ("apt-get remove -y foo", []),
@@ -128,7 +129,7 @@ BASHLEX_FAILS = [
     ("[[ -f x && -d y ]] && rm x", [(1, "rm")]),
     ("[[ $a == make || $b ]]", []),
     ("arr=(a b $(mv x y))\necho ${arr[@]}", [(1, "mv")]),
-    ("declare -a pkgs=(numpy make)\nfor p in \"${pkgs[@]}\"; do $PIP install $p; done", []),
+    ("PIP=$1/bin/pip\ndeclare -a pkgs=(numpy make)\nfor p in \"${pkgs[@]}\"; do $PIP install $p; done", []),
     ("case \"$1\" in\n  rm) echo remove ;;\n  make|cmake) gcc x ;;\n  *) kill 1 ;;\nesac\nmv a b",
      [(3, "gcc"), (4, "kill"), (6, "mv")]),
     ("x=$(case $a in (rm) echo;; esac); make", [(1, "make")]),
@@ -152,7 +153,7 @@ def test_scripts_bashlex_cannot_parse(script: str, expected: list[tuple[int, str
 
 
 def test_message_names_command_line_and_list() -> None:
-    v = check_install_script(text="echo start\n$PIP install x\n\nsudo /bin/rm -rf /tmp/x\n")
+    v = check_install_script(text="echo start\nPIP=$1/bin/pip; $PIP install x\n\nsudo /bin/rm -rf /tmp/x\n")
     assert len(v) == 1
     assert v[0].line == 4 and v[0].command == "rm"
     assert v[0].message.startswith("install_dependencies.sh line 4: `/bin/rm` (rm) is not allowed (forbidden "
@@ -206,7 +207,7 @@ def test_bashlex_blowup_is_cut_short() -> None:
 
 def test_without_the_child_process_the_lexer_still_checks(monkeypatch) -> None:
     # If the bashlex child cannot run (or is killed past its budget), the in-process lexer answers.
-    import shared.contract.install_script as mod
+    import shared.contract.install_script as mod  # the package: its check_install_script runs the child
 
     monkeypatch.setattr(mod.sys, "executable", "/nonexistent/python")
     got = [(v.line, v.command) for v in check_install_script(text="pip install x && rm -rf /\necho 'rm'\n")]

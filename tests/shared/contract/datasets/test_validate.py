@@ -17,18 +17,17 @@ import pytest
 from PIL import Image
 
 from examples.make_dataset import make_dataset
-from shared.contract.datasets.formats import (
+from shared.contract.datasets import (
     MAX_ERROR_DETAILS,
     DatasetReport,
     Issue,
     platform_values,
-    rle_counts,
     validate_dataset,
 )
 from shared.core.errors import DatasetFormatError
 from shared.records import TaskType
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[4]
 SHAPES = ["circle", "square", "triangle"]
 N_TRAIN, N_VAL, SIZE = 6, 3, 48
 
@@ -510,29 +509,6 @@ def test_other_keeps_hierarchy_without_splits(tmp_path):
     assert values["--data"] == "/dataset"
     assert all(values[f"--{s}-{k}"] == "" for s in ("train", "val", "test") for k in ("data", "label"))
     assert values["--label-class"] == "{}" and values["--label-class-count"] == "0"
-
-
-@pytest.mark.parametrize(("counts", "expected"), [
-    ([], []),
-    ([3, 0, 4], [3, 0, 4]),
-    ("0", [0]),
-    ("3:1", [3, 10, 1]),
-])
-def test_rle_counts(counts, expected):
-    # "3:1" are the runs 3, 10, 1 in COCO's compressed form (third run is a delta of the first).
-    assert rle_counts(counts) == expected
-
-
-def test_rle_counts_match_pycocotools():
-    from pycocotools import mask as mask_utils
-
-    m = np.zeros((13, 17), np.uint8, order="F")
-    m[2:9, 3:12] = 1
-    m[10:, :4] = 1
-    rle = mask_utils.encode(np.asfortranarray(m))
-    runs = rle_counts(rle["counts"])
-    assert sum(runs) == 13 * 17
-    assert sum(runs[1::2]) == int(m.sum())
 
 
 # --------------------------------------------------------------------------- platform values

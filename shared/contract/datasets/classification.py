@@ -1,0 +1,152 @@
+"""Image classification: class sub-folders ``{split}/{class_name}/*.jpg``, or annotation files
+``meta/{split}.txt`` + ``meta/classes.txt`` (CONTRACT §1.2)."""
+
+from __future__ import annotations
+
+from shared.contract.datasets.common import is_image_name, is_junk, safe_rel, walk_images
+from shared.contract.datasets.context import Ctx, resolve_listed
+from shared.contract.names import SPLITS
+
+
+def validate_classification(ctx: Ctx) -> None:
+    root = ctx.root
+    if (root / "meta" / "train.txt").is_file() or (root / "meta" / "classes.txt").is_file():
+        _classification_meta(ctx)
+    elif (root / "train").is_dir():
+        _classification_folders(ctx)
+    else:
+        ctx.missing_train("train/", "train/<class_name>/*.jpg (sub-folder format) or "
+                          "meta/train.txt + meta/classes.txt (annotation-file format)")
+
+
+def _classification_folders(ctx: Ctx) -> None:
+    ctx.layout = "folders"
+    root = ctx.root
+    classes = sorted(e.name for e in (root / "train").iterdir() if e.is_dir() and not is_junk(e.name))
+    if not classes:
+        ctx.error("train/", None, "has no class sub-folders: put the images in train/<class_name>/")
+    ctx.class_names = classes
+    known = set(classes)
+    for split in SPLITS:
+        split_dir = root / split
+        if not split_dir.is_dir():
+            continue
+        ctx.step(f"Scanning {split}/")
+        images: list[str] = []
+        for entry in sorted(split_dir.iterdir(), key=lambda e: e.name):
+            if is_junk(entry.name):
+                continue
+            rel = f"{split}/{entry.name}"
+            if entry.is_file():
+                if is_image_name(entry.name):
+                    ctx.warn(rel, None, "image is not inside a class folder; it is not used", group=split)
+                continue
+            if entry.name not in known:
+                if classes:
+                    ctx.error(rel + "/", None, f"class {entry.name!r} is not a class of train/ "
+                              f"(train classes: {', '.join(classes[:20])})")
+                continue
+            for name in walk_images(entry):
+                img_rel = f"{rel}/{name}"
+                ctx.probe(img_rel, group=split)
+                images.append(img_rel)
+                ctx.instances[entry.name] += 1
+        ctx.add_split(split, data=split, label="", images=images)
+    for name in classes:
+        if ctx.instances.get(name, 0) == 0:
+            ctx.warn(f"train/{name}/", None, f"class {name!r} has no images")
+
+
+def _classification_meta(ctx: Ctx) -> None:
+    ctx.layout = "meta"
+    root = ctx.root
+    classes_rel = "meta/classes.txt"
+    classes: list[str] | None = None
+    if not (root / classes_rel).is_file():
+        ctx.error(classes_rel, None, "missing: list the class names there, one per line "
+                  "(line 1 = class index 0)")
+    else:
+        lines = ctx.read_lines(classes_rel)
+        if lines is not None:
+            while lines and not lines[-1].strip():
+                lines.pop()
+            classes = []
+            seen: dict[str, int] = {}
+            for n, raw in enumerate(lines, 1):
+                name = raw.strip()
+                if not name:
+                    ctx.error(classes_rel, f"line {n}", "empty class name (class indexes follow line numbers, "
+                              "so blank lines are not allowed)")
+                elif name in seen:
+                    ctx.error(classes_rel, f"line {n}", f"class {name!r} is listed twice (also line {seen[name]})")
+                else:
+                    seen[name] = n
+                classes.append(name)
+            if not classes:
+                ctx.error(classes_rel, None, "is empty: list the class names, one per line")
+            ctx.class_names = classes
+    if not (root / "meta" / "train.txt").is_file():
+        ctx.missing_train("meta/train.txt", "meta/train.txt with lines 'relative/path.jpg <class_index>'")
+    for split in SPLITS:
+        ann_rel = f"meta/{split}.txt"
+        if not (root / ann_rel).is_file():
+            continue
+        ctx.step(f"Reading {ann_rel}")
+        lines = ctx.read_lines(ann_rel)
+        if lines is None:
+            continue
+        bases = [split, "."] if (root / split).is_dir() else ["."]
+        chosen: str | None = None
+        listed: set[str] = set()
+        images: list[str] = []
+        for n, raw in enumerate(lines, 1):
+            line = raw.strip()
+            if not line:
+                continue
+            where = f"line {n}"
+            parts = line.split()
+            spaced = line.rsplit(None, 1)
+            if len(parts) == 2:
+                path, idx_text = parts
+            elif len(parts) > 2 and resolve_listed(ctx, spaced[0], bases) is not None:
+                # A path with spaces is fine as long as it exists.
+                path, idx_text = spaced
+            else:
+                ctx.error(ann_rel, where, f"expected 2 fields 'relative/path.jpg <class_index>', "
+                          f"got {len(parts)}: {line[:80]!r}")
+                continue
+            try:
+                idx = int(idx_text)
+            except ValueError:
+                ctx.error(ann_rel, where, f"class index {idx_text!r} is not an integer")
+                continue
+            if classes is not None and not 0 <= idx < len(classes):
+                ctx.error(ann_rel, where, f"class index {idx} out of range: {classes_rel} has "
+                          f"{len(classes)} classes (0..{len(classes) - 1})")
+                continue
+            rel_path = safe_rel(path)
+            if rel_path is None:
+                ctx.error(ann_rel, where, f"path {path!r} must be relative and stay inside the dataset")
+                continue
+            found = resolve_listed(ctx, rel_path, [chosen] if chosen else bases)
+            if found is None:
+                hint = f"relative to {chosen}/" if chosen and chosen != "." else "relative to " + (
+                    f"{split}/ or the dataset root" if len(bases) > 1 else "the dataset root")
+                ctx.error(ann_rel, where, f"image {path!r} not found (paths are {hint})")
+                continue
+            chosen, full_rel = found
+            ctx.probe(full_rel, group=ann_rel)
+            listed.add(full_rel)
+            images.append(full_rel)
+            if classes is not None:
+                ctx.instances[classes[idx]] += 1
+        data = chosen or bases[0]
+        if data != ".":
+            for name in walk_images(root / data):
+                rel = f"{data}/{name}"
+                if rel not in listed:
+                    ctx.warn(rel, None, f"image is not listed in {ann_rel}; it is not used", group=ann_rel)
+        ctx.add_split(split, data=data, label=ann_rel, images=images)
+    for i, name in enumerate(ctx.class_names):
+        if name and ctx.instances.get(name, 0) == 0:
+            ctx.warn(classes_rel, f"line {i + 1}", f"class {name!r} has no images in any split")

@@ -1,0 +1,38 @@
+"""Task type "other": only the images are indexed, in their real folder hierarchy; labels are not
+parsed (CONTRACT §1, §1.1)."""
+
+from __future__ import annotations
+
+from shared.contract.datasets.common import MAX_PREVIEW_SAMPLES, SplitInfo, walk_images
+from shared.contract.datasets.context import Ctx
+from shared.contract.names import IMAGE_EXTS, SPLITS
+
+_OTHER_LABEL_CANDIDATES = ("labels/{s}", "annotations/{s}.json", "masks/{s}", "meta/{s}.txt")
+
+
+def validate_other(ctx: Ctx) -> None:
+    ctx.layout = "files"
+    root = ctx.root
+    ctx.step("Indexing images")
+    all_images = walk_images(root)
+    if not all_images:
+        ctx.error("(dataset root)", None, "no image files found; images must be "
+                  f"{', '.join(sorted(e.lstrip('.') for e in IMAGE_EXTS))} (any letter case)")
+        return
+    for k, rel in enumerate(all_images):
+        if k and k % 5000 == 0:
+            ctx.step(f"Checked {k}/{len(all_images)} images")
+        ctx.probe(rel, group="(dataset root)")
+    for split in SPLITS:
+        data = next((c for c in (split, f"images/{split}") if (root / c).is_dir()), None)
+        if data is None:
+            continue
+        label = next((c.format(s=split) for c in _OTHER_LABEL_CANDIDATES
+                      if (root / c.format(s=split)).exists()), "")
+        prefix = data + "/"
+        images = [r for r in all_images if r.startswith(prefix)]
+        ctx.splits[split] = SplitInfo(name=split, images=len(images), data=data, label=label)
+        ctx.samples[split] = images[:MAX_PREVIEW_SAMPLES]
+    if not ctx.splits:
+        ctx.samples["all"] = all_images[:MAX_PREVIEW_SAMPLES]
+    ctx.images_total = len(all_images)

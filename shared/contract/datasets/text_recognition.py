@@ -1,0 +1,72 @@
+"""Text recognition: ``images/{split}/...`` + ``meta/{split}.txt``, lines
+``relative/path.jpg<TAB>transcript`` (CONTRACT §1.2)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from shared.contract.datasets.common import safe_rel, walk_images
+from shared.contract.datasets.context import Ctx, resolve_listed
+from shared.contract.names import SPLITS
+
+
+def validate_text_recognition(ctx: Ctx) -> None:
+    ctx.layout = "meta-tab"
+    root = ctx.root
+    found = [s for s in SPLITS if (root / "meta" / f"{s}.txt").is_file() or (root / "images" / s).is_dir()]
+    if "train" not in found:
+        ctx.missing_train("meta/train.txt", "meta/train.txt with lines 'relative/path.jpg<TAB>transcript' "
+                          "and the images under images/train/")
+    chars: Counter[str] = Counter()
+    for split in found:
+        ann_rel, img_rel = f"meta/{split}.txt", f"images/{split}"
+        if not (root / ann_rel).is_file():
+            ctx.error(img_rel + "/", None, f"has no label file: add {ann_rel}")
+            continue
+        ctx.step(f"Reading {ann_rel}")
+        lines = ctx.read_lines(ann_rel)
+        if lines is None:
+            continue
+        bases = [img_rel, "."] if (root / img_rel).is_dir() else ["."]
+        chosen: str | None = None
+        listed: set[str] = set()
+        images: list[str] = []
+        for n, raw in enumerate(lines, 1):
+            if not raw.strip():
+                continue
+            where = f"line {n}"
+            parts = raw.split("\t")
+            if len(parts) != 2:
+                hint = " (separate the path and the transcript with one TAB, not spaces)" if len(parts) == 1 else ""
+                ctx.error(ann_rel, where, f"expected 2 TAB-separated fields 'relative/path.jpg<TAB>transcript', "
+                          f"got {len(parts)}{hint}: {raw[:80]!r}")
+                continue
+            path, text = parts[0].strip(), parts[1]
+            rel_path = safe_rel(path)
+            if rel_path is None:
+                ctx.error(ann_rel, where, f"path {path!r} must be relative and stay inside the dataset")
+                continue
+            found_at = resolve_listed(ctx, rel_path, [chosen] if chosen else bases)
+            if found_at is None:
+                hint = f"{chosen}/" if chosen and chosen != "." else (
+                    f"{img_rel}/ or the dataset root" if len(bases) > 1 else "the dataset root")
+                ctx.error(ann_rel, where, f"image {path!r} not found (paths are relative to {hint})")
+                continue
+            chosen, full_rel = found_at
+            ctx.probe(full_rel, group=ann_rel)
+            if not text.strip():
+                ctx.warn(ann_rel, where, "empty transcript")
+            chars.update(text)
+            listed.add(full_rel)
+            images.append(full_rel)
+        data = chosen or bases[0]
+        if data != ".":
+            for name in walk_images(root / data):
+                rel = f"{data}/{name}"
+                if rel not in listed:
+                    ctx.warn(rel, None, f"image is not listed in {ann_rel}; it is not used", group=ann_rel)
+        ctx.add_split(split, data=data, label=ann_rel, images=images)
+    # The "classes" of a recognition dataset are its characters: that is the
+    # dictionary a CTC/attention head needs (--label-class, --label-class-count).
+    ctx.class_names = sorted(chars)
+    ctx.instances = chars
