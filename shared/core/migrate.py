@@ -155,8 +155,20 @@ def _locked(engine: Engine) -> Iterator[Connection]:
         return
     lock = FileLock(f"{db_file}.migrate.lock", timeout=LOCK_TIMEOUT_S)
     try:
-        with lock, engine.begin() as conn:
-            yield conn
+        with lock, engine.connect() as conn:
+            # Batch mode rebuilds a table (copy, drop, rename); with foreign keys enforced the drop fails.
+            # The pragma only takes effect outside a transaction, and is restored for the pooled connection.
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            conn.commit()
+            try:
+                with conn.begin():
+                    yield conn
+                    problems = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if problems:
+                        raise MigrationError(f"the migration left rows that break foreign keys: {problems[:5]}")
+            finally:
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                conn.commit()
     except Timeout:
         raise MigrationError(f"another process has held {lock.lock_file} for {LOCK_TIMEOUT_S} s while "
                              "migrating the database; if none is running, delete that file") from None
