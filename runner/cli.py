@@ -427,8 +427,12 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--json", action="store_true", help="machine-readable output")
         return sp
 
+    from runner.up import parse_workers
+
     sp = sub.add_parser("up", help="run redis + worker + UI together (Ctrl-C stops all)")
-    sp.add_argument("--workers", type=int, default=1)
+    sp.add_argument("--workers", type=parse_workers, default="auto",
+                    help="how many workers: a number, or auto (default): one per GPU, else one per 2 cores "
+                         "that the memory limit per run fits")
     sp.add_argument("--gpus", help="GPU ids to spread over the workers, e.g. 0,1; or 'cpu'")
     sp.add_argument("--port", type=int)
     sp.add_argument("--no-ui", action="store_true")
