@@ -113,8 +113,10 @@ def load_study(task: Task, database_url: str, *, seed_offset: int = 0) -> optuna
 
 def ask(task: Task, database_url: str) -> tuple[int, dict[str, Any]]:
     """A new trial: (trial number, full parameter values incl. fixed ones)."""
-    trials = load_study(task, database_url).get_trials(deepcopy=False)
-    study = load_study(task, database_url, seed_offset=len(trials))
+    study = load_study(task, database_url)
+    trials = study.get_trials(deepcopy=False)
+    # The sampler's seed depends on the trial count: swap it in rather than loading the study a second time.
+    study.sampler = _sampler(task, len(trials))
     dists = distributions(task)
     if task.sampler == Sampler.grid:
         # Optuna's GridSampler does not see points held by RUNNING trials, so
