@@ -89,7 +89,7 @@ def _live_facts(task: Task, runs: list[Run], now: datetime, epochs: dict[int, fl
     facts_row([
         ("Ran for" if task.status.finished else "Running for",
          duration(elapsed) if elapsed is not None else "not started"),
-        ("Runs", f"{done} done · {len(running)} running · {queued} queued"),
+        ("Progress", f"{done} done · {len(running)} running · {queued} queued"),
         ("Running now", now_text or "—"),
     ])
     if not task.status.finished and queued:

@@ -44,7 +44,7 @@ def _header(task, model_name: str, dataset_name: str) -> None:
         ("Time limit", duration(task.time_limit_s)),
         ("Sampler", task.sampler.value + (" + pruning" if task.prune else "")),
     ])
-    st.caption(f"Parameters: `{params_text(task.params)}` · elapsed time, runs and epochs update live below")
+    st.caption(f"Parameters: `{params_text(task.params)}`")
     st.page_link("views/models.py", label="Model page: environment install log and parameters",
                  icon=":material/terminal:", query_params={"id": str(task.model_id)})
 
