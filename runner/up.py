@@ -38,7 +38,53 @@ def first_admin_link(settings: Settings, base_url: str) -> str | None:
         return auth.signup_url(base_url, auth.create_signup_link(session=s, settings=settings))
 
 
-def up(*, settings: Settings, workers: int = 1, gpus: str | None = None, port: int | None = None,
+AUTO = "auto"
+
+
+def parse_workers(text: str) -> int | str:
+    """``--workers``: a positive number, or ``auto`` (see :func:`auto_workers`)."""
+    if text.strip().lower() == AUTO:
+        return AUTO
+    if not text.strip().isdigit() or int(text) < 1:
+        raise ValueError(f"{text!r} is not a number of workers; write a number such as 2, or auto")
+    return int(text)
+
+
+def auto_workers(*, gpus: list[str], cores: int, mem_bytes: int, run_memory: int | None) -> int:
+    """``--workers auto``. With GPUs: one worker per GPU (each run gets a GPU of its own). CPU only: a worker per
+    two cores (a training run uses more than one core), and no more than the memory holds at the per-run memory
+    limit (``TRAINYARD_MEMORY_LIMIT``), so parallel runs do not push each other out of memory; at least one."""
+    if gpus:
+        return len(gpus)
+    n = cores // 2
+    if run_memory:
+        n = min(n, mem_bytes // run_memory)
+    return max(1, n)
+
+
+def host_resources() -> tuple[int, int]:
+    """(usable cores, physical memory in bytes) of this host."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return cores, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def resolve_workers(*, settings: Settings, workers: int | str, gpus: str | None) -> tuple[int, str | None, str]:
+    """(worker count, GPU list to spread over them, why) for ``--workers`` and ``--gpus``."""
+    if workers != AUTO:
+        return int(workers), gpus, f"{workers} as asked"
+    from runner.gpus import detect_gpus
+
+    found = detect_gpus(setting=gpus if gpus is not None else settings.gpus)
+    cores, mem = host_resources()
+    n = auto_workers(gpus=found, cores=cores, mem_bytes=mem, run_memory=settings.memory_limit)
+    if found:
+        return n, ",".join(found), f"auto: one per GPU ({','.join(found)})"
+    return n, gpus, (f"auto: CPU only, {cores} cores, {mem / 2**30:.0f} GiB; a worker per 2 cores"
+                     + (f" and per {settings.memory_limit / 2**30:g} GiB run memory limit"
+                        if settings.memory_limit else ""))
+
+
+def up(*, settings: Settings, workers: int | str = AUTO, gpus: str | None = None, port: int | None = None,
        ui: bool = True, host: str | None = None) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     children: list[tuple[str, subprocess.Popen]] = []
@@ -62,6 +108,8 @@ def up(*, settings: Settings, workers: int = 1, gpus: str | None = None, port: i
             print(f"[up] REDIS_URL={settings.redis_url} does not answer; start it or unset REDIS_URL "
                   "to use the embedded server", file=sys.stderr)
             return 2
+        workers, gpus, why = resolve_workers(settings=settings, workers=workers, gpus=gpus)
+        print(f"[up] {workers} worker{'s' if workers != 1 else ''} ({why})", flush=True)
         gpu_sets = _gpu_sets(gpus, workers)
         for i in range(workers):
             cmd = [sys.executable, "-m", "runner", "worker"]

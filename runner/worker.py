@@ -12,6 +12,7 @@ from rq import SimpleWorker
 from runner import context
 from runner.reconcile import Reconciler, reconcile_once
 from shared.core.queue import QUEUES
+from shared.services.workers import advertise_devices
 
 
 def run_worker(*, gpus: str | None = None, burst: bool = False, name: str | None = None) -> int:
@@ -27,6 +28,7 @@ def run_worker(*, gpus: str | None = None, burst: bool = False, name: str | None
     reconciler = Reconciler(ctx.settings.reconcile_every_s)
     reconciler.start()
     worker = TrainyardWorker(list(QUEUES), connection=ctx.redis, name=ctx.name)
+    worker.gpus = tuple(ctx.gpus.gpus)
     try:
         worker.work(burst=burst, logging_level="WARNING")
     finally:
@@ -36,7 +38,15 @@ def run_worker(*, gpus: str | None = None, burst: bool = False, name: str | None
 
 class TrainyardWorker(SimpleWorker):
     """RQ's warm shutdown would wait for a training run to end; instead the
-    shutdown flag makes the active run kill its process tree right away."""
+    shutdown flag makes the active run kill its process tree right away.
+    At birth it writes its GPUs into its RQ hash, so the task form can say
+    which devices the runs will get."""
+
+    gpus: tuple[str, ...] = ()
+
+    def register_birth(self):
+        super().register_birth()
+        advertise_devices(redis=self.connection, worker_key=self.key, gpus=list(self.gpus))
 
     def request_stop(self, signum, frame):
         context.SHUTDOWN.set()

@@ -6,18 +6,22 @@ from __future__ import annotations
 import click
 
 from runner.cli.common import exit_with, json_option, out, pass_settings, redis, session
+from runner.up import AUTO, parse_workers
 from shared.core.settings import Settings
 
 
 @click.command()
-@click.option("--workers", type=int, default=1, show_default=True, help="number of RQ workers to start")
+@click.option("--workers", type=parse_workers, default=AUTO, show_default=True,
+              help="how many workers: a number, or auto: one per GPU, else one per 2 cores that the memory "
+                   "limit per run fits")
 @click.option("--gpus", help="GPU ids to spread over the workers, e.g. 0,1; or 'cpu'")
 @click.option("--port", type=int, help="port of the UI (default: Streamlit's)")
 @click.option("--host", help="address the UI listens on (default TRAINYARD_UI_HOST, 127.0.0.1: this machine only); "
                             "0.0.0.0 exposes it to the network, where sign-in protects it")
 @click.option("--no-ui", is_flag=True, help="start Redis and the workers only")
 @pass_settings
-def up(workers: int, gpus: str | None, port: int | None, host: str | None, no_ui: bool, settings: Settings) -> None:
+def up(workers: int | str, gpus: str | None, port: int | None, host: str | None, no_ui: bool,
+       settings: Settings) -> None:
     """Run redis + worker + UI together (Ctrl-C stops all)."""
     from runner.up import up as run_up
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
+import threading
 from typing import Any
 
 import optuna
@@ -22,6 +23,7 @@ from shared.records import Direction, RunStatus, Sampler, Task, TrialOutcome
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 _STORAGES: dict[str, optuna.storages.RDBStorage] = {}
+_STORAGES_LOCK = threading.Lock()
 
 
 def is_search(task: Task) -> bool:
@@ -49,12 +51,15 @@ def fixed_values(task: Task) -> dict[str, Any]:
 
 
 def storage(database_url: str) -> optuna.storages.RDBStorage:
-    if database_url not in _STORAGES:
-        kwargs: dict[str, Any] = {}
-        if database_url.startswith("sqlite"):
-            kwargs = {"connect_args": {"timeout": 30}}
-        _STORAGES[database_url] = optuna.storages.RDBStorage(database_url, engine_kwargs=kwargs)
-    return _STORAGES[database_url]
+    """One storage per database and process. The first costs seconds (alembic import, Optuna's tables),
+    so the UI builds it in the background while the task form is filled (see task_form.warm_up)."""
+    with _STORAGES_LOCK:
+        if database_url not in _STORAGES:
+            kwargs: dict[str, Any] = {}
+            if database_url.startswith("sqlite"):
+                kwargs = {"connect_args": {"timeout": 30}}
+            _STORAGES[database_url] = optuna.storages.RDBStorage(database_url, engine_kwargs=kwargs)
+        return _STORAGES[database_url]
 
 
 def study_name(task: Task) -> str:
@@ -108,8 +113,10 @@ def load_study(task: Task, database_url: str, *, seed_offset: int = 0) -> optuna
 
 def ask(task: Task, database_url: str) -> tuple[int, dict[str, Any]]:
     """A new trial: (trial number, full parameter values incl. fixed ones)."""
-    trials = load_study(task, database_url).get_trials(deepcopy=False)
-    study = load_study(task, database_url, seed_offset=len(trials))
+    study = load_study(task, database_url)
+    trials = study.get_trials(deepcopy=False)
+    # The sampler's seed depends on the trial count: swap it in rather than loading the study a second time.
+    study.sampler = _sampler(task, len(trials))
     dists = distributions(task)
     if task.sampler == Sampler.grid:
         # Optuna's GridSampler does not see points held by RUNNING trials, so

@@ -9,6 +9,8 @@ message there.
 from __future__ import annotations
 
 import json
+import logging
+import threading
 from types import SimpleNamespace
 from typing import Any
 
@@ -221,22 +223,65 @@ def guess_direction_from_eval() -> None:
 
 
 def submit(user_args: list[dict]) -> None:
-    """on_click: runs before the rerun draws the form (so the error lands under its field), and reads
-    the widgets' state as submitted, not as the last run drew it."""
+    """The Create-and-start click, with a status line while it works (the first one in a process used to
+    grey the page for seconds with no word). Errors land at their field on the rerun that follows."""
     clear_error()
-    try:
-        with deps.session() as s:
-            task = create_task(session=s, task_in=task_in_from_state(user_args),
-                               max_parallel_default=deps.settings().max_parallel_runs)
-    except FieldError as exc:
-        set_error(exc.field, exc.field_message)
-        return
-    except TrainyardError as exc:
-        set_error("", str(exc))
-        return
-    try:
-        deps.schedule_task(task.id)
-    except (RedisError, OSError) as exc:
-        st.session_state["task_page_notice"] = (f"Task {task.id} was saved but could not be queued ({exc}); "
-                                                "the worker's reconciler starts it once Redis is back.")
+    with st.status("Checking the form and saving the task…") as status:
+        try:
+            with deps.session() as s:
+                task = create_task(session=s, task_in=task_in_from_state(user_args),
+                                   max_parallel_default=deps.settings().max_parallel_runs)
+        except FieldError as exc:
+            set_error(exc.field, exc.field_message)
+            status.update(label="The form needs a fix: see the message at its field", state="error")
+            return
+        except TrainyardError as exc:
+            set_error("", str(exc))
+            status.update(label=str(exc), state="error")
+            return
+        status.update(label=f"Task {task.id} saved; queueing its first runs…")
+        try:
+            deps.schedule_task(task.id)
+        except (RedisError, OSError) as exc:
+            st.session_state["task_page_notice"] = (f"Task {task.id} was saved but could not be queued ({exc}); "
+                                                    "the worker's reconciler starts it once Redis is back.")
+        status.update(label=f"Task {task.id} started; opening its page…", state="complete")
     st.session_state["tf_created"] = task.id
+
+
+# --------------------------------------------------------------------------- workers and warm-up
+
+
+def parallel_caption(*, n_runs: int, max_parallel: int | None, settings: Settings) -> str:
+    """Under "Max parallel runs": how many runs will really go at once, from the workers that are up."""
+    from shared.services.workers import list_workers, parallelism_text
+
+    wanted = min(max_parallel or n_runs or 1, settings.max_parallel_runs, max(n_runs, 1))
+    try:
+        workers = list_workers(redis=deps.redis())
+    except (RedisError, OSError) as exc:
+        return f"Cannot see the workers: Redis does not answer ({exc})."
+    return parallelism_text(workers=workers, wanted=wanted)
+
+
+@st.cache_resource(show_spinner=False)
+def _warm(database_url: str) -> threading.Thread:
+    thread = threading.Thread(target=_warm_up, args=(database_url,), name="trainyard-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+def _warm_up(database_url: str) -> None:
+    try:
+        from shared.services.search import storage
+
+        storage(database_url)  # optuna + alembic imports, Optuna's tables: seconds, once per process
+        import plotly.graph_objects  # noqa: F401 - the task page the form opens next draws with it
+    except Exception as exc:  # the click does the same work again and reports its error there
+        logging.getLogger(__name__).warning("warm-up for the first task failed: %s", exc)
+
+
+def warm_up(settings: Settings) -> None:
+    """Start, once per process and database, the slow first-use work of "Create and start" in a
+    background thread, so it is done while the user fills the form."""
+    _warm(settings.database_url)

@@ -9,20 +9,23 @@ import csv
 import io
 import math
 import tempfile
+from datetime import datetime
 from pathlib import Path
 
-import pandas as pd
 import streamlit as st
+from redis.exceptions import RedisError
 from sqlmodel import Session
 
 from shared.records import Run, RunStatus, Task, utcnow
+from shared.services.live import last_values, metric_lines
 from shared.services.tasks import get_task, metric_series, resource_samples, task_runs
-from streamlit_app.components import deps, logs
-from streamlit_app.components.badges import status_cell
+from streamlit_app.components import deps, logs, runs_table
 from streamlit_app.components.charts import X_AXES, build_metric_figure, resources_figure
-from streamlit_app.components.formats import between, duration, first_line, params_text, score
+from streamlit_app.components.facts import facts_row
+from streamlit_app.components.formats import between, duration, params_text
 
 REFRESH_S = 2
+PATIENCE_LINES = 3  # metric lines a run prints before a chosen metric it lacks is worth a warning
 EXPECTED_FORM = "loss: 0.2754, mAP50: 0.41, epoch: 3"
 
 
@@ -60,23 +63,39 @@ def run_label(run: Run) -> str:
 # --------------------------------------------------------------------------- live charts + runs table
 
 
-def _runs_table(task: Task, runs: list[Run], best: int | None) -> None:
-    now = utcnow()
-    rows = []
-    for r in runs:
-        rows.append({
-            "best": "★" if r.id == best else "", "run": r.index + 1, "id": r.id, "status": status_cell(r.status),
-            "score": "never printed" if r.score_missing else score(r.score),
-            "params": params_text(r.params), "duration": duration(between(r.started_at, r.finished_at, now)),
-            "lines": r.lines, "device": r.device or "", "reason": first_line(r.reason)})
-    st.dataframe(pd.DataFrame(rows), hide_index=True, key=f"tk{task.id}_runs_table",
-                 column_config={"reason": st.column_config.TextColumn("reason", width="large")})
+def _live_facts(task: Task, runs: list[Run], now: datetime, epochs: dict[int, float]) -> None:
+    """Elapsed time, run counts and each running run's epoch: all from this tick's ``now`` and the DB."""
+    done = sum(1 for r in runs if r.status.finished)
+    running = sorted((r for r in runs if r.status == RunStatus.running), key=lambda r: r.index)
+    # Runs the scheduler has not created yet wait as much as the queued ones.
+    queued = sum(r.status == RunStatus.queued for r in runs) + \
+        (0 if task.status.finished else max(0, task.n_runs - len(runs)))
+    elapsed = between(task.started_at, task.finished_at, now)
+    now_text = " · ".join(
+        f"run {r.index + 1}: " + (f"epoch {epochs[r.id]:g}/{task.epochs}" if r.id in epochs else f"{r.lines} lines")
+        for r in running)
+    facts_row([
+        ("Ran for" if task.status.finished else "Running for",
+         duration(elapsed) if elapsed is not None else "not started"),
+        ("Progress", f"{done} done · {len(running)} running · {queued} queued"),
+        ("Running now", now_text or "—"),
+    ])
+    if not task.status.finished and queued:
+        try:
+            from shared.services.workers import list_workers, parallelism_text
+
+            st.caption(parallelism_text(workers=list_workers(redis=deps.redis()), wanted=task.max_parallel))
+        except (RedisError, OSError) as exc:
+            st.caption(f"Cannot see the workers: Redis does not answer ({exc}).")
 
 
 def charts_body(task_id: int) -> None:
+    now = utcnow()  # the one clock of this tick: every duration below is measured against it
     with deps.session() as s:
         task = get_task(session=s, task_id=task_id)
         runs = task_runs(session=s, task_id=task_id)
+        epochs = last_values(session=s, run_ids=[r.id for r in runs], name="epoch")
+        _live_facts(task, runs, now, epochs)
         # Each run row keeps the names it printed so far (kept by the runner), so no scan of the points.
         parsed = sorted({name for r in runs for name in (r.metric_names or [])})
         extra = [m for m in parsed if m not in task.metrics]
@@ -105,7 +124,7 @@ def charts_body(task_id: int) -> None:
                             key=f"tk{task_id}_chart_{metric}")
     st.subheader("Runs")
     if runs:
-        _runs_table(task, runs, best)
+        runs_table.render(task, runs, best=best, now=now, epochs=epochs)
     else:
         st.caption("No runs yet: the scheduler queues them when a worker is free.")
     if task.status.finished and st.session_state.get(f"tk{task_id}_live"):
@@ -122,6 +141,55 @@ def live_charts(task_id: int) -> None:
 # --------------------------------------------------------------------------- one run
 
 
+def following(task: Task, runs: list[Run]) -> int:
+    """The run the detail shows unless the user picked one: a finished task's best run; else the one
+    running (the latest started), else the latest that started, else the first."""
+    if task.status.finished and (best := best_run_id(task, runs)) is not None:
+        return best
+    running = [r for r in runs if r.status == RunStatus.running and r.started_at is not None]
+    if running:
+        return max(running, key=lambda r: (r.started_at, r.index)).id
+    started = [r for r in runs if r.started_at is not None]
+    return max(started, key=lambda r: (r.started_at, r.index)).id if started else runs[0].id
+
+
+def _pick_key(task_id: int) -> str:
+    return f"tk{task_id}_run_pick"
+
+
+def _remember_pick(task_id: int) -> None:
+    st.session_state[_pick_key(task_id)] = st.session_state.get("tk_run")
+
+
+def _follow(task_id: int) -> None:
+    st.session_state.pop(_pick_key(task_id), None)
+
+
+def run_detail(task_id: int) -> None:
+    """The run picker and one run's detail. Until the user picks a run (kept in session_state),
+    the picker follows the run that is running, so the log tail is the one that moves."""
+    with deps.session() as s:
+        task = get_task(session=s, task_id=task_id)
+        runs = task_runs(session=s, task_id=task_id)
+    if not runs:
+        st.caption("No runs yet.")
+        return
+    by_id = {r.id: r for r in runs}
+    picked = st.session_state.get(_pick_key(task_id))
+    if picked not in by_id:
+        picked = None
+    st.session_state["tk_run"] = picked if picked is not None else following(task, runs)
+    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+    c1.selectbox("Run", list(by_id), key="tk_run", on_change=_remember_pick, args=(task_id,),
+                 format_func=lambda rid: run_label(by_id[rid]) + (" ★ best" if rid == task.best_run_id else ""))
+    if picked is not None and not task.status.finished:
+        c2.button("Follow the running run", key="tk_follow", on_click=_follow, args=(task_id,),
+                  icon=":material/my_location:")
+    elif picked is None and not task.status.finished:
+        c2.caption("Following the running run; pick one to stay on it.")
+    run_body(task_id, st.session_state["tk_run"])
+
+
 def run_body(task_id: int, run_id: int) -> None:
     settings = deps.settings()
     with deps.session() as s:
@@ -131,16 +199,16 @@ def run_body(task_id: int, run_id: int) -> None:
             st.warning(f"Run {run_id} is not part of task {task_id}.")
             return
         samples = resource_samples(session=s, run_ids=[run.id])
+        printed = metric_lines(session=s, run_ids=[run.id])[run.id]
     st.markdown(f"**{run_label(run)}** · {run.status.value} · params: `{params_text(run.params)}`")
     if run.reason:
         (st.error if run.status in (RunStatus.failed, RunStatus.timed_out) else st.info)(run.reason)
     found = run.metric_names or []
     st.markdown("**Metrics found so far:** " + (", ".join(f"`{m}`" for m in found) if found else "none yet"))
-    missing = [m for m in task.metrics if m not in found]
-    if run.status == RunStatus.running and run.lines and missing:
-        for m in missing:
-            st.warning(f"**{m}** was chosen but has not been printed after {run.lines} lines. "
-                       f"train.py must print it as `{m}: value` (comma-separated pairs on one line).")
+    for m in missing_metrics(task, run, printed):
+        when = "in its" if run.status.finished else "after"
+        st.warning(f"**{m}** was chosen but {run_label(run)} has not printed it {when} {printed} metric lines. "
+                   f"train.py must print it as `{m}: value` (comma-separated pairs on one line).")
     if run.score_missing:
         st.warning(f"The evaluation metric **{task.eval_metric}** was never printed by this run, so it has no score.")
     if run.last_unparsed:
@@ -155,33 +223,51 @@ def run_body(task_id: int, run_id: int) -> None:
         st.caption("No resource samples recorded for this run.")
 
 
+def missing_metrics(task: Task, run: Run, printed: int) -> list[str]:
+    """Chosen metrics the run has not printed, once that means something: after PATIENCE_LINES metric lines
+    (a run importing torch prints none for a while), or when it ended. The evaluation metric of a run that
+    ended without it has its own warning (score_missing)."""
+    if run.status == RunStatus.queued or (not run.status.finished and printed < PATIENCE_LINES):
+        return []
+    found = set(run.metric_names or [])
+    return [m for m in task.metrics if m not in found and not (run.score_missing and m == task.eval_metric)]
+
+
 @st.fragment(run_every=REFRESH_S)
-def live_run(task_id: int, run_id: int) -> None:
-    run_body(task_id, run_id)
+def live_run(task_id: int) -> None:
+    run_detail(task_id)
 
 
 # --------------------------------------------------------------------------- search plots
 
 
 def search_plots(task: Task) -> None:
-    """Parallel coordinates and parameter importances from the task's Optuna study."""
-    from optuna.visualization import plot_parallel_coordinate, plot_param_importances
+    """Parallel coordinates (SVG, see search_plot.py) and parameter importances from the task's Optuna study."""
+    with st.spinner("Reading the search study…"):
+        from optuna.visualization import plot_param_importances
 
-    from shared.services.search import completed_trials, load_study
+        from shared.services.search import completed_trials, distributions, load_study
+        from streamlit_app.components.search_plot import parallel_figure
 
-    study = load_study(task, deps.settings().database_url)
-    complete = completed_trials(study)
+        study = load_study(task, deps.settings().database_url)
+        complete = completed_trials(study)
     if not complete:
         st.info("No completed trial yet; the plots appear once runs finish with a score.")
         return
-    st.plotly_chart(plot_parallel_coordinate(study), key=f"tk{task.id}_parallel")
+    dists = distributions(task)
+    st.plotly_chart(parallel_figure(complete, params=list(dists), maximize=task.direction.value == "maximize",
+                                    log_params={n for n, d in dists.items() if getattr(d, "log", False)},
+                                    score_name=task.eval_metric or "score"),
+                    key=f"tk{task.id}_parallel")
     if len(complete) < 2:
         st.info("Parameter importance needs at least 2 completed runs.")
         return
     if len({tuple(sorted(t.params.items())) for t in complete}) < 2 or len({t.value for t in complete}) < 2:
         st.info("Parameter importance needs completed runs that differ in parameters and in score.")
         return
-    st.plotly_chart(plot_param_importances(study), key=f"tk{task.id}_importance")
+    with st.spinner("Computing parameter importances…"):
+        fig = plot_param_importances(study)
+    st.plotly_chart(fig, key=f"tk{task.id}_importance")
 
 
 # --------------------------------------------------------------------------- downloads

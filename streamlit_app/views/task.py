@@ -7,7 +7,7 @@ import streamlit as st
 from redis.exceptions import RedisError
 
 from shared.core.errors import NotFoundError, TrainyardError
-from shared.records import TaskStatus, utcnow
+from shared.records import TaskStatus
 from shared.services.datasets import get_dataset
 from shared.services.models import get_model
 from shared.services.tasks import get_task, request_stop, task_runs
@@ -16,7 +16,7 @@ from streamlit_app.components import deps, logs
 from streamlit_app.components import task_view as tv
 from streamlit_app.components.badges import status_badge
 from streamlit_app.components.facts import facts_row
-from streamlit_app.components.formats import between, duration, params_text, score
+from streamlit_app.components.formats import duration, params_text, score
 
 
 def _pick_task() -> int | None:
@@ -41,7 +41,6 @@ def _header(task, model_name: str, dataset_name: str) -> None:
     facts_row([
         ("Runs", f"{task.n_runs} × {task.epochs} epochs"),
         ("Evaluation", f"{task.eval_metric or '—'} ({task.direction.value}, {task.score_mode.value})"),
-        ("Running for", duration(between(task.started_at, task.finished_at, utcnow()))),
         ("Time limit", duration(task.time_limit_s)),
         ("Sampler", task.sampler.value + (" + pruning" if task.prune else "")),
     ])
@@ -75,20 +74,17 @@ def render() -> None:
         st.error(str(exc))
         return
     _header(task, model_name, dataset_name)
-    if not task.status.finished:
-        st.button("Stop task", key="tk_stop", icon=":material/stop_circle:", on_click=_stop, args=(task_id,),
-                  disabled=task.stop_requested, help="stop requested" if task.stop_requested else None)
+    if not task.status.finished and st.button(
+            "Stop task", key="tk_stop", icon=":material/stop_circle:", disabled=task.stop_requested,
+            help="stop requested" if task.stop_requested else None):
+        with st.spinner("Stopping: cancelling the queued runs and telling the running ones to end…"):
+            _stop(task_id)
+        st.rerun()
     (tv.charts_body if task.status.finished else tv.live_charts)(task_id)
 
     tabs = st.tabs(["Run detail", "Search", "Downloads"])
     with tabs[0]:
-        if runs:
-            run_id = st.selectbox("Run", [r.id for r in runs], key="tk_run",
-                                  index=next((i for i, r in enumerate(runs) if r.id == task.best_run_id), 0),
-                                  format_func=lambda rid: tv.run_label(next(r for r in runs if r.id == rid)))
-            (tv.run_body if task.status.finished else tv.live_run)(task_id, run_id)
-        else:
-            st.caption("No runs yet.")
+        (tv.run_detail if task.status.finished else tv.live_run)(task_id)
     with tabs[1]:
         from shared.services.search import is_search
 

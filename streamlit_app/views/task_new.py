@@ -20,6 +20,7 @@ def render() -> None:
     if refused := deps.refusal(Action.create, Task):
         st.info(refused)
         return
+    tf.warm_up(deps.settings())
     if (pre := st.session_state.pop("task_new_dataset", None)) is not None:
         st.session_state["tf_dataset"] = pre
     with deps.session() as s:
@@ -105,8 +106,13 @@ def render() -> None:
     with c2:
         st.toggle("Prune poor runs early", value=True, key="tf_prune")
     with c3:
+        settings = deps.settings()
         st.number_input("Max parallel runs", min_value=1, value=None, step=1, key="tf_parallel",
-                        placeholder=f"min(runs, {deps.settings().max_parallel_runs})")
+                        placeholder=f"min(runs, {settings.max_parallel_runs})",
+                        help="Runs of this task at once, at most. Each worker trains one run at a time, so "
+                             "the real number is also capped by the workers that are up (said below).")
+        st.caption(tf.parallel_caption(n_runs=int(st.session_state.get("tf_runs") or 1),
+                                       max_parallel=st.session_state.get("tf_parallel"), settings=settings))
         tf.field_error("max parallel")
     with c4:
         st.number_input("Seed", min_value=0, value=None, step=1, key="tf_seed", placeholder="random")
@@ -115,7 +121,9 @@ def render() -> None:
 
     known = set(tf.FIELD_KEYS) | {a["name"] for a in user_args}
     tf.unplaced_error(known)
-    st.button("Create and start", key="tf_submit", type="primary", on_click=tf.submit, args=(user_args,))
+    if st.button("Create and start", key="tf_submit", type="primary"):
+        tf.submit(user_args)
+        st.rerun()  # the task page, or the form with the error at its field
 
 
 render()

@@ -1,13 +1,14 @@
-"""``up``'s UI exposure: bound to this machine unless told otherwise, and a one-time link for the
-first admin while there are no accounts."""
+"""``up``: the UI bound to this machine unless told otherwise, a one-time link for the first admin while
+there are no accounts, and the rule that picks the number of workers (``--workers auto``)."""
 
 from __future__ import annotations
 
 from urllib.parse import parse_qs, urlparse
 
+import pytest
 from sqlmodel import Session
 
-from runner.up import first_admin_link, ui_command
+from runner.up import AUTO, auto_workers, first_admin_link, parse_workers, resolve_workers, ui_command
 from shared.core.db import get_engine
 from shared.core.settings import Settings
 from shared.records import Role
@@ -36,3 +37,46 @@ def test_first_admin_link_only_while_nobody_has_an_account(tmp_path):
         user, _ = auth.sign_up(session=db, settings=s, token=token, name="root", password="correct horse battery")
         assert user.role == Role.admin and users.count_users(session=db) == 1
     assert first_admin_link(s, "http://localhost:8501") is None
+
+
+GiB = 2**30
+
+
+def test_one_worker_per_gpu_whatever_the_cores():
+    assert auto_workers(gpus=["0", "1"], cores=2, mem_bytes=4 * GiB, run_memory=8 * GiB) == 2
+    assert auto_workers(gpus=["3"], cores=64, mem_bytes=512 * GiB, run_memory=8 * GiB) == 1
+
+
+@pytest.mark.parametrize(("cores", "mem_gib", "run_gib", "expected"), [
+    (16, 128, 8, 8),     # cores decide: a worker per 2 cores
+    (16, 32, 8, 4),      # memory decides: 4 runs of 8 GiB fit in 32 GiB
+    (2, 23, 8, 1),       # a small box: one at a time, as before
+    (1, 2, 8, 1),        # never none, even where one run does not fit
+    (8, 16, None, 4),    # no memory limit: cores alone
+])
+def test_cpu_only_host_fits_cores_and_memory(cores, mem_gib, run_gib, expected):
+    run_memory = run_gib * GiB if run_gib else None
+    assert auto_workers(gpus=[], cores=cores, mem_bytes=mem_gib * GiB, run_memory=run_memory) == expected
+
+
+def test_parse_workers():
+    assert parse_workers("auto") == AUTO and parse_workers("AUTO") == AUTO
+    assert parse_workers("3") == 3
+    for bad in ("0", "-1", "two", ""):
+        with pytest.raises(ValueError, match="number of workers"):
+            parse_workers(bad)
+
+
+def test_resolve_spreads_the_gpus_it_was_given(tmp_path):
+    settings = Settings(data_dir=tmp_path)
+    assert resolve_workers(settings=settings, workers=AUTO, gpus="0,1,2")[:2] == (3, "0,1,2")
+    n, gpus, why = resolve_workers(settings=settings, workers=AUTO, gpus="cpu")
+    assert n >= 1 and gpus == "cpu" and "CPU only" in why
+    assert resolve_workers(settings=settings, workers=2, gpus=None)[:2] == (2, None)
+
+
+def test_cli_default_is_auto():
+    from runner.cli import build_parser
+
+    assert build_parser().parse_args(["up"]).workers == AUTO
+    assert build_parser().parse_args(["up", "--workers", "2"]).workers == 2

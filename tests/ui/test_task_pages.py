@@ -71,7 +71,7 @@ def test_running_task_page_shows_charts_runs_and_run_detail(ui_settings, db, tmp
     assert not at.exception, at.exception
     text = "\n".join(m.value for m in at.markdown)
     assert "`epoch`, `loss`, `lr`" in text
-    assert any("**score** was chosen but has not been printed after 40 lines" in w.value for w in at.warning)
+    assert any("**score** was chosen but run 2" in w.value and "after 5 metric lines" in w.value for w in at.warning)
     assert any(c.value == "loss=0.5 acc=0.3" for c in at.code)
     assert any("key: value" in c.value for c in at.caption)
     html = "\n".join(h.proto.body for h in at.get("html"))
