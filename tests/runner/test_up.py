@@ -76,7 +76,11 @@ def test_resolve_spreads_the_gpus_it_was_given(tmp_path):
 
 
 def test_cli_default_is_auto():
-    from runner.cli import build_parser
+    from runner.cli.service import up
 
-    assert build_parser().parse_args(["up"]).workers == AUTO
-    assert build_parser().parse_args(["up", "--workers", "2"]).workers == 2
+    params = {p.name: p for p in up.params}
+    assert params["workers"].default == AUTO
+    ctx = up.make_context("up", ["--workers", "2"])
+    assert ctx.params["workers"] == 2
+    with pytest.raises(Exception, match="number of workers"):
+        up.make_context("up", ["--workers", "many"])
