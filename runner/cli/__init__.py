@@ -12,6 +12,7 @@ import click
 
 from runner.cli.common import JSON_META, CliError
 from runner.cli.dataset import dataset
+from runner.cli.db import backup, db, restore
 from runner.cli.model import model
 from runner.cli.predict import predict
 from runner.cli.service import examples, reconcile, redis_, up, worker
@@ -43,7 +44,7 @@ def cli() -> None:
     """Trainyard: train your own code on your data."""
 
 
-for command in (up, redis_, worker, reconcile, examples, dataset, model, predict, task):
+for command in (up, redis_, worker, reconcile, examples, dataset, model, predict, task, db, backup, restore):
     cli.add_command(command)
 
 

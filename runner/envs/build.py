@@ -109,7 +109,8 @@ def _build(*, settings: Settings, key: str, path: Path, requirements: list[str],
     with open(building_log, "w", encoding="utf-8") as fh:
         b = Builder(settings=settings, key=key, path=path, emit=emit, log_file=fh, uv=uv)
         try:
-            b.emit(f"Building environment {key} with {settings.env_python}")
+            b.emit(f"Building environment {key} with {settings.env_python} "
+                   f"(uv index strategy: {settings.index_strategy.value}, TRAINYARD_INDEX_STRATEGY)")
             b.run(["venv", "--no-config", "--python", settings.env_python, str(path)], cwd=envs,
                   what="uv venv")
             req_lines = normalise(options) + normalise(requirements)

@@ -89,6 +89,7 @@ def env_key(*, python: str, requirements: list[str], constraints: list[str], opt
         "options": normalise(options),
         "install_script": install_script,
         "index_url": settings.index_url,
+        "index_strategy": settings.index_strategy.value,
         "extra_index_urls": list(settings.extra_index_urls),
         "find_links": list(settings.find_links),
         "constraint_files": [_constraint_fingerprint(c) for c in settings.constraints],

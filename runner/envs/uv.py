@@ -137,7 +137,10 @@ class Builder:
 
     def index_args(self, options: list[str]) -> list[str]:
         s = self.settings
-        args = ["--cache-dir", str(s.uv_cache_dir)]
+        # pip's behaviour across indexes by default (best version from any index), not uv's first-index-wins:
+        # pip is the reference installer of the contract, and a package pinned below the newest on the first
+        # index (``setuptools<80``) must still resolve.
+        args = ["--cache-dir", str(s.uv_cache_dir), "--index-strategy", s.index_strategy.value]
         # A team's own `-i mirror` in requirements.txt replaces the default index, as
         # with pip; uv would let the command line win, so leave ours off then.
         if s.index_url and not overrides_index(options):

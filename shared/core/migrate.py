@@ -72,7 +72,11 @@ def revision_of(connection: Connection) -> str | None:
 
 
 def current(settings) -> str | None:
-    """The revision the settings' database is at (None: empty, or made before migrations)."""
+    """The revision the settings' database is at (None: empty, missing, or made before migrations)."""
+    url = sa.engine.make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") \
+            and not Path(url.database).exists():
+        return None  # asking must not create the file (nor fail on a DATA_DIR not made yet)
     engine = sa.create_engine(settings.database_url)
     try:
         with engine.connect() as conn:

@@ -333,3 +333,50 @@ def test_stalled_index_hits_the_build_timeout_and_kills_uv(tmp_path, uv_cache):
 
 def _procs_naming(text: str) -> list[int]:
     return [p.pid for p in psutil.process_iter(["cmdline"]) if text in " ".join(p.info["cmdline"] or [])]
+
+
+def _wheel(dest: Path, name: str, version: str) -> Path:
+    """A minimal pure-python wheel (METADATA, WHEEL, RECORD and one module), written by hand."""
+    import zipfile
+
+    dist = f"{name.replace('-', '_')}-{version}"
+    path = dest / f"{dist}-py3-none-any.whl"
+    files = {
+        f"{name.replace('-', '_')}.py": f"VERSION = {version!r}\n",
+        f"{dist}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{dist}.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = "".join(f"{n},,\n" for n in files) + f"{dist}.dist-info/RECORD,,\n"
+    with zipfile.ZipFile(path, "w") as zf:
+        for n, text in {**files, f"{dist}.dist-info/RECORD": record}.items():
+            zf.writestr(n, text)
+    return path
+
+
+def _simple_index(root: Path, name: str, version: str) -> str:
+    """A PEP 503 file index holding one version of one project; returns its file:// URL."""
+    project = root / "simple" / name
+    project.mkdir(parents=True)
+    wheel = _wheel(project, name, version)
+    (project / "index.html").write_text(f'<html><body><a href="{wheel.name}">{wheel.name}</a></body></html>\n')
+    (root / "simple" / "index.html").write_text(f'<html><body><a href="{name}/">{name}</a></body></html>\n')
+    return (root / "simple").as_uri()
+
+
+def test_pip_like_resolution_across_indexes_is_the_default(tmp_path, uv_cache):
+    """The first index has only 2.0; the requirement asks for <2, which the second index has. pip takes it;
+    uv's own default (first index wins) would fail. TRAINYARD_INDEX_STRATEGY keeps uv's rule available."""
+    from shared.records import IndexStrategy
+
+    newer = _simple_index(tmp_path / "first", "trainyard-demo", "2.0")
+    older = _simple_index(tmp_path / "second", "trainyard-demo", "1.0")
+    common = dict(uv_cache_dir=uv_cache, index_url=older, extra_index_urls=[newer], find_links=[], constraints=[])
+    s = Settings(data_dir=tmp_path / "data", **common)
+    assert s.index_strategy == IndexStrategy.unsafe_best_match
+    lines: list[str] = []
+    result = ensure_env(settings=s, requirements=["trainyard-demo<2"], log=lines.append)
+    assert _imports(result, "trainyard_demo").endswith("trainyard_demo.py")
+    assert any("index strategy: unsafe-best-match" in line for line in lines)
+    strict = Settings(data_dir=tmp_path / "strict", index_strategy=IndexStrategy.first_index, **common)
+    with pytest.raises(EnvBuildError):
+        ensure_env(settings=strict, requirements=["trainyard-demo<2"])
