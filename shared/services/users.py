@@ -13,11 +13,11 @@ from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlmodel import Session, select
 
 from shared.core.errors import ConflictError, FieldError, NotFoundError
-from shared.records import AuditAction, Outcome, Role, User
+from shared.records import AuditAction, Dataset, ModelPackage, Outcome, Prediction, Role, Task, User
 from shared.services import audit
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,31}$")
@@ -122,14 +122,25 @@ def create_user(*, session: Session, name: str, role: Role | str = Role.member, 
         raise FieldError("name", f"{clean!r} is taken; pick another name")
     if mail and find_by_email(session=session, email=mail) is not None:
         raise FieldError("email", f"{mail} belongs to another person")
+    first_admin = role == Role.admin and session.exec(select(User.id).where(User.role == Role.admin)).first() is None
     user = User(name=clean, email=mail, role=role, language=language,
                 password_hash=hash_password(password) if password is not None else None)
     session.add(user)
+    session.flush()
+    if first_admin:
+        _claim_unowned(session, user)
     session.commit()
     session.refresh(user)
     audit.record(session=session, user=actor, action=AuditAction.create_user, obj=user, client=client,
                  detail=f"{clean} as {role.value}")
     return user
+
+
+def _claim_unowned(session: Session, admin: User) -> None:
+    """Data from before people existed (migration 0002 left it without an owner, team-visible) belongs to
+    the first admin, so someone can stop, delete and re-run it."""
+    for table in (Dataset, ModelPackage, Task, Prediction):
+        session.execute(update(table).where(table.owner_id.is_(None)).values(owner_id=admin.id))
 
 
 def _other_active_admins(session: Session, user: User) -> int:

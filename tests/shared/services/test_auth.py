@@ -236,3 +236,22 @@ def test_audit_filters(db, conf, alice):
     assert audit.list_events(session=db, object_kind="user", object_id=alice.id)[0].action == AuditAction.create_user
     assert audit.list_events(session=db, since=first + timedelta(days=1)) == []
     assert len(audit.list_events(session=db, until=first + timedelta(days=1))) == 3
+
+
+def test_the_first_admin_claims_data_from_before_people_existed(db):
+    """Migration 0002 leaves old rows without an owner; the first admin created owns them, later people don't."""
+    from shared.records import Dataset, TaskType, Visibility
+
+    old = Dataset(name="from the last release", task_type=TaskType.detection, path="datasets/1")
+    db.add(old)
+    db.commit()
+    assert old.owner_id is None and old.visibility == Visibility.team
+    member = users.create_user(session=db, name="early", password=PW, role=Role.member)
+    db.refresh(old)
+    assert old.owner_id is None  # a member is not the first admin
+    admin = users.create_user(session=db, name="root", password=PW, role=Role.admin)
+    db.refresh(old)
+    assert old.owner_id == admin.id and old.visibility == Visibility.team
+    users.create_user(session=db, name="second", password=PW, role=Role.admin)
+    db.refresh(old)
+    assert old.owner_id == admin.id and member.id != admin.id
