@@ -4,6 +4,7 @@
     python3 dev.py run     create .venv if needed, then start redis + worker + UI (:8501)
     python3 dev.py test    create .venv if needed, then run the whole test suite
     python3 dev.py lock    re-pin requirements*.lock from requirements*.txt (after editing those)
+    python3 dev.py i18n    re-extract UI messages into shared/locale/*.po (then translate the new zh_CN ones)
 
 Extra arguments after ``test`` go to pytest (``python3 dev.py test -k flow``).
 """
@@ -92,6 +93,21 @@ def _portable_torch(path: Path, *, local: bool) -> None:
     path.write_text(text)
 
 
+def i18n() -> None:
+    """Re-extract the UI's messages (``_()``/``N_()``) into shared/locale/trainyard.pot and merge them into
+    the English and Chinese catalogs; translators then fill the new zh_CN entries (any .po editor works)."""
+    ensure_venv(dev=True)
+    pybabel = str(VENV / "bin" / "pybabel")
+    pot = ROOT / "shared" / "locale" / "trainyard.pot"
+    _sh([pybabel, "-q", "extract", "-F", str(ROOT / "babel.cfg"), "-o", str(pot), "--sort-by-file",
+         "--project", "Trainyard", "--no-wrap", str(ROOT)], cwd=ROOT)
+    for lang in ("en", "zh_CN"):
+        po = ROOT / "shared" / "locale" / lang / "LC_MESSAGES" / "trainyard.po"
+        verb = "update" if po.exists() else "init"
+        _sh([pybabel, "-q", verb, "-i", str(pot), "-d", str(ROOT / "shared" / "locale"), "-D", "trainyard",
+             "-l", lang, "--no-wrap"] + (["--ignore-obsolete"] if verb == "update" else []), cwd=ROOT)
+
+
 def ensure_browser() -> None:
     """Debian's Chromium for the Playwright tests; never a downloaded browser."""
     if shutil.which("chromium") or Path("/usr/bin/chromium").exists():
@@ -106,10 +122,13 @@ def ensure_browser() -> None:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("run", "test", "setup", "lock"):
+    if not argv or argv[0] not in ("run", "test", "setup", "lock", "i18n"):
         print(__doc__)
         return 2
     cmd, rest = argv[0], argv[1:]
+    if cmd == "i18n":
+        i18n()
+        return 0
     if cmd == "lock":
         lock()
         return 0

@@ -7,19 +7,39 @@ message on the row, the CLI prints it to stderr, a page shows ``st.error``.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class TrainyardError(Exception):
-    """Base class: ``str(err)`` is the user-facing message."""
+    """Base class: ``str(err)`` is the user-facing message in English.
 
-    def __init__(self, message: str, *, details: list[str] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+    The message is a template with ``str.format`` placeholders, and ``params`` fill them:
+    ``NotFoundError("task {id} does not exist", params={"id": 7})``. The template is the
+    gettext message id, so ``err.localized()`` shows it in the reader's language (the UI,
+    the CLI); logs, JSON and the rows the jobs write keep the English.
+    """
+
+    def __init__(self, message: str, *, details: list[str] | None = None,
+                 params: dict[str, Any] | None = None) -> None:
+        self.msgid = message
+        self.params = dict(params or {})
+        self.message = message.format(**self.params) if self.params else message
+        super().__init__(self.message)
         self.details = list(details or [])
 
     def __str__(self) -> str:
         if not self.details:
             return self.message
         return self.message + "\n" + "\n".join(f"  - {d}" for d in self.details)
+
+    def localized(self) -> str:
+        """The message in the current language (see ``shared.core.i18n``); details stay as they are."""
+        from shared.core.i18n import _
+
+        text = _(self.msgid, **self.params) if self.params else _(self.msgid)
+        if not self.details:
+            return text
+        return text + "\n" + "\n".join(f"  - {d}" for d in self.details)
 
 
 class ArchiveError(TrainyardError):
@@ -45,10 +65,23 @@ class SandboxError(TrainyardError):
 class FieldError(TrainyardError):
     """A form or CLI field is invalid. ``field`` names it so a page can show the error beside it."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
+    def __init__(self, field: str, message: str, *, params: dict[str, Any] | None = None) -> None:
+        super().__init__(message, params=params)
         self.field = field
-        self.field_message = message
+        self.field_message = self.message
+        # str(err) names the field first, as the CLI prints it; the page shows field_message beside it.
+        self.args = (f"{field}: {self.message}",)
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+    def localized(self) -> str:
+        return f"{self.field}: {self.localized_field_message()}"
+
+    def localized_field_message(self) -> str:
+        from shared.core.i18n import _
+
+        return _(self.msgid, **self.params) if self.params else _(self.msgid)
 
 
 class NotFoundError(TrainyardError):
