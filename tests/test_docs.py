@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from shared.contract.datasets.formats import validate_dataset
 
 from examples.make_dataset import make_dataset
 from runner.jobs.predict import build_predict_argv
 from runner.jobs.train import build_argv
+from shared.contract.datasets import validate_dataset
 from shared.contract.install_script import check_install_script
 from shared.contract.metrics import parse_line
 from shared.contract.package import check_package
