@@ -27,8 +27,10 @@ from runner.jobs.train import build_argv
 from shared.contract.datasets import validate_dataset
 from shared.contract.install_script import check_install_script
 from shared.contract.metrics import parse_line
+from shared.contract.names import PLATFORM_PREDICT_FLAGS as PLATFORM_PREDICT_ARGS
+from shared.contract.names import PLATFORM_TRAIN_FLAGS as PLATFORM_TRAIN_ARGS
 from shared.contract.package import check_package
-from shared.contract.scriptargs import PLATFORM_PREDICT_ARGS, PLATFORM_TRAIN_ARGS, read_arguments
+from shared.contract.scriptargs import read_arguments
 from shared.core.settings import Settings
 from shared.records import Dataset, ModelPackage, Run, Task, TaskType
 from shared.services.predictions import match_outputs
