@@ -8,6 +8,7 @@ import math
 import shutil
 import time
 import traceback
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,8 @@ from runner.ingest import MetricCollector, MetricWriter
 from runner.sandbox import WORKSPACE, Limits, Mount, SandboxSpec
 from runner.substitute import GLOBAL_TO_FLAG, TRAIN_GLOBALS, substitute
 from shared.contract.params import to_argv
-from shared.core.errors import TrainyardError
+from shared.core.errors import NotFoundError, TrainyardError
+from shared.core.settings import Settings
 from shared.records import (
     Dataset,
     DeployStatus,
@@ -36,6 +38,7 @@ from shared.records import (
 )
 from shared.services import search
 from shared.services.datasets import DATASET_MOUNT, dataset_args
+from shared.services.limits import clamp_limits
 from shared.services.models import train_args
 
 
@@ -205,9 +208,13 @@ def _prepare_workspace(*, settings, model: ModelPackage, dataset: Dataset, run: 
     return ws
 
 
-def run_limits(task: Task) -> dict[str, int | None]:
-    """A task's limit overrides, named as the sandbox's Limits fields."""
-    return {("memory_bytes" if k == "memory_limit" else k): v for k, v in (task.limits or {}).items()}
+def run_limits(task: Task, settings: Settings) -> dict[str, int | None]:
+    """A task's limit overrides, named as the sandbox's Limits fields, clamped to the
+    platform's ceilings again (a row may predate a lowered ceiling). Keys the sandbox
+    has no field for yet are left to the settings' defaults."""
+    known = {f.name for f in dataclass_fields(Limits)}
+    named = {("memory_bytes" if k == "memory_limit" else k): v for k, v in clamp_limits(task.limits, settings).items()}
+    return {k: v for k, v in named.items() if k in known}
 
 
 def _score(values: list[float], *, mode: ScoreMode, direction: Direction) -> float | None:
@@ -302,7 +309,7 @@ def run_trial(run_id: int) -> None:
             task.status = TaskStatus.running
         from shared.services.tasks import start_deadline
 
-        start_deadline(task)
+        start_deadline(task, settings)
         session.add(run)
         session.add(task)
         session.commit()
@@ -331,7 +338,7 @@ def run_trial(run_id: int) -> None:
             argv=argv, workdir=ws,
             mounts=[Mount(host=env_path, inside=str(env_path)),
                     Mount(host=settings.path(dataset.path), inside=DATASET_MOUNT)],
-            network=model.network, gpus=gpus, limits=Limits.from_settings(settings, run_limits(task)),
+            network=model.network, gpus=gpus, limits=Limits.from_settings(settings, run_limits(task, settings)),
             uid=settings.sandbox_uid_base + run.id % 10000)
         with Session(ctx.engine) as session:
             r = session.get(Run, run.id)
@@ -430,7 +437,7 @@ def run_prediction(prediction_id: int) -> None:
     from runner.substitute import PREDICT_GLOBALS
     from shared.records import OutputMatch, Prediction, PredictionStatus
     from shared.services.predictions import mark, match_outputs, safe_output_dir
-    from shared.services.weights import regular_files
+    from shared.services.weights import regular_files, safe_file
 
     ctx = context.current()
     settings = ctx.settings
@@ -455,9 +462,10 @@ def run_prediction(prediction_id: int) -> None:
         new, _ = substitute(source=src.read_text(encoding="utf-8"),
                             values={k: values[k] for k in PREDICT_GLOBALS}, filename="predict.py")
         src.write_text(new, encoding="utf-8")
-        weights_host = settings.path(run.work_dir) / pred.weights
-        if not weights_host.is_file():
-            raise TrainyardError(f"the weights file {pred.weights} of run {run.id} is gone")
+        try:  # checked through fds: the run's own code may have left a link in its work dir
+            weights_host = safe_file(settings, run, pred.weights)
+        except NotFoundError:
+            raise TrainyardError(f"the weights file {pred.weights} of run {run.id} is gone") from None
         weights_inside = visible(settings, weights_host, f"/weights/{weights_host.name}")
         gpus = ctx.gpus.acquire()
         argv = build_predict_argv(python=str(env_path / "bin" / "python"), model=model,
