@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from runner import redis_server
+from shared.core.redisconn import RedisAuthError, check, connect, redact
 from shared.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,10 +41,17 @@ def up(*, settings: Settings, workers: int = 1, gpus: str | None = None, port: i
             if proc is not None:
                 children.append(("redis", proc))
             print(f"[up] redis: embedded, unix://{settings.redis_socket}", flush=True)
-        elif not redis_server.ping(settings):
-            print(f"[up] REDIS_URL={settings.redis_url} does not answer; start it or unset REDIS_URL "
-                  "to use the embedded server", file=sys.stderr)
-            return 2
+        else:
+            url = settings.effective_redis_url
+            try:
+                check(connect(url, socket_timeout=2, socket_connect_timeout=2), url)
+            except RedisAuthError as exc:
+                print(f"[up] {exc}", file=sys.stderr)
+                return 2
+            except Exception:  # noqa: BLE001 - any other failure: it does not answer
+                print(f"[up] REDIS_URL={redact(url)} does not answer; start it or unset REDIS_URL "
+                      "to use the embedded server", file=sys.stderr)
+                return 2
         gpu_sets = _gpu_sets(gpus, workers)
         for i in range(workers):
             cmd = [sys.executable, "-m", "runner", "worker"]
