@@ -12,9 +12,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from redis import Redis
-
 from shared.core.errors import TrainyardError
+from shared.core.redisconn import connect
 from shared.core.settings import Settings
 
 
@@ -31,8 +30,16 @@ def _pidfile(settings: Settings) -> Path:
     return settings.redis_dir / "redis.pid"
 
 
+def private_dir(settings: Settings) -> Path:
+    """The server's folder (socket, pidfile, AOF), 0700: the socket is the platform's
+    only door to Redis, so no other local user may reach it, nor read the queue's files."""
+    settings.redis_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(settings.redis_dir, 0o700)  # also when it already existed with a wider mode
+    return settings.redis_dir
+
+
 def server_command(settings: Settings) -> list[str]:
-    settings.redis_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings)
     return [
         redis_binary(), "--port", "0", "--unixsocket", str(settings.redis_socket), "--unixsocketperm", "700",
         "--dir", str(settings.redis_dir), "--pidfile", str(_pidfile(settings)),
@@ -44,8 +51,8 @@ def server_command(settings: Settings) -> list[str]:
 
 def ping(settings: Settings, timeout: float = 0.5) -> bool:
     try:
-        return bool(Redis.from_url(settings.effective_redis_url, socket_timeout=timeout,
-                                   socket_connect_timeout=timeout).ping())
+        return bool(connect(settings.effective_redis_url, socket_timeout=timeout,
+                            socket_connect_timeout=timeout).ping())
     except Exception:  # noqa: BLE001 - any failure means "not up"
         return False
 

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from runner import redis_server
+from shared.core.redisconn import RedisAuthError, check, connect, redact
 from shared.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,10 +105,17 @@ def up(*, settings: Settings, workers: int | str = AUTO, gpus: str | None = None
             if proc is not None:
                 children.append(("redis", proc))
             print(f"[up] redis: embedded, unix://{settings.redis_socket}", flush=True)
-        elif not redis_server.ping(settings):
-            print(f"[up] REDIS_URL={settings.redis_url} does not answer; start it or unset REDIS_URL "
-                  "to use the embedded server", file=sys.stderr)
-            return 2
+        else:
+            url = settings.effective_redis_url
+            try:
+                check(connect(url, socket_timeout=2, socket_connect_timeout=2), url)
+            except RedisAuthError as exc:
+                print(f"[up] {exc}", file=sys.stderr)
+                return 2
+            except Exception:  # noqa: BLE001 - any other failure: it does not answer
+                print(f"[up] REDIS_URL={redact(url)} does not answer; start it or unset REDIS_URL "
+                      "to use the embedded server", file=sys.stderr)
+                return 2
         workers, gpus, why = resolve_workers(settings=settings, workers=workers, gpus=gpus)
         print(f"[up] {workers} worker{'s' if workers != 1 else ''} ({why})", flush=True)
         gpu_sets = _gpu_sets(gpus, workers)

@@ -12,12 +12,15 @@ from rq import SimpleWorker
 from runner import context
 from runner.reconcile import Reconciler, reconcile_once
 from shared.core.queue import QUEUES
+from shared.core.redisconn import check
 from shared.services.workers import advertise_devices
 
 
 def run_worker(*, gpus: str | None = None, burst: bool = False, name: str | None = None) -> int:
     ctx = context.configure(gpus=gpus, name=name or f"trainyard-{os.uname().nodename}-{os.getpid()}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
+    # A refused login is named here (RedisAuthError, naming REDIS_URL), not deep inside RQ.
+    check(ctx.redis, ctx.settings.effective_redis_url)
     from runner.sandbox import check_sandbox
 
     try:

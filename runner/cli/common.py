@@ -76,12 +76,15 @@ def session(settings: Settings) -> Session:
 def redis(settings: Settings):
     """The Redis connection, checked: commands that queue work refuse to run without it."""
     from shared.core.queue import redis_connection
+    from shared.core.redisconn import RedisAuthError, check, redact
 
     conn = redis_connection(settings)
     try:
-        conn.ping()
+        check(conn, settings.effective_redis_url)
+    except RedisAuthError:
+        raise
     except Exception as exc:  # noqa: BLE001
-        where = settings.redis_url or f"the embedded server at {settings.redis_socket}"
+        where = redact(settings.redis_url) if settings.redis_url else f"the embedded server at {settings.redis_socket}"
         raise CliError(f"Redis ({where}) is not reachable: {exc}. Start the platform first: "
                        "`make run` (or `python -m runner up`)") from None
     return conn

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
@@ -25,7 +24,9 @@ from shared.core.settings import Settings
 def predict(task_id: int, run_id: int | None, weights: str | None, images: str, output: str | None,
             confidence: float, timeout: float, as_json: bool, settings: Settings) -> None:
     """Run predict.py of a trained task on images, wait, write outputs; exit 1 unless it completed."""
+    from shared.core.errors import NotFoundError
     from shared.core.queue import enqueue_prediction
+    from shared.core.safetree import copy_into
     from shared.records import PredictionStatus
     from shared.services.predictions import Upload, create_prediction, get_prediction, safe_output_dir
     from shared.services.weights import regular_files
@@ -53,9 +54,13 @@ def predict(task_id: int, run_id: int | None, weights: str | None, images: str, 
             pred = get_prediction(session=s, prediction_id=pred.id)
     outdir = Path(output or f"prediction-{pred.id}")
     produced = safe_output_dir(settings, pred)
+    # predict.py's files are copied as read through their fds: a link it planted is never followed.
     for rel in regular_files(produced) if produced is not None else []:
         (outdir / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(produced / rel, outdir / rel)
+        try:
+            copy_into(produced, rel, outdir / rel)
+        except NotFoundError:
+            continue  # swapped for a link or removed since the listing
     data = {"id": pred.id, "status": pred.status.value, "reason": pred.reason, "task": pred.task_id,
             "run": pred.run_id, "weights": pred.weights, "output_dir": str(outdir),
             "images": (pred.outputs or {}).get("images", {}), "extra_outputs": (pred.outputs or {}).get("extra", [])}

@@ -58,7 +58,7 @@ def _schedule(settings: Settings, task_id: int) -> None:
     context.current().schedule(task_id)
 
 
-LIMIT_HELP = "per-run limit overriding the platform's TRAINYARD_{} (e.g. {})"
+LIMIT_HELP = "per-run limit, at most the platform's TRAINYARD_{} (its default and ceiling; e.g. {})"
 
 
 @task.command()
@@ -85,6 +85,7 @@ LIMIT_HELP = "per-run limit overriding the platform's TRAINYARD_{} (e.g. {})"
 @click.option("--max-file-size", help=LIMIT_HELP.format("MAX_FILE_BYTES", "20GiB"))
 @click.option("--max-disk", help=LIMIT_HELP.format("MAX_DISK_BYTES", "50GiB"))
 @click.option("--max-log", help=LIMIT_HELP.format("MAX_LOG_BYTES", "64MiB"))
+@click.option("--max-files", help=LIMIT_HELP.format("MAX_FILES", "100000") + "; files and folders a run may create")
 @click.option("--wait", is_flag=True, help="wait until the task finished; exit 1 unless it completed")
 @click.option("--timeout", type=float, default=24 * 3600, show_default=True, help="seconds to wait with --wait")
 @json_option
@@ -93,7 +94,8 @@ def create(*, name: str, model_id: int, dataset_id: int, epochs: int, runs: int,
            metrics: str | None, eval_metric: str | None, score: str, params: tuple[str, ...], sampler: str,
            no_prune: bool, max_parallel: int | None, seed: int | None, memory_limit: str | None,
            max_procs: str | None, max_open_files: str | None, max_file_size: str | None, max_disk: str | None,
-           max_log: str | None, wait: bool, timeout: float, as_json: bool, settings: Settings) -> None:
+           max_log: str | None, max_files: str | None, wait: bool, timeout: float, as_json: bool,
+           settings: Settings) -> None:
     """Create a task and schedule its runs."""
     from shared.services.tasks import TaskIn, create_task, task_summary
 
@@ -105,10 +107,12 @@ def create(*, name: str, model_id: int, dataset_id: int, epochs: int, runs: int,
                      eval_metric=eval_metric, direction=direction, score_mode=score, params=_parse_params(params),
                      sampler=sampler, prune=not no_prune, max_parallel=max_parallel, seed=seed,
                      limits={"memory_limit": memory_limit, "max_procs": max_procs, "max_open_files": max_open_files,
-                             "max_file_bytes": max_file_size, "max_disk_bytes": max_disk, "max_log_bytes": max_log})
+                             "max_file_bytes": max_file_size, "max_disk_bytes": max_disk, "max_log_bytes": max_log,
+                             "max_files": max_files})
     conn = redis(settings)
     with session(settings) as s:
-        t = create_task(session=s, task_in=task_in, max_parallel_default=settings.max_parallel_runs)
+        t = create_task(session=s, task_in=task_in, max_parallel_default=settings.max_parallel_runs,
+                        settings=settings)
     _schedule(settings, t.id)
     if wait:
         warn_no_worker(conn)
@@ -192,7 +196,8 @@ def clone(task_id: int, name: str | None, as_json: bool, settings: Settings) -> 
 
     redis(settings)
     with session(settings) as s:
-        t = clone_task(session=s, task_id=task_id, name=name, max_parallel_default=settings.max_parallel_runs)
+        t = clone_task(session=s, task_id=task_id, name=name, max_parallel_default=settings.max_parallel_runs,
+                       settings=settings)
     _schedule(settings, t.id)
     out(as_json, {"id": t.id, "name": t.name, "status": t.status.value}, f"task {t.id} created")
 
@@ -224,6 +229,14 @@ def weights(task_id: int, output: str, run_id: int | None, as_json: bool, settin
     from shared.services.weights import write_weights_zip
 
     with session(settings) as s:
-        dest, used_run = write_weights_zip(session=s, settings=settings, task_id=task_id, run_id=run_id,
-                                           dest=Path(output))
-    out(as_json, {"task": task_id, "run": used_run, "zip": str(dest)}, f"wrote {dest} (run {used_run})")
+        made = write_weights_zip(session=s, settings=settings, task_id=task_id, run_id=run_id, dest=Path(output))
+    text = f"wrote {made.path} (run {made.run_id})"
+    if made.partial:
+        text += (f"\nrun {made.run_id} is still running: this is a partial snapshot (see PARTIAL.txt in the zip); "
+                 "download again once it has finished")
+    data: dict = {"task": task_id, "run": made.run_id, "zip": str(made.path)}
+    if made.partial:
+        data["partial"] = True
+    if made.skipped:
+        data["skipped"] = made.skipped  # links and special files left out
+    out(as_json, data, text)

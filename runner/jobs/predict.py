@@ -23,7 +23,7 @@ from shared.contract.names import (
     WEIGHTS_FLAG,
 )
 from shared.contract.params import to_argv
-from shared.core.errors import TrainyardError
+from shared.core.errors import NotFoundError, TrainyardError
 from shared.records import ModelPackage, Run
 
 
@@ -56,7 +56,7 @@ def build_predict_argv(*, python: str, model: ModelPackage, weights_inside: str,
 def run_prediction(prediction_id: int) -> None:
     from shared.records import OutputMatch, Prediction, PredictionStatus
     from shared.services.predictions import mark, match_outputs, safe_output_dir
-    from shared.services.weights import regular_files
+    from shared.services.weights import regular_files, safe_file
 
     ctx = context.current()
     settings = ctx.settings
@@ -82,9 +82,10 @@ def run_prediction(prediction_id: int) -> None:
                             values={g: flags[GLOBAL_TO_FLAG[g]] for g in PREDICT_GLOBALS},
                             filename=PREDICT_SCRIPT)
         src.write_text(new, encoding="utf-8")
-        weights_host = settings.path(run.work_dir) / pred.weights
-        if not weights_host.is_file():
-            raise TrainyardError(f"the weights file {pred.weights} of run {run.id} is gone")
+        try:  # checked through fds: the run's own code may have left a link in its work dir
+            weights_host = safe_file(settings, run, pred.weights)
+        except NotFoundError:
+            raise TrainyardError(f"the weights file {pred.weights} of run {run.id} is gone") from None
         weights_inside = visible(settings, weights_host, f"/weights/{weights_host.name}")
         gpus = ctx.gpus.acquire()
         argv = build_predict_argv(python=str(env_path / "bin" / "python"), model=model,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from runner.substitute import substitute
 from shared.contract.names import GLOBAL_TO_FLAG, TRAIN_GLOBALS, TRAIN_SCRIPT, WORK_DIR_FLAG
 from shared.contract.params import to_argv
 from shared.core.errors import TrainyardError
+from shared.core.settings import Settings
 from shared.records import (
     Dataset,
     Direction,
@@ -33,6 +35,7 @@ from shared.records import (
 )
 from shared.services import search
 from shared.services.datasets import DATASET_MOUNT, dataset_args
+from shared.services.limits import clamp_limits
 from shared.services.models import train_args
 
 
@@ -81,9 +84,13 @@ def _prepare_workspace(*, settings, model: ModelPackage, dataset: Dataset, run: 
     return ws
 
 
-def run_limits(task: Task) -> dict[str, int | None]:
-    """A task's limit overrides, named as the sandbox's Limits fields."""
-    return {("memory_bytes" if k == "memory_limit" else k): v for k, v in (task.limits or {}).items()}
+def run_limits(task: Task, settings: Settings) -> dict[str, int | None]:
+    """A task's limit overrides, named as the sandbox's Limits fields, clamped to the
+    platform's ceilings again (a row may predate a lowered ceiling). Keys the sandbox
+    has no field for yet are left to the settings' defaults."""
+    known = {f.name for f in dataclass_fields(Limits)}
+    named = {("memory_bytes" if k == "memory_limit" else k): v for k, v in clamp_limits(task.limits, settings).items()}
+    return {k: v for k, v in named.items() if k in known}
 
 
 def _score(values: list[float], *, mode: ScoreMode, direction: Direction) -> float | None:
@@ -178,7 +185,7 @@ def run_trial(run_id: int) -> None:
             task.status = TaskStatus.running
         from shared.services.tasks import start_deadline
 
-        start_deadline(task)
+        start_deadline(task, settings)
         session.add(run)
         session.add(task)
         session.commit()
@@ -207,7 +214,7 @@ def run_trial(run_id: int) -> None:
             argv=argv, workdir=ws,
             mounts=[Mount(host=env_path, inside=str(env_path)),
                     Mount(host=settings.path(dataset.path), inside=DATASET_MOUNT)],
-            network=model.network, gpus=gpus, limits=Limits.from_settings(settings, run_limits(task)),
+            network=model.network, gpus=gpus, limits=Limits.from_settings(settings, run_limits(task, settings)),
             uid=settings.sandbox_uid_base + run.id % 10000)
         with Session(ctx.engine) as session:
             r = session.get(Run, run.id)

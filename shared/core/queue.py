@@ -14,6 +14,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.registry import StartedJobRegistry
 
+from shared.core.redisconn import connect
 from shared.core.settings import Settings
 from shared.records import JobKind, JobState
 
@@ -42,7 +43,8 @@ def job_id(kind: JobKind, record_id: int, attempt: int = 0) -> str:
 
 
 def redis_connection(settings: Settings) -> Redis:
-    return Redis.from_url(settings.effective_redis_url)
+    """REDIS_URL as given (credentials, TLS, db) or the embedded server's socket."""
+    return connect(settings.effective_redis_url)
 
 
 def _queue(name: str, connection: Redis) -> Queue:

@@ -43,6 +43,28 @@ def parse_size(value: str | int | None) -> int | None:
     return int(float(m.group(1)) * _UNITS[(m.group(2) or "").lower()])
 
 
+_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(d|h|m|min|s|sec)?", re.IGNORECASE)
+_DURATION_S = {"d": 86400, "h": 3600, "m": 60, "min": 60, "s": 1, "sec": 1, "": 1}
+
+
+def parse_seconds(value: str | int | None) -> int | None:
+    """'72h', '1h30m', '7d' or a number of seconds -> seconds; None/''/'none' mean no limit."""
+    if value is None or isinstance(value, int):
+        return value or None
+    text = str(value).strip().lower().replace(" ", "")
+    if text in ("", "none", "off", "0", "unlimited"):
+        return None
+    pos, total = 0, 0.0
+    for m in _DURATION_RE.finditer(text):
+        if m.start() != pos:
+            break
+        total += float(m.group(1)) * _DURATION_S[(m.group(2) or "").lower()]
+        pos = m.end()
+    if pos != len(text) or total <= 0:
+        raise ValueError(f"{value!r} is not a duration; write it like 72h, 7d, 1h30m or a number of seconds")
+    return int(total)
+
+
 def format_size(n: int | None) -> str:
     if n is None:
         return "unlimited"
@@ -106,7 +128,8 @@ class Settings(BaseSettings):
     max_compression_ratio: float = 200.0
     max_image_bytes: int | None = 50 * 1024**2
 
-    # Sandbox and per-run limits (tasks may override them).
+    # Sandbox and per-run limits. Each is the default and the ceiling: a task may
+    # lower it, never raise it or switch it off (shared/services/limits.py).
     bwrap_path: str | None = None
     unsafe_no_sandbox: bool = False  # TRAINYARD_UNSAFE_NO_SANDBOX=1: trusted single-user machines only
     sandbox_uid_base: int = 61000
@@ -116,6 +139,8 @@ class Settings(BaseSettings):
     max_file_bytes: int | None = 20 * 1024**3
     max_disk_bytes: int | None = 50 * 1024**3
     max_log_bytes: int | None = 64 * 1024**2
+    max_files: int | None = 1_000_000  # files and folders (inodes) a run may create
+    max_time_limit: int | None = None  # seconds per task; "72h"; none: tasks may run without a time limit
     max_line_bytes: int = 8192
 
     # Worker behaviour.
@@ -147,6 +172,18 @@ class Settings(BaseSettings):
     @classmethod
     def _sizes(cls, v):
         return parse_size(v) if isinstance(v, str) else v
+
+    @field_validator("max_procs", "max_open_files", "max_files", mode="before")
+    @classmethod
+    def _counts(cls, v):
+        if isinstance(v, str) and v.strip().lower() in ("", "none", "off", "0", "unlimited"):
+            return None
+        return v
+
+    @field_validator("max_time_limit", mode="before")
+    @classmethod
+    def _seconds(cls, v):
+        return parse_seconds(v) if isinstance(v, str) else v
 
     @field_validator("extra_index_urls", "find_links", "constraints", "oidc_admin_domains", mode="before")
     @classmethod

@@ -13,13 +13,14 @@ from redis import Redis
 from sqlmodel import Session, select
 
 from shared.contract.names import IMAGE_EXTS, JUNK_DIRS
+from shared.core import safetree
 from shared.core.errors import FieldError, NotFoundError
 from shared.core.queue import enqueue_prediction, worker_count
 from shared.core.settings import Settings, format_size
 from shared.core.storage import store_upload
 from shared.records import OutputMatch, Prediction, PredictionStatus, Run, RunStatus, Task, TaskStatus, utcnow
 from shared.services.tasks import get_task
-from shared.services.weights import pick_run, regular_files, safe_file, weight_files
+from shared.services.weights import pick_run, safe_file, weight_files
 
 
 @dataclass
@@ -187,11 +188,30 @@ def safe_output_dir(settings: Settings, pred: Prediction) -> Path | None:
 
 
 def outputs_zip(settings: Settings, pred: Prediction, dest: Path) -> Path:
+    """predict.py's outputs as a zip: regular files only, read through directory fds."""
     out = safe_output_dir(settings, pred)
-    with zipfile.ZipFile(dest, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for rel in regular_files(out) if out is not None else []:
-            zf.write(out / rel, arcname=f"prediction{pred.id}/{rel}")
+    with zipfile.ZipFile(dest, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
+        if out is not None:
+            try:
+                listing = safetree.walk(out)
+            except NotFoundError:  # swapped for a link since the check
+                listing = safetree.Listing()
+            budget = settings.max_disk_bytes
+            for entry in listing.files:
+                n = safetree.add_to_zip(zf, out, entry, f"prediction{pred.id}/{entry.rel}", budget=budget)
+                budget = None if budget is None else budget - n
     return dest
+
+
+def output_bytes(settings: Settings, pred: Prediction, rel: str) -> bytes | None:
+    """One output file, read through its fd; None when it is gone, a link or not a file."""
+    out = safe_output_dir(settings, pred)
+    if out is None:
+        return None
+    try:
+        return safetree.read_file(out, rel, max_bytes=settings.max_image_bytes)
+    except NotFoundError:
+        return None
 
 
 def mark(session: Session, pred: Prediction, status: PredictionStatus, reason: str | None = None) -> None:

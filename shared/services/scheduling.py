@@ -57,7 +57,7 @@ def _step(*, engine: Engine, redis: Redis, settings: Settings, task_id: int) -> 
             task.status = TaskStatus.running
             from shared.services.tasks import start_deadline
 
-            start_deadline(task)
+            start_deadline(task, settings)
             session.add(task)
             session.commit()
         free = min(task.max_parallel, settings.max_parallel_runs) - len(active)

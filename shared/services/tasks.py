@@ -14,7 +14,7 @@ from shared.contract.metrics import guess_direction
 from shared.contract.params import is_grid_searchable, parse_setting
 from shared.core.errors import ConflictError, FieldError, NotFoundError
 from shared.core.queue import job_id
-from shared.core.settings import parse_size
+from shared.core.settings import Settings, get_settings
 from shared.records import (
     DeployStatus,
     Direction,
@@ -31,11 +31,11 @@ from shared.records import (
     utcnow,
 )
 from shared.services.datasets import check_name, get_dataset
+from shared.services.limits import check_time_limit, clamp_time_limit, parse_limits
 from shared.services.models import get_model, train_args
 
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(d|h|m|min|s|sec)?", re.IGNORECASE)
 _UNIT_S = {"d": 86400, "h": 3600, "m": 60, "min": 60, "s": 1, "sec": 1, None: 60}
-LIMIT_FIELDS = ("memory_limit", "max_procs", "max_open_files", "max_file_bytes", "max_disk_bytes", "max_log_bytes")
 
 
 def parse_duration(text: str | int | float | None, *, field: str = "time limit") -> int | None:
@@ -90,24 +90,11 @@ def _positive_int(value: Any, *, field: str, what: str) -> int:
     return n
 
 
-def parse_limits(limits: dict[str, Any]) -> dict[str, int | None]:
-    out: dict[str, int | None] = {}
-    for key, raw in (limits or {}).items():
-        if raw in (None, ""):
-            continue
-        if key not in LIMIT_FIELDS:
-            raise FieldError(key, f"unknown limit; known: {', '.join(LIMIT_FIELDS)}")
-        try:
-            out[key] = int(raw) if key in ("max_procs", "max_open_files") else parse_size(raw)
-        except (TypeError, ValueError) as exc:
-            raise FieldError(key, str(exc)) from None
-        if out[key] is not None and out[key] <= 0:  # type: ignore[operator]
-            raise FieldError(key, "must be positive")
-    return out
-
-
-def validate_task(*, session: Session, task_in: TaskIn, max_parallel_default: int = 4) -> Task:
-    """Every check of the form, in field order; FieldError names the field."""
+def validate_task(*, session: Session, task_in: TaskIn, max_parallel_default: int = 4,
+                  settings: Settings | None = None) -> Task:
+    """Every check of the form, in field order; FieldError names the field. Limits are
+    checked against the platform's ceilings (``settings``, by default the process's own)."""
+    settings = settings or get_settings()
     name = check_name(task_in.name, field="name")
     model = get_model(session=session, model_id=task_in.model_id)
     dataset = get_dataset(session=session, dataset_id=task_in.dataset_id)
@@ -119,7 +106,7 @@ def validate_task(*, session: Session, task_in: TaskIn, max_parallel_default: in
                                   f"is {dataset.task_type.value}; pick a model of the same task type")
     epochs = _positive_int(task_in.epochs, field="epochs", what="epochs per run")
     n_runs = _positive_int(task_in.n_runs, field="runs", what="the number of runs")
-    time_limit_s = parse_duration(task_in.time_limit)
+    time_limit_s = check_time_limit(task_in.time_limit, parse_duration(task_in.time_limit), settings)
     metrics = [m.strip() for m in task_in.metrics if m and m.strip()]
     eval_metric = (task_in.eval_metric or "").strip() or None
     if eval_metric and metrics and eval_metric not in metrics:
@@ -160,15 +147,17 @@ def validate_task(*, session: Session, task_in: TaskIn, max_parallel_default: in
         raise FieldError("eval metric", "a search needs an evaluation metric to rank the runs")
     max_parallel = _positive_int(task_in.max_parallel or min(n_runs, max_parallel_default),
                                  field="max parallel", what="parallel runs")
-    limits = parse_limits(task_in.limits)
+    limits = parse_limits(task_in.limits, settings)
     return Task(name=name, model_id=model.id, dataset_id=dataset.id, epochs=epochs, n_runs=n_runs,
                 time_limit_s=time_limit_s, metrics=metrics, eval_metric=eval_metric, direction=direction,
                 score_mode=score_mode, params=params, sampler=sampler, prune=bool(task_in.prune),
                 max_parallel=max_parallel, seed=task_in.seed, limits=limits)
 
 
-def create_task(*, session: Session, task_in: TaskIn, max_parallel_default: int = 4) -> Task:
-    task = validate_task(session=session, task_in=task_in, max_parallel_default=max_parallel_default)
+def create_task(*, session: Session, task_in: TaskIn, max_parallel_default: int = 4,
+                settings: Settings | None = None) -> Task:
+    task = validate_task(session=session, task_in=task_in, max_parallel_default=max_parallel_default,
+                         settings=settings)
     task.status = TaskStatus.waiting
     session.add(task)
     session.commit()
@@ -206,11 +195,13 @@ def request_stop(*, session: Session, task_id: int) -> Task:
     return task
 
 
-def start_deadline(task: Task) -> None:
+def start_deadline(task: Task, settings: Settings | None = None) -> None:
+    """The deadline, under TRAINYARD_MAX_TIME_LIMIT even for a task stored before it was set."""
     if task.started_at is None:
         task.started_at = utcnow()
-        if task.time_limit_s:
-            task.deadline = task.started_at + timedelta(seconds=task.time_limit_s)
+        limit = clamp_time_limit(task.time_limit_s, settings or get_settings())
+        if limit:
+            task.deadline = task.started_at + timedelta(seconds=limit)
 
 
 def metric_series(*, session: Session, run_ids: list[int], names: list[str] | None = None
@@ -301,7 +292,7 @@ def task_summary(*, session: Session, task: Task, with_metrics: bool = True) -> 
 
 
 def clone_task(*, session: Session, task_id: int, name: str | None = None,
-               max_parallel_default: int = 4) -> Task:
+               max_parallel_default: int = 4, settings: Settings | None = None) -> Task:
     """A new waiting task with the same settings (validated again: the model
     must still be deployed)."""
     src = get_task(session=session, task_id=task_id)
@@ -318,7 +309,8 @@ def clone_task(*, session: Session, task_id: int, name: str | None = None,
                      eval_metric=src.eval_metric, direction=src.direction.value, score_mode=src.score_mode.value,
                      params=params, sampler=src.sampler.value, prune=src.prune, max_parallel=src.max_parallel,
                      seed=src.seed, limits=dict(src.limits))
-    return create_task(session=session, task_in=task_in, max_parallel_default=max_parallel_default)
+    return create_task(session=session, task_in=task_in, max_parallel_default=max_parallel_default,
+                       settings=settings)
 
 
 def rerun_run(*, session: Session, run_id: int) -> Run:
@@ -351,7 +343,8 @@ def rerun_run(*, session: Session, run_id: int) -> Run:
         task.finished_at = None
         task.reason = None
         task.started_at = utcnow()
-        task.deadline = task.started_at + timedelta(seconds=task.time_limit_s) if task.time_limit_s else None
+        limit = clamp_time_limit(task.time_limit_s, get_settings())
+        task.deadline = task.started_at + timedelta(seconds=limit) if limit else None
         session.add(task)
     session.add(run)
     session.commit()

@@ -3,15 +3,17 @@ in memory), single files from it, and the default weights file for prediction.""
 
 from __future__ import annotations
 
-import os
 import zipfile
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from sqlmodel import Session
 
+from shared.core import safetree
 from shared.core.errors import NotFoundError
 from shared.core.settings import Settings
-from shared.records import Run, Task
+from shared.records import Run, Task, utcnow
 from shared.services.tasks import get_run, get_task
 
 WEIGHT_EXTS = (".pt", ".pth", ".ckpt", ".onnx", ".safetensors", ".pkl", ".bin", ".h5", ".weights")
@@ -41,51 +43,91 @@ def work_dir(settings: Settings, run: Run) -> Path:
 
 
 def regular_files(root: Path) -> list[str]:
-    """Relative paths of the regular files under root, never following links."""
-    out: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames[:] = [d for d in dirnames if not os.path.islink(os.path.join(dirpath, d))]
-        for name in filenames:
-            full = os.path.join(dirpath, name)
-            if not os.path.islink(full) and os.path.isfile(full):
-                out.append(os.path.relpath(full, root))
-    return sorted(out)
+    """Relative paths (display form) of the regular files under root, never following
+    links; none when root is missing or was swapped for a link."""
+    try:
+        return [e.rel for e in safetree.walk(root).files]
+    except NotFoundError:
+        return []
 
 
 def list_files(settings: Settings, run: Run) -> list[str]:
     root = work_dir(settings, run)
     if not root.is_dir():
         return []
-    return regular_files(root)
+    return [e.rel for e in safetree.walk(root, max_entries=_entry_cap(settings)).files]
 
 
 def weight_files(settings: Settings, run: Run) -> list[str]:
     """Weights-like files, newest first (the sensible default is the first)."""
     root = work_dir(settings, run)
-    files = [f for f in list_files(settings, run) if f.lower().endswith(WEIGHT_EXTS)]
-    return sorted(files, key=lambda f: (root / f).stat().st_mtime, reverse=True)
+    if not root.is_dir():
+        return []
+    found = [e for e in safetree.walk(root, max_entries=_entry_cap(settings)).files
+             if e.rel.lower().endswith(WEIGHT_EXTS)]
+    return [e.rel for e in sorted(found, key=lambda e: e.mtime, reverse=True)]
+
+
+def _entry_cap(settings: Settings) -> int:
+    return settings.max_files or 1_000_000
+
+
+def read_file(settings: Settings, run: Run, rel: str) -> bytes:
+    """One file of the run's work dir, read through its fd (a link is never followed)."""
+    try:
+        return safetree.read_file(work_dir(settings, run), rel, max_bytes=settings.max_file_bytes)
+    except NotFoundError:
+        raise NotFoundError(f"run {run.id} has no file {rel!r} in its work dir") from None
 
 
 def safe_file(settings: Settings, run: Run, rel: str) -> Path:
-    root = work_dir(settings, run).resolve()
-    path = (root / rel).resolve()
-    if not path.is_relative_to(root) or not path.is_file() or rel not in list_files(settings, run):
-        raise NotFoundError(f"run {run.id} has no file {rel!r} in its work dir")
-    return path
+    """The host path of the regular file shown as ``rel``, checked through directory fds
+    (for a finished run, whose files no user code changes any more)."""
+    try:
+        return safetree.host_path(work_dir(settings, run), rel)
+    except NotFoundError:
+        raise NotFoundError(f"run {run.id} has no file {rel!r} in its work dir") from None
+
+
+@dataclass(frozen=True)
+class WeightsZip:
+    path: Path
+    run_id: int
+    partial: bool  # the run was still running: a snapshot of files that may be mid-write
+    files: int
+    skipped: int  # links and special files left out
+
+
+PARTIAL_NOTE = "PARTIAL.txt"
 
 
 def write_weights_zip(*, session: Session, settings: Settings, task_id: int, run_id: int | None,
-                      dest: Path) -> tuple[Path, int]:
+                      dest: Path) -> WeightsZip:
+    """The run's work dir as a zip: regular files only, each copied as read through its
+    fd and capped at its size when opened. A running run gives a snapshot with a note."""
     task = get_task(session=session, task_id=task_id)
     run = pick_run(session=session, task=task, run_id=run_id)
     root = work_dir(settings, run)
     if not root.is_dir():
         raise NotFoundError(f"run {run.id}'s work dir is gone")
+    partial = not run.status.finished
+    listing = safetree.walk(root, max_entries=_entry_cap(settings))
+    budget = settings.max_disk_bytes  # more than the run may write is not a work dir any more
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(dest.name + ".part")
+    top = f"task{task.id}-run{run.id}"
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
-        for rel in list_files(settings, run):
-            zf.write(root / rel, arcname=f"task{task.id}-run{run.id}/{rel}")
+        for entry in listing.files:
+            n = safetree.add_to_zip(zf, root, entry, f"{top}/{entry.rel}", budget=budget)
+            budget = None if budget is None else budget - n
+        if partial:
+            zf.writestr(f"{top}/{PARTIAL_NOTE}", partial_note(run, utcnow()))
     tmp.replace(dest)
-    return dest, run.id
+    return WeightsZip(dest, run.id, partial, len(listing.files), listing.skipped)
+
+
+def partial_note(run: Run, when: datetime) -> str:
+    return (f"Run {run.id} was {run.status.value} when this zip was made ({when:%Y-%m-%d %H:%M:%S} UTC).\n"
+            "It is a snapshot: train.py may have been writing some of these files, so a checkpoint here\n"
+            "can be incomplete. Download again once the run has finished for its final weights.\n")

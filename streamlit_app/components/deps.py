@@ -36,8 +36,17 @@ def _engine(url: str) -> Engine:
 
 @st.cache_resource(show_spinner=False)
 def _redis(url: str) -> Redis:
+    from shared.core.redisconn import RedisAuthError, check, connect
+
     # Short timeouts: a page must say "Redis is down" rather than hang.
-    return Redis.from_url(url, socket_connect_timeout=3, socket_timeout=10)
+    conn = connect(url, socket_connect_timeout=3, socket_timeout=10)
+    try:
+        check(conn, url)
+    except RedisAuthError:
+        raise  # not cached: fixed credentials are picked up on the next call
+    except Exception:  # noqa: BLE001 - down for now: the pages say so when they use it
+        pass
+    return conn
 
 
 def engine() -> Engine:

@@ -23,6 +23,7 @@ from shared.services.predictions import (
     get_prediction,
     input_dir,
     match_outputs,
+    output_bytes,
     outputs_zip,
     safe_output_dir,
 )
@@ -51,13 +52,12 @@ def per_image(pred: Prediction) -> dict[str, Any]:
 
 
 @st.cache_data(max_entries=512, show_spinner=False)
-def _thumb(path: str, mtime_ns: int) -> bytes | None:
-    """A web-viewable copy (TIFF/BMP/16-bit PNG are not), at most THUMB_SIDE px; None if unreadable.
-    ``mtime_ns`` is only part of the cache key, so a rewritten output is not served stale."""
+def _thumb(data: bytes) -> bytes | None:
+    """A web-viewable copy (TIFF/BMP/16-bit PNG are not), at most THUMB_SIDE px; None if unreadable."""
     from PIL import Image
 
     try:
-        with Image.open(path) as im:
+        with Image.open(io.BytesIO(data)) as im:
             im.thumbnail((THUMB_SIDE, THUMB_SIDE))
             alpha = im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info)
             im = im.convert("RGBA" if alpha else "RGB")
@@ -68,15 +68,21 @@ def _thumb(path: str, mtime_ns: int) -> bytes | None:
         return None
 
 
-def _image(path: Path, caption: str) -> None:
-    try:
-        data = _thumb(str(path), path.stat().st_mtime_ns)
-    except FileNotFoundError:
-        data = None
-    if data is None:
+def _image(data: bytes | None, caption: str) -> None:
+    """``data`` was read by the platform: inputs from its own folder, outputs through their
+    fds (predict.py may plant links), never by a path that is opened again."""
+    thumb = _thumb(data) if data else None
+    if thumb is None:
         st.warning(f"{caption}: cannot be shown as an image (it is still in the zip)")
     else:
-        st.image(data, caption=caption, width="content")  # small images stay small, big ones fit
+        st.image(thumb, caption=caption, width="content")  # small images stay small, big ones fit
+
+
+def _input_bytes(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
 
 
 def _zip_bytes(pred_id: int) -> bytes:
@@ -182,10 +188,11 @@ def _gallery(pred: Prediction, images: dict[str, dict[str, Any]], *, key: str) -
         r = images[name]
         left, right = st.columns(2)
         with left:
-            _image(src / name, name)
+            _image(_input_bytes(src / name), name)
         with right:
             if r.get("output") and out is not None:
-                _image(out / r["output"], r["output"] + (f" ({r['note']})" if r.get("note") else ""))
+                _image(output_bytes(settings, pred, r["output"]),
+                       r["output"] + (f" ({r['note']})" if r.get("note") else ""))
             else:
                 st.warning(r.get("note") or f"predict.py wrote no image for {name}")
     st.caption(f"Images {(page - 1) * PAGE_SIZE + 1}–{min(page * PAGE_SIZE, len(names))} of {len(names)}")

@@ -20,8 +20,9 @@ from redis.exceptions import RedisError
 from shared.contract.metrics import guess_direction
 from shared.contract.params import is_grid_searchable, parse_setting
 from shared.core.errors import FieldError, TrainyardError
-from shared.core.settings import Settings, format_size
-from shared.services.tasks import LIMIT_FIELDS, TaskIn, create_task
+from shared.core.settings import Settings
+from shared.services.limits import COUNT_FIELDS, LIMIT_FIELDS, shown
+from shared.services.tasks import TaskIn, create_task
 from streamlit_app.components import deps
 
 ERROR_KEY = "tf_error"
@@ -34,6 +35,7 @@ FIELD_KEYS = {
 LIMIT_LABELS = {
     "memory_limit": "Memory", "max_procs": "Processes", "max_open_files": "Open files",
     "max_file_bytes": "Largest file", "max_disk_bytes": "Disk (work dir)", "max_log_bytes": "Log size",
+    "max_files": "Files (inodes)",
 }
 
 
@@ -192,10 +194,12 @@ def limit_inputs(settings: Settings) -> dict[str, str]:
     cols = st.columns(3)
     for i, key in enumerate(LIMIT_FIELDS):
         default = getattr(settings, key, None)
-        shown = str(default) if key in ("max_procs", "max_open_files") and default else format_size(default)
+        cap = "" if default is None else " (also the most a task may ask for)"
         with cols[i % 3]:
-            out[key] = st.text_input(LIMIT_LABELS[key], key=FIELD_KEYS[key], placeholder=f"default: {shown}",
-                                     help="sizes like 512MiB or 8GiB; counts as numbers")
+            out[key] = st.text_input(LIMIT_LABELS[key], key=FIELD_KEYS[key],
+                                     placeholder=f"default: {shown(key, default)}",
+                                     help=("a number" if key in COUNT_FIELDS else "a size like 512MiB or 8GiB")
+                                     + f"; empty keeps the platform's {shown(key, default)}{cap}")
             field_error(key)
     return {k: v for k, v in out.items() if v.strip()}
 
@@ -230,7 +234,8 @@ def submit(user_args: list[dict]) -> None:
         try:
             with deps.session() as s:
                 task = create_task(session=s, task_in=task_in_from_state(user_args),
-                                   max_parallel_default=deps.settings().max_parallel_runs)
+                                   max_parallel_default=deps.settings().max_parallel_runs,
+                                   settings=deps.settings())
         except FieldError as exc:
             set_error(exc.field, exc.field_message)
             status.update(label="The form needs a fix: see the message at its field", state="error")

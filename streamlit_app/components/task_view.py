@@ -296,12 +296,12 @@ def weights_zip(task_id: int, run_id: int | None) -> bytes:
     tmp_root = settings.data_dir / "tmp"
     tmp_root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=tmp_root) as tmp, deps.session() as s:
-        path, _rid = write_weights_zip(session=s, settings=settings, task_id=task_id, run_id=run_id,
-                                       dest=Path(tmp) / "weights.zip")
-        return path.read_bytes()
+        made = write_weights_zip(session=s, settings=settings, task_id=task_id, run_id=run_id,
+                                 dest=Path(tmp) / "weights.zip")
+        return made.path.read_bytes()
 
 
 def file_bytes(run: Run, rel: str) -> bytes:
-    from shared.services.weights import safe_file
+    from shared.services.weights import read_file
 
-    return safe_file(deps.settings(), run, rel).read_bytes()
+    return read_file(deps.settings(), run, rel)

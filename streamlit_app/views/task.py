@@ -116,6 +116,9 @@ def _downloads(task, runs) -> None:
     if not files:
         st.caption(f"{tv.run_label(run)} has no files in its work dir (score {score(run.score)}).")
         return
+    if not run.status.finished:
+        st.info(f"{tv.run_label(run)} is still {run.status.value}: the zip and the files are a snapshot of "
+                "what it has written so far (a checkpoint may be mid-write; the zip holds a PARTIAL.txt note).")
     st.download_button(f"Work dir of {tv.run_label(run)} (zip)", data=lambda: tv.weights_zip(task.id, run.id),
                        file_name=f"task{task.id}-run{run.id}.zip", mime="application/zip", key="tk_dl_zip",
                        on_click="ignore")

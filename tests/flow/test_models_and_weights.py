@@ -110,13 +110,16 @@ def test_weights_zip_clone_and_rerun(settings, ctx, session, burst, tmp_path, db
     session.expire_all()
     task = get_task(session=session, task_id=task.id)
     assert task.status == TaskStatus.completed
-    out, run_id = write_weights_zip(session=session, settings=settings, task_id=task.id, run_id=None,
-                                    dest=tmp_path / "w.zip")
+    made = write_weights_zip(session=session, settings=settings, task_id=task.id, run_id=None,
+                             dest=tmp_path / "w.zip")
+    out, run_id = made.path, made.run_id
+    assert not made.partial
     assert run_id == task.best_run_id
     best = next(r for r in task_runs(session=session, task_id=task.id) if r.id == run_id)
     assert best.params["x"] == 0.3
     with zipfile.ZipFile(out) as zf:
         assert f"task{task.id}-run{run_id}/best.pt" in zf.namelist()
+        assert f"task{task.id}-run{run_id}/PARTIAL.txt" not in zf.namelist()
     # The CLI writes the same zip.
     proc = subprocess.run([sys.executable, "-m", "runner", "task", "weights", str(task.id), "-o",
                            str(tmp_path / "cli.zip"), "--json"], cwd=ROOT, capture_output=True, text=True)

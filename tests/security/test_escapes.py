@@ -343,7 +343,7 @@ def test_a_work_dir_replaced_by_a_symlink_exposes_no_host_file(plat, settings):
     if zipped:
         import zipfile
 
-        with zipfile.ZipFile(zipped[0]) as zf:
+        with zipfile.ZipFile(zipped.path) as zf:
             leaks["write_weights_zip"] = zf.namelist()
     leaks["create_prediction"] = gone(lambda: create_prediction(
         session=plat.session, settings=settings, task_id=task.id, run_id=run.id, weights=victim_rel,
