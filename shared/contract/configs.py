@@ -29,6 +29,7 @@ from shared.core.errors import FieldError, PackageError
 _CONFIG_WORD = re.compile(r"(?:^|[-_])(config|cfg|configs)(?:$|[-_])", re.IGNORECASE)
 _HELP_WORD = re.compile(r"\bconfig(?:uration)?s?\b", re.IGNORECASE)
 # JSON strings: the text is valid JSON (checked first), so every '"' outside a string opens one.
+_YAML_PROPERTY = re.compile(r"[&!][^\s,\[\]{}]*\s+")
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _MAX_FILES = 5000
 _MAX_BYTES = 8 * 1024 * 1024  # larger files are data, not settings
@@ -142,7 +143,11 @@ def _yaml_spans(text: str, filename: str) -> list[Span]:
         if isinstance(node, yaml.ScalarNode):
             # Plain and quoted string scalars only: a block scalar's span runs to the next line's indent.
             if node.tag == "tag:yaml.org,2002:str" and node.style in (None, "'", '"'):
-                spans[node.start_mark.index] = Span(node.start_mark.index, node.end_mark.index, node.value)
+                start, end = node.start_mark.index, node.end_mark.index
+                # The node's span starts at its anchor or tag (`&root DATA_PATH`): those stay as written.
+                while (m := _YAML_PROPERTY.match(text, start, end)) is not None:
+                    start = m.end()
+                spans[start] = Span(start, end, node.value)
         elif isinstance(node, yaml.SequenceNode):
             stack.extend(node.value)
         elif isinstance(node, yaml.MappingNode):
