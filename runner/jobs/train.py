@@ -60,13 +60,16 @@ def build_argv(*, python: str, task: Task, run: Run, model: ModelPackage, datase
     if args.device is not None:
         argv += to_argv(args.device, device)
     by_name = {a.name: a for a in args.user}
-    # Positionals first, in source order: after a several-value option (`--cfg-options a=1 b=2`) argparse
-    # would swallow them as more of its values. Launcher arguments are user-invisible and never passed.
+    # Positionals first, in source order (`train.py configs/x.py ...`): after a several-value option
+    # (`--cfg-options a=1 b=2`) argparse would take them as more of its values. Launcher arguments
+    # (--local_rank) are not user parameters, so a plain run never passes them.
     chosen = [(by_name[name], value) for name, value in run.params.items() if name in by_name]
-    chosen.sort(key=lambda sv: (not sv[0].positional, sv[0].line if sv[0].positional else 0))
+    positionals = sorted(((s, v) for s, v in chosen if s.positional), key=lambda sv: sv[0].line)
+    head = [a for spec, value in positionals for a in to_argv(spec, value)]
     for spec, value in chosen:
-        argv += to_argv(spec, value)
-    return argv
+        if not spec.positional:
+            argv += to_argv(spec, value)
+    return [*argv[:2], *head, *argv[2:]]
 
 
 def _prepare_workspace(*, settings, model: ModelPackage, dataset: Dataset, run: Run, run_dir: Path) -> Path:
