@@ -17,7 +17,7 @@ from runner.gpus import device_arg
 from runner.ingest import MetricCollector, MetricWriter
 from runner.jobs.common import copy_package, model_env, tail, visible
 from runner.sandbox import WORKSPACE, Limits, Mount, SandboxSpec
-from runner.substitute import substitute
+from runner.substitute import substitute, substitute_package
 from shared.contract.names import GLOBAL_TO_FLAG, TRAIN_GLOBALS, TRAIN_SCRIPT, WORK_DIR_FLAG
 from shared.contract.params import to_argv
 from shared.core.errors import TrainyardError
@@ -63,11 +63,16 @@ def build_argv(*, python: str, task: Task, run: Run, model: ModelPackage, datase
     if args.device is not None:
         argv += to_argv(args.device, device)
     by_name = {a.name: a for a in args.user}
-    for name, value in run.params.items():
-        spec = by_name.get(name)
-        if spec is not None:
+    # Positionals first, in source order (`train.py configs/x.py ...`): after a several-value option
+    # (`--cfg-options a=1 b=2`) argparse would take them as more of its values. Launcher arguments
+    # (--local_rank) are not user parameters, so a plain run never passes them.
+    chosen = [(by_name[name], value) for name, value in run.params.items() if name in by_name]
+    positionals = sorted(((s, v) for s, v in chosen if s.positional), key=lambda sv: sv[0].line)
+    head = [a for spec, value in positionals for a in to_argv(spec, value)]
+    for spec, value in chosen:
+        if not spec.positional:
             argv += to_argv(spec, value)
-    return argv
+    return [*argv[:2], *head, *argv[2:]]
 
 
 def _prepare_workspace(*, settings, model: ModelPackage, dataset: Dataset, run: Run, run_dir: Path) -> Path:
@@ -81,6 +86,8 @@ def _prepare_workspace(*, settings, model: ModelPackage, dataset: Dataset, run: 
     train = ws / TRAIN_SCRIPT
     new, _replaced = substitute(source=train.read_text(encoding="utf-8"), values=values, filename=TRAIN_SCRIPT)
     train.write_text(new, encoding="utf-8")
+    # MM-style configs name the dataset themselves (`data_root = 'DATA_PATH'`): same rule, every config file.
+    substitute_package(root=ws, values=values)
     return ws
 
 

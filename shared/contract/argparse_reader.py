@@ -259,6 +259,9 @@ class ArgparseReader:
         if "const" in kw:
             spec.const = self._literal(kw["const"])[1]
         spec.type = self._type(kw.get("type"), action, spec.const)
+        if "type" not in kw and spec.nargs == "?" and isinstance(spec.const, bool):
+            # YOLOv5's `--resume`: nargs='?', const=True, no type. A switch, not a string field.
+            spec.type = "bool"
         if "default" in kw:
             self._apply_default(spec, kw["default"])
         elif action == "store_true":

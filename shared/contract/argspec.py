@@ -44,13 +44,14 @@ class ScriptArgs:
     user: list[ArgSpec] = field(default_factory=list)
     epochs: ArgSpec | None = None
     device: ArgSpec | None = None
+    launcher: list[ArgSpec] = field(default_factory=list)  # --local_rank & co: set by a distributed launcher
     globals_used: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     @property
     def all(self) -> list[ArgSpec]:
         """Every argument, in source order."""
-        specs = [*self.platform, *self.user, *(a for a in (self.epochs, self.device) if a is not None)]
+        specs = [*self.platform, *self.user, *self.launcher, *(a for a in (self.epochs, self.device) if a is not None)]
         return sorted(specs, key=lambda a: a.line)
 
     def to_dict(self) -> dict[str, Any]:
@@ -59,6 +60,7 @@ class ScriptArgs:
             "user": [a.to_dict() for a in self.user],
             "epochs": self.epochs.to_dict() if self.epochs else None,
             "device": self.device.to_dict() if self.device else None,
+            "launcher": [a.to_dict() for a in self.launcher],
             "globals_used": list(self.globals_used),
             "warnings": list(self.warnings),
         }
@@ -73,6 +75,7 @@ class ScriptArgs:
             user=[ArgSpec.from_dict(d) for d in data.get("user") or []],
             epochs=one(data.get("epochs")),
             device=one(data.get("device")),
+            launcher=[ArgSpec.from_dict(d) for d in data.get("launcher") or []],
             globals_used=list(data.get("globals_used") or []),
             warnings=list(data.get("warnings") or []),
         )

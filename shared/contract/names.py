@@ -59,6 +59,15 @@ DEVICE_FLAG = "--device"
 WEIGHTS_FLAG = "--weights"
 CONFIDENCE_FLAG = "--confidence"
 
+# Arguments a distributed launcher (torch.distributed.run, mmengine's launchers)
+# sets in every worker process: never a user parameter, never passed by a plain run.
+LAUNCHER_FLAGS: tuple[str, ...] = ("--local_rank", "--local-rank")
+
+# Config files a package may carry (MM-style `configs/**/*.py`, YOLO-style yaml):
+# offered to a config parameter, and searched for global variables at run time.
+CONFIG_DIR = "configs"
+CONFIG_SUFFIXES: tuple[str, ...] = (".py", ".yaml", ".yml", ".json")
+
 # §2.3/§2.4 global variables, each mirroring one platform flag, so one mapping
 # of flag values serves scripts that use either form.
 GLOBAL_TO_FLAG: dict[str, str] = {
@@ -87,9 +96,10 @@ FORBIDDEN_COMMANDS: tuple[str, ...] = (
 )
 
 __all__ = [
-    "APPLEDOUBLE_PREFIX", "CONFIDENCE_FLAG", "DATASET_FLAGS", "DATA_FLAG", "DEVICE_FLAG", "EPOCHS_FLAG",
+    "APPLEDOUBLE_PREFIX", "CONFIDENCE_FLAG", "CONFIG_DIR", "CONFIG_SUFFIXES", "DATASET_FLAGS", "DATA_FLAG",
+    "DEVICE_FLAG", "EPOCHS_FLAG",
     "FLAG_TO_GLOBAL", "FORBIDDEN_COMMANDS", "GLOBAL_TO_FLAG", "GLOBAL_VARIABLES", "IMAGE_EXTS", "INSTALL_SCRIPT",
-    "JUNK_DIRS", "JUNK_FILES", "LABEL_CLASS_COUNT_FLAG", "LABEL_CLASS_FLAG", "OUT_DIR_FLAG",
+    "JUNK_DIRS", "JUNK_FILES", "LABEL_CLASS_COUNT_FLAG", "LAUNCHER_FLAGS", "LABEL_CLASS_FLAG", "OUT_DIR_FLAG",
     "PLATFORM_PREDICT_FLAGS", "PLATFORM_TRAIN_FLAGS", "PREDICT_GLOBALS", "PREDICT_SCRIPT", "REQUIREMENTS_FILE",
     "SOURCE_FLAG", "SPLITS", "SPLIT_DATA_FLAGS", "SPLIT_LABEL_FLAGS",
     "TRAIN_DATA_FLAG", "TRAIN_GLOBALS", "TRAIN_SCRIPT", "WEIGHTS_DIR", "WORK_DIR_FLAG",

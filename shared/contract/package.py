@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.contract.archive import ArchiveLimits, safe_extract
+from shared.contract.configs import globals_in_files, list_config_files
 from shared.contract.install_script import ScriptViolation, check_install_script
 from shared.contract.names import (
     DATA_FLAG,
@@ -50,6 +51,8 @@ class PackageReport:
     tree: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # package-level; each script's own are in its args
     unwrapped: str | None = None
+    config_files: list[str] = field(default_factory=list)  # *.py|yaml|yml|json, relative, train.py included
+    config_globals: dict[str, list[str]] = field(default_factory=dict)  # config file -> global variables in it
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -61,6 +64,8 @@ class PackageReport:
             "tree": list(self.tree),
             "warnings": list(self.warnings),
             "unwrapped": self.unwrapped,
+            "config_files": list(self.config_files),
+            "config_globals": {k: list(v) for k, v in self.config_globals.items()},
         }
 
     @classmethod
@@ -74,6 +79,8 @@ class PackageReport:
             tree=list(data.get("tree") or []),
             warnings=list(data.get("warnings") or []),
             unwrapped=data.get("unwrapped"),
+            config_files=list(data.get("config_files") or []),
+            config_globals={k: list(v) for k, v in (data.get("config_globals") or {}).items()},
         )
 
 
@@ -116,7 +123,10 @@ def check_package(*, root: Path, unwrapped: str | None = None) -> PackageReport:
                                 f"{INSTALL_SCRIPT} installs")
 
     has_script, violations = _install_script(root, problems, warnings)
-    warnings += _contract_warnings(root, train_args, predict_args)
+    config_files = list_config_files(root)
+    config_globals, config_warnings = globals_in_files(root, config_files)
+    warnings += config_warnings
+    warnings += _contract_warnings(root, train_args, predict_args, config_globals)
 
     if problems:
         if len(problems) == 1:
@@ -125,7 +135,8 @@ def check_package(*, root: Path, unwrapped: str | None = None) -> PackageReport:
                            details=problems)
     return PackageReport(requirements=requirements, train_args=train_args, predict_args=predict_args,
                          has_install_script=has_script, install_script_violations=violations,
-                         tree=list_tree(root), warnings=warnings, unwrapped=unwrapped)
+                         tree=list_tree(root), warnings=warnings, unwrapped=unwrapped, config_files=config_files,
+                         config_globals=config_globals)
 
 
 def _required(root: Path, name: str, at_root: str) -> str | None:
@@ -240,9 +251,14 @@ def _install_script(root: Path, problems: list[str], warnings: list[str]) -> tup
     return True, violations
 
 
-def _contract_warnings(root: Path, train: ScriptArgs, predict: ScriptArgs) -> list[str]:
-    """Things the platform cannot do with these scripts; legal, but worth saying at upload time."""
+def _contract_warnings(root: Path, train: ScriptArgs, predict: ScriptArgs,
+                       config_globals: dict[str, list[str]]) -> list[str]:
+    """Things the platform cannot do with these scripts; legal, but worth saying at upload time.
+    A variable in a config file counts as train.py's: the run replaces it there too."""
     out: list[str] = []
+    in_configs = {name for names in config_globals.values() for name in names}
+    train = ScriptArgs(platform=train.platform, epochs=train.epochs,
+                       globals_used=[*train.globals_used, *sorted(in_configs)])
     if not (root / TRAIN_SCRIPT).is_file() or not (root / PREDICT_SCRIPT).is_file():
         return out
     if train.epochs is None:

@@ -6,12 +6,19 @@ Forms a value can take (task form, CLI ``--param``, templates):
     ``10``            a single value
     ``[5, 10]``       a range (numbers); needs the search flag to be searched
     ``{sgd, adam}``   a set of choices to search over
+
+Argument shapes: a several-value argument (``nargs='+'``, ``'*'``, ``N``, ``append``)
+takes one line split like a shell (``a=1 'b=[x,y]'``), never at commas, since
+values such as ``custom_imports.imports=[a,b]`` hold commas themselves. An
+optional-value argument with a ``const`` (``nargs='?'``) is a switch: on passes
+the bare flag, off passes nothing, any other text is passed as its value.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import shlex
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,19 +36,61 @@ def _spec_type(spec: Any) -> str:
     return getattr(spec, "type", None) or "str"
 
 
+_SWITCH_ON = {"true", "yes", "on"}
+_SWITCH_OFF = {"false", "no", "off"}
+
+
 def _is_flag(spec: Any) -> bool:
     return getattr(spec, "action", None) in ("store_true", "store_false", "store_const", "count")
+
+
+def is_multi(spec: Any) -> bool:
+    """An argument that takes several values (nargs '+', '*', N > 1, REMAINDER, or action append/extend)."""
+    nargs = getattr(spec, "nargs", None)
+    return nargs not in (None, 1, "?") or getattr(spec, "action", None) in ("append", "extend")
+
+
+def is_switch(spec: Any) -> bool:
+    """``nargs='?'`` with a ``const``: the bare flag means on (YOLOv5's ``--resume``, MM's ``--resume``)."""
+    return (getattr(spec, "nargs", None) == "?" and getattr(spec, "const", None) is not None
+            and getattr(spec, "action", None) in (None, "store") and not getattr(spec, "positional", False))
+
+
+def split_words(raw: Any, *, field: str) -> list[str]:
+    """A several-value line split like a shell: quotes group, commas are part of a value."""
+    if isinstance(raw, list | tuple):
+        return [str(v) for v in raw]
+    try:
+        return shlex.split(str(raw))
+    except ValueError as exc:
+        raise FieldError(field, f"{raw!r}: {exc}; close the quote, or quote a value that holds spaces") from None
+
+
+def words_text(values: Any) -> str:
+    """A several-value setting as the one line the form and the CLI take (inverse of ``split_words``)."""
+    if not isinstance(values, list | tuple):
+        return "" if values is None else str(values)
+    return shlex.join(_fmt(v) for v in values)
 
 
 def coerce(spec: Any, raw: Any, *, field: str) -> Any:
     """One value, converted to the argument's type; FieldError says what is expected."""
     typ = _spec_type(spec)
     action = getattr(spec, "action", None)
-    nargs = getattr(spec, "nargs", None)
-    if nargs not in (None, 1, "?") or action == "append":
-        items = raw if isinstance(raw, list) else [p for p in re.split(r"[\s,]+", str(raw).strip()) if p]
+    if is_multi(spec):
         single = _single(spec, typ, action="store")
-        return [coerce(single, item, field=field) for item in items]
+        return [coerce(single, item, field=field) for item in split_words(raw, field=field)]
+    if is_switch(spec):
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip()
+        # Digits are values for a typed switch (`--evolve 50`), on/off only for an untyped one.
+        on, off = (_TRUE, _FALSE) if typ == "bool" else (_SWITCH_ON, _SWITCH_OFF)
+        if text.lower() in on:
+            return True
+        if text.lower() in off:
+            return False
+        return coerce(_single(spec, "str" if typ == "bool" else typ, action="store"), text, field=field)
     if action == "count":
         typ = "int"
     if typ == "bool" or action in ("store_true", "store_false"):
@@ -104,6 +153,11 @@ def parse_setting(spec: Any, raw: Any, *, search: bool, field: str) -> dict[str,
     """A stored parameter setting: ``{"value": v}``, ``{"range": [a, b], "log": bool}``
     or ``{"choices": [...]}``, plus ``"search"``."""
     typ = _spec_type(spec)
+    if is_multi(spec):
+        if search:
+            raise FieldError(field, "this argument takes several values in one line, which cannot be searched; "
+                                    "turn the search flag off")
+        return {"value": coerce(spec, raw, field=field), "search": False}
     text = raw if not isinstance(raw, str) else raw.strip()
     if isinstance(text, list) and len(text) == 2 and typ in ("int", "float"):
         text = f"[{text[0]}, {text[1]}]"
@@ -148,6 +202,14 @@ def to_argv(spec: Any, value: Any) -> list[str]:
     positional = getattr(spec, "positional", False)
     flag = None if positional else (next((f for f in flags if f.startswith("--")), None) or flags[0])
     action = getattr(spec, "action", None)
+    if is_switch(spec) and isinstance(value, bool):
+        if value:
+            return [flag]
+        if getattr(spec, "default", None) and not getattr(spec, "default_computed", False):
+            # Off, but the script's default is on (YOLOv5 classify's `--pretrained`): passing nothing would
+            # keep it on, so pass the word its help asks for.
+            return [flag, "False"]
+        return []
     if action == "store_true":
         return [flag] if value else []
     if action == "store_false":

@@ -8,7 +8,7 @@ evaluated statically; anything else (``os.cpu_count()``, ``ROOT / 'x.yaml'``)
 is kept as source text and marked computed.
 
 Arguments are then split into the platform's (filled at run time), the task
-form's ``--epochs``, the GPU assignment's ``--device``, and the user's.
+form's ``--epochs``, the GPU assignment's ``--device``, a distributed launcher's ``--local_rank``, and the user's.
 The walk itself is ``argparse_reader``; the records are ``argspec`` (re-exported here).
 """
 
@@ -23,6 +23,7 @@ from shared.contract.names import (
     DEVICE_FLAG,
     EPOCHS_FLAG,
     GLOBAL_VARIABLES,
+    LAUNCHER_FLAGS,
     PLATFORM_PREDICT_FLAGS,
     PLATFORM_TRAIN_FLAGS,
     PREDICT_SCRIPT,
@@ -84,6 +85,10 @@ def read_arguments(*, source: str, filename: str, platform_args: tuple[str, ...]
         elif out.device is None and _role(spec, (DEVICE_FLAG,)):
             spec.role = DEVICE_FLAG
             out.device = spec
+        elif launcher := _role(spec, LAUNCHER_FLAGS):
+            # A distributed launcher sets it per process; as a form field it would only mislead.
+            spec.role = launcher
+            out.launcher.append(spec)
         else:
             out.user.append(spec)
     if not specs and not out.globals_used:

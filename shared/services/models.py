@@ -10,6 +10,8 @@ from redis import Redis
 from sqlmodel import Session, select
 
 from shared.contract.archive import ArchiveLimits
+from shared.contract.configs import is_config_arg, offered
+from shared.contract.names import CONFIG_SUFFIXES
 from shared.contract.package import validate_package_zip
 from shared.contract.params import coerce
 from shared.contract.scriptargs import ScriptArgs
@@ -58,6 +60,20 @@ def train_args(model: ModelPackage) -> ScriptArgs:
 
 def predict_args(model: ModelPackage) -> ScriptArgs:
     return ScriptArgs.from_dict(model.report["predict_args"])
+
+
+def config_files(model: ModelPackage) -> list[str]:
+    """The package's config files (relative paths); older reports only have the file tree to go by."""
+    report = model.report or {}
+    if "config_files" in report:
+        return list(report["config_files"])
+    return [p for p in report.get("tree") or [] if not p.endswith("/") and p.lower().endswith(CONFIG_SUFFIXES)]
+
+
+def config_choices(model: ModelPackage) -> dict[str, list[str]]:
+    """User parameter name -> the config files its picker offers, for each parameter that takes one."""
+    files = offered(config_files(model))
+    return {a.name: files for a in train_args(model).user if is_config_arg(a)}
 
 
 def queue_deploy(*, connection: Redis, model_id: int) -> str:
@@ -117,7 +133,11 @@ def model_summary(model: ModelPackage) -> dict[str, Any]:
         "requirements": (report.get("requirements") or {}).get("requirements", []),
         "user_parameters": ta.get("user", []), "platform_parameters": ta.get("platform", []),
         "epochs_argument": ta.get("epochs"), "device_argument": ta.get("device"),
-        "globals_used": {"train.py": ta.get("globals_used", []), "predict.py": pa.get("globals_used", [])},
+        "globals_used": {"train.py": ta.get("globals_used", []), "predict.py": pa.get("globals_used", []),
+                         **report.get("config_globals", {})},
+        "launcher_parameters": ta.get("launcher", []),
+        "config_choices": config_choices(model) if "train_args" in report else {},
+        "config_files": offered(config_files(model)),
         "predict_parameters": {"user": pa.get("user", []), "platform": pa.get("platform", [])},
         "warnings": report.get("warnings", []) + ta.get("warnings", []),
         "install_script": report.get("has_install_script", False),

@@ -10,8 +10,10 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from shared.contract.argspec import ArgSpec
+from shared.contract.configs import check_config_value
 from shared.contract.metrics import guess_direction
-from shared.contract.params import is_grid_searchable, parse_setting
+from shared.contract.params import is_grid_searchable, parse_setting, words_text
 from shared.core.errors import ConflictError, FieldError, NotFoundError
 from shared.core.queue import job_id
 from shared.core.settings import Settings, get_settings
@@ -20,6 +22,7 @@ from shared.records import (
     Direction,
     JobKind,
     MetricPoint,
+    ModelPackage,
     ResourceSample,
     Run,
     RunStatus,
@@ -32,7 +35,7 @@ from shared.records import (
 )
 from shared.services.datasets import check_name, get_dataset
 from shared.services.limits import check_time_limit, clamp_time_limit, parse_limits
-from shared.services.models import get_model, train_args
+from shared.services.models import config_choices, config_files, get_model, train_args
 
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(d|h|m|min|s|sec)?", re.IGNORECASE)
 _UNIT_S = {"d": 86400, "h": 3600, "m": 60, "min": 60, "s": 1, "sec": 1, None: 60}
@@ -139,6 +142,8 @@ def validate_task(*, session: Session, task_in: TaskIn, max_parallel_default: in
             known = ", ".join(a.name for a in args.user) or "none"
             raise FieldError(key, f"train.py declares no user parameter {key!r} (user parameters: {known})")
         params[spec.name] = parse_setting(spec, raw, search=bool(search), field=spec.name)
+    _check_required(args.user, params, model)
+    _check_config_files(params, model)
     searching = any(p.get("search") for p in params.values())
     if sampler == Sampler.grid and not is_grid_searchable(params):
         raise FieldError("sampler", "grid search needs every searched parameter to be an int range or a "
@@ -152,6 +157,33 @@ def validate_task(*, session: Session, task_in: TaskIn, max_parallel_default: in
                 time_limit_s=time_limit_s, metrics=metrics, eval_metric=eval_metric, direction=direction,
                 score_mode=score_mode, params=params, sampler=sampler, prune=bool(task_in.prune),
                 max_parallel=max_parallel, seed=task_in.seed, limits=limits)
+
+
+def _check_required(user: list[ArgSpec], params: dict[str, dict[str, Any]], model: ModelPackage) -> None:
+    """argparse would stop the run at once without these: say so at the argument's field instead."""
+    for spec in user:
+        if not spec.required or spec.name in params:
+            continue
+        what = "the positional argument" if spec.positional else "the required argument"
+        hint = ""
+        if spec.name in config_choices(model):
+            files = config_choices(model)[spec.name]
+            hint = f"; pick one of the package's config files: {', '.join(files[:12])}" if files else \
+                "; the package has no configs/ folder to pick a config file from"
+        raise FieldError(spec.name, f"train.py requires {what} {spec.flags[0]!r}: give it a value{hint}")
+
+
+def _check_config_files(params: dict[str, dict[str, Any]], model: ModelPackage) -> None:
+    """A config parameter's file must be in the package (it runs from a copy of it)."""
+    wanted = config_choices(model)
+    files = config_files(model)
+    for name, setting in params.items():
+        if name not in wanted:
+            continue
+        if "value" in setting and setting["value"] not in (None, ""):
+            setting["value"] = check_config_value(setting["value"], files, field=name)
+        elif "choices" in setting:
+            setting["choices"] = [check_config_value(v, files, field=name) for v in setting["choices"]]
 
 
 def create_task(*, session: Session, task_in: TaskIn, max_parallel_default: int = 4,
@@ -303,7 +335,7 @@ def clone_task(*, session: Session, task_id: int, name: str | None = None,
         elif "choices" in p:
             params[key] = ("{" + ", ".join(str(c) for c in p["choices"]) + "}", True)
         else:
-            params[key] = (p["value"] if not isinstance(p["value"], list) else " ".join(map(str, p["value"])), False)
+            params[key] = (words_text(p["value"]) if isinstance(p["value"], list) else p["value"], False)
     task_in = TaskIn(name=name or f"{src.name} (copy)", model_id=src.model_id, dataset_id=src.dataset_id,
                      epochs=src.epochs, n_runs=src.n_runs, time_limit=src.time_limit_s, metrics=list(src.metrics),
                      eval_metric=src.eval_metric, direction=src.direction.value, score_mode=src.score_mode.value,

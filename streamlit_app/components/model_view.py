@@ -108,9 +108,18 @@ def parameters(summary: dict[str, Any]) -> None:
         st.dataframe(param_table(summary["platform_parameters"]), hide_index=True, key="md_platform_params")
     else:
         st.caption("none")
-    st.markdown("**Global variables used** (replaced with their values in a copy of the script)")
+    if summary.get("launcher_parameters"):
+        flags = ", ".join(f for a in summary["launcher_parameters"] for f in a.get("flags") or [])
+        st.caption(f"`{flags}` is set by a distributed launcher: hidden from the task form and not passed "
+                   "by a plain run.")
+    if summary.get("config_choices"):
+        files = summary.get("config_files") or []
+        st.caption(f"Config parameters ({', '.join(f'`{n}`' for n in summary['config_choices'])}) offer the "
+                   f"package's {len(files)} file(s) under configs/ in the task form.")
+    st.markdown("**Global variables used** (replaced with their values in a copy of the package: in the "
+                "scripts and in every .py/.yaml/.yml/.json config file)")
     used = summary["globals_used"]
-    st.dataframe(pd.DataFrame([{"script": k, "variables": ", ".join(v) or "none"} for k, v in used.items()]),
+    st.dataframe(pd.DataFrame([{"file": k, "variables": ", ".join(v) or "none"} for k, v in used.items()]),
                  hide_index=True, key="md_globals")
     if summary.get("warnings"):
         st.markdown("**Warnings**")

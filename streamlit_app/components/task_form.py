@@ -18,7 +18,7 @@ import streamlit as st
 from redis.exceptions import RedisError
 
 from shared.contract.metrics import guess_direction
-from shared.contract.params import is_grid_searchable, parse_setting
+from shared.contract.params import is_grid_searchable, is_multi, is_switch, parse_setting, words_text
 from shared.core.errors import FieldError, TrainyardError
 from shared.core.settings import Settings
 from shared.services.limits import COUNT_FIELDS, LIMIT_FIELDS, shown
@@ -81,10 +81,12 @@ def default_text(arg: dict[str, Any]) -> str:
     d = arg.get("default")
     if arg.get("action") in ("store_true", "store_false"):
         return "true" if (d if d is not None else arg["action"] == "store_false") else "false"
+    if is_switch(spec_of(arg)) and (d is None or isinstance(d, bool)):
+        return "true" if d else "false"
     if d is None:
         return ""
     if isinstance(d, list):
-        return " ".join(str(v) for v in d)
+        return words_text(d)
     return str(d)
 
 
@@ -100,7 +102,7 @@ def setting_text(value: Any) -> tuple[str, bool]:
     if isinstance(value, bool):
         return ("true" if value else "false"), False
     if isinstance(value, list):
-        return " ".join(str(v) for v in value), False
+        return words_text(value), False
     return ("" if value is None else str(value)), False
 
 
@@ -116,9 +118,25 @@ def apply_template(values: dict[str, Any], user_args: list[dict[str, Any]], epoc
             st.session_state["tf_epochs"] = int(text)
 
 
-def param_rows(user_args: list[dict[str, Any]]) -> dict[str, tuple[str, bool]]:
-    """One row per user parameter: value text + search checkbox. Returns the non-empty ones."""
+def _kind(arg: dict[str, Any]) -> tuple[str, str]:
+    """The row's type label and the hint on how to write its value."""
+    spec = spec_of(arg)
+    if is_switch(spec):
+        return "switch", (f" true passes the bare flag (train.py then uses {arg.get('const')!r}), false passes "
+                          "nothing; any other text is passed as its value.")
+    kind = arg.get("action") if arg.get("action") in ("store_true", "store_false", "count") else \
+        (arg.get("type") or "str")
+    if is_multi(spec):
+        return f"{kind}, several", " Several values on one line, split like a shell: quote a value with spaces."
+    return kind, ""
+
+
+def param_rows(user_args: list[dict[str, Any]], configs: dict[str, list[str]] | None = None
+               ) -> dict[str, tuple[str, bool]]:
+    """One row per user parameter: value text + search checkbox, or a picker of the package's config
+    files for a config parameter. Returns the non-empty ones."""
     out: dict[str, tuple[str, bool]] = {}
+    configs = configs or {}
     if not user_args:
         st.caption("train.py declares no user parameters besides the platform's.")
         return out
@@ -127,29 +145,43 @@ def param_rows(user_args: list[dict[str, Any]]) -> dict[str, tuple[str, bool]]:
                "train.py's own default.")
     for arg in user_args:
         name = arg["name"]
-        kind = arg.get("action") if arg.get("action") in ("store_true", "store_false", "count") else \
-            (arg.get("type") or "str")
+        kind, how = _kind(arg)
         c1, c2 = st.columns([5, 1], vertical_alignment="bottom")
         flags = ", ".join(arg.get("flags") or [name])
-        hint = arg.get("help") or ""
+        hint = (arg.get("help") or "") + how
         if arg.get("choices"):
             hint += f" Choices: {', '.join(map(str, arg['choices']))}."
         if arg.get("default_computed"):
             hint += f" Default computed by train.py: `{arg.get('default_text') or arg.get('default')}`."
-        st.session_state.setdefault(param_key(name), default_text(arg))
-        text = c1.text_input(f"{flags} ({kind})" + (" *" if arg.get("required") else ""), key=param_key(name),
-                             help=hint.strip() or None)
-        search = c2.checkbox("Search", key=search_key(name))
+        label = f"{flags} ({kind})" + (" *" if arg.get("required") else "")
+        if name in configs:
+            text, search = _config_picker(c1, arg, label, configs[name], hint), False
+        else:
+            st.session_state.setdefault(param_key(name), default_text(arg))
+            text = c1.text_input(label, key=param_key(name), help=hint.strip() or None)
+            search = c2.checkbox("Search", key=search_key(name))
         field_error(name)
         if text.strip() or search:
             out[name] = (text, search)
     return out
 
 
+def _config_picker(col, arg: dict[str, Any], label: str, files: list[str], hint: str) -> str:
+    """A config parameter: the package's configs/ files to pick from (another package path may be typed)."""
+    key = param_key(arg["name"])
+    default = default_text(arg)
+    st.session_state.setdefault(key, default if default in files else None)
+    value = col.selectbox(f"{label} (config file)", files, key=key, accept_new_options=True,
+                         placeholder="pick a config file" + ("" if arg.get("required") else ", or leave empty for "
+                                                             "train.py's default"),
+                         help=hint.strip() or None)
+    return value or ""
+
+
 def params_from_state(user_args: list[dict[str, Any]]) -> dict[str, tuple[str, bool]]:
     out: dict[str, tuple[str, bool]] = {}
     for arg in user_args:
-        text = str(st.session_state.get(param_key(arg["name"]), "") or "")
+        text = str(st.session_state.get(param_key(arg["name"])) or "")
         search = bool(st.session_state.get(search_key(arg["name"]), False))
         if text.strip() or search:
             out[arg["name"]] = (text, search)

@@ -96,7 +96,7 @@ def render() -> None:
         tf.field_error("score")
 
     st.subheader("Parameters")
-    params = tf.param_rows(user_args)
+    params = tf.param_rows(user_args, summary.get("config_choices"))
     c1, c2, c3, c4 = st.columns(4)
     with c1:
         samplers = ["tpe", "random"] + (["grid"] if tf.grid_possible(user_args, params) else [])

@@ -174,17 +174,17 @@ SHAPES: list[tuple[str, str, str, dict[str, dict[str, Any]], dict[str, Any]]] = 
                         default=640),
         "--img-size": dict(name="imgsz"),
         "--rect": dict(action="store_true", type="bool", default=False),
-        "--resume": dict(nargs="?", const=True, default=False, type="str"),
+        "--resume": dict(nargs="?", const=True, default=False, type="bool"),  # a switch, not a string
         "--evolve": dict(nargs="?", const=300, type="int", default=None, default_computed=False),
         "--optimizer": dict(choices=["SGD", "Adam", "AdamW"], default="SGD", choices_computed=False),
         "--data": dict(default_computed=True, default_text='ROOT / "data/coco128.yaml"', role="--data"),
         "--freeze": dict(nargs="+", type="int", default=[0]),
-        "--local_rank": dict(default=-1, dest="local_rank", name="local_rank"),
+        "--local_rank": dict(default=-1, dest="local_rank", name="local_rank", role="--local_rank"),
         "--label-smoothing": dict(type="float", default=0.0),
         "--batch-size": dict(help="total batch size for all GPUs, -1 for autobatch"),
     }, dict(platform=["data"], epochs="epochs", device="device",
             user=["weights", "cfg", "batch-size", "imgsz", "rect", "resume", "evolve", "cache", "optimizer",
-                  "project", "label-smoothing", "freeze", "local_rank", "entity"])),
+                  "project", "label-smoothing", "freeze", "entity"], launcher=["local_rank"])),
     ("mmdetection tools/train.py", MMDET, "train.py", {
         "config": dict(positional=True, required=True, dest="config", name="config", flags=["config"]),
         "--work-dir": dict(role="--work-dir", default=None),
@@ -195,9 +195,10 @@ SHAPES: list[tuple[str, str, str, dict[str, dict[str, Any]], dict[str, Any]]] = 
                               "resume from the latest checkpoint in the work directory."),
         "--cfg-options": dict(nargs="+", action="DictAction", type="str"),
         "--launcher": dict(choices=["none", "pytorch", "slurm", "mpi"], default="none"),
-        "--local-rank": dict(flags=["--local_rank", "--local-rank"], dest="local_rank", type="int", default=0),
-    }, dict(platform=["work-dir"], user=["config", "amp", "auto-scale-lr", "resume", "cfg-options", "launcher",
-                                         "local_rank"], epochs=None, device=None)),
+        "--local-rank": dict(flags=["--local_rank", "--local-rank"], dest="local_rank", type="int", default=0,
+                             role="--local_rank"),
+    }, dict(platform=["work-dir"], user=["config", "amp", "auto-scale-lr", "resume", "cfg-options", "launcher"],
+            launcher=["local_rank"], epochs=None, device=None)),
     ("mutually exclusive group", src('''
         parser = argparse.ArgumentParser()
         group = parser.add_mutually_exclusive_group(required=True)
@@ -410,6 +411,8 @@ def test_shapes(source: str, filename: str, checks: dict[str, dict[str, Any]], c
         assert [a.name for a in args.platform] == classes["platform"]
     if "user" in classes:
         assert [a.name for a in args.user] == classes["user"]
+    if "launcher" in classes:
+        assert [a.name for a in args.launcher] == classes["launcher"]
     for key in ("epochs", "device"):
         if key in classes:
             got = getattr(args, key)
