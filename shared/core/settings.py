@@ -14,9 +14,10 @@ import shutil
 import sys
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shared.core.pipconfig import read_pip_config
 
@@ -59,6 +60,9 @@ def _default_env_python() -> str:
     return sys.executable
 
 
+# A list read from the environment as plain text ("a b" or "a,b"), split by ``_lists``, not parsed as JSON.
+TextList = Annotated[list[str], NoDecode]
+
 _SIZE_FIELDS = (
     "max_upload_bytes", "max_uncompressed_bytes", "max_image_bytes",
     "memory_limit", "max_file_bytes", "max_disk_bytes", "max_log_bytes",
@@ -76,9 +80,9 @@ class Settings(BaseSettings):
 
     # Package index handed to uv. Default: whatever pip is configured with here.
     index_url: str | None = None
-    extra_index_urls: list[str] = Field(default_factory=list)
-    find_links: list[str] = Field(default_factory=list)
-    constraints: list[str] = Field(default_factory=list)
+    extra_index_urls: TextList = Field(default_factory=list)
+    find_links: TextList = Field(default_factory=list)
+    constraints: TextList = Field(default_factory=list)
     env_python: str = Field(default_factory=_default_env_python)
     uv_cache_dir: Path | None = None  # default: DATA_DIR/cache/uv (same filesystem -> hardlinks)
     env_cache_max_bytes: int | None = 50 * 1024**3
@@ -100,8 +104,19 @@ class Settings(BaseSettings):
     max_open_files: int | None = 4096
     max_file_bytes: int | None = 20 * 1024**3
     max_disk_bytes: int | None = 50 * 1024**3
+    # Files and directories a run (or an install, its env included) may create: empty files take no
+    # disk blocks, so only a count stops a flood of them from exhausting the file system's inodes.
+    max_files: int | None = 1_000_000
     max_log_bytes: int | None = 64 * 1024**2
     max_line_bytes: int = 8192
+
+    # Egress of sandboxes with network (install_dependencies.sh, models an admin allowed network): only
+    # through the worker's proxy, only to the package index and find-links hosts and these. Entries are
+    # hosts (``weights.example.com``, ports 443 and 80) or ``host:port``.
+    egress_allow: TextList = Field(default_factory=list)
+    # ``host:port`` pairs that may be reached although they resolve to a loopback, private or link-local
+    # address (an internal mirror; the tests' local index). Everything else private is always refused.
+    egress_allow_private: TextList = Field(default_factory=list)
 
     # Worker behaviour.
     gpus: str | None = None  # "0,1", "cpu", or None to detect
@@ -118,7 +133,8 @@ class Settings(BaseSettings):
     def _sizes(cls, v):
         return parse_size(v) if isinstance(v, str) else v
 
-    @field_validator("extra_index_urls", "find_links", "constraints", mode="before")
+    @field_validator("extra_index_urls", "find_links", "constraints", "egress_allow", "egress_allow_private",
+                     mode="before")
     @classmethod
     def _lists(cls, v):
         if isinstance(v, str):
