@@ -116,6 +116,70 @@ def _replace_with_link(link, target):
     os.symlink(target, link)
 
 
+def _via_proxy(target):
+    """CONNECT through the proxy the sandbox was given (HTTPS_PROXY); 'blocked' unless it answers 200."""
+    proxy = os.environ["HTTPS_PROXY"].rsplit("/", 1)[-1]
+    host, port = proxy.rsplit(":", 1)
+    s = socket.create_connection((host, int(port)), timeout=10)
+    s.settimeout(10)
+    s.sendall(("CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (target, target)).encode())
+    reply = s.recv(4096).decode("latin-1")
+    s.close()
+    status = reply.split("\r\n", 1)[0]
+    if " 200 " not in status + " ":
+        raise PermissionError(status)
+    return {"status": status}
+
+
+def _op(op):
+    """Writes an install script (or a run) may try in the places it can write."""
+    env = os.environ.get("VIRTUAL_ENV", "")
+    kind, args = op[0], [a.replace("{env}", env) if isinstance(a, str) else a for a in op[1:]]
+    if kind == "fifo":
+        os.mkfifo(args[0])
+        return {}
+    if kind == "setuid":  # a copy of an interpreter with the setuid bit
+        import shutil
+        shutil.copyfile(os.path.realpath(args[0]), args[1])
+        os.chmod(args[1], 0o4755)
+        return {"mode": oct(os.stat(args[1]).st_mode)}
+    if kind == "link":
+        if os.path.lexists(args[1]):
+            os.unlink(args[1])
+        os.symlink(args[0], args[1])
+        return {}
+    if kind == "sparse":
+        with open(args[0], "wb") as f:
+            f.truncate(int(args[1]))
+        return {"size": os.path.getsize(args[0])}
+    if kind == "fill":  # MiB files, slowly enough for the disk watch to see them grow
+        os.makedirs(args[0], exist_ok=True)
+        for i in range(int(args[1])):
+            with open(os.path.join(args[0], "%d.bin" % i), "wb") as f:
+                f.write(b"\1" * (1024 * 1024))
+            time.sleep(float(args[2]))
+        return {"mib": int(args[1])}
+    if kind == "empty_files":
+        os.makedirs(args[0], exist_ok=True)
+        for i in range(int(args[1])):
+            os.close(os.open(os.path.join(args[0], str(i)), os.O_CREAT | os.O_WRONLY, 0o644))
+        return {"files": int(args[1])}
+    if kind == "fork":  # children that wait; how many could be started is the result
+        n = 0
+        try:
+            while n < int(args[0]):
+                if os.fork() == 0:
+                    time.sleep(60)
+                    os._exit(0)
+                n += 1
+        except OSError as exc:
+            report("fork", "count", "blocked", count=n, errno=exc.errno)
+            return {"count": n}
+        report("fork", "count", "allowed", count=n)
+        return {"count": n}
+    raise ValueError(kind)
+
+
 def dump_env():
     for k, v in sorted(os.environ.items()):
         print("ENV", k + "=" + v, flush=True)
@@ -202,6 +266,10 @@ def run(cfg):
         attempt("tcp", "%s:%s" % (host, port), lambda host=host, port=port: _tcp(host, port))
     for name in cfg.get("dns", []):
         attempt("dns", name, lambda name=name: {"addrs": len(socket.getaddrinfo(name, 443))})
+    for target in cfg.get("proxy", []):
+        attempt("proxy", target, lambda target=target: _via_proxy(target))
+    for op in cfg.get("ops", []):
+        attempt(op[0], op[2] if op[0] in ("setuid", "link") else op[1], lambda op=op: _op(op))
     if "kill" in cfg:
         kill_everything(cfg["kill"])
     if cfg.get("daemons"):
