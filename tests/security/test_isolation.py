@@ -264,11 +264,9 @@ def test_install_process_limit_holds(plat, settings):
     RLIMIT_NPROC ignores. It runs as a uid of its own now."""
     settings.max_procs = 30
     model = _installer(plat, {"ops": [["fork", 300]]})
-    counts = [r["count"] for r in plat.deploy_results(model) if r["kind"] == "fork" and r["target"] == "count"]
-    if counts:
-        assert counts[0] <= 30, f"the install started {counts[0]} processes under a limit of 30"
-    else:  # the watch stopped it before it could say
-        assert model.status.value == "failed" and "process limit 30" in model.reason, model.reason
+    counts = [r["count"] for r in plat.deploy_results(model) if r["kind"] == "fork" and "count" in r]
+    assert counts, "the script did not fork"
+    assert max(counts) <= 30, f"the install started {max(counts)} processes under a limit of 30"
 
 
 def test_an_inode_flood_stops_at_the_file_limit(plat, settings):
