@@ -6,7 +6,7 @@ everything that decides what gets installed (``keys``). ``build`` makes one
 and how it is marked, and ``cache`` keeps the whole cache under its size.
 """
 
-from runner.envs.build import ensure_env, interpreter_fingerprint
+from runner.envs.build import ensure_env
 from runner.envs.cache import envs_disk_usage, evict_envs
 from runner.envs.keys import env_key
 from runner.envs.layout import (
@@ -19,6 +19,7 @@ from runner.envs.layout import (
     env_dir,
     env_python,
 )
+from runner.envs.seal import interpreter_fingerprint
 from runner.envs.uv import find_uv
 
 __all__ = ["COMPLETE_MARKER", "FREEZE_FILE", "INSTALL_LOG", "LAST_USED", "EnvResult", "LogFn", "ensure_env",

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 import re
+import shutil
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -18,38 +18,26 @@ from pathlib import Path
 from runner.envs.keys import env_key, local_inputs, normalise
 from runner.envs.layout import (
     COMPLETE_MARKER,
+    CONSTRAINTS_FILE,
     FREEZE_FILE,
     INSTALL_LOG,
+    REQUIREMENTS_FILE,
     EnvResult,
     LogFn,
     env_python,
     flock,
     is_complete,
+    remove_env,
     remove_tree,
     reuse,
+    state_dir,
     touch,
 )
+from runner.envs.seal import EnvRefused, check_env, interpreter_fingerprint, lock_down
 from runner.envs.uv import Builder, StepFailed, find_uv
+from runner.safefs import write_new
 from shared.core.errors import EnvBuildError, TrainyardError
 from shared.core.settings import Settings
-
-_REQUIREMENTS_FILE = ".trainyard-requirements.txt"
-_CONSTRAINTS_FILE = ".trainyard-constraints.txt"
-
-
-def interpreter_fingerprint(path: Path) -> dict[str, str]:
-    """What decides which interpreter runs: bin/python* (link targets or file
-    hashes) and pyvenv.cfg. An install script must not change any of it."""
-    out: dict[str, str] = {}
-    for p in sorted([*path.glob("bin/python*"), path / "pyvenv.cfg"]):
-        try:
-            if p.is_symlink():
-                out[p.name] = "link:" + os.readlink(p)
-            elif p.is_file():
-                out[p.name] = "sha256:" + hashlib.sha256(p.read_bytes()).hexdigest()
-        except OSError:
-            out[p.name] = "unreadable"
-    return out
 
 
 def _relative(settings: Settings, path: Path) -> str:
@@ -64,9 +52,10 @@ def ensure_env(*, settings: Settings, requirements: list[str], constraints: Iter
                log: LogFn | None = None, run_install_script: Callable[..., None] | None = None) -> EnvResult:
     """Return the environment for these inputs, building it only if no complete one exists.
 
-    ``run_install_script(script=Path, env_path=Path, log=LogFn)`` must run
-    ``bash install_dependencies.sh <env path>`` inside the sandbox; this module
-    never runs user code itself.
+    ``run_install_script(script=Path, env_path=Path, log=LogFn, timeout_s=float)``
+    must run ``bash install_dependencies.sh <env path>`` inside the sandbox, for
+    at most ``timeout_s`` seconds (what is left of the build's time limit); this
+    module never runs user code itself.
     """
     requirements, constraints, options = list(requirements), list(constraints), list(options)
     emit: LogFn = log or (lambda _line: None)
@@ -101,9 +90,12 @@ def _build(*, settings: Settings, key: str, path: Path, requirements: list[str],
     envs = path.parent
     uv = find_uv()
     building_log = envs / f".building-{key}.log"
+    state = state_dir(path)
     if path.exists() or path.is_symlink():
         emit(f"Removing an incomplete environment {key} left by an interrupted build.")
         remove_tree(path)
+    remove_tree(state)
+    state.mkdir(parents=True, mode=0o755)
     Path(settings.uv_cache_dir).mkdir(parents=True, exist_ok=True)
     cwd = Path(package_dir) if package_dir else envs
     with open(building_log, "w", encoding="utf-8") as fh:
@@ -116,7 +108,7 @@ def _build(*, settings: Settings, key: str, path: Path, requirements: list[str],
             req_lines = normalise(options) + normalise(requirements)
             if install_script is not None and not any(re.match(r"^pip\b", r) for r in normalise(requirements)):
                 req_lines.append("pip")  # install_dependencies.sh calls ${1}/bin/pip
-            (path / _REQUIREMENTS_FILE).write_text("\n".join(req_lines) + "\n", encoding="utf-8")
+            write_new(state, REQUIREMENTS_FILE, ("\n".join(req_lines) + "\n").encode())
             install = ["pip", "install", "--no-config", "--python", str(env_python(path)),
                        *b.index_args(options)]
             if install_script is not None:
@@ -124,30 +116,32 @@ def _build(*, settings: Settings, key: str, path: Path, requirements: list[str],
                 # change the uv cache and every other env sharing those inodes. Copies are private.
                 install += ["--link-mode", "copy"]
             if constraints:
-                (path / _CONSTRAINTS_FILE).write_text("\n".join(normalise(constraints)) + "\n", encoding="utf-8")
-                install += ["-c", str(path / _CONSTRAINTS_FILE)]
+                write_new(state, CONSTRAINTS_FILE, ("\n".join(normalise(constraints)) + "\n").encode())
+                install += ["-c", str(state / CONSTRAINTS_FILE)]
             if req_lines:
-                b.run([*install, "-r", str(path / _REQUIREMENTS_FILE)], cwd=cwd, what="uv pip install")
+                b.run([*install, "-r", str(state / REQUIREMENTS_FILE)], cwd=cwd, what="uv pip install")
             if install_script is not None:
                 assert run_install_script is not None
                 b.emit(f"$ bash {Path(install_script).name} {path}")
                 before = interpreter_fingerprint(path)
                 try:
-                    run_install_script(script=Path(install_script), env_path=path, log=b.emit)
+                    run_install_script(script=Path(install_script), env_path=path, log=b.emit,
+                                       timeout_s=b.remaining())
                 except TrainyardError as exc:
                     raise StepFailed(f"{Path(install_script).name} failed", str(exc).splitlines()) from exc
-                changed = sorted(k for k in set(before) | set(interpreter_fingerprint(path))
-                                 if before.get(k) != interpreter_fingerprint(path).get(k))
+                after = interpreter_fingerprint(path)
+                changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
                 if changed:
                     raise StepFailed(f"{Path(install_script).name} changed the environment's interpreter "
                                       f"({', '.join(changed)}); install packages with ${{1}}/bin/pip instead",
                                       [])
+            _seal(settings, path, script_name=Path(install_script).name if install_script else None)
             freeze = b.freeze()
             b.emit(f"Environment {key} is ready: {len(freeze)} packages.")
         except BaseException as exc:
             fh.flush()
             try:
-                remove_tree(path)
+                remove_env(path)
             except OSError as rm_exc:  # still incomplete (no marker): the next build clears it
                 b.emit(f"Could not remove the failed environment {path}: {rm_exc}")
             stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
@@ -164,9 +158,23 @@ def _build(*, settings: Settings, key: str, path: Path, requirements: list[str],
                 raise EnvBuildError(f"Building the environment failed: {exc} "
                                     f"(full log: {_relative(settings, failed_log)})") from exc
             raise
-    (path / FREEZE_FILE).write_text("\n".join(freeze) + ("\n" if freeze else ""), encoding="utf-8")
-    os.replace(building_log, path / INSTALL_LOG)
+    write_new(state, FREEZE_FILE, ("\n".join(freeze) + ("\n" if freeze else "")).encode())
+    os.replace(building_log, state / INSTALL_LOG)
     touch(path)
-    (path / COMPLETE_MARKER).write_text(json.dumps({"key": key, "built_at": time.time()}) + "\n")
-    return EnvResult(key=key, path=path, built=True, log_path=path / INSTALL_LOG, freeze=freeze)
+    write_new(state, COMPLETE_MARKER, (json.dumps({"key": key, "built_at": time.time()}) + "\n").encode())
+    return EnvResult(key=key, path=path, built=True, log_path=state / INSTALL_LOG, freeze=freeze)
+
+
+def _seal(settings: Settings, path: Path, *, script_name: str | None) -> None:
+    """Refuse what no run may be given, then make the env root's and read-only."""
+    python = settings.env_python
+    interpreters = {os.path.realpath(python), os.path.realpath(shutil.which(python) or python)}
+    try:
+        check_env(path, interpreters=interpreters)
+    except EnvRefused as exc:
+        who = f"{script_name} left" if script_name else "The environment holds"
+        raise StepFailed(f"{who} files that no run may be given (a setuid or setgid file, a device node, or a "
+                         "link out of the environment); remove them from the script",
+                         [f"{p}" for p in exc.problems]) from None
+    lock_down(path)
 

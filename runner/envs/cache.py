@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from runner.envs.keys import KEY_RE
-from runner.envs.layout import COMPLETE_MARKER, LAST_USED, LogFn, is_complete, try_flock
+from runner.envs.layout import COMPLETE_MARKER, LAST_USED, LogFn, is_complete, remove_env, state_dir, try_flock
 from shared.core.settings import Settings, format_size
 
 
@@ -60,7 +59,7 @@ def envs_disk_usage(*, settings: Settings) -> int:
 def _last_used(path: Path) -> float:
     for name in (LAST_USED, COMPLETE_MARKER):
         with contextlib.suppress(OSError):
-            return (path / name).stat().st_mtime
+            return (state_dir(path) / name).stat().st_mtime
     with contextlib.suppress(OSError):
         return path.stat().st_mtime
     return 0.0
@@ -98,11 +97,9 @@ def evict_envs(*, settings: Settings, in_use: set[str], keep: Iterable[str] = fr
         if fd is None:
             continue  # being built or opened right now
         try:
-            path = envs / name
             # Marker first: a crash mid-delete leaves an "incomplete" dir, never a broken "complete" one.
-            with contextlib.suppress(FileNotFoundError):
-                (path / COMPLETE_MARKER).unlink()
-            shutil.rmtree(path, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                remove_env(envs / name)
         finally:
             os.close(fd)
         for ino in usage.inodes.get(name, []):

@@ -18,9 +18,11 @@ from pathlib import Path
 
 from runner.envs.keys import overrides_index
 from runner.envs.layout import LogFn
+from runner.safefs import read_head
 from shared.core.errors import EnvBuildError
 from shared.core.settings import Settings
 
+_METADATA_HEAD = 64 * 1024  # Name and Version come first; a description can be megabytes
 _ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 # Of uv's own UV_* variables only these transport settings reach uv: the others (indexes,
 # resolution strategy, cache, python) would change what gets installed behind the key's back.
@@ -130,6 +132,13 @@ class Builder:
         if rc != 0:
             raise StepFailed(f"{what} exited with code {rc}", _error_lines(tail))
 
+    def remaining(self) -> float:
+        """Seconds left of the build's time limit (the install script gets what uv left)."""
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise self._timeout()
+        return remaining
+
     def _timeout(self) -> StepFailed:
         return StepFailed(
             f"Building the environment took longer than {self.settings.env_build_timeout_s} s and was stopped "
@@ -156,26 +165,23 @@ class Builder:
     def freeze(self) -> list[str]:
         """The installed distributions, read from their metadata files. Nothing
         of the env is executed on the host: after install_dependencies.sh the
-        env is user-written, so its interpreter is untrusted."""
+        env is user-written, so its interpreter is untrusted, and its files are
+        opened without following links and read only as far as the headers."""
         found: dict[str, str] = {}
-        root = self.path.resolve()
         for meta in sorted(self.path.glob("lib/python*/site-packages/*.dist-info/METADATA")):
-            if meta.is_symlink() or not meta.resolve().is_relative_to(root):
-                continue  # never read host files through links the script planted
-            name = version = None
             try:
-                with open(meta, encoding="utf-8", errors="replace") as fh:
-                    for line in fh:
-                        if not line.strip():
-                            break  # the headers end at the first blank line
-                        key, _, value = line.partition(":")
-                        if key == "Name":
-                            name = value.strip()
-                        elif key == "Version":
-                            version = value.strip()
+                head = read_head(self.path, meta.relative_to(self.path), _METADATA_HEAD)
             except OSError:
-                continue
+                continue  # a link the script planted, or not a file: never followed
+            name = version = None
+            for line in head.decode("utf-8", "replace").splitlines():
+                if not line.strip():
+                    break  # the headers end at the first blank line
+                key, _, value = line.partition(":")
+                if key == "Name":
+                    name = value.strip()
+                elif key == "Version":
+                    version = value.strip()
             if name and version:
                 found.setdefault(name.lower().replace("_", "-"), f"{name}=={version}")
         return [found[k] for k in sorted(found)]
-

@@ -12,6 +12,7 @@ class KillReason(str, Enum):
     time_limit = "time_limit"
     memory = "memory"
     disk = "disk"
+    files = "files"
     procs = "procs"
     pruned = "pruned"
     worker_shutdown = "worker_shutdown"
@@ -22,6 +23,7 @@ KILL_TEXT = {
     KillReason.time_limit: "time limit reached",
     KillReason.memory: "memory limit reached",
     KillReason.disk: "disk limit reached",
+    KillReason.files: "file count limit reached",
     KillReason.procs: "process limit reached",
     KillReason.pruned: "pruned by the parameter search",
     KillReason.worker_shutdown: "the worker shut down",

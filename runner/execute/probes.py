@@ -28,10 +28,13 @@ def pss_bytes(procs: list[psutil.Process]) -> int:
     return total
 
 
-def disk_usage(root: Path) -> int:
-    total = 0
+def disk_usage(roots: list[Path], *, stop_at_files: int | None = None) -> tuple[int, int]:
+    """(bytes on disk, files and directories) under ``roots``, links never followed,
+    hardlinked files counted once. Stops counting past ``stop_at_files``: a flood of
+    empty files is over the limit long before it is all walked."""
+    total = files = 0
     seen: set[tuple[int, int]] = set()
-    stack = [str(root)]
+    stack = [str(r) for r in roots]
     while stack:
         d = stack.pop()
         try:
@@ -52,7 +55,10 @@ def disk_usage(root: Path) -> int:
                         continue
                     seen.add(key)
                 total += st.st_blocks * 512
-    return total
+                files += 1
+                if stop_at_files is not None and files > stop_at_files:
+                    return total, files
+    return total, files
 
 
 class GpuProbe:

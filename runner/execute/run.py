@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import queue
 import selectors
 import shutil
 import signal as signal_mod
@@ -44,7 +45,7 @@ class Execution:
     def __init__(self, *, spec: SandboxSpec, settings: Any, log: LogWriter, proc: subprocess.Popen,
                  on_line: Callable[[str, str], None] | None, check: Callable[[], CheckResult] | None,
                  check_interval: float, on_sample: Callable[[Sample], None] | None, sample_interval: float,
-                 started: float) -> None:
+                 started: float, refusals: queue.SimpleQueue[str] | None = None) -> None:
         self.spec = spec
         self.settings = settings
         self.log = log
@@ -55,6 +56,9 @@ class Execution:
         self.on_sample = on_sample
         self.sample_interval = sample_interval
         self.started = started
+        self.refusals = refusals
+        # The platform's egress forwarder is one process of the sandbox, not the user's.
+        self.platform_procs = 1 if spec.network and not settings.unsafe_no_sandbox else 0
         self.sandboxed = not settings.unsafe_no_sandbox
         max_line = spec.limits.max_line_bytes
         self.splitters = {STDOUT: LineSplitter(max_line), STDERR: LineSplitter(max_line)}
@@ -194,16 +198,25 @@ class Execution:
                                 f"(the run used {format_size(pss)})", KillReason.memory)
                 rss = pss
         self.peak_rss = max(self.peak_rss, rss)
-        if lim.max_procs and len(users) > lim.max_procs:
-            self.begin_kill(f"process limit {lim.max_procs} reached ({len(users)} processes)", KillReason.procs)
+        n_user = len(users) - self.platform_procs
+        if lim.max_procs and n_user > lim.max_procs:
+            self.begin_kill(f"process limit {lim.max_procs} reached ({n_user} processes)", KillReason.procs)
 
     def check_disk(self) -> float:
-        lim = self.spec.limits.max_disk_bytes
+        """Disk and file-count limits over every writable place: the work dir and the
+        writable mounts (an install's environment counts against the install)."""
+        lim = self.spec.limits
         t0 = time.monotonic()
-        used = disk_usage(self.spec.workdir)
-        if lim and used > lim:
-            self.begin_kill(f"disk limit {format_size(lim)} reached (the work dir holds {format_size(used)})",
-                            KillReason.disk)
+        roots = [self.spec.workdir, *(m.host for m in self.spec.mounts if m.writable)]
+        used, files = disk_usage(roots, stop_at_files=lim.max_files)
+        where = "the work dir holds" if len(roots) == 1 else \
+            "the work dir and " + ", ".join(str(r) for r in roots[1:]) + " hold"
+        if lim.max_disk_bytes and used > lim.max_disk_bytes:
+            self.begin_kill(f"disk limit {format_size(lim.max_disk_bytes)} reached ({where} "
+                            f"{format_size(used)})", KillReason.disk)
+        elif lim.max_files and files > lim.max_files:
+            self.begin_kill(f"file count limit {lim.max_files} reached ({where} more than {lim.max_files} "
+                            "files and directories; raise max_files if the run needs more)", KillReason.files)
         return time.monotonic() - t0
 
     def sample(self) -> None:
@@ -259,6 +272,17 @@ class Execution:
             kind = KillReason(result) if result in KillReason._value2member_map_ else None
             self.begin_kill(KILL_TEXT[kind] if kind else str(result), kind)
 
+    def note_refusals(self) -> None:
+        """Connections the egress proxy refused, as platform lines of this run's log."""
+        while self.refusals is not None:
+            try:
+                message = self.refusals.get_nowait()
+            except queue.Empty:
+                return
+            self.log.note(message)
+            if self.on_line is not None:
+                self.on_line(STDERR, f"[trainyard] {message}")
+
     # the loop ----------------------------------------------------------------
     def loop(self) -> None:
         proc = self.proc
@@ -274,7 +298,8 @@ class Execution:
         watching = bool(self.spec.limits.memory_bytes or self.spec.limits.max_procs)
         next_check = now
         next_watch = now + 0.1
-        next_disk = now + 1.0 if self.spec.limits.max_disk_bytes else float("inf")
+        limits = self.spec.limits
+        next_disk = now + 1.0 if limits.max_disk_bytes or limits.max_files else float("inf")
         next_sample = now + min(self.sample_interval, 1.0) if self.on_sample else float("inf")
         exited_at: float | None = None
         try:
@@ -327,6 +352,7 @@ class Execution:
                     if self.kill_reason is None:
                         self.sample()
                 self.poll_probe()
+                self.note_refusals()
                 self.log.tick(now)
         finally:
             sel.close()
@@ -336,3 +362,4 @@ class Execution:
         # Partial lines of pipes still open when the drain gave up.
         for name, splitter in self.splitters.items():
             self.emit(name, *splitter.finish(), time.monotonic())
+        self.note_refusals()

@@ -4,12 +4,17 @@ loop of :mod:`runner.execute.run`, and say how it ended."""
 from __future__ import annotations
 
 import contextlib
+import os
+import queue
+import shutil
 import subprocess
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from runner.egress import EgressProxy, Policy
 from runner.execute.explain import explain
 from runner.execute.logfile import LogWriter
 from runner.execute.outcome import KILL_TEXT, CheckResult, KillReason, Outcome, Sample
@@ -42,7 +47,41 @@ def execute(*, spec: SandboxSpec, settings: Any, log_path: Path,
     run and becomes ``Outcome.kill_reason``. On KeyboardInterrupt/SystemExit
     (worker shutdown) the run is killed before the exception goes on.
     """
-    argv, env = build_command(spec=spec, settings=settings)
+    refusals: queue.SimpleQueue[str] = queue.SimpleQueue()
+    with _egress(spec, settings, refusals.put) as egress:
+        return _execute(spec=spec, settings=settings, log_path=log_path, on_line=on_line, check=check,
+                        check_interval=check_interval, on_sample=on_sample, sample_interval=sample_interval,
+                        on_start=on_start, egress=egress, refusals=refusals)
+
+
+@contextlib.contextmanager
+def _egress(spec: SandboxSpec, settings: Any, on_refuse: Callable[[str], None]) -> Iterator[Path | None]:
+    """The egress proxy of a sandbox with network, on a socket in a directory of
+    its own under DATA_DIR/egress (root's, searchable but not listable)."""
+    if not spec.network or settings.unsafe_no_sandbox:
+        yield None
+        return
+    top = settings.data_dir / "egress"
+    top.mkdir(parents=True, exist_ok=True)
+    os.chmod(top, 0o711)
+    here = top / uuid.uuid4().hex
+    here.mkdir(mode=0o711)
+    os.chmod(here, 0o711)
+    proxy = EgressProxy(policy=Policy.from_settings(settings), socket_path=here / "proxy.sock", on_refuse=on_refuse)
+    try:
+        proxy.start()
+        yield proxy.socket_path
+    finally:
+        proxy.close()
+        shutil.rmtree(here, ignore_errors=True)
+
+
+def _execute(*, spec: SandboxSpec, settings: Any, log_path: Path, on_line: Callable[[str, str], None] | None,
+             check: Callable[[], CheckResult] | None, check_interval: float,
+             on_sample: Callable[[Sample], None] | None, sample_interval: float,
+             on_start: Callable[[int], None] | None, egress: Path | None,
+             refusals: queue.SimpleQueue[str]) -> Outcome:
+    argv, env = build_command(spec=spec, settings=settings, egress=egress)
     kwargs = popen_kwargs(spec=spec, settings=settings)
     log = LogWriter(Path(log_path), spec.limits.max_log_bytes)
     if settings.unsafe_no_sandbox:
@@ -57,7 +96,7 @@ def execute(*, spec: SandboxSpec, settings: Any, log_path: Path,
         raise SandboxError(f"The run could not start: {argv[0]}: {exc}") from exc
     run = Execution(spec=spec, settings=settings, log=log, proc=proc, on_line=on_line, check=check,
                      check_interval=check_interval, on_sample=on_sample, sample_interval=sample_interval,
-                     started=started)
+                     started=started, refusals=refusals)
     try:
         if on_start is not None:
             on_start(proc.pid)

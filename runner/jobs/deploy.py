@@ -9,6 +9,7 @@ import fcntl
 import logging
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,11 +17,12 @@ from sqlmodel import Session
 
 from runner import context
 from runner.envs import ensure_env, evict_envs
-from runner.execute import execute
+from runner.envs.layout import remove_tree, state_dir
+from runner.execute import KillReason, execute
 from runner.jobs.common import tail
 from runner.sandbox import Limits, Mount, SandboxSpec
 from shared.contract.names import INSTALL_SCRIPT
-from shared.core.errors import TrainyardError
+from shared.core.errors import EnvBuildError, TrainyardError
 from shared.core.settings import Settings
 from shared.records import DeployStatus, ModelPackage, Task, TaskStatus, utcnow
 
@@ -130,8 +132,16 @@ def _envs_in_use(session: Session) -> set[str]:
     return {k for k in keys if k}
 
 
-def _run_install_script(*, script: Path, env_path: Path, log) -> None:
-    """``bash install_dependencies.sh <env>`` in the sandbox, with network, without secrets."""
+def install_uid(settings: Settings, env_path: Path) -> int:
+    """The uid an env's install script runs as: its own (by key, apart from the runs'),
+    so that the process limit (RLIMIT_NPROC counts per uid) is the script's alone."""
+    return settings.sandbox_uid_base + 20000 + int(env_path.name[:8], 16) % 10000
+
+
+def _run_install_script(*, script: Path, env_path: Path, log, timeout_s: float) -> None:
+    """``bash install_dependencies.sh <env>`` in the sandbox, exactly like a run: its own
+    uid, the run limits (the env counted in the disk and file limits), network only
+    through the egress proxy, without secrets. The env is its only writable mount."""
     ctx = context.current()
     settings = ctx.settings
     work = env_path.parent / f".install-{env_path.name}"
@@ -140,14 +150,20 @@ def _run_install_script(*, script: Path, env_path: Path, log) -> None:
     limits = Limits.from_settings(settings)
     spec = SandboxSpec(argv=["bash", INSTALL_SCRIPT, str(env_path)], workdir=work,
                        mounts=[Mount(host=env_path, inside=str(env_path), writable=True)],
-                       network=True, limits=limits, uid=None, env={"VIRTUAL_ENV": str(env_path)}, install=True)
-    log_file = work.parent / f"install-script-{env_path.name}.log"
-    try:
-        outcome = execute(spec=spec, settings=settings, log_path=log_file,
-                          on_line=lambda _s, text: log(f"[install_dependencies.sh] {text}"))
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    if not outcome.ok:
-        from shared.core.errors import EnvBuildError
+                       network=True, limits=limits, uid=install_uid(settings, env_path),
+                       env={"VIRTUAL_ENV": str(env_path)}, install=True)
+    deadline = time.monotonic() + timeout_s
 
+    def over_time() -> tuple[KillReason, str] | None:
+        if time.monotonic() < deadline:
+            return None
+        return (KillReason.time_limit, f"the environment build's time limit ({settings.env_build_timeout_s} s) was "
+                "reached (raise TRAINYARD_ENV_BUILD_TIMEOUT_S if large downloads are expected)")
+
+    try:
+        outcome = execute(spec=spec, settings=settings, log_path=state_dir(env_path) / "install-script.log",
+                          on_line=lambda _s, text: log(f"[install_dependencies.sh] {text}"), check=over_time)
+    finally:
+        remove_tree(work)
+    if not outcome.ok:
         raise EnvBuildError(f"install_dependencies.sh failed: {outcome.reason}")

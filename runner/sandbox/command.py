@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from runner.egress import INSIDE_SOCKET, bridge_argv, proxy_env
 from runner.sandbox.access import blocked_for, chown_tree, drop_uid
 from runner.sandbox.bwrap import SYSTEM_DIRS, check_sandbox, feats_of, gpu_bind_args, namespace_args, system_args
 from runner.sandbox.environ import base_env, host_path, index_mounts
@@ -83,20 +84,30 @@ def _check_uid_access(spec: SandboxSpec, uid: int, mounts: Iterable[Mount]) -> N
                                "e.g. /usr/bin/python3.11), not on one under root's home.")
 
 
-def build_command(*, spec: SandboxSpec, settings: Any) -> tuple[list[str], dict[str, str]]:
+def build_command(*, spec: SandboxSpec, settings: Any, egress: Path | None = None) -> tuple[list[str], dict[str, str]]:
     """The argv to exec and its environment.
+
+    A spec with ``network`` still gets a network namespace of its own (only
+    loopback): ``egress`` is the unix socket of the worker's egress proxy
+    (:class:`runner.egress.EgressProxy`), bound into the sandbox, and the
+    platform's forwarder runs in front of ``spec.argv`` so that the proxy
+    variables (``HTTPS_PROXY=http://127.0.0.1:3128``) reach it.
 
     Side effect, on purpose: when the worker is root and ``spec.uid`` is set,
     the work dir and writable mounts are chowned to that uid, since they are
     the places the run must be able to write.
     """
     _validate(spec)
+    if spec.network and egress is None and not settings.unsafe_no_sandbox:
+        raise SandboxError("A sandbox with network needs the egress proxy's socket; none was given.")
     uid = drop_uid(spec.uid)
     extra = _interpreter_mounts(spec, settings)
     if spec.install and settings is not None:
         extra += [m for m in index_mounts(settings) if not any(_is_under(str(m.host), str(x.host))
                                                                  for x in spec.mounts)]
     env = base_env(spec=spec, install=spec.install, settings=settings)
+    if spec.network and not settings.unsafe_no_sandbox:
+        env.update(proxy_env())
     if uid is not None:
         _check_uid_access(spec, uid, [*spec.mounts, *extra])
         chown_tree(spec.workdir, uid)
@@ -109,7 +120,8 @@ def build_command(*, spec: SandboxSpec, settings: Any) -> tuple[list[str], dict[
 
     bwrap = check_sandbox(settings=settings)
     feats = feats_of(bwrap)
-    args = [bwrap, *namespace_args(network=spec.network, feats=feats), *system_args(network=spec.network)]
+    # Always a network namespace of its own: with network, the only way out is the egress proxy.
+    args = [bwrap, *namespace_args(network=False, feats=feats), *system_args(network=spec.network)]
     args += ["--proc", "/proc", "--dev", "/dev"]
     mem = spec.limits.memory_bytes
     for tmp in ("/tmp", "/dev/shm"):
@@ -124,7 +136,12 @@ def build_command(*, spec: SandboxSpec, settings: Any) -> tuple[list[str], dict[
         args += ["--bind" if m.writable else "--ro-bind", str(m.host), m.inside]
     # bwrap builds / on a tmpfs: without this, writes to /x or /etc/x would land
     # in host memory outside every limit. The binds above keep their own modes.
+    argv = list(spec.argv)
+    if spec.network:
+        assert egress is not None
+        args += ["--ro-bind", str(egress), INSIDE_SOCKET]
+        argv = bridge_argv(python=settings.env_python, argv=argv)
     args += ["--remount-ro", "/"]
-    args += ["--chdir", WORKSPACE, "--", *spec.argv]
+    args += ["--chdir", WORKSPACE, "--", *argv]
     return args, env
 

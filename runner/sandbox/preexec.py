@@ -30,7 +30,8 @@ def rlimits(*, spec: SandboxSpec) -> list[tuple[int, tuple[int, int]]]:
     # RLIMIT_NPROC counts every process of the real uid system-wide and is
     # ignored for root: it is only meaningful for a dedicated per-run uid.
     if lim.max_procs is not None and drop_uid(spec.uid) is not None:
-        cap(resource.RLIMIT_NPROC, lim.max_procs + BWRAP_PROCS)
+        # With network, the platform's egress forwarder is one more process of the sandbox.
+        cap(resource.RLIMIT_NPROC, lim.max_procs + BWRAP_PROCS + (1 if spec.network else 0))
     cap(resource.RLIMIT_NOFILE, lim.max_open_files)
     cap(resource.RLIMIT_FSIZE, lim.max_file_bytes)
     return out

@@ -30,6 +30,7 @@ class Limits:
     max_open_files: int | None = None
     max_file_bytes: int | None = None
     max_disk_bytes: int | None = None
+    max_files: int | None = None  # files and directories in the writable places (inodes)
     max_log_bytes: int | None = None
     max_line_bytes: int = 8192
 
@@ -41,6 +42,7 @@ class Limits:
             "max_open_files": settings.max_open_files,
             "max_file_bytes": settings.max_file_bytes,
             "max_disk_bytes": settings.max_disk_bytes,
+            "max_files": settings.max_files,
             "max_log_bytes": settings.max_log_bytes,
             "max_line_bytes": settings.max_line_bytes,
         }

@@ -84,8 +84,8 @@ def _default_env_python() -> str:
     return sys.executable
 
 
-# A list read from the environment as "a, b c" (split by the validator below), not as JSON.
-_Words = Annotated[list[str], NoDecode]
+# A list read from the environment as plain text ("a b" or "a,b"), split by ``_lists``, not parsed as JSON.
+TextList = Annotated[list[str], NoDecode]
 
 _SIZE_FIELDS = (
     "max_upload_bytes", "max_uncompressed_bytes", "max_image_bytes",
@@ -104,9 +104,9 @@ class Settings(BaseSettings):
 
     # Package index handed to uv. Default: whatever pip is configured with here.
     index_url: str | None = None
-    extra_index_urls: _Words = Field(default_factory=list)
-    find_links: _Words = Field(default_factory=list)
-    constraints: _Words = Field(default_factory=list)
+    extra_index_urls: TextList = Field(default_factory=list)
+    find_links: TextList = Field(default_factory=list)
+    constraints: TextList = Field(default_factory=list)
     env_python: str = Field(default_factory=_default_env_python)
     uv_cache_dir: Path | None = None  # default: DATA_DIR/cache/uv (same filesystem -> hardlinks)
     env_cache_max_bytes: int | None = 50 * 1024**3
@@ -138,10 +138,20 @@ class Settings(BaseSettings):
     max_open_files: int | None = 4096
     max_file_bytes: int | None = 20 * 1024**3
     max_disk_bytes: int | None = 50 * 1024**3
+    # Files and directories a run (or an install, its env included) may create: empty files take no
+    # disk blocks, so only a count stops a flood of them from exhausting the file system's inodes.
+    max_files: int | None = 1_000_000
     max_log_bytes: int | None = 64 * 1024**2
-    max_files: int | None = 1_000_000  # files and folders (inodes) a run may create
     max_time_limit: int | None = None  # seconds per task; "72h"; none: tasks may run without a time limit
     max_line_bytes: int = 8192
+
+    # Egress of sandboxes with network (install_dependencies.sh, models an admin allowed network): only
+    # through the worker's proxy, only to the package index and find-links hosts and these. Entries are
+    # hosts (``weights.example.com``, ports 443 and 80) or ``host:port``.
+    egress_allow: TextList = Field(default_factory=list)
+    # ``host:port`` pairs that may be reached although they resolve to a loopback, private or link-local
+    # address (an internal mirror; the tests' local index). Everything else private is always refused.
+    egress_allow_private: TextList = Field(default_factory=list)
 
     # Worker behaviour.
     gpus: str | None = None  # "0,1", "cpu", or None to detect
@@ -166,7 +176,7 @@ class Settings(BaseSettings):
     signin_failure_window_s: float = 3600.0  # failures older than this are forgotten
     # OIDC (st.login): the role of a person's first sign-in, and e-mail domains whose people are admins.
     oidc_default_role: Literal["admin", "member", "viewer"] = "viewer"
-    oidc_admin_domains: _Words = Field(default_factory=list)
+    oidc_admin_domains: TextList = Field(default_factory=list)
 
     @field_validator(*_SIZE_FIELDS, mode="before")
     @classmethod
@@ -185,7 +195,8 @@ class Settings(BaseSettings):
     def _seconds(cls, v):
         return parse_seconds(v) if isinstance(v, str) else v
 
-    @field_validator("extra_index_urls", "find_links", "constraints", "oidc_admin_domains", mode="before")
+    @field_validator("extra_index_urls", "find_links", "constraints", "oidc_admin_domains", "egress_allow",
+                     "egress_allow_private", mode="before")
     @classmethod
     def _lists(cls, v):
         if isinstance(v, str):

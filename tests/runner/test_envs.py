@@ -20,6 +20,7 @@ import pytest
 
 from runner.envs import (
     COMPLETE_MARKER,
+    LAST_USED,
     EnvResult,
     ensure_env,
     env_key,
@@ -27,6 +28,7 @@ from runner.envs import (
     envs_disk_usage,
     evict_envs,
 )
+from runner.envs.layout import state_dir
 from shared.core.errors import EnvBuildError
 from shared.core.settings import Settings
 from tests.support.local_index import LocalIndex
@@ -57,7 +59,8 @@ def test_builds_env_then_reuses_it_without_running_uv(settings):
     first = ensure_env(settings=settings, requirements=["six"], log=lines.append)
     assert first.built is True
     assert first.path == settings.data_dir / "envs" / first.key
-    assert (first.path / COMPLETE_MARKER).is_file()
+    assert (state_dir(first.path) / COMPLETE_MARKER).is_file()
+    assert not (first.path / COMPLETE_MARKER).exists()  # never where an install script could plant a link
     six_file = Path(_imports(first, "six"))
     assert six_file.is_relative_to(first.path)
     assert six_file.stat().st_nlink >= 2  # hardlinked from uv's cache, not copied
@@ -198,7 +201,7 @@ def test_install_script_runs_through_the_given_runner_with_pip_available(setting
                       f'{local_index.wheel("colorama")}\n')
     calls = []
 
-    def run_install_script(*, script: Path, env_path: Path, log):
+    def run_install_script(*, script: Path, env_path: Path, log, timeout_s: float):
         # The test plays the sandbox: run the script for real and stream its output.
         calls.append(env_path)
         proc = subprocess.run(["bash", str(script), str(env_path)], capture_output=True, text=True)
@@ -241,7 +244,7 @@ def test_eviction_removes_lru_and_keeps_in_use(settings):
     c = ensure_env(settings=settings, requirements=["colorama"])
     # Order by last use: b (oldest), c, then a (reused just now).
     for i, r in enumerate((b, c)):
-        os.utime(r.path / ".last-used", (1_000_000 + i, 1_000_000 + i))
+        os.utime(state_dir(r.path) / LAST_USED, (1_000_000 + i, 1_000_000 + i))
     assert not ensure_env(settings=settings, requirements=["six"]).built
 
     total = envs_disk_usage(settings=settings)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from runner import sandbox
+from runner.egress import INSIDE_SOCKET, PROXY_URL
 from runner.envs import find_uv
 from runner.execute import execute
 from runner.sandbox import (
@@ -201,8 +202,20 @@ def test_command_line_binds_only_system_dirs(base, venv, settings):
     # The venv is mounted before the workspace's chdir, after the private /tmp.
     assert argv.index("--tmpfs") < argv.index(str(venv))
 
-    net_argv, _ = build_command(spec=spec_for(venv, wd, "print(1)", network=True), settings=settings)
-    assert "--unshare-net" not in net_argv and "/etc/resolv.conf" in net_argv
+    # With network: still a network namespace of its own, the egress proxy's socket bound in, and
+    # the platform's forwarder (on the configured interpreter, isolated mode) in front of the command.
+    net_spec = spec_for(venv, wd, "print(1)", network=True)
+    with pytest.raises(SandboxError, match="egress proxy"):
+        build_command(spec=net_spec, settings=settings)
+    sock = base / "egress.sock"
+    sock.touch()
+    net_argv, net_env = build_command(spec=net_spec, settings=settings, egress=sock)
+    assert "--unshare-net" in net_argv and "/etc/resolv.conf" in net_argv
+    assert ("--ro-bind", str(sock), INSIDE_SOCKET) in _binds(net_argv)
+    inner = net_argv[net_argv.index("--") + 1:]
+    assert inner[:3] == [os.path.realpath(settings.env_python), "-I", "-S"] and inner[-len(net_spec.argv):] == \
+        net_spec.argv
+    assert net_env["HTTPS_PROXY"] == net_env["https_proxy"] == PROXY_URL
 
 
 def test_gpu_binds_and_visible_devices(base, venv, settings, tmp_path):

@@ -75,9 +75,11 @@ def test_an_install_script_that_passes_the_checker_runs_sandboxed(plat, listen, 
     listing = {r["target"]: r.get("entries") for r in res if r["kind"] == "read"}
     assert listing[str(data)] in (None, ["envs"]), listing
     assert listing[str(data / "envs")] in (None, [model.env_key]), listing
-    # It has the network (installs download), so the host listener was reached.
+    # It has network for downloads, but only through the egress proxy: the host's loopback
+    # listener is not in its network namespace, and the proxy is what it is given.
     tcp = outcomes(res, "tcp")
-    assert tcp == {f"{server.address[0]}:{server.address[1]}": "allowed"} and server.accepted >= 1
+    assert tcp == {f"{server.address[0]}:{server.address[1]}": "blocked"} and server.accepted == 0
+    assert "HTTPS_PROXY" in dump["names"]
     assert {p: o for p, o in outcomes(res, "write").items() if o != "blocked"} == {}
     assert not Path(f"/usr/{plat.token}").exists() and not Path(f"/usr/lib/{plat.token}").exists()
     plat.healthy(model)
