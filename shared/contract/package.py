@@ -120,7 +120,7 @@ def check_package(*, root: Path, unwrapped: str | None = None) -> PackageReport:
     names = metric_names_of(root)
     return PackageReport(requirements=requirements, train_args=train_args, predict_args=predict_args,
                          has_install_script=has_script, install_script_violations=violations,
-                         tree=list_tree(root), warnings=warnings + names.warnings, unwrapped=unwrapped,
+                         tree=list_tree(root), warnings=warnings, unwrapped=unwrapped,
                          metric_names=names)
 
 

@@ -228,6 +228,17 @@ def metric_series(*, session: Session, run_ids: list[int], names: list[str] | No
     return out
 
 
+AXIS_METRICS = ("epoch", "step")  # the charts' x axes, not charted against themselves
+
+
+def metrics_to_chart(task: Task, runs: list[Run]) -> list[str]:
+    """The task's chosen metrics; a task created without any charts every metric its runs print."""
+    if task.metrics:
+        return list(task.metrics)
+    printed = dict.fromkeys(name for r in runs for name in (r.metric_names or []))
+    return [name for name in printed if name not in AXIS_METRICS]
+
+
 def metric_names(*, session: Session, run_ids: list[int]) -> list[str]:
     if not run_ids:
         return []

@@ -14,13 +14,11 @@ from typing import Any
 
 import streamlit as st
 from redis.exceptions import RedisError
-from sqlmodel import Session, select
 
 from shared.contract.metrics import guess_direction
 from shared.contract.params import is_grid_searchable, parse_setting
 from shared.core.errors import FieldError, TrainyardError
 from shared.core.settings import Settings, format_size
-from shared.records import Run, Task
 from shared.services.tasks import LIMIT_FIELDS, TaskIn, create_task
 from streamlit_app.components import deps
 
@@ -200,15 +198,9 @@ def limit_inputs(settings: Settings) -> dict[str, str]:
     return {k: v for k, v in out.items() if v.strip()}
 
 
-def metric_suggestions(session: Session, model_id: int, *, runs: int = 200) -> list[str]:
-    """Adapter (no service lists them): metric names the model's latest ``runs`` runs printed.
-    One query over the run rows' kept name lists, never over the metric points."""
-    stmt = (select(Run.metric_names).join(Task, Task.id == Run.task_id).where(Task.model_id == model_id)
-            .order_by(Run.id.desc()).limit(runs))
-    names: set[str] = set()
-    for found in session.exec(stmt):
-        names.update(found or [])
-    return sorted(names)
+def metric_label(suggestions: dict[str, str]):
+    """format_func for the metric pickers: where a suggested name was seen (typed names as they are)."""
+    return lambda name: f"{name} · {suggestions[name]}" if name in suggestions else name
 
 
 def template_label(values: dict[str, Any]) -> str:

@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
+import streamlit as st
+
 
 @contextmanager
 def upload_to_file(uploaded: BinaryIO, *, tmp_root: Path, suffix: str = ".zip") -> Iterator[Path]:
@@ -24,3 +26,13 @@ def upload_to_file(uploaded: BinaryIO, *, tmp_root: Path, suffix: str = ".zip") 
         yield path
     finally:
         path.unlink(missing_ok=True)
+
+
+def wrong_type(uploaded, *, exts: tuple[str, ...], what: str) -> bool:
+    """Streamlit's own ``type=`` filter only explains itself in a tooltip, so the uploader takes any
+    file and this says plainly, naming the file, when it is not one of ``exts``."""
+    if uploaded is None or uploaded.name.lower().endswith(exts):
+        return False
+    st.error(f"{uploaded.name} is not a {' or '.join(exts)} file: upload {what} as a {' or '.join(exts)} archive.",
+             icon=":material/block:")
+    return True

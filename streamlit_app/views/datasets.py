@@ -12,24 +12,27 @@ from shared.records import TASK_TYPE_LABELS, TaskType
 from shared.services.datasets import add_dataset, delete_dataset, get_dataset, list_datasets
 from streamlit_app.components import deps
 from streamlit_app.components.alerts import show_error
+from streamlit_app.components.confirm import delete_button
 from streamlit_app.components.dataset_view import render_dataset
-from streamlit_app.components.uploads import upload_to_file
+from streamlit_app.components.uploads import upload_to_file, wrong_type
 
 
 def _upload() -> None:
-    file = st.file_uploader("Dataset zip", type=["zip"], key="ds_upload")
+    # Any file is taken and its extension checked here: the type= filter explains itself only in a tooltip.
+    file = st.file_uploader("Dataset zip", key="ds_upload")
+    bad_type = wrong_type(file, exts=(".zip",), what="the dataset")
     c1, c2 = st.columns(2)
     name = c1.text_input("Name", key="ds_name", placeholder=file.name.rsplit(".", 1)[0] if file else "")
     ttype = c2.selectbox("Task type", list(TaskType), format_func=lambda t: TASK_TYPE_LABELS[t], key="ds_type")
     error_slot = st.empty()
-    if not st.button("Upload and validate", key="ds_add", type="primary", disabled=file is None):
+    if not st.button("Upload and validate", key="ds_add", type="primary", disabled=file is None or bad_type):
         return
     s = deps.settings()
     bar = st.progress(0.0, text="uploading")
     try:
         with upload_to_file(file, tmp_root=s.data_dir / "tmp") as path, deps.session() as session:
             ds = add_dataset(session=session, settings=s, zip_path=path, name=name or file.name.rsplit(".", 1)[0],
-                             task_type=ttype,
+                             task_type=ttype, display_name=file.name,
                              progress=lambda stage, frac: bar.progress(min(max(frac, 0.0), 1.0), text=stage))
     except FieldError as exc:
         error_slot.error(f"{exc.field}: {exc.field_message}")
@@ -43,6 +46,12 @@ def _upload() -> None:
         st.rerun()
     finally:
         bar.empty()
+
+
+def _delete(dataset_id: int) -> None:
+    with deps.session() as session:
+        delete_dataset(session=session, settings=deps.settings(), dataset_id=dataset_id)
+    st.query_params.clear()
 
 
 def render() -> None:
@@ -79,15 +88,7 @@ def render() -> None:
     if c1.button("Start training", key="ds_train", type="primary", icon=":material/rocket_launch:"):
         st.session_state["task_new_dataset"] = ds.id
         st.switch_page("views/task_new.py")
-    if c2.button("Delete", key="ds_delete", icon=":material/delete:"):
-        try:
-            with deps.session() as session:
-                delete_dataset(session=session, settings=deps.settings(), dataset_id=ds.id)
-        except TrainyardError as exc:
-            st.error(str(exc))
-        else:
-            st.query_params.clear()
-            st.rerun()
+    delete_button(f"dataset #{ds.id} {ds.name}", key="ds_delete", container=c2, on_confirm=lambda: _delete(ds.id))
     render_dataset(ds, deps.settings())
 
 

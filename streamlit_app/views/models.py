@@ -12,12 +12,22 @@ from redis.exceptions import RedisError
 from shared.core.errors import FieldError, NotFoundError, TrainyardError
 from shared.core.queue import enqueue_deploy
 from shared.records import TASK_TYPE_LABELS, DeployStatus, TaskType
-from shared.services.models import add_model, delete_model, get_model, list_models, mark_for_deploy, model_summary
+from shared.services.models import (
+    add_model,
+    code_metric_names,
+    delete_model,
+    get_model,
+    list_models,
+    mark_for_deploy,
+    metric_suggestions,
+    model_summary,
+)
 from streamlit_app.components import deps
 from streamlit_app.components import model_view as mv
 from streamlit_app.components.alerts import show_error
 from streamlit_app.components.badges import status_cell
-from streamlit_app.components.uploads import upload_to_file
+from streamlit_app.components.confirm import delete_button
+from streamlit_app.components.uploads import upload_to_file, wrong_type
 
 NETWORK_WARNING = ("With network on, this model's training and prediction runs can reach the internet "
                    "(download weights, send data out). Turn it on only for code you trust.")
@@ -32,22 +42,25 @@ def _enqueue(model_id: int, attempt: int = 0) -> None:
 
 
 def _upload() -> None:
-    file = st.file_uploader("Model package zip", type=["zip"], key="md_upload",
+    # Any file is taken and its extension checked here: the type= filter explains itself only in a tooltip.
+    file = st.file_uploader("Model package zip", key="md_upload",
                             help="train.py, predict.py, requirements.txt, weights/ (install_dependencies.sh optional)")
+    bad_type = wrong_type(file, exts=(".zip",), what="the model package")
     c1, c2 = st.columns(2)
     name = c1.text_input("Name", key="md_name", placeholder=file.name.rsplit(".", 1)[0] if file else "")
     ttype = c2.selectbox("Task type", list(TaskType), format_func=lambda t: TASK_TYPE_LABELS[t], key="md_type")
     if st.checkbox("Allow network access for training and prediction", key="md_network"):
         st.warning(NETWORK_WARNING, icon=":material/public:")
     slot = st.empty()
-    if not st.button("Upload and deploy", key="md_add", type="primary", disabled=file is None):
+    if not st.button("Upload and deploy", key="md_add", type="primary", disabled=file is None or bad_type):
         return
     s = deps.settings()
     try:
         with st.spinner("validating the package"), upload_to_file(file, tmp_root=s.data_dir / "tmp") as path, \
                 deps.session() as session:
             model = add_model(session=session, settings=s, zip_path=path, name=name or file.name.rsplit(".", 1)[0],
-                              task_type=ttype, network=bool(st.session_state.get("md_network")))
+                              task_type=ttype, network=bool(st.session_state.get("md_network")),
+                              display_name=file.name)
     except FieldError as exc:
         slot.error(f"{exc.field}: {exc.field_message}")
         return
@@ -73,15 +86,14 @@ def _actions(model) -> None:
         else:
             _enqueue(model.id, attempt=int(time.time()))
             st.rerun()
-    if c2.button("Delete", key="md_delete", icon=":material/delete:"):
-        try:
-            with deps.session() as s:
-                delete_model(session=s, settings=deps.settings(), model_id=model.id)
-        except TrainyardError as exc:
-            st.error(str(exc))
-        else:
-            st.query_params.clear()
-            st.rerun()
+    delete_button(f"model #{model.id} {model.name}", key="md_delete", container=c2,
+                  on_confirm=lambda: _delete(model.id))
+
+
+def _delete(model_id: int) -> None:
+    with deps.session() as s:
+        delete_model(session=s, settings=deps.settings(), model_id=model_id)
+    st.query_params.clear()
 
 
 def render() -> None:
@@ -121,16 +133,20 @@ def render() -> None:
     else:
         mv.deploy_status(model)
     summary = model_summary(model)
-    tabs = st.tabs(["Parameters", "Files", "Environment", "Templates", "Deploy log"])
+    tabs = st.tabs(["Parameters", "Metrics", "Files", "Environment", "Templates", "Deploy log"])
     with tabs[0]:
         mv.parameters(summary)
     with tabs[1]:
-        st.code("\n".join(mv.tree_lines((model.report or {}).get("tree", []))) or "(empty)", language=None)
+        with deps.session() as s:
+            mv.metric_names(metric_suggestions(session=s, settings=deps.settings(), model=model),
+                            code_metric_names(settings=deps.settings(), model=model))
     with tabs[2]:
-        mv.environment(summary, (model.report or {}).get("requirements") or {})
+        st.code("\n".join(mv.tree_lines((model.report or {}).get("tree", []))) or "(empty)", language=None)
     with tabs[3]:
-        mv.templates(model)
+        mv.environment(summary, (model.report or {}).get("requirements") or {})
     with tabs[4]:
+        mv.templates(model)
+    with tabs[5]:
         mv.deploy_log(model)
 
 

@@ -92,14 +92,22 @@ def test_delete_refused_while_a_task_uses_the_model(ui_settings, db, tmp_path):
     at = open_page("views/models.py", id=str(model.id))
     at.button(key="md_delete").click()
     at.run()
+    at.button(key="md_delete_yes").click()  # the dialog asks first
+    at.run()
     assert not at.exception, at.exception
     assert any("is used by task" in e.value for e in at.error)
+    assert ui_settings.path(model.path).exists()
 
 
 def test_delete_an_unused_model(ui_settings, db, tmp_path):
     model = make_model(db, ui_settings, tmp_path)
     at = open_page("views/models.py", id=str(model.id))
     at.button(key="md_delete").click()
+    at.run()
+    assert not at.exception, at.exception
+    assert ui_settings.path(model.path).exists(), "Delete only opens the dialog"
+    assert any(f"model #{model.id} quadratic" in m.value for m in at.markdown)
+    at.button(key="md_delete_yes").click()
     at.run()
     assert not at.exception, at.exception
     assert not ui_settings.path(model.path).exists()
@@ -129,6 +137,8 @@ def test_templates_create_validate_edit_delete(ui_settings, db, tmp_path):
     at.run()
     assert at.text_input(key=f"md_tpl_v_{model.id}_{tpl.id}_k").value == "[2, 8]"
     at.button(key=f"md_tpl_delete_{model.id}_{tpl.id}").click()
+    at.run()
+    at.button(key=f"md_tpl_delete_{model.id}_{tpl.id}_yes").click()
     at.run()
     assert not at.exception, at.exception
     assert not list_templates(session=db, model_id=model.id)
