@@ -165,7 +165,7 @@ def templates(model: ModelPackage) -> None:
         st.dataframe(pd.DataFrame([{"name": t.name, **{k: setting_text(v)[0] for k, v in t.values.items()}}
                                    for t in existing.values()]), hide_index=True, key="md_tpl_table")
     choice = st.selectbox("Template", [None, *existing], key=f"md{model.id}_tpl_pick",
-                          format_func=lambda i: "➕ new template" if i is None else existing[i].name)
+                          format_func=lambda i: "(new template)" if i is None else existing[i].name)
     current = existing[choice].values if choice is not None else {}
     err = st.session_state.get("md_tpl_error")
     suffix = f"{model.id}_{choice}"

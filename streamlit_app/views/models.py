@@ -25,7 +25,7 @@ from shared.services.models import (
 from streamlit_app.components import deps
 from streamlit_app.components import model_view as mv
 from streamlit_app.components.alerts import show_error
-from streamlit_app.components.badges import status_cell
+from streamlit_app.components.badges import status_cell, styled
 from streamlit_app.components.confirm import delete_button
 from streamlit_app.components.uploads import upload_to_file, wrong_type
 
@@ -107,9 +107,9 @@ def render() -> None:
     if not models:
         st.info("No models yet. Upload a zip above, or load the examples on the Home page.")
         return
-    st.dataframe(pd.DataFrame([{"id": m.id, "name": m.name, "task type": TASK_TYPE_LABELS[m.task_type],
+    st.dataframe(styled(pd.DataFrame([{"id": m.id, "name": m.name, "task type": TASK_TYPE_LABELS[m.task_type],
                                 "status": status_cell(m.status), "network": "on" if m.network else "",
-                                "uploaded": m.created_at.strftime("%Y-%m-%d %H:%M")} for m in models]),
+                                "uploaded": m.created_at.strftime("%Y-%m-%d %H:%M")} for m in models])),
                  hide_index=True, key="md_table")
     ids = [m.id for m in models]
     if st.session_state.get("md_select") not in ids:  # entering the page: the link's ?id= picks the item

@@ -82,7 +82,7 @@ def _submit(task_id: int, run: Run | None, weights: str | None, files, confidenc
         text = exc.field_message
         if text.startswith("refused: "):  # one line per refused file, each naming it
             text = "Refused:\n" + "\n".join(f"- {p}" for p in text[len("refused: "):].split("; "))
-        (slots.get(exc.field) or slots["submit"]).error(text, icon="🚫")
+        (slots.get(exc.field) or slots["submit"]).error(text, icon=":material/block:")
         return
     except TrainyardError as exc:
         with slots["submit"]:
@@ -131,7 +131,7 @@ def render() -> None:
     confidence = st.slider("Confidence threshold", 0.0, 1.0, 0.25, 0.01, key="pr_conf", persist_state="session",
                            help="Passed to predict.py as --confidence when it declares that argument.")
     slots["confidence"] = st.empty()
-    clicked = st.button("Predict", key="pr_go", type="primary", icon="▶️", disabled=run is None)
+    clicked = st.button("Predict", key="pr_go", type="primary", icon=":material/play_arrow:", disabled=run is None)
     slots["submit"] = st.empty()
     if clicked:
         _submit(task_id, run, weights, files, confidence, slots)

@@ -14,7 +14,7 @@ from tests.ui.conftest import APP, frame, make_dataset, make_model, make_task, o
 def test_navigation_lists_every_page_and_home_renders(ui_settings):
     at = AppTest.from_file(str(APP), default_timeout=60).run()
     assert not at.exception, at.exception
-    assert at.title[0].value == "🚂 Trainyard"
+    assert at.title[0].value == ":material/train: Trainyard"  # a Material icon: no emoji font needed
     assert at.button(key="home_load_examples")
     for page in ("datasets", "models", "task_new", "tasks", "task"):
         at.switch_page(f"views/{page}.py").run()
@@ -170,6 +170,8 @@ def test_load_examples(ui_settings, ui_redis, db):
     assert sorted(d.task_type.value for d in list_datasets(session=db)) == ["classification", "detection"]
     assert len(list_models(session=db)) == 2
     assert ui_redis.llen("rq:queue:deploy") == 2
+    # The counters count what was just loaded (they were drawn before it, so the page reruns).
+    assert [(m.label, m.value) for m in at.metric] == [("Datasets", "2"), ("Models", "2")]
 
 
 def test_load_examples_without_redis_says_so(ui_settings, db):
