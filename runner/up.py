@@ -54,7 +54,8 @@ def up(*, settings: Settings, workers: int = 1, gpus: str | None = None, port: i
             ui_port = port or settings.ui_port
             cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app" / "app.py"),
                    "--server.port", str(ui_port), "--server.headless", "true",
-                   "--browser.gatherUsageStats", "false"]
+                   "--browser.gatherUsageStats", "false", "--browser.serverAddress", "localhost",
+                   "--client.toolbarMode", "viewer"]  # why: .streamlit/config.toml
             children.append(("ui", _spawn(cmd, env)))
             print(f"[up] UI on http://localhost:{ui_port}", flush=True)
         print("[up] running; Ctrl-C stops everything", flush=True)

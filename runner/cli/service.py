@@ -15,7 +15,7 @@ from shared.core.settings import Settings
 @click.command()
 @click.option("--workers", type=int, default=1, show_default=True, help="number of RQ workers to start")
 @click.option("--gpus", help="GPU ids to spread over the workers, e.g. 0,1; or 'cpu'")
-@click.option("--port", type=int, help="port of the UI (default: Streamlit's)")
+@click.option("--port", type=int, help="port of the UI (default: TRAINYARD_UI_PORT, else 8501)")
 @click.option("--no-ui", is_flag=True, help="start Redis and the workers only")
 @pass_settings
 def up(workers: int, gpus: str | None, port: int | None, no_ui: bool, settings: Settings) -> None:
