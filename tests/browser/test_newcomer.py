@@ -128,3 +128,28 @@ def test_startup_prints_one_url_and_no_external_ip_lookup(settings, tmp_path):
     text = log.read_text(errors="replace")
     assert f"URL: http://localhost:{port}" in text, text
     assert "External URL" not in text and "external IP" not in text, text
+
+
+def test_predict_says_the_same_status_in_result_and_history(ui_server, settings, session, page, tmp_path):
+    """The result area refreshes alone every second; when the status moves, the history list follows."""
+    from shared.records import Prediction, PredictionStatus
+    from tests.ui.conftest import make_dataset, make_model, make_task
+
+    ds = make_dataset(session, settings, tmp_path)
+    model = make_model(session, settings, tmp_path)
+    task, runs = make_task(session, settings, model_id=model.id, dataset_id=ds.id, status="completed")
+    pred = Prediction(task_id=task.id, run_id=runs[0].id, model_id=model.id, weights="best.pt", path="",
+                      images=["a.png"], status=PredictionStatus.queued)
+    session.add(pred)
+    session.commit()
+    _app(page, ui_server, f"predict?prediction={pred.id}")
+    page.get_by_role("heading", name="History for this model").wait_for(timeout=30_000)
+    main = page.locator('[data-testid="stMain"]')
+    expect(main).to_contain_text("queued", timeout=15_000)
+    pred.status, pred.started_at = PredictionStatus.running, utcnow()
+    session.add(pred)
+    session.commit()
+    # Result and History both say running: no "queued" left anywhere on the page.
+    wait_for(lambda: "queued" not in main.inner_text(), 15, "the history to follow the result's status")
+    assert main.inner_text().count("running") >= 2
+    _no_exception(page, ui_server)
