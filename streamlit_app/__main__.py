@@ -17,7 +17,11 @@ def command(extra: list[str]) -> list[str]:
     # Options given on the command line come last: Streamlit keeps the last value.
     return [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", s.ui_host,
             "--server.port", str(s.ui_port),
-            "--server.headless", "true", "--browser.gatherUsageStats", "false", *s.streamlit_flags(), *extra]
+            "--server.headless", "true", "--browser.gatherUsageStats", "false",
+            # Chrome off, as in .streamlit/config.toml (read only when started from the repository root): no
+            # Deploy button or developer menu, and one printed URL without an external-IP lookup.
+            "--client.toolbarMode", "viewer", "--browser.serverAddress", "localhost",
+            *s.streamlit_flags(), *extra]
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import streamlit as st  # noqa: E402
 from shared.records import Role, User  # noqa: E402
 from streamlit_app.components import auth, deps  # noqa: E402
 
-st.set_page_config(page_title="Trainyard", page_icon="🚂", layout="wide")
+st.set_page_config(page_title="Trainyard", page_icon=":material/train:", layout="wide")
 deps.engine()  # connect (and create the tables) once per process, before any page queries
 
 
@@ -34,7 +34,8 @@ def _pages(user: User | None) -> dict[str, list[st.Page]]:
         "Training": [
             st.Page("views/task_new.py", title="New task", icon=":material/add_circle:"),
             st.Page("views/tasks.py", title="Tasks", icon=":material/list_alt:"),
-            st.Page("views/task.py", title="Task", icon=":material/monitoring:"),
+            # Reached from the task list (a row's link or selection), not from the menu: alone it has no task.
+            st.Page("views/task.py", title="Task", icon=":material/monitoring:", visibility="hidden"),
             st.Page("views/predict.py", title="Predict", icon=":material/image:"),
         ],
     }

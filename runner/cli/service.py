@@ -15,7 +15,7 @@ from shared.core.settings import Settings
               help="how many workers: a number, or auto: one per GPU, else one per 2 cores that the memory "
                    "limit per run fits")
 @click.option("--gpus", help="GPU ids to spread over the workers, e.g. 0,1; or 'cpu'")
-@click.option("--port", type=int, help="port of the UI (default: Streamlit's)")
+@click.option("--port", type=int, help="port of the UI (default: TRAINYARD_UI_PORT, else 8501)")
 @click.option("--host", help="address the UI listens on (default TRAINYARD_UI_HOST, 127.0.0.1: this machine only); "
                             "0.0.0.0 exposes it to the network, where sign-in protects it")
 @click.option("--no-ui", is_flag=True, help="start Redis and the workers only")

@@ -272,11 +272,12 @@ class _Progress:
 
 
 def safe_extract(*, zip_path: Path, dest: Path, limits: ArchiveLimits,
-                 progress: Callable[[int, int], None] | None = None) -> ExtractResult:
-    """Extract ``zip_path`` into ``dest`` (which must not exist) or raise ArchiveError leaving nothing."""
+                 progress: Callable[[int, int], None] | None = None, display_name: str | None = None) -> ExtractResult:
+    """Extract ``zip_path`` into ``dest`` (which must not exist) or raise ArchiveError leaving nothing;
+    errors name the zip ``display_name`` (the user's file name, not an upload's temp file) when given."""
     zip_path = Path(zip_path)
     dest = Path(dest)
-    zip_name = zip_path.name
+    zip_name = display_name or zip_path.name
     if dest.exists() or dest.is_symlink():
         raise ArchiveError(f"cannot extract {zip_name}: the destination {dest} already exists")
     try:

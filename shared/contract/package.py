@@ -19,6 +19,7 @@ from typing import Any
 from shared.contract.archive import ArchiveLimits, safe_extract
 from shared.contract.configs import globals_in_files, list_config_files
 from shared.contract.install_script import ScriptViolation, check_install_script
+from shared.contract.metric_names import MetricNames, read_metric_names
 from shared.contract.names import (
     DATA_FLAG,
     FLAG_TO_GLOBAL,
@@ -53,6 +54,7 @@ class PackageReport:
     unwrapped: str | None = None
     config_files: list[str] = field(default_factory=list)  # *.py|yaml|yml|json, relative, train.py included
     config_globals: dict[str, list[str]] = field(default_factory=dict)  # config file -> global variables in it
+    metric_names: MetricNames = field(default_factory=MetricNames)  # what train.py prints, read statically
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -66,6 +68,7 @@ class PackageReport:
             "unwrapped": self.unwrapped,
             "config_files": list(self.config_files),
             "config_globals": {k: list(v) for k, v in self.config_globals.items()},
+            "metric_names": self.metric_names.to_dict(),
         }
 
     @classmethod
@@ -81,12 +84,15 @@ class PackageReport:
             unwrapped=data.get("unwrapped"),
             config_files=list(data.get("config_files") or []),
             config_globals={k: list(v) for k, v in (data.get("config_globals") or {}).items()},
+            metric_names=MetricNames.from_dict(data.get("metric_names")),
         )
 
 
-def validate_package_zip(*, zip_path: Path, dest: Path, limits: ArchiveLimits) -> PackageReport:
-    """Extract safely into ``dest`` and check the package; on any error nothing is left at ``dest``."""
-    result = safe_extract(zip_path=Path(zip_path), dest=Path(dest), limits=limits)
+def validate_package_zip(*, zip_path: Path, dest: Path, limits: ArchiveLimits,
+                         display_name: str | None = None) -> PackageReport:
+    """Extract safely into ``dest`` and check the package; on any error nothing is left at ``dest``.
+    ``display_name`` is the name the user knows the zip by (a browser upload lands in a temp file)."""
+    result = safe_extract(zip_path=Path(zip_path), dest=Path(dest), limits=limits, display_name=display_name)
     try:
         return check_package(root=result.root, unwrapped=result.unwrapped)
     except BaseException:
@@ -133,10 +139,20 @@ def check_package(*, root: Path, unwrapped: str | None = None) -> PackageReport:
             raise PackageError(problems[0])
         raise PackageError(f"the model package has {len(problems)} problems; fix them and upload it again",
                            details=problems)
+    names = metric_names_of(root)
     return PackageReport(requirements=requirements, train_args=train_args, predict_args=predict_args,
                          has_install_script=has_script, install_script_violations=violations,
                          tree=list_tree(root), warnings=warnings, unwrapped=unwrapped, config_files=config_files,
-                         config_globals=config_globals)
+                         config_globals=config_globals, metric_names=names)
+
+
+def metric_names_of(root: Path) -> MetricNames:
+    """The metric names a package's train.py prints (empty when it cannot be read: that is reported elsewhere)."""
+    try:
+        return read_metric_names(source=read_source(Path(root) / TRAIN_SCRIPT, shown=TRAIN_SCRIPT),
+                                 filename=TRAIN_SCRIPT)
+    except (PackageError, OSError):
+        return MetricNames()
 
 
 def _required(root: Path, name: str, at_root: str) -> str | None:

@@ -40,8 +40,10 @@ def check_name(name: str | None, *, field: str = "name") -> str:
 
 
 def add_dataset(*, session: Session, settings: Settings, zip_path: Path, name: str,
-                task_type: str | TaskType, progress: Callable[[str, float], None] | None = None) -> Dataset:
-    """Validate then store. On any error nothing is left on disk or in the DB."""
+                task_type: str | TaskType, progress: Callable[[str, float], None] | None = None,
+                display_name: str | None = None) -> Dataset:
+    """Validate then store. On any error nothing is left on disk or in the DB. ``display_name``: the
+    zip's name as the user knows it, for the errors (a browser upload lands in a temp file)."""
     name = check_name(name)
     ttype = parse_task_type(task_type)
     def prepare(tmp: Path) -> tuple[Dataset, Path]:
@@ -50,7 +52,7 @@ def add_dataset(*, session: Session, settings: Settings, zip_path: Path, name: s
                 progress("extracting", done / total if total else 1.0)
 
         result = safe_extract(zip_path=Path(zip_path), dest=tmp, limits=ArchiveLimits.from_settings(settings),
-                              progress=on_bytes)
+                              progress=on_bytes, display_name=display_name)
         if progress:
             progress("validating", 0.0)
         report = validate_dataset(root=result.root, task_type=ttype,

@@ -11,25 +11,29 @@ from sqlmodel import Session, select
 
 from shared.contract.archive import ArchiveLimits
 from shared.contract.configs import is_config_arg, offered
+from shared.contract.metric_names import MetricNames
 from shared.contract.names import CONFIG_SUFFIXES
-from shared.contract.package import validate_package_zip
+from shared.contract.package import metric_names_of, validate_package_zip
 from shared.contract.params import coerce
 from shared.contract.scriptargs import ScriptArgs
 from shared.core.errors import ConflictError, FieldError, NotFoundError
 from shared.core.queue import enqueue_deploy, job_id, job_state
 from shared.core.settings import Settings
 from shared.core.storage import remove_tree, store_upload
-from shared.records import DeployStatus, JobKind, ModelPackage, ParamTemplate, Task, TaskStatus, TaskType, utcnow
+from shared.records import DeployStatus, JobKind, ModelPackage, ParamTemplate, Run, Task, TaskStatus, TaskType, utcnow
 from shared.services.datasets import check_name, parse_task_type
 
 
 def add_model(*, session: Session, settings: Settings, zip_path: Path, name: str,
-              task_type: str | TaskType | None = None, network: bool = False) -> ModelPackage:
-    """Validate and store a package; the caller enqueues its deploy."""
+              task_type: str | TaskType | None = None, network: bool = False,
+              display_name: str | None = None) -> ModelPackage:
+    """Validate and store a package; the caller enqueues its deploy. ``display_name``: the zip's
+    name as the user knows it, for the errors (a browser upload lands in a temp file)."""
     name = check_name(name)
     ttype = parse_task_type(task_type)
     def prepare(tmp: Path) -> tuple[ModelPackage, Path]:
-        report = validate_package_zip(zip_path=Path(zip_path), dest=tmp, limits=ArchiveLimits.from_settings(settings))
+        report = validate_package_zip(zip_path=Path(zip_path), dest=tmp, limits=ArchiveLimits.from_settings(settings),
+                                      display_name=display_name)
         return ModelPackage(name=name, task_type=ttype, path="", report=report.to_dict(), network=network,
                             status=DeployStatus.waiting), tmp
 
@@ -143,6 +147,38 @@ def model_summary(model: ModelPackage) -> dict[str, Any]:
         "install_script": report.get("has_install_script", False),
         "freeze": model.freeze,
     }
+
+
+# Metric names ----------------------------------------------------------------
+
+FOUND_IN_CODE = "found in the code"
+PRINTED_BY_RUNS = "printed by earlier runs"
+
+
+def code_metric_names(*, settings: Settings, model: ModelPackage) -> MetricNames:
+    """The names train.py prints, read at upload; packages stored before that are read now (a parse, cheap)."""
+    stored = (model.report or {}).get("metric_names")
+    if stored is not None:
+        return MetricNames.from_dict(stored)
+    return metric_names_of(settings.path(model.path)) if model.path else MetricNames()
+
+
+def printed_metric_names(*, session: Session, model_id: int, runs: int = 200) -> list[str]:
+    """Names the model's latest ``runs`` runs printed: one query over the run rows' kept name lists."""
+    stmt = (select(Run.metric_names).join(Task, Task.id == Run.task_id).where(Task.model_id == model_id)
+            .order_by(Run.id.desc()).limit(runs))
+    names: set[str] = set()
+    for found in session.exec(stmt):
+        names.update(found or [])
+    return sorted(names)
+
+
+def metric_suggestions(*, session: Session, settings: Settings, model: ModelPackage) -> dict[str, str]:
+    """name -> where it was seen, the code's names first (in the order train.py prints them)."""
+    out = {n: FOUND_IN_CODE for n in code_metric_names(settings=settings, model=model).names}
+    for name in printed_metric_names(session=session, model_id=model.id):
+        out[name] = f"{out[name]}, {PRINTED_BY_RUNS}" if name in out else PRINTED_BY_RUNS
+    return out
 
 
 # Parameter templates ---------------------------------------------------------

@@ -254,6 +254,17 @@ def metric_series(*, session: Session, run_ids: list[int], names: list[str] | No
     return out
 
 
+AXIS_METRICS = ("epoch", "step")  # the charts' x axes, not charted against themselves
+
+
+def metrics_to_chart(task: Task, runs: list[Run]) -> list[str]:
+    """The task's chosen metrics; a task created without any charts every metric its runs print."""
+    if task.metrics:
+        return list(task.metrics)
+    printed = dict.fromkeys(name for r in runs for name in (r.metric_names or []))
+    return [name for name in printed if name not in AXIS_METRICS]
+
+
 def metric_names(*, session: Session, run_ids: list[int]) -> list[str]:
     if not run_ids:
         return []
@@ -271,17 +282,6 @@ def resource_samples(*, session: Session, run_ids: list[int]) -> dict[int, list[
     for row in session.exec(stmt):
         out[row.run_id].append(row)
     return out
-
-
-def metric_suggestions(*, session: Session, model_id: int, runs: int = 200) -> list[str]:
-    """Metric names the model's latest ``runs`` runs printed: one query over the run rows'
-    kept name lists, never over the metric points."""
-    stmt = (select(Run.metric_names).join(Task, Task.id == Run.task_id).where(Task.model_id == model_id)
-            .order_by(Run.id.desc()).limit(runs))
-    names: set[str] = set()
-    for found in session.exec(stmt):
-        names.update(found or [])
-    return sorted(names)
 
 
 def run_counts(*, session: Session, task_ids: list[int]) -> dict[int, dict[str, int]]:

@@ -148,7 +148,7 @@ def _sign_up_form(token: str) -> None:
 
 def sign_in_screen() -> None:
     """All a signed-out visitor sees: no page data, no uploads."""
-    st.title("🚂 Sign in to Trainyard")
+    st.title("Sign in to Trainyard")  # no emoji: a box without an emoji font
     if token := st.query_params.get("signup"):
         _sign_up_form(token)
         return

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import Enum
 
+import pandas as pd
+
 _COLOURS = {
     "waiting": "gray", "queued": "gray", "deploying": "blue", "running": "blue",
     "deployed": "green", "completed": "green",
@@ -17,8 +19,10 @@ _ICONS = {
 }
 
 
-# Table cells draw no icons or badges; a coloured dot keeps the status scannable there.
-_DOTS = {"gray": "⚪", "blue": "🔵", "green": "🟢", "red": "🔴", "orange": "🟠", "violet": "🟣"}
+# Table cells draw no icons, badges or markdown; the status text is coloured by a Styler instead
+# (Streamlit's own palette). No emoji anywhere: they show as boxes on machines without an emoji font.
+_CSS = {"gray": "#808495", "blue": "#1c83e1", "green": "#21c354", "red": "#ff4b4b", "orange": "#ffa421",
+        "violet": "#803df5"}
 
 
 def _value(status: str | Enum) -> str:
@@ -31,9 +35,20 @@ def status_label(status: str | Enum) -> str:
 
 
 def status_cell(status: str | Enum) -> str:
-    """For table cells: a coloured dot and the status."""
-    v = _value(status)
-    return f"{_DOTS[_COLOURS.get(v, 'gray')]} {status_label(v)}"
+    """For table cells: the status as plain text ('timed out'); ``styled`` colours it."""
+    return status_label(status)
+
+
+def status_colour(label: str) -> str:
+    """CSS for a status cell, from its text."""
+    return f"color: {_CSS[_COLOURS.get(str(label).replace(' ', '_'), 'gray')]}; font-weight: 600"
+
+
+def styled(frame: pd.DataFrame, column: str = "status"):
+    """The frame with its status column coloured (st.dataframe draws a pandas Styler's colours)."""
+    if column not in frame.columns or frame.empty:
+        return frame
+    return frame.style.map(status_colour, subset=[column])
 
 
 def status_badge(status: str | Enum) -> str:

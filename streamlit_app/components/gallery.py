@@ -125,6 +125,13 @@ def live(pred_id: int) -> None:
         pred = get_prediction(session=s, prediction_id=pred_id)
     if pred.status not in _ACTIVE:
         st.rerun()
+    # One source for the status: when it moves (queued -> running) the whole page reruns, so the
+    # history list below says what this area says.
+    seen = f"pr_live_status_{pred_id}"
+    if st.session_state.get(seen, pred.status) != pred.status:
+        st.session_state[seen] = pred.status
+        st.rerun()
+    st.session_state[seen] = pred.status
     _summary(pred)
     if pred.status == PredictionStatus.queued:
         _waiting_note()
@@ -158,7 +165,7 @@ def results(pred: Prediction, *, key: str) -> None:
         st.info("predict.py also wrote files that match no input: " + ", ".join(f"`{e}`" for e in match["extra"]))
     c = st.columns([1, 1, 3])
     c[0].download_button("Outputs (zip)", data=lambda: _zip_bytes(pred.id), file_name=f"prediction{pred.id}.zip",
-                         mime="application/zip", key=f"{key}_zip", on_click="ignore", icon="📦",
+                         mime="application/zip", key=f"{key}_zip", on_click="ignore", icon=":material/folder_zip:",
                          disabled=not _files(safe_output_dir(deps.settings(), pred)))
     with c[1]:
         logs.download_button(log_path, file_name=f"prediction{pred.id}.log", key=f"{key}_dllog")

@@ -9,11 +9,13 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from shared.contract.metric_names import MetricNames
 from shared.core.errors import FieldError, TrainyardError
 from shared.records import DeployStatus, ModelPackage
 from shared.services.models import delete_template, get_model, list_templates, model_summary, save_template
 from streamlit_app.components import deps
 from streamlit_app.components.badges import status_badge
+from streamlit_app.components.confirm import delete_button
 from streamlit_app.components.formats import duration
 from streamlit_app.components.task_form import setting_text
 
@@ -127,6 +129,23 @@ def parameters(summary: dict[str, Any]) -> None:
             st.warning(w if isinstance(w, str) else str(w))
 
 
+def metric_names(suggestions: dict[str, str], code: MetricNames) -> None:
+    """The metric names the task form offers: read from train.py at upload, and printed by earlier runs."""
+    st.caption("Read from train.py's print and logging calls without running it (a run charts the lines it "
+               "prints as `name: value`, pairs separated by commas), plus the names earlier runs printed.")
+    if suggestions:
+        st.dataframe(pd.DataFrame([{"metric": n, "seen": where} for n, where in suggestions.items()]),
+                     hide_index=True, key="md_metric_names")
+    else:
+        st.info("No metric names found in train.py yet. A run charts every line it prints as "
+                "`name: value, name: value`, e.g. `print(f\"loss: {loss:.4f}, acc: {acc:.4f}\")`.")
+    if code.dynamic_lines:
+        st.caption("train.py also prints names only known at run time (line "
+                   + ", ".join(map(str, code.dynamic_lines)) + "); they show here after the first run.")
+    for w in code.warnings:
+        st.warning(w, icon=":material/warning:")
+
+
 def environment(summary: dict[str, Any], requirements: dict[str, Any]) -> None:
     c1, c2 = st.columns(2)
     with c1:
@@ -155,7 +174,7 @@ def templates(model: ModelPackage) -> None:
         st.dataframe(pd.DataFrame([{"name": t.name, **{k: setting_text(v)[0] for k, v in t.values.items()}}
                                    for t in existing.values()]), hide_index=True, key="md_tpl_table")
     choice = st.selectbox("Template", [None, *existing], key=f"md{model.id}_tpl_pick",
-                          format_func=lambda i: "➕ new template" if i is None else existing[i].name)
+                          format_func=lambda i: "(new template)" if i is None else existing[i].name)
     current = existing[choice].values if choice is not None else {}
     err = st.session_state.get("md_tpl_error")
     suffix = f"{model.id}_{choice}"
@@ -187,8 +206,12 @@ def templates(model: ModelPackage) -> None:
         except TrainyardError as exc:
             st.session_state["md_tpl_error"] = ("", str(exc))
         st.rerun()
-    if choice is not None and c2.button("Delete template", key=f"md_tpl_delete_{suffix}"):
-        with deps.session() as s:
-            delete_template(session=s, template_id=choice)
-        st.session_state.pop("md_tpl_error", None)
-        st.rerun()
+    if choice is not None:
+        delete_button(f"template {existing[choice].name}", key=f"md_tpl_delete_{suffix}", label="Delete template",
+                      container=c2, on_confirm=lambda: _delete_template(choice))
+
+
+def _delete_template(template_id: int) -> None:
+    with deps.session() as s:
+        delete_template(session=s, template_id=template_id)
+    st.session_state.pop("md_tpl_error", None)

@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from shared.records import Run, Task
-from streamlit_app.components.badges import status_cell
+from streamlit_app.components.badges import status_cell, status_colour
 from streamlit_app.components.formats import between, duration, first_line, params_text, score
 
 BEST_CSS = "background-color: rgba(255, 196, 0, 0.30); font-weight: 600"
@@ -70,7 +70,9 @@ def _highlight_best(df: pd.DataFrame, searched: list[str], best: int | None):
         on = best is not None and row["id"] == best
         return [BEST_CSS if on and (col in searched or col in ("best", "score")) else "" for col in row.index]
 
-    return df.style.apply(style, axis=1)
+    styler = df.style.apply(style, axis=1)
+    # The status text is coloured (no emoji dots: they show as boxes without an emoji font).
+    return styler.map(status_colour, subset=["status"]) if "status" in df.columns else styler
 
 
 def render(task: Task, runs: list[Run], *, best: int | None, now: datetime,

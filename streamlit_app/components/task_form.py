@@ -236,6 +236,11 @@ def limit_inputs(settings: Settings) -> dict[str, str]:
     return {k: v for k, v in out.items() if v.strip()}
 
 
+def metric_label(suggestions: dict[str, str]):
+    """format_func for the metric pickers: where a suggested name was seen (typed names as they are)."""
+    return lambda name: f"{name} · {suggestions[name]}" if name in suggestions else name
+
+
 def template_label(values: dict[str, Any]) -> str:
     return json.dumps(values, default=str)[:120]
 

@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from shared.records import Run, RunStatus, Task, utcnow
 from shared.services.live import last_values, metric_lines
-from shared.services.tasks import get_task, metric_series, resource_samples, task_runs
+from shared.services.tasks import get_task, metric_series, metrics_to_chart, resource_samples, task_runs
 from streamlit_app.components import deps, logs, runs_table
 from streamlit_app.components.charts import X_AXES, build_metric_figure, resources_figure
 from streamlit_app.components.facts import facts_row
@@ -103,7 +103,7 @@ def charts_body(task_id: int) -> None:
         more = c1.multiselect("Other parsed metrics to chart", extra, key=f"tk{task_id}_more")
         x_axis = c2.selectbox("x axis", X_AXES, key=f"tk{task_id}_xaxis",
                               help="auto: epoch, else step when train.py prints them, else the line order")
-        shown = list(dict.fromkeys(task.metrics + more))
+        shown = list(dict.fromkeys(metrics_to_chart(task, runs) + more))
         axis_names = [a for a in ("epoch", "step") if a in parsed]
         series = series_for(s, runs, shown + axis_names) if shown else {}
     done = sum(1 for r in runs if r.status.finished)

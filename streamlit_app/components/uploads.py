@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
+import streamlit as st
+
 
 @contextmanager
 def upload_to_file(uploaded: BinaryIO, *, tmp_root: Path, suffix: str = ".zip") -> Iterator[Path]:
@@ -32,8 +34,6 @@ SERVER = "Import from the server"
 
 def choose_source(key: str, settings) -> str:
     """Where the zip comes from; the server choice only exists when TRAINYARD_IMPORT_DIR is set."""
-    import streamlit as st
-
     if settings.import_dir is None:
         return UPLOAD
     return st.radio("Source", [UPLOAD, SERVER], key=key, horizontal=True)
@@ -50,8 +50,6 @@ def upload_caption(settings) -> str:
 
 def pick_server_file(key: str, settings) -> str | None:
     """A zip from the import folder, chosen by name; None when there is none to choose."""
-    import streamlit as st
-
     from shared.core.errors import ImportDirError
     from shared.services.imports import list_import_files
 
@@ -66,3 +64,13 @@ def pick_server_file(key: str, settings) -> str | None:
     labels = {f.name: f.label for f in files}
     return st.selectbox("File on the server", list(labels), format_func=labels.get, key=key,
                         help=f"Zip files directly in {settings.import_dir} (TRAINYARD_IMPORT_DIR)")
+
+
+def wrong_type(uploaded, *, exts: tuple[str, ...], what: str) -> bool:
+    """Streamlit's own ``type=`` filter only explains itself in a tooltip, so the uploader takes any
+    file and this says plainly, naming the file, when it is not one of ``exts``."""
+    if uploaded is None or uploaded.name.lower().endswith(exts):
+        return False
+    st.error(f"{uploaded.name} is not a {' or '.join(exts)} file: upload {what} as a {' or '.join(exts)} archive.",
+             icon=":material/block:")
+    return True

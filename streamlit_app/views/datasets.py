@@ -13,19 +13,30 @@ from shared.services.datasets import add_dataset, delete_dataset, get_dataset, l
 from shared.services.imports import import_dataset
 from streamlit_app.components import deps
 from streamlit_app.components.alerts import show_error
+from streamlit_app.components.confirm import delete_button
 from streamlit_app.components.dataset_view import render_dataset
-from streamlit_app.components.uploads import SERVER, choose_source, pick_server_file, upload_caption, upload_to_file
+from streamlit_app.components.uploads import (
+    SERVER,
+    choose_source,
+    pick_server_file,
+    upload_caption,
+    upload_to_file,
+    wrong_type,
+)
 
 
 def _upload() -> None:
     s = deps.settings()
     source = choose_source("ds_source", s)
+    bad_type = False
     if source == SERVER:
         chosen = pick_server_file("ds_server_file", s)
         file = None
     else:
-        file = st.file_uploader("Dataset zip", type=["zip"], key="ds_upload", help=upload_caption(s))
+        # Any file is taken and its extension checked here: the type= filter explains itself only in a tooltip.
+        file = st.file_uploader("Dataset zip", key="ds_upload", help=upload_caption(s))
         st.caption(upload_caption(s))
+        bad_type = wrong_type(file, exts=(".zip",), what="the dataset")
         chosen = file.name if file else None
     default = chosen.rsplit(".", 1)[0] if chosen else ""
     c1, c2 = st.columns(2)
@@ -33,7 +44,7 @@ def _upload() -> None:
     ttype = c2.selectbox("Task type", list(TaskType), format_func=lambda t: TASK_TYPE_LABELS[t], key="ds_type")
     error_slot = st.empty()
     label = "Import and validate" if source == SERVER else "Upload and validate"
-    if not st.button(label, key="ds_add", type="primary", disabled=chosen is None):
+    if not st.button(label, key="ds_add", type="primary", disabled=chosen is None or bad_type):
         return
     bar = st.progress(0.0, text="copying" if source == SERVER else "uploading")
 
@@ -48,7 +59,7 @@ def _upload() -> None:
         else:
             with upload_to_file(file, tmp_root=s.data_dir / "tmp") as path, deps.session() as session:
                 ds = add_dataset(session=session, settings=s, zip_path=path, name=name or default, task_type=ttype,
-                                 progress=progress)
+                                 progress=progress, display_name=file.name)
     except FieldError as exc:
         error_slot.error(f"{exc.field}: {exc.field_message}")
     except TrainyardError as exc:
@@ -61,6 +72,12 @@ def _upload() -> None:
         st.rerun()
     finally:
         bar.empty()
+
+
+def _delete(dataset_id: int) -> None:
+    with deps.session() as session:
+        delete_dataset(session=session, settings=deps.settings(), dataset_id=dataset_id)
+    st.query_params.clear()
 
 
 def render() -> None:
@@ -98,15 +115,7 @@ def render() -> None:
     if c1.button("Start training", key="ds_train", type="primary", icon=":material/rocket_launch:"):
         st.session_state["task_new_dataset"] = ds.id
         st.switch_page("views/task_new.py")
-    if c2.button("Delete", key="ds_delete", icon=":material/delete:"):
-        try:
-            with deps.session() as session:
-                delete_dataset(session=session, settings=deps.settings(), dataset_id=ds.id)
-        except TrainyardError as exc:
-            st.error(str(exc))
-        else:
-            st.query_params.clear()
-            st.rerun()
+    delete_button(f"dataset #{ds.id} {ds.name}", key="ds_delete", container=c2, on_confirm=lambda: _delete(ds.id))
     render_dataset(ds, deps.settings())
 
 

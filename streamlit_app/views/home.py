@@ -13,7 +13,7 @@ from streamlit_app.components.alerts import show_error
 
 
 def render() -> None:
-    st.title("🚂 Trainyard")
+    st.title(":material/train: Trainyard")
     st.markdown(
         "Train **your own** computer-vision code on **your own** data.\n\n"
         "1. Upload a dataset zip on **Datasets** (COCO, class folders, masks, ICDAR, DOTA, ...).\n"
@@ -49,6 +49,7 @@ def render() -> None:
                                    "Start the platform with `make run` (or `python -m runner up`).")
         else:
             st.session_state["home_examples"] = made
+            st.rerun()  # the counters above were drawn before the examples existed
     made = st.session_state.get("home_examples")
     if made:
         st.success("Examples loaded: " + "; ".join(

@@ -12,9 +12,11 @@ from shared.records import TASK_TYPE_LABELS, Action, DeployStatus, ModelPackage,
 from shared.services.imports import import_model
 from shared.services.models import (
     add_model,
+    code_metric_names,
     delete_model,
     get_model,
     list_models,
+    metric_suggestions,
     model_summary,
     queue_deploy,
     redeploy_model,
@@ -22,8 +24,16 @@ from shared.services.models import (
 from streamlit_app.components import deps
 from streamlit_app.components import model_view as mv
 from streamlit_app.components.alerts import show_error
-from streamlit_app.components.badges import status_cell
-from streamlit_app.components.uploads import SERVER, choose_source, pick_server_file, upload_caption, upload_to_file
+from streamlit_app.components.badges import status_cell, styled
+from streamlit_app.components.confirm import delete_button
+from streamlit_app.components.uploads import (
+    SERVER,
+    choose_source,
+    pick_server_file,
+    upload_caption,
+    upload_to_file,
+    wrong_type,
+)
 
 NETWORK_WARNING = ("With network on, this model's training and prediction runs can reach the internet "
                    "(download weights, send data out). Turn it on only for code you trust.")
@@ -40,14 +50,17 @@ def _enqueue(model_id: int) -> None:
 def _upload() -> None:
     s = deps.settings()
     source = choose_source("md_source", s)
+    bad_type = False
     if source == SERVER:
         chosen = pick_server_file("md_server_file", s)
         file = None
     else:
-        file = st.file_uploader("Model package zip", type=["zip"], key="md_upload",
+        # Any file is taken and its extension checked here: the type= filter explains itself only in a tooltip.
+        file = st.file_uploader("Model package zip", key="md_upload",
                                 help="train.py, predict.py, requirements.txt, weights/ (install_dependencies.sh "
                                      "optional). " + upload_caption(s))
         st.caption(upload_caption(s))
+        bad_type = wrong_type(file, exts=(".zip",), what="the model package")
         chosen = file.name if file else None
     default = chosen.rsplit(".", 1)[0] if chosen else ""
     c1, c2 = st.columns(2)
@@ -57,7 +70,7 @@ def _upload() -> None:
         st.warning(NETWORK_WARNING, icon=":material/public:")
     slot = st.empty()
     label = "Import and deploy" if source == SERVER else "Upload and deploy"
-    if not st.button(label, key="md_add", type="primary", disabled=chosen is None):
+    if not st.button(label, key="md_add", type="primary", disabled=chosen is None or bad_type):
         return
     network = bool(st.session_state.get("md_network"))
     try:
@@ -69,7 +82,7 @@ def _upload() -> None:
             else:
                 with upload_to_file(file, tmp_root=s.data_dir / "tmp") as path, deps.session() as session:
                     model = add_model(session=session, settings=s, zip_path=path, name=name or default,
-                                      task_type=ttype, network=network)
+                                      task_type=ttype, network=network, display_name=file.name)
     except FieldError as exc:
         slot.error(f"{exc.field}: {exc.field_message}")
         return
@@ -98,15 +111,14 @@ def _actions(model) -> None:
                      "with `make run` (or `python -m runner up`) and redeploy again.")
         else:
             st.rerun()
-    if c2.button("Delete", key="md_delete", icon=":material/delete:"):
-        try:
-            with deps.session() as s:
-                delete_model(session=s, settings=deps.settings(), model_id=model.id)
-        except TrainyardError as exc:
-            st.error(str(exc))
-        else:
-            st.query_params.clear()
-            st.rerun()
+    delete_button(f"model #{model.id} {model.name}", key="md_delete", container=c2,
+                  on_confirm=lambda: _delete(model.id))
+
+
+def _delete(model_id: int) -> None:
+    with deps.session() as s:
+        delete_model(session=s, settings=deps.settings(), model_id=model_id)
+    st.query_params.clear()
 
 
 def render() -> None:
@@ -121,9 +133,9 @@ def render() -> None:
     if not models:
         st.info("No models yet. Upload a zip above, or load the examples on the Home page.")
         return
-    st.dataframe(pd.DataFrame([{"id": m.id, "name": m.name, "task type": TASK_TYPE_LABELS[m.task_type],
-                                "status": status_cell(m.status), "network": "on" if m.network else "",
-                                "uploaded": m.created_at.strftime("%Y-%m-%d %H:%M")} for m in models]),
+    st.dataframe(styled(pd.DataFrame([{"id": m.id, "name": m.name, "task type": TASK_TYPE_LABELS[m.task_type],
+                                       "status": status_cell(m.status), "network": "on" if m.network else "",
+                                       "uploaded": m.created_at.strftime("%Y-%m-%d %H:%M")} for m in models])),
                  hide_index=True, key="md_table")
     ids = [m.id for m in models]
     if st.session_state.get("md_select") not in ids:  # entering the page: the link's ?id= picks the item
@@ -147,16 +159,20 @@ def render() -> None:
     else:
         mv.deploy_status(model)
     summary = model_summary(model)
-    tabs = st.tabs(["Parameters", "Files", "Environment", "Templates", "Deploy log"])
+    tabs = st.tabs(["Parameters", "Metrics", "Files", "Environment", "Templates", "Deploy log"])
     with tabs[0]:
         mv.parameters(summary)
     with tabs[1]:
-        st.code("\n".join(mv.tree_lines((model.report or {}).get("tree", []))) or "(empty)", language=None)
+        with deps.session() as s:
+            mv.metric_names(metric_suggestions(session=s, settings=deps.settings(), model=model),
+                            code_metric_names(settings=deps.settings(), model=model))
     with tabs[2]:
-        mv.environment(summary, (model.report or {}).get("requirements") or {})
+        st.code("\n".join(mv.tree_lines((model.report or {}).get("tree", []))) or "(empty)", language=None)
     with tabs[3]:
-        mv.templates(model)
+        mv.environment(summary, (model.report or {}).get("requirements") or {})
     with tabs[4]:
+        mv.templates(model)
+    with tabs[5]:
         mv.deploy_log(model)
 
 

@@ -88,7 +88,7 @@ def _submit(task_id: int, run: Run | None, weights: str | None, files, confidenc
         text = exc.field_message
         if text.startswith("refused: "):  # one line per refused file, each naming it
             text = "Refused:\n" + "\n".join(f"- {p}" for p in text[len("refused: "):].split("; "))
-        (slots.get(exc.field) or slots["submit"]).error(text, icon="🚫")
+        (slots.get(exc.field) or slots["submit"]).error(text, icon=":material/block:")
         return
     except TrainyardError as exc:
         with slots["submit"]:
@@ -138,8 +138,8 @@ def render() -> None:
                            help="Passed to predict.py as --confidence when it declares that argument.")
     slots["confidence"] = st.empty()
     refused = deps.refusal(Action.create, Prediction)
-    clicked = st.button("Predict", key="pr_go", type="primary", icon="▶️", disabled=run is None or bool(refused),
-                        help=refused)
+    clicked = st.button("Predict", key="pr_go", type="primary", icon=":material/play_arrow:",
+                        disabled=run is None or bool(refused), help=refused)
     slots["submit"] = st.empty()
     if clicked:
         _submit(task_id, run, weights, files, confidence, slots)

@@ -7,8 +7,7 @@ import streamlit as st
 
 from shared.records import TASK_TYPE_LABELS, Action, Task, TaskType
 from shared.services.datasets import list_datasets
-from shared.services.models import list_models, list_templates, model_summary
-from shared.services.tasks import metric_suggestions
+from shared.services.models import list_models, list_templates, metric_suggestions, model_summary
 from streamlit_app.components import deps
 from streamlit_app.components import task_form as tf
 
@@ -56,7 +55,8 @@ def render() -> None:
     epochs_arg = summary.get("epochs_argument") or {}
     with deps.session() as s:
         templates = {t.id: t for t in list_templates(session=s, model_id=model_id)}
-        suggestions = metric_suggestions(session=s, model_id=model_id)
+        found = metric_suggestions(session=s, settings=deps.settings(), model=models[model_id])
+    suggestions = list(found)
     if templates:
         tpl = st.selectbox("Pre-fill from a parameter template", [None, *templates], key="tf_template",
                            format_func=lambda i: "—" if i is None else templates[i].name)
@@ -79,12 +79,15 @@ def render() -> None:
         tf.field_error("time limit")
 
     metrics = st.multiselect("Metrics to chart (as train.py prints them)", suggestions, key="tf_metrics",
-                             accept_new_options=True, placeholder="type a name, e.g. loss, mAP50")
+                             accept_new_options=True, format_func=tf.metric_label(found),
+                             placeholder="type a name, e.g. loss, mAP50",
+                             help="Names found in train.py's print and logging calls, and names earlier runs of "
+                                  "this model printed. Leave it empty to chart every metric the runs print.")
     tf.field_error("metrics")
     c1, c2, c3 = st.columns([2, 1, 1])
     with c1:
         st.selectbox("Evaluation metric (ranks the runs)", list(dict.fromkeys(metrics + suggestions)),
-                     index=None, key="tf_eval", accept_new_options=True,
+                     index=None, key="tf_eval", accept_new_options=True, format_func=tf.metric_label(found),
                      on_change=tf.guess_direction_from_eval)
         tf.field_error("eval metric")
     with c2:

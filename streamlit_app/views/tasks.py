@@ -12,7 +12,7 @@ from shared.services.datasets import list_datasets
 from shared.services.models import list_models
 from shared.services.task_list import TaskFilter, list_tasks
 from streamlit_app.components import deps
-from streamlit_app.components.badges import status_cell, status_label
+from streamlit_app.components.badges import status_cell, status_label, styled
 from streamlit_app.components.formats import duration, run_counts, score
 
 PAGE_SIZE = 50
@@ -57,7 +57,7 @@ def render() -> None:
         return
     table = pd.DataFrame([_row(r) for r in rows])
     picked = st.dataframe(
-        table, hide_index=True, key="tl_table", on_select="rerun", selection_mode="single-row",
+        styled(table), hide_index=True, key="tl_table", on_select="rerun", selection_mode="single-row",
         column_config={"open": st.column_config.LinkColumn("open", display_text="open ›"),
                        "id": st.column_config.NumberColumn("id", format="%d")})
     chosen = picked.selection.rows if picked is not None and hasattr(picked, "selection") else []

@@ -12,7 +12,7 @@ from tests.ui.conftest import APP, app_test, frame, make_dataset, make_model, ma
 def test_navigation_lists_every_page_and_home_renders(ui_settings):
     at = app_test(APP).run()
     assert not at.exception, at.exception
-    assert at.title[0].value == "🚂 Trainyard"
+    assert at.title[0].value == ":material/train: Trainyard"  # a Material icon: no emoji font needed
     assert at.button(key="home_load_examples")
     for page in ("datasets", "models", "task_new", "tasks", "task"):
         at.switch_page(f"views/{page}.py").run()
@@ -90,14 +90,22 @@ def test_delete_refused_while_a_task_uses_the_model(ui_settings, db, tmp_path):
     at = open_page("views/models.py", id=str(model.id))
     at.button(key="md_delete").click()
     at.run()
+    at.button(key="md_delete_yes").click()  # the dialog asks first
+    at.run()
     assert not at.exception, at.exception
     assert any("is used by task" in e.value for e in at.error)
+    assert ui_settings.path(model.path).exists()
 
 
 def test_delete_an_unused_model(ui_settings, db, tmp_path):
     model = make_model(db, ui_settings, tmp_path)
     at = open_page("views/models.py", id=str(model.id))
     at.button(key="md_delete").click()
+    at.run()
+    assert not at.exception, at.exception
+    assert ui_settings.path(model.path).exists(), "Delete only opens the dialog"
+    assert any(f"model #{model.id} quadratic" in m.value for m in at.markdown)
+    at.button(key="md_delete_yes").click()
     at.run()
     assert not at.exception, at.exception
     assert not ui_settings.path(model.path).exists()
@@ -127,6 +135,8 @@ def test_templates_create_validate_edit_delete(ui_settings, db, tmp_path):
     at.run()
     assert at.text_input(key=f"md_tpl_v_{model.id}_{tpl.id}_k").value == "[2, 8]"
     at.button(key=f"md_tpl_delete_{model.id}_{tpl.id}").click()
+    at.run()
+    at.button(key=f"md_tpl_delete_{model.id}_{tpl.id}_yes").click()
     at.run()
     assert not at.exception, at.exception
     assert not list_templates(session=db, model_id=model.id)
@@ -186,6 +196,8 @@ def test_load_examples(ui_settings, ui_redis, db):
     assert sorted(d.task_type.value for d in list_datasets(session=db)) == ["classification", "detection"]
     assert len(list_models(session=db)) == 2
     assert ui_redis.llen("rq:queue:deploy") == 2
+    # The counters count what was just loaded (they were drawn before it, so the page reruns).
+    assert [(m.label, m.value) for m in at.metric] == [("Datasets", "2"), ("Models", "2")]
 
 
 def test_load_examples_without_redis_says_so(ui_settings, db):

@@ -32,7 +32,7 @@ def cookie_scripts(at) -> list[str]:
 
 
 def assert_sign_in_screen_only(at) -> None:
-    assert [t.value for t in at.title] == ["🚂 Sign in to Trainyard"]
+    assert [t.value for t in at.title] == ["Sign in to Trainyard"]
     assert [t.label for t in at.text_input] == ["Name", "Password"]
     assert not at.dataframe and not at.get("file_uploader") and not at.selectbox
     assert not at.sidebar.markdown and not at.sidebar.button
@@ -68,7 +68,7 @@ def test_sign_in_wrong_then_right_keeps_the_page_asked_for(ui_settings, db):
 
 def test_sign_out_and_the_cookie_is_cleared(ui_settings):
     at = open_page("views/home.py", as_role="member")
-    assert at.title[0].value == "🚂 Trainyard"
+    assert at.title[0].value == ":material/train: Trainyard"
     click(at, "Sign out")
     assert_sign_in_screen_only(at)
     (script,) = cookie_scripts(at)

@@ -71,6 +71,18 @@ def test_runs_table_widths_and_best_highlight():
     assert BEST_CSS.split(";")[0].split(": ")[1] not in none
 
 
+def test_runs_table_colours_the_status_text():
+    """No emoji dots: the status cell is plain text, coloured by the Styler like the other tables."""
+    import pandas as pd
+
+    from streamlit_app.components.runs_table import _highlight_best
+
+    df = pd.DataFrame([{"best": "", "run": 1, "status": "failed", "id": 7},
+                       {"best": "", "run": 2, "status": "completed", "id": 8}])
+    html = _highlight_best(df, [], None).to_html()
+    assert "#ff4b4b" in html and "#21c354" in html
+
+
 def test_log_follows_the_running_run_until_one_is_picked(ui_settings, db, tmp_path):
     task, runs = _rows(db, ui_settings, tmp_path, status="running")
     at = open_page("views/task.py", id=str(task.id))

@@ -212,7 +212,9 @@ def test_form_refuses_a_search_without_a_range(ui_settings, db, tmp_path):
 
 def test_form_suggests_metrics_earlier_runs_printed(ui_settings, db, tmp_path):
     at, _ds, _model = _form(db, ui_settings, tmp_path, earlier_task=True)
-    assert at.multiselect(key="tf_metrics").options == ["epoch", "loss", "lr", "score"]
+    both, runs_only = "found in the code, printed by earlier runs", "printed by earlier runs"
+    assert at.multiselect(key="tf_metrics").options == [f"epoch · {both}", f"loss · {both}", f"score · {both}",
+                                                        f"lr · {runs_only}"]
 
 
 def test_form_refuses_an_eval_metric_not_charted(ui_settings, db, tmp_path):

@@ -32,6 +32,7 @@ from shared.contract.datasets.context import Ctx
 from shared.contract.datasets.other import validate_other
 from shared.contract.datasets.rotated_detection import validate_rotated
 from shared.contract.datasets.semantic_segmentation import validate_semantic
+from shared.contract.datasets.sniff import sniff_task_type
 from shared.contract.datasets.text_detection import validate_text_detection
 from shared.contract.datasets.text_recognition import validate_text_recognition
 from shared.contract.names import (
@@ -81,11 +82,15 @@ def validate_dataset(*, root: Path, task_type: TaskType | str,
             details.append(f"and {ctx.error_count - len(ctx.errors)} more errors")
         label = TASK_TYPE_LABELS[task_type].lower()
         n = ctx.error_count
-        raise DatasetFormatError(
-            f"The dataset does not match the {label} format ({n} error{'s' if n != 1 else ''}); "
-            f"first: {ctx.errors[0]}. Fix the files listed and upload the zip again.",
-            details=details,
-        )
+        # Each error is in ``details`` once; the message only sums up (a page shows both).
+        message = f"The dataset does not match the {label} format ({n} error{'s' if n != 1 else ''})."
+        sniffed = sniff_task_type(root)
+        if sniffed is not None and sniffed.task_type != task_type:
+            message += (f" It looks like {sniffed.describe()}: choose the task type "
+                        f"\"{TASK_TYPE_LABELS[sniffed.task_type]}\" and upload it again, or fix the files listed.")
+        else:
+            message += " Fix the files listed and upload the zip again."
+        raise DatasetFormatError(message, details=details)
     ctx.step("Done")
     return ctx.report()
 

@@ -52,3 +52,19 @@ def test_the_ui_command_carries_the_upload_limit_and_later_options_win(tmp_path,
     assert cmd[1:4] == ["-m", "streamlit", "run"] and cmd[4].endswith("streamlit_app/app.py")
     assert cmd[cmd.index("--server.maxUploadSize") + 1] == "10000000"  # no limit: Streamlit has no "off"
     assert cmd[-2:] == ["--server.port", "9000"]
+
+
+def test_the_ui_command_turns_streamlit_s_chrome_off(tmp_path, monkeypatch):
+    """As .streamlit/config.toml does, for a UI started away from the repository root too: no Deploy button
+    or developer menu, and a set address (no external-IP lookup at startup)."""
+    from shared.core.settings import get_settings
+    from streamlit_app.__main__ import command
+
+    monkeypatch.setenv("TRAINYARD_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        cmd = command([])
+    finally:
+        get_settings.cache_clear()
+    assert cmd[cmd.index("--client.toolbarMode") + 1] == "viewer"
+    assert cmd[cmd.index("--browser.serverAddress") + 1] == "localhost"

@@ -1,0 +1,49 @@
+"""Delete asks first: the button opens a dialog that names what goes, and only
+its own Delete button acts. A refusal (a model still used by a task) is shown
+inside the dialog, which then stays open.
+
+The dialog is kept open by a session flag (set by the button, cleared by
+Cancel, Delete or dismissing it), so a rerun of the whole page, not only of
+the dialog, finds it still open."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import streamlit as st
+
+from shared.core.errors import TrainyardError
+
+
+def delete_button(what: str, *, key: str, on_confirm: Callable[[], None], label: str = "Delete",
+                  container=None) -> None:
+    """``what``: "dataset #3 shapes"; ``on_confirm`` deletes (and may raise TrainyardError)."""
+    flag = f"{key}_asking"
+    (container or st).button(label, key=key, icon=":material/delete:", on_click=_set, args=(flag, True))
+    if st.session_state.get(flag):
+        _open(what, key, flag, on_confirm)
+
+
+def _open(what: str, key: str, flag: str, on_confirm: Callable[[], None]) -> None:
+    dialog = st.dialog(f"Delete {what}?", on_dismiss=lambda: _set(flag, False))
+    dialog(_body)(what, key, flag, on_confirm)
+
+
+def _set(flag: str, value: bool) -> None:
+    st.session_state[flag] = value
+
+
+def _body(what: str, key: str, flag: str, on_confirm: Callable[[], None]) -> None:
+    st.write(f"**{what}** and its files are removed for good. This cannot be undone.")
+    c1, c2 = st.columns(2)
+    if c1.button("Delete", key=f"{key}_yes", type="primary", icon=":material/delete:"):
+        try:
+            on_confirm()
+        except TrainyardError as exc:
+            st.error(str(exc), icon=":material/block:")
+            return
+        _set(flag, False)
+        st.rerun()
+    if c2.button("Cancel", key=f"{key}_no"):
+        _set(flag, False)
+        st.rerun()
