@@ -239,13 +239,12 @@ class Stack:
 
     def start_task(self, *, model_id: int, dataset_id: int, **fields: Any) -> int:
         """Create the task and take its first scheduler step, as the New task page does."""
-        from runner.schedule import schedule_task
         from shared.services.tasks import TaskIn, create_task
 
         fields.setdefault("name", f"bench-{time.monotonic_ns()}")
         with self.session() as s:
             task = create_task(session=s, task_in=TaskIn(model_id=model_id, dataset_id=dataset_id, **fields))
-        schedule_task(task.id)
+        self.ctx.schedule(task.id)
         return task.id
 
     def wait_task(self, task_id: int, *, timeout: float = 600.0, poll_s: float = POLL_S):

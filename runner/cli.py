@@ -248,6 +248,7 @@ def cmd_task_create(args, settings):
                      metrics=[m for m in (args.metrics or "").split(",") if m.strip()],
                      eval_metric=eval_metric, direction=direction, score_mode=args.score,
                      params=_parse_params(args.param), sampler=args.sampler, prune=not args.no_prune,
+                     pruner=args.pruner, warm_start_task_id=args.warm_start,
                      max_parallel=args.max_parallel, seed=args.seed,
                      limits={"memory_limit": args.memory_limit, "max_procs": args.max_procs,
                              "max_open_files": args.max_open_files, "max_file_bytes": args.max_file_size,
@@ -495,8 +496,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--eval-metric", help="NAME[:max|min]")
     sp.add_argument("--score", default="final", choices=["final", "best"])
     sp.add_argument("--param", action="append", metavar="name=value | name=[a,b]:search")
-    sp.add_argument("--sampler", default="tpe", choices=["tpe", "random", "grid"])
+    sp.add_argument("--sampler", default="auto", choices=["auto", "gp", "tpe", "random", "grid"])
     sp.add_argument("--no-prune", action="store_true")
+    sp.add_argument("--pruner", default="median", choices=["median", "successive_halving", "hyperband"])
+    sp.add_argument("--warm-start", type=int, metavar="TASK_ID", help="continue the search of this earlier task")
     sp.add_argument("--max-parallel", type=int)
     sp.add_argument("--seed", type=int)
     sp.add_argument("--memory-limit")

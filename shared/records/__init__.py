@@ -10,6 +10,7 @@ from shared.records.enums import (  # noqa: F401 - re-exported
     DeployStatus,
     Direction,
     PredictionStatus,
+    Pruner,
     RunStatus,
     Sampler,
     ScoreMode,

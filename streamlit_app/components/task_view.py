@@ -26,6 +26,16 @@ REFRESH_S = 2
 EXPECTED_FORM = "loss: 0.2754, mAP50: 0.41, epoch: 3"
 
 
+def sampler_text(task: Task) -> str:
+    """'Gaussian process (auto) + Hyperband': the sampler that ran, what was asked, the pruner."""
+    from shared.records import Sampler
+    from shared.services.search import PRUNER_LABELS, SAMPLER_LABELS
+
+    used = task.sampler_used or task.sampler
+    text = SAMPLER_LABELS[used] + (" (auto)" if task.sampler == Sampler.auto and used != Sampler.auto else "")
+    return text + (f" + {PRUNER_LABELS[task.pruner]}" if task.prune else "")
+
+
 def resource_samples(session: Session, run_ids: list[int]) -> dict[int, list[ResourceSample]]:
     """Adapter (no service lists them yet): a run's resource samples in time order."""
     out: dict[int, list[ResourceSample]] = {rid: [] for rid in run_ids}
