@@ -115,9 +115,10 @@ def study_name(task: Task) -> str:
 
 
 def _sampler(task: Task, offset: int = 0) -> optuna.samplers.BaseSampler:
-    # Samplers are rebuilt for every ask (any worker may ask), so a fixed seed
-    # alone would draw the same point each time: offset it by the trial count.
-    seed = None if task.seed is None else task.seed + offset
+    # Samplers are rebuilt for every ask (any worker may ask), so a fixed seed alone would draw
+    # the same point each time: mix in the trial count. Hashed, not added: with seed + count, task
+    # seed 2 would replay seed 1's draws one trial later.
+    seed = None if task.seed is None else random.Random(f"{task.seed}/{offset}").getrandbits(32)
     kind = sampler_in_use(task)
     if kind in (Sampler.random, Sampler.grid):  # grid: the point is enqueued in ask()
         return optuna.samplers.RandomSampler(seed=seed)
