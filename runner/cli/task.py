@@ -19,6 +19,7 @@ from runner.cli.common import (
     warn_no_worker,
 )
 from shared.core.settings import Settings
+from shared.records import Pruner, Sampler
 
 SEARCH_SUFFIX = ":search"
 
@@ -74,9 +75,14 @@ LIMIT_HELP = "per-run limit, at most the platform's TRAINYARD_{} (its default an
               help="score a run by the metric's final or best value")
 @click.option("--param", "params", multiple=True, metavar="name=value | name=[a,b]:search",
               help="a train.py parameter, fixed or searched over (repeatable)")
-@click.option("--sampler", type=click.Choice(["tpe", "random", "grid"]), default="tpe", show_default=True,
-              help="how searched parameters are sampled")
+@click.option("--sampler", type=click.Choice([s.value for s in Sampler]), default=Sampler.auto.value,
+              show_default=True, help="how searched parameters are sampled; auto: a Gaussian process for up to "
+                                      "100 runs over numbers and small choice sets, else TPE")
 @click.option("--no-prune", is_flag=True, help="never stop unpromising runs early")
+@click.option("--pruner", type=click.Choice([p.value for p in Pruner]), default=Pruner.median.value,
+              show_default=True, help="how unpromising runs are stopped early (a pruned run counts as a run)")
+@click.option("--warm-start", type=int, metavar="TASK_ID",
+              help="continue the search of this earlier task of the same model: its finished runs seed the study")
 @click.option("--max-parallel", type=int, help="runs at once (default: the platform's setting)")
 @click.option("--seed", type=int, help="sampler seed, for a repeatable search")
 @click.option("--memory-limit", help=LIMIT_HELP.format("MEMORY_LIMIT", "8GiB"))
@@ -92,8 +98,9 @@ LIMIT_HELP = "per-run limit, at most the platform's TRAINYARD_{} (its default an
 @pass_settings
 def create(*, name: str, model_id: int, dataset_id: int, epochs: int, runs: int, time_limit: str | None,
            metrics: str | None, eval_metric: str | None, score: str, params: tuple[str, ...], sampler: str,
-           no_prune: bool, max_parallel: int | None, seed: int | None, memory_limit: str | None,
-           max_procs: str | None, max_open_files: str | None, max_file_size: str | None, max_disk: str | None,
+           no_prune: bool, pruner: str, warm_start: int | None, max_parallel: int | None, seed: int | None,
+           memory_limit: str | None, max_procs: str | None, max_open_files: str | None,
+           max_file_size: str | None, max_disk: str | None,
            max_log: str | None, max_files: str | None, wait: bool, timeout: float, as_json: bool,
            settings: Settings) -> None:
     """Create a task and schedule its runs."""
@@ -105,7 +112,8 @@ def create(*, name: str, model_id: int, dataset_id: int, epochs: int, runs: int,
     task_in = TaskIn(name=name, model_id=model_id, dataset_id=dataset_id, epochs=epochs, n_runs=runs,
                      time_limit=time_limit, metrics=[m for m in (metrics or "").split(",") if m.strip()],
                      eval_metric=eval_metric, direction=direction, score_mode=score, params=_parse_params(params),
-                     sampler=sampler, prune=not no_prune, max_parallel=max_parallel, seed=seed,
+                     sampler=sampler, prune=not no_prune, pruner=pruner, warm_start_task_id=warm_start,
+                     max_parallel=max_parallel, seed=seed,
                      limits={"memory_limit": memory_limit, "max_procs": max_procs, "max_open_files": max_open_files,
                              "max_file_bytes": max_file_size, "max_disk_bytes": max_disk, "max_log_bytes": max_log,
                              "max_files": max_files})

@@ -142,7 +142,7 @@ class _RunWatch:
                 self.reported = step + 1
             if prune:
                 self.status = RunStatus.pruned
-                return f"pruned by the median pruner after {self.reported} reports of the evaluation metric"
+                return f"pruned by the {self.reporter.label} after {self.reported} reports of the evaluation metric"
         if now - self._last_db >= 0.5:
             self._last_db = now
             with Session(self.ctx.engine) as session:

@@ -18,6 +18,7 @@ from shared.records.enums import (  # noqa: F401 - re-exported
     Outcome,
     OutputMatch,
     PredictionStatus,
+    Pruner,
     Role,
     RunStatus,
     Sampler,

@@ -112,9 +112,17 @@ class Direction(str, Enum):
 
 
 class Sampler(str, Enum):
+    auto = "auto"  # chosen per task from its searched parameters and budget (shared.services.search)
+    gp = "gp"
     tpe = "tpe"
     random = "random"
     grid = "grid"
+
+
+class Pruner(str, Enum):
+    median = "median"
+    successive_halving = "successive_halving"
+    hyperband = "hyperband"
 
 
 class ScoreMode(str, Enum):

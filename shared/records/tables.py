@@ -18,6 +18,7 @@ from shared.records.enums import (
     ObjectKind,
     Outcome,
     PredictionStatus,
+    Pruner,
     Role,
     RunStatus,
     Sampler,
@@ -141,8 +142,14 @@ class Task(SQLModel, table=True):
     score_mode: ScoreMode = ScoreMode.final
     # name -> {"value": v} or {"range": [a, b], "log": bool} or {"choices": [...]}, plus "search"
     params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
-    sampler: Sampler = Sampler.tpe
+    sampler: Sampler = Sampler.auto
+    # What ``sampler`` resolved to (auto -> gp or tpe) and why, set when the task is created.
+    sampler_used: Sampler | None = None
+    sampler_reason: str | None = Field(default=None, sa_column=Column(Text))
     prune: bool = True
+    pruner: Pruner = Pruner.median
+    rank_pruned: bool = False  # may a pruned run's partial score be the task's best? (off: never)
+    warm_start_task_id: int | None = Field(default=None, foreign_key="task.id")  # its finished runs seed the search
     max_parallel: int = 1
     seed: int | None = None
     limits: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))  # per-task overrides of sandbox limits

@@ -62,6 +62,12 @@ def _step(*, engine: Engine, redis: Redis, settings: Settings, task_id: int) -> 
             session.commit()
         free = min(task.max_parallel, settings.max_parallel_runs) - len(active)
         todo = min(task.n_runs - len(runs), free)
+        if todo > 0 and not runs and task.warm_start_task_id is not None and search.is_search(task):
+            from shared.services.warm_start import warm_start_seeds
+
+            # Before the first ask, once (the study remembers it): the new runs explore from there.
+            search.warm_start(task, settings.database_url,
+                              warm_start_seeds(session=session, task_id=task.warm_start_task_id))
         for i in range(max(0, todo)):
             run = Run(task_id=task.id, index=len(runs) + i)
             if search.is_search(task):
@@ -78,10 +84,13 @@ def _step(*, engine: Engine, redis: Redis, settings: Settings, task_id: int) -> 
 
 
 def pick_best(task: Task, runs: list[Run]) -> Run | None:
+    """The best scored run. A pruned run's score is its partial curve (it stopped early),
+    so it competes only when the task says so (``rank_pruned``)."""
     def ok(r: Run) -> bool:
         return r.score is not None and math.isfinite(r.score)
 
-    pool = [r for r in runs if r.status == RunStatus.completed and ok(r)]
+    ranked = (RunStatus.completed, RunStatus.pruned) if task.rank_pruned else (RunStatus.completed,)
+    pool = [r for r in runs if r.status in ranked and ok(r)]
     if not pool:  # e.g. a timed-out task: finished runs keep their results
         pool = [r for r in runs if r.status in (RunStatus.stopped, RunStatus.timed_out) and ok(r)]
     if not pool:

@@ -1,9 +1,11 @@
-"""Optuna glue: parameter settings -> distributions, ask/tell, pruning.
+"""Optuna glue: parameter settings -> distributions, the sampler a task gets
+(and why), ask/tell, pruning, warm start.
 
 The study lives in the platform DB (Optuna's RDBStorage on DATABASE_URL), so
 any worker can report a trial's intermediate values and tell its result.
 Samplers and pruners are not stored by Optuna; every process rebuilds them
-from the task row.
+from the task row. Only Optuna's public API is used (``study.tell`` by trial
+number, the storage's documented methods for intermediate values).
 """
 
 from __future__ import annotations
@@ -12,18 +14,32 @@ import itertools
 import math
 import random
 import threading
+import warnings
 from typing import Any
 
 import optuna
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.exceptions import ExperimentalWarning
 from optuna.trial import TrialState
 
-from shared.records import Direction, RunStatus, Sampler, Task, TrialOutcome
+from shared.records import Direction, Pruner, RunStatus, Sampler, Task, TrialOutcome
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 _STORAGES: dict[str, optuna.storages.RDBStorage] = {}
 _STORAGES_LOCK = threading.Lock()
+
+# auto picks the Gaussian process up to this many runs: its fit grows with the cube of the
+# finished runs (bench figure 6 measures an ask at 100), and past it TPE has the data it needs.
+GP_MAX_RUNS = 100
+# A choice set the GP models well: it treats each choice as its own corner of the space.
+GP_MAX_CHOICES = 8
+WARM_START_ATTR = "trainyard:warm_started_from"
+
+SAMPLER_LABELS = {Sampler.auto: "auto", Sampler.gp: "Gaussian process", Sampler.tpe: "TPE",
+                  Sampler.random: "random", Sampler.grid: "grid"}
+PRUNER_LABELS = {Pruner.median: "median pruner", Pruner.successive_halving: "successive halving",
+                 Pruner.hyperband: "Hyperband"}
 
 
 def is_search(task: Task) -> bool:
@@ -50,6 +66,43 @@ def fixed_values(task: Task) -> dict[str, Any]:
     return {name: p["value"] for name, p in task.params.items() if not p.get("search")}
 
 
+def choose_sampler(task: Task, *, seeded_runs: int = 0) -> tuple[Sampler, str] | None:
+    """(the sampler that runs, why) for a search task; None when nothing is searched.
+
+    ``seeded_runs``: finished runs a warm start adds to the study (they count toward the GP's cost).
+    """
+    dists = distributions(task)
+    if not dists:
+        return None
+    if task.sampler != Sampler.auto:
+        return task.sampler, f"{SAMPLER_LABELS[task.sampler]}, as chosen for the task"
+    total = task.n_runs + seeded_runs
+    runs_text = f"{task.n_runs} runs" + (f" + {seeded_runs} from the warm start" if seeded_runs else "")
+    big = [(n, len(d.choices)) for n, d in dists.items()
+           if isinstance(d, CategoricalDistribution) and len(d.choices) > GP_MAX_CHOICES]
+    if big:
+        name, n = big[0]
+        return Sampler.tpe, (f"auto: TPE, since {name!r} has {n} choices (the Gaussian process takes sets of "
+                             f"at most {GP_MAX_CHOICES})")
+    if total > GP_MAX_RUNS:
+        return Sampler.tpe, (f"auto: TPE, since {runs_text} is over {GP_MAX_RUNS}, where the Gaussian process "
+                             "gets slow")
+    return Sampler.gp, (f"auto: Gaussian process, since the {len(dists)} searched parameters are numbers or small "
+                        f"choice sets and {runs_text} is at most {GP_MAX_RUNS}")
+
+
+def sampler_in_use(task: Task) -> Sampler:
+    if task.sampler_used is not None:
+        return task.sampler_used
+    chosen = choose_sampler(task)  # a row written before the choice was stored
+    return chosen[0] if chosen else task.sampler
+
+
+def startup_trials(task: Task) -> int:
+    """Random start before the model-based sampler takes over: enough points to fit one, no more."""
+    return max(3, len(distributions(task)) + 1)
+
+
 def storage(database_url: str) -> optuna.storages.RDBStorage:
     """One storage per database and process. The first costs seconds (alembic import, Optuna's tables),
     so the UI builds it in the background while the task form is filled (see task_form.warm_up)."""
@@ -67,14 +120,24 @@ def study_name(task: Task) -> str:
 
 
 def _sampler(task: Task, offset: int = 0) -> optuna.samplers.BaseSampler:
-    # Samplers are rebuilt for every ask (any worker may ask), so a fixed seed
-    # alone would draw the same point each time: offset it by the trial count.
-    seed = None if task.seed is None else task.seed + offset
-    if task.sampler == Sampler.random:
+    # Samplers are rebuilt for every ask (any worker may ask), so a fixed seed alone would draw
+    # the same point each time: mix in the trial count. Hashed, not added: with seed + count, task
+    # seed 2 would replay seed 1's draws one trial later.
+    seed = None if task.seed is None else random.Random(f"{task.seed}/{offset}").getrandbits(32)
+    kind = sampler_in_use(task)
+    if kind in (Sampler.random, Sampler.grid):  # grid: the point is enqueued in ask()
         return optuna.samplers.RandomSampler(seed=seed)
-    # Few runs: TPE's default of 10 random start-up trials would make it random search.
-    startup = max(2, min(10, task.n_runs // 3))
-    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup)
+    startup = startup_trials(task)
+    if kind == Sampler.gp:
+        # Optuna 5.0's GPSampler (read in its source) scores a new point by qLogEI with the RUNNING trials as
+        # pending points, so parallel asks spread out without a fantasy value of our own.
+        return optuna.samplers.GPSampler(seed=seed, n_startup_trials=startup, warn_independent_sampling=False,
+                                         independent_sampler=optuna.samplers.RandomSampler(seed=seed))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExperimentalWarning)  # multivariate/group/constant_liar
+        # constant_liar: a RUNNING trial counts as a poor result, so parallel asks do not pile up.
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup, multivariate=True, group=True,
+                                          constant_liar=True)
 
 
 def grid_points(task: Task, dists: dict[str, Any]) -> list[dict[str, Any]]:
@@ -100,15 +163,39 @@ def _next_grid_point(task: Task, dists: dict[str, Any], trials: list[Any]) -> di
 
 
 def _pruner(task: Task) -> optuna.pruners.BasePruner:
+    # Steps are the evaluation metric's reports, one per epoch for most train.py files.
     if not task.prune:
         return optuna.pruners.NopPruner()
-    return optuna.pruners.MedianPruner(n_startup_trials=max(2, min(5, task.n_runs // 4)), n_warmup_steps=1)
+    epochs = max(1, task.epochs)
+    if task.pruner == Pruner.successive_halving:
+        # Rungs at min_resource·3^k: about three of them below the run's last epoch.
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=max(1, epochs // 27), reduction_factor=3)
+    if task.pruner == Pruner.hyperband:
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs, reduction_factor=3)
+    # Judge no run in its first quarter: early epochs rank runs poorly.
+    return optuna.pruners.MedianPruner(n_startup_trials=max(2, min(5, task.n_runs // 4)),
+                                       n_warmup_steps=max(1, epochs // 4))
 
 
 def load_study(task: Task, database_url: str, *, seed_offset: int = 0) -> optuna.Study:
     direction = "maximize" if task.direction == Direction.maximize else "minimize"
     return optuna.create_study(study_name=study_name(task), storage=storage(database_url), load_if_exists=True,
                                direction=direction, sampler=_sampler(task, seed_offset), pruner=_pruner(task))
+
+
+def warm_start(task: Task, database_url: str, seeds: list[tuple[dict[str, Any], float]]) -> int:
+    """Add the earlier task's finished runs (params, score) to the study as completed trials,
+    once: the sampler then starts from what they found. Returns how many were added."""
+    study = load_study(task, database_url)
+    if WARM_START_ATTR in study.user_attrs:
+        return 0
+    dists = distributions(task)
+    trials = [optuna.trial.create_trial(params={n: params[n] for n in dists}, distributions=dists, value=value,
+                                        user_attrs={WARM_START_ATTR: task.warm_start_task_id})
+              for params, value in seeds if math.isfinite(value) and dists.keys() <= params.keys()]
+    study.add_trials(trials)
+    study.set_user_attr(WARM_START_ATTR, task.warm_start_task_id)
+    return len(trials)
 
 
 def ask(task: Task, database_url: str) -> tuple[int, dict[str, Any]]:
@@ -118,7 +205,7 @@ def ask(task: Task, database_url: str) -> tuple[int, dict[str, Any]]:
     # The sampler's seed depends on the trial count: swap it in rather than loading the study a second time.
     study.sampler = _sampler(task, len(trials))
     dists = distributions(task)
-    if task.sampler == Sampler.grid:
+    if sampler_in_use(task) == Sampler.grid:
         # Optuna's GridSampler does not see points held by RUNNING trials, so
         # parallel asks can repeat a point: pick the next unused point here.
         study.enqueue_trial(_next_grid_point(task, dists, trials))
@@ -127,22 +214,26 @@ def ask(task: Task, database_url: str) -> tuple[int, dict[str, Any]]:
 
 
 class TrialReporter:
-    """Reports a running trial's eval-metric values step by step; asks the pruner."""
+    """Reports a running trial's eval-metric values step by step; asks the pruner.
+
+    Public API only: the storage's documented methods address a trial by its id,
+    found from the study name and the trial number."""
 
     def __init__(self, task: Task, trial_number: int, database_url: str) -> None:
         self.study = load_study(task, database_url)
-        trial_id = self.study._storage.get_trial_id_from_study_id_trial_number(  # noqa: SLF001
-            self.study._study_id, trial_number)  # noqa: SLF001
-        self.trial = optuna.trial.Trial(self.study, trial_id)
+        self.storage = storage(database_url)
+        study_id = self.storage.get_study_id_from_name(study_name(task))
+        self.trial_id = self.storage.get_trial_id_from_study_id_trial_number(study_id, trial_number)
         self.trial_number = trial_number
         self.enabled = task.prune
+        self.label = PRUNER_LABELS[task.pruner]
 
     def report(self, step: int, value: float) -> bool:
         """True when the pruner says to stop this trial."""
         if not math.isfinite(value):
             return False
-        self.trial.report(value, step)
-        return self.enabled and self.trial.should_prune()
+        self.storage.set_trial_intermediate_value(self.trial_id, step, value)
+        return self.enabled and self.study.pruner.prune(self.study, self.storage.get_trial(self.trial_id))
 
 
 def trial_outcome(status: RunStatus) -> TrialOutcome:

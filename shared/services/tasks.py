@@ -10,8 +10,6 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from shared.contract.argspec import ArgSpec
-from shared.contract.configs import check_config_value
 from shared.contract.metrics import guess_direction
 from shared.contract.params import is_grid_searchable, parse_setting, words_text
 from shared.core.errors import ConflictError, FieldError, NotFoundError
@@ -22,7 +20,7 @@ from shared.records import (
     Direction,
     JobKind,
     MetricPoint,
-    ModelPackage,
+    Pruner,
     ResourceSample,
     Run,
     RunStatus,
@@ -33,9 +31,12 @@ from shared.records import (
     TaskType,
     utcnow,
 )
+from shared.services import search
 from shared.services.datasets import check_name, get_dataset
+from shared.services.framework_args import check_config_files, check_required
 from shared.services.limits import check_time_limit, clamp_time_limit, parse_limits
-from shared.services.models import config_choices, config_files, get_model, train_args
+from shared.services.models import get_model, train_args
+from shared.services.warm_start import check_warm_start
 
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(d|h|m|min|s|sec)?", re.IGNORECASE)
 _UNIT_S = {"d": 86400, "h": 3600, "m": 60, "min": 60, "s": 1, "sec": 1, None: 60}
@@ -76,8 +77,11 @@ class TaskIn:
     direction: str | None = None  # "max" / "min"; None guesses from the name
     score_mode: str = "final"
     params: dict[str, tuple[Any, bool]] = field(default_factory=dict)  # name -> (raw value, search flag)
-    sampler: str = "tpe"
+    sampler: str = "auto"
     prune: bool = True
+    pruner: str = "median"
+    rank_pruned: bool = False  # let a pruned run's partial score be the task's best
+    warm_start_task_id: int | None = None  # continue the search of this earlier task
     max_parallel: int | None = None
     seed: int | None = None
     limits: dict[str, Any] = field(default_factory=dict)
@@ -129,61 +133,47 @@ def validate_task(*, session: Session, task_in: TaskIn, max_parallel_default: in
     try:
         sampler = Sampler(task_in.sampler)
     except ValueError:
-        raise FieldError("sampler", f"{task_in.sampler!r}: use tpe, random or grid") from None
+        raise FieldError("sampler", f"{task_in.sampler!r}: use {', '.join(s.value for s in Sampler)}") from None
+    try:
+        pruner = Pruner(task_in.pruner)
+    except ValueError:
+        raise FieldError("pruner", f"{task_in.pruner!r}: use {', '.join(p.value for p in Pruner)}") from None
 
     args = train_args(model)
     by_name = {a.name: a for a in args.user}
     for a in args.user:
         by_name.setdefault(a.dest, a)
     params: dict[str, dict[str, Any]] = {}
-    for key, (raw, search) in task_in.params.items():
+    for key, (raw, searched) in task_in.params.items():
         spec = by_name.get(key.lstrip("-")) or by_name.get(key.lstrip("-").replace("-", "_"))
         if spec is None:
             known = ", ".join(a.name for a in args.user) or "none"
             raise FieldError(key, f"train.py declares no user parameter {key!r} (user parameters: {known})")
-        params[spec.name] = parse_setting(spec, raw, search=bool(search), field=spec.name)
-    _check_required(args.user, params, model)
-    _check_config_files(params, model)
+        params[spec.name] = parse_setting(spec, raw, search=bool(searched), field=spec.name)
+    check_required(args.user, params, model)
+    check_config_files(params, model)
     searching = any(p.get("search") for p in params.values())
     if sampler == Sampler.grid and not is_grid_searchable(params):
         raise FieldError("sampler", "grid search needs every searched parameter to be an int range or a "
-                                    "set of choices; use tpe or random")
+                                    "set of choices; use auto, gp, tpe or random")
     if searching and not eval_metric:
         raise FieldError("eval metric", "a search needs an evaluation metric to rank the runs")
     max_parallel = _positive_int(task_in.max_parallel or min(n_runs, max_parallel_default),
                                  field="max parallel", what="parallel runs")
     limits = parse_limits(task_in.limits, settings)
-    return Task(name=name, model_id=model.id, dataset_id=dataset.id, epochs=epochs, n_runs=n_runs,
+    task = Task(name=name, model_id=model.id, dataset_id=dataset.id, epochs=epochs, n_runs=n_runs,
                 time_limit_s=time_limit_s, metrics=metrics, eval_metric=eval_metric, direction=direction,
-                score_mode=score_mode, params=params, sampler=sampler, prune=bool(task_in.prune),
-                max_parallel=max_parallel, seed=task_in.seed, limits=limits)
-
-
-def _check_required(user: list[ArgSpec], params: dict[str, dict[str, Any]], model: ModelPackage) -> None:
-    """argparse would stop the run at once without these: say so at the argument's field instead."""
-    for spec in user:
-        if not spec.required or spec.name in params:
-            continue
-        what = "the positional argument" if spec.positional else "the required argument"
-        hint = ""
-        if spec.name in config_choices(model):
-            files = config_choices(model)[spec.name]
-            hint = f"; pick one of the package's config files: {', '.join(files[:12])}" if files else \
-                "; the package has no configs/ folder to pick a config file from"
-        raise FieldError(spec.name, f"train.py requires {what} {spec.flags[0]!r}: give it a value{hint}")
-
-
-def _check_config_files(params: dict[str, dict[str, Any]], model: ModelPackage) -> None:
-    """A config parameter's file must be in the package (it runs from a copy of it)."""
-    wanted = config_choices(model)
-    files = config_files(model)
-    for name, setting in params.items():
-        if name not in wanted:
-            continue
-        if "value" in setting and setting["value"] not in (None, ""):
-            setting["value"] = check_config_value(setting["value"], files, field=name)
-        elif "choices" in setting:
-            setting["choices"] = [check_config_value(v, files, field=name) for v in setting["choices"]]
+                score_mode=score_mode, params=params, sampler=sampler, prune=bool(task_in.prune), pruner=pruner,
+                rank_pruned=bool(task_in.rank_pruned), max_parallel=max_parallel, seed=task_in.seed, limits=limits)
+    seeded = 0
+    if task_in.warm_start_task_id not in (None, ""):
+        source = _positive_int(task_in.warm_start_task_id, field="warm start", what="the task to continue from")
+        seeded = check_warm_start(session=session, task=task, source_id=source)
+        task.warm_start_task_id = source
+    chosen = search.choose_sampler(task, seeded_runs=seeded)
+    if chosen is not None:
+        task.sampler_used, task.sampler_reason = chosen
+    return task
 
 
 def create_task(*, session: Session, task_in: TaskIn, max_parallel_default: int = 4,
@@ -304,7 +294,9 @@ def task_summary(*, session: Session, task: Task, with_metrics: bool = True) -> 
         "model_id": task.model_id, "dataset_id": task.dataset_id, "epochs": task.epochs, "runs_total": task.n_runs,
         "time_limit_s": task.time_limit_s, "metrics": task.metrics, "eval_metric": task.eval_metric,
         "direction": task.direction.value, "score_mode": task.score_mode.value, "sampler": task.sampler.value,
-        "prune": task.prune, "params": task.params, "limits": task.limits,
+        "sampler_used": task.sampler_used.value if task.sampler_used else None, "sampler_reason": task.sampler_reason,
+        "prune": task.prune, "pruner": task.pruner.value, "rank_pruned": task.rank_pruned,
+        "warm_start_task_id": task.warm_start_task_id, "params": task.params, "limits": task.limits,
         "created_at": task.created_at.isoformat(),
         "started_at": task.started_at.isoformat() if task.started_at else None,
         "finished_at": task.finished_at.isoformat() if task.finished_at else None,
@@ -339,8 +331,9 @@ def clone_task(*, session: Session, task_id: int, name: str | None = None,
     task_in = TaskIn(name=name or f"{src.name} (copy)", model_id=src.model_id, dataset_id=src.dataset_id,
                      epochs=src.epochs, n_runs=src.n_runs, time_limit=src.time_limit_s, metrics=list(src.metrics),
                      eval_metric=src.eval_metric, direction=src.direction.value, score_mode=src.score_mode.value,
-                     params=params, sampler=src.sampler.value, prune=src.prune, max_parallel=src.max_parallel,
-                     seed=src.seed, limits=dict(src.limits))
+                     params=params, sampler=src.sampler.value, prune=src.prune, pruner=src.pruner.value,
+                     rank_pruned=src.rank_pruned, warm_start_task_id=src.warm_start_task_id,
+                     max_parallel=src.max_parallel, seed=src.seed, limits=dict(src.limits))
     return create_task(session=session, task_in=task_in, max_parallel_default=max_parallel_default,
                        settings=settings)
 

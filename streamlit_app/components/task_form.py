@@ -29,7 +29,8 @@ ERROR_KEY = "tf_error"
 FIELD_KEYS = {
     "name": "tf_name", "dataset": "tf_dataset", "model": "tf_model", "epochs": "tf_epochs", "runs": "tf_runs",
     "time limit": "tf_time", "metrics": "tf_metrics", "eval metric": "tf_eval", "direction": "tf_direction",
-    "score": "tf_score", "sampler": "tf_sampler", "max parallel": "tf_parallel", "seed": "tf_seed",
+    "score": "tf_score", "sampler": "tf_sampler", "pruner": "tf_pruner", "warm start": "tf_warm",
+    "max parallel": "tf_parallel", "seed": "tf_seed",
     **{k: f"tf_lim_{k}" for k in LIMIT_FIELDS},
 }
 LIMIT_LABELS = {
@@ -201,7 +202,9 @@ def task_in_from_state(user_args: list[dict[str, Any]]) -> TaskIn:
         epochs=num("tf_epochs") or 0, n_runs=num("tf_runs") or 0, time_limit=ss.get("tf_time") or "",
         metrics=list(ss.get("tf_metrics") or []), eval_metric=ss.get("tf_eval"), direction=ss.get("tf_direction"),
         score_mode=ss.get("tf_score") or "final", params=params_from_state(user_args),
-        sampler=ss.get("tf_sampler") or "tpe", prune=bool(ss.get("tf_prune", True)),
+        sampler=ss.get("tf_sampler") or "auto", prune=bool(ss.get("tf_prune", True)),
+        pruner=ss.get("tf_pruner") or "median", rank_pruned=bool(ss.get("tf_rank_pruned", False)),
+        warm_start_task_id=ss.get("tf_warm"),
         max_parallel=num("tf_parallel"), seed=num("tf_seed"),
         limits={k: ss.get(FIELD_KEYS[k]) for k in LIMIT_FIELDS if (ss.get(FIELD_KEYS[k]) or "").strip()})
 
@@ -254,6 +257,7 @@ def reset_params() -> None:
         del st.session_state[key]
     st.session_state.pop("tf_template", None)
     st.session_state.pop("tf_template_applied", None)
+    st.session_state.pop("tf_warm", None)  # earlier tasks belong to the model too
 
 
 def guess_direction_from_eval() -> None:

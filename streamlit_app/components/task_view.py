@@ -29,6 +29,16 @@ PATIENCE_LINES = 3  # metric lines a run prints before a chosen metric it lacks 
 EXPECTED_FORM = "loss: 0.2754, mAP50: 0.41, epoch: 3"
 
 
+def sampler_text(task: Task) -> str:
+    """'Gaussian process (auto) + Hyperband': the sampler that ran, what was asked, the pruner."""
+    from shared.records import Sampler
+    from shared.services.search import PRUNER_LABELS, SAMPLER_LABELS
+
+    used = task.sampler_used or task.sampler
+    text = SAMPLER_LABELS[used] + (" (auto)" if task.sampler == Sampler.auto and used != Sampler.auto else "")
+    return text + (f" + {PRUNER_LABELS[task.pruner]}" if task.prune else "")
+
+
 @st.cache_data(show_spinner=False, max_entries=256, ttl=3600)
 def _finished_series(database_url: str, run_ids: tuple[int, ...], names: tuple[str, ...]
                      ) -> dict[int, dict[str, tuple[list[int], list[float]]]]:

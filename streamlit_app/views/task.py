@@ -42,9 +42,12 @@ def _header(task, model_name: str, dataset_name: str) -> None:
         ("Runs", f"{task.n_runs} × {task.epochs} epochs"),
         ("Evaluation", f"{task.eval_metric or '—'} ({task.direction.value}, {task.score_mode.value})"),
         ("Time limit", duration(task.time_limit_s)),
-        ("Sampler", task.sampler.value + (" + pruning" if task.prune else "")),
+        ("Sampler", tv.sampler_text(task)),
     ])
     st.caption(f"Parameters: `{params_text(task.params)}`")
+    if task.sampler_reason:
+        st.caption(f"Search: {task.sampler_reason}" + (f"; continues task #{task.warm_start_task_id}'s search"
+                                                         if task.warm_start_task_id else ""))
     st.page_link("views/models.py", label="Model page: environment install log and parameters",
                  icon=":material/terminal:", query_params={"id": str(task.model_id)})
 

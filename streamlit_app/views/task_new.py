@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from shared.records import TASK_TYPE_LABELS, Action, Task, TaskType
+from shared.records import TASK_TYPE_LABELS, Action, Pruner, Sampler, Task, TaskType
 from shared.services.datasets import list_datasets
 from shared.services.models import list_models, list_templates, metric_suggestions, model_summary
+from shared.services.search import PRUNER_LABELS, SAMPLER_LABELS
+from shared.services.warm_start import warm_start_candidates
 from streamlit_app.components import deps
 from streamlit_app.components import task_form as tf
 
@@ -102,12 +104,19 @@ def render() -> None:
     params = tf.param_rows(user_args, summary.get("config_choices"))
     c1, c2, c3, c4 = st.columns(4)
     with c1:
-        samplers = ["tpe", "random"] + (["grid"] if tf.grid_possible(user_args, params) else [])
-        st.selectbox("Search sampler", samplers, key="tf_sampler",
-                     help="grid is offered when every searched value is an int range or a set")
+        samplers = ["auto", "gp", "tpe", "random"] + (["grid"] if tf.grid_possible(user_args, params) else [])
+        st.selectbox("Search sampler", samplers, key="tf_sampler", format_func=lambda v: SAMPLER_LABELS[Sampler(v)],
+                     help="auto: a Gaussian process for up to 100 runs over numbers and small choice sets, "
+                          "else TPE. grid is offered when every searched value is an int range or a set")
         tf.field_error("sampler")
     with c2:
-        st.toggle("Prune poor runs early", value=True, key="tf_prune")
+        prune = st.toggle("Prune poor runs early", value=True, key="tf_prune")
+        st.selectbox("Pruner", [p.value for p in Pruner], key="tf_pruner", disabled=not prune,
+                     format_func=lambda v: PRUNER_LABELS[Pruner(v)],
+                     help="a pruned run counts as one of the runs; it stops early to leave time for others")
+        tf.field_error("pruner")
+        st.checkbox("A pruned run may be the best", key="tf_rank_pruned", disabled=not prune,
+                    help="off: the best run is picked among runs that trained all their epochs")
     with c3:
         settings = deps.settings()
         st.number_input("Max parallel runs", min_value=1, value=None, step=1, key="tf_parallel",
@@ -119,6 +128,14 @@ def render() -> None:
         tf.field_error("max parallel")
     with c4:
         st.number_input("Seed", min_value=0, value=None, step=1, key="tf_seed", placeholder="random")
+    with deps.session() as s:
+        earlier = {t.id: t for t in warm_start_candidates(session=s, model_id=model_id)}
+    if earlier:
+        st.selectbox("Continue searching from task", [None, *earlier], key="tf_warm",
+                     format_func=lambda i: "— (start afresh)" if i is None else f"#{i} {earlier[i].name}",
+                     help="its finished runs seed the search, so the new runs explore from what it found; "
+                          "search the same parameters over the same ranges")
+        tf.field_error("warm start")
     with st.expander("Sandbox limits for this task"):
         tf.limit_inputs(deps.settings())
 

@@ -259,11 +259,13 @@ def test_form_refuses_a_bad_time_limit_and_a_bad_memory_limit(ui_settings, db, t
 
 def test_form_offers_grid_only_for_grid_searchable_values(ui_settings, db, tmp_path):
     at, _ds, _model = _form(db, ui_settings, tmp_path)
-    assert at.selectbox(key="tf_sampler").options == ["tpe", "random"]
+    samplers = ["auto", "Gaussian process", "TPE", "random"]
+    assert at.selectbox(key="tf_sampler").options == samplers
+    assert at.selectbox(key="tf_sampler").value == "auto"
     at.text_input(key="tf_p_k").set_value("[1, 9]")
     at.checkbox(key="tf_s_k").check()
     at.run()
-    assert at.selectbox(key="tf_sampler").options == ["tpe", "random", "grid"]
+    assert at.selectbox(key="tf_sampler").options == [*samplers, "grid"]
     at.text_input(key="tf_p_x").set_value("[0.0, 1.0]")
     at.checkbox(key="tf_s_x").check()
     at.run()
@@ -313,6 +315,36 @@ def test_form_creates_schedules_and_opens_the_task(ui_settings, ui_redis, db, tm
     assert task.params["x"]["range"] == [0.0, 1.0]
     assert len(task_runs(session=db, task_id=task.id)) == 2  # the scheduler step queued them
     assert ui_redis.llen("rq:queue:train") == 2
+    # auto resolved to a Gaussian process for one float and 2 runs; the page says so and why.
+    assert task.sampler_used.value == "gp" and (task.pruner.value, task.rank_pruned) == ("median", False)
+    facts = "\n".join(m.value for m in at.markdown)
+    assert "Gaussian process (auto) + median pruner" in facts
+    assert any("Search: auto: Gaussian process, since the 1 searched parameters" in c.value for c in at.caption)
+
+
+def test_form_continues_an_earlier_search_and_picks_a_pruner(ui_settings, ui_redis, db, tmp_path):
+    from shared.services.tasks import get_task
+
+    ds = make_dataset(db, ui_settings, tmp_path)
+    model = make_model(db, ui_settings, tmp_path)
+    earlier, _runs = make_task(db, ui_settings, model_id=model.id, dataset_id=ds.id, status="completed", search=True)
+    at = open_page("views/task_new.py")
+    at.text_input(key="tf_name").set_value("more")
+    at.multiselect(key="tf_metrics").set_value(["score"])
+    at.run()
+    at.selectbox(key="tf_eval").set_value("score")
+    at.text_input(key="tf_p_x").set_value("[0.0, 2.0]")
+    at.checkbox(key="tf_s_x").check()
+    at.selectbox(key="tf_pruner").set_value("hyperband")
+    at.selectbox(key="tf_warm").set_value(earlier.id)
+    _submit(at)
+    assert "searched x over [0.0, 1.0]" in error_under(at, "tf_p_x")  # not the earlier task's range
+    at.text_input(key="tf_p_x").set_value("[0.0, 1.0]")
+    _submit(at)
+    task = get_task(session=db, task_id=int(at.query_params["id"]))
+    assert (task.warm_start_task_id, task.pruner.value) == (earlier.id, "hyperband")
+    assert "1 from the warm start" in task.sampler_reason
+    assert any(f"continues task #{earlier.id}'s search" in c.value for c in at.caption)
 
 
 def test_start_training_from_a_dataset_preselects_it(ui_settings, db, tmp_path):
