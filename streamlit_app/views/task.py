@@ -30,7 +30,7 @@ def _pick_task() -> int | None:
 
 
 def _header(task, model_name: str, dataset_name: str) -> None:
-    st.title(f"{task.name}")
+    st.title(task.name)
     st.markdown(f"{status_badge(task.status)} &nbsp; " + _("task #{id} · model **{model}** · dataset **{dataset}**",
                                                            id=task.id, model=model_name, dataset=dataset_name))
     if task.status == TaskStatus.failed and task.reason:
