@@ -15,7 +15,7 @@ from streamlit_app.components import deps
 
 ANY = "any"  # a sentinel option, shown as _("any")
 LIMIT = 1000
-OUTCOME_LABELS = {Outcome.ok: N_("ok"), Outcome.denied: N_("denied")}
+OUTCOME_LABELS = {Outcome.ok: N_("ok"), Outcome.denied: N_("denied"), Outcome.failed: N_("failed")}
 
 
 def render() -> None:

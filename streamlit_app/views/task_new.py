@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from shared.core.i18n import N_, _
+from shared.core.i18n import _
 from shared.records import TASK_TYPE_LABELS, Action, Task, TaskType
 from shared.services.datasets import list_datasets
 from shared.services.models import list_models, list_templates, metric_suggestions, model_summary
 from streamlit_app.components import deps
 from streamlit_app.components import task_form as tf
-
-SAMPLER_LABELS = {"tpe": N_("tpe (Bayesian, TPE)"), "random": N_("random"), "grid": N_("grid (every combination)")}
 
 
 def render() -> None:
@@ -110,7 +108,7 @@ def render() -> None:
     c1, c2, c3, c4 = st.columns(4)
     with c1:
         samplers = ["tpe", "random"] + (["grid"] if tf.grid_possible(user_args, params) else [])
-        st.selectbox(_("Search sampler"), samplers, key="tf_sampler", format_func=lambda v: _(SAMPLER_LABELS[v]),
+        st.selectbox(_("Search sampler"), samplers, key="tf_sampler",  # Optuna's sampler names
                      help=_("grid is offered when every searched value is an int range or a set"))
         tf.field_error("sampler")
     with c2:
