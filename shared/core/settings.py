@@ -165,6 +165,8 @@ class Settings(BaseSettings):
     # The UI runs uploaded code's results and takes uploads: only this machine reaches it unless
     # TRAINYARD_UI_HOST=0.0.0.0 (or a given address) says otherwise.
     ui_host: str = "127.0.0.1"
+    # The UI's language when neither the link (?lang=), the person's choice nor the browser names one.
+    language: str = "en"  # en or zh-CN (zh, zh_CN, en-US... are read as those)
 
     # People. The secret signs session tokens; unset, one is generated into DATA_DIR/secret_key (0600).
     secret_key: str | None = None
@@ -177,6 +179,16 @@ class Settings(BaseSettings):
     # OIDC (st.login): the role of a person's first sign-in, and e-mail domains whose people are admins.
     oidc_default_role: Literal["admin", "member", "viewer"] = "viewer"
     oidc_admin_domains: TextList = Field(default_factory=list)
+
+    @field_validator("language", mode="before")
+    @classmethod
+    def _language(cls, v):
+        from shared.core.i18n import parse_language
+
+        lang = parse_language(str(v)) if v is not None else None
+        if lang is None:
+            raise ValueError(f"{v!r} is not a language of the UI; use en or zh-CN")
+        return lang.value
 
     @field_validator(*_SIZE_FIELDS, mode="before")
     @classmethod

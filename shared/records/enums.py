@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import Enum
 
+from shared.core.i18n import N_
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -141,15 +143,16 @@ class TaskType(str, Enum):
     other = "other"
 
 
+# English msgids: shown through ``_(TASK_TYPE_LABELS[t])`` where a person reads them.
 TASK_TYPE_LABELS: dict[TaskType, str] = {
-    TaskType.detection: "Object detection",
-    TaskType.semantic_segmentation: "Semantic segmentation",
-    TaskType.instance_segmentation: "Instance segmentation",
-    TaskType.classification: "Image classification",
-    TaskType.text_detection: "Text detection",
-    TaskType.text_recognition: "Text recognition",
-    TaskType.rotated_detection: "Rotated object detection",
-    TaskType.other: "Other",
+    TaskType.detection: N_("Object detection"),
+    TaskType.semantic_segmentation: N_("Semantic segmentation"),
+    TaskType.instance_segmentation: N_("Instance segmentation"),
+    TaskType.classification: N_("Image classification"),
+    TaskType.text_detection: N_("Text detection"),
+    TaskType.text_recognition: N_("Text recognition"),
+    TaskType.rotated_detection: N_("Rotated object detection"),
+    TaskType.other: N_("Other"),
 }
 
 

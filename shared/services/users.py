@@ -182,6 +182,22 @@ def set_disabled(*, session: Session, user_id: int, disabled: bool, actor: User 
     return user
 
 
+def set_language(*, session: Session, user_id: int, language: str | None) -> User:
+    """Remember the UI language a person chose (a ``shared.core.i18n.Language`` value; None forgets it)."""
+    from shared.core.i18n import parse_language
+
+    user = get_user(session=session, user_id=user_id)
+    lang = parse_language(language) if language else None
+    if language and lang is None:
+        raise FieldError("language", "{language} is not a language of the UI; use en or zh-CN",
+                         params={"language": repr(language)})
+    user.language = lang.value if lang else None
+    session.add(user)
+    session.commit()
+    session.refresh(user)
+    return user
+
+
 def change_password(*, session: Session, user_id: int, new_password: str, old_password: str | None = None,
                     actor: User | None = None, client: str | None = None) -> User:
     """Set a new password; every other open session of the person ends. ``old_password`` is checked when

@@ -15,6 +15,7 @@ import json
 import streamlit as st
 
 from shared.core.errors import FieldError, SignInError, TrainyardError
+from shared.core.i18n import _
 from shared.records import User
 from shared.services import auth, users
 from streamlit_app.components import deps
@@ -117,24 +118,24 @@ def _finish_sign_in(token: str) -> None:
 
 
 def _sign_up_form(token: str) -> None:
-    st.subheader("Create your account")
+    st.subheader(_("Create your account"))
     with deps.session() as s:
         role = auth.signup_role(session=s, token=token)
     if role is None:
-        st.error("This sign-up link is unknown, used or expired. Ask an admin for a new one (on a fresh install: "
-                 "restart `python -m runner up`, which prints one).")
+        st.error(_("This sign-up link is unknown, used or expired. Ask an admin for a new one (on a fresh install: "
+                   "restart `python -m runner up`, which prints one)."))
         return
-    st.caption(f"This one-time link makes a **{role.value}** account.")
+    st.caption(_("This one-time link makes a **{role}** account.", role=role.value))
     with st.form("signup_form"):
-        name = st.text_input("Name", key="signup_name", help="2 to 32 letters, digits, '.', '-' or '_'")
-        email = st.text_input("E-mail (optional)", key="signup_email")
-        pw = st.text_input("Password", type="password", key="signup_password",
-                           help=f"at least {users.MIN_PASSWORD} characters")
-        again = st.text_input("Password again", type="password", key="signup_again")
-        go = st.form_submit_button("Create account", type="primary")
+        name = st.text_input(_("Name"), key="signup_name", help=_("2 to 32 letters, digits, '.', '-' or '_'"))
+        email = st.text_input(_("E-mail (optional)"), key="signup_email")
+        pw = st.text_input(_("Password"), type="password", key="signup_password",
+                           help=_("at least {n} characters", n=users.MIN_PASSWORD))
+        again = st.text_input(_("Password again"), type="password", key="signup_again")
+        go = st.form_submit_button(_("Create account"), type="primary")
     if go:
         if pw != again:
-            st.error("The two passwords differ; type them again.")
+            st.error(_("The two passwords differ; type them again."))
             return
         try:
             with deps.session() as s:
@@ -148,54 +149,54 @@ def _sign_up_form(token: str) -> None:
 
 def sign_in_screen() -> None:
     """All a signed-out visitor sees: no page data, no uploads."""
-    st.title("Sign in to Trainyard")  # no emoji: a box without an emoji font
+    st.title(_("Sign in to Trainyard"))  # no emoji: a box without an emoji font
     if token := st.query_params.get("signup"):
         _sign_up_form(token)
         return
     if err := st.session_state.pop(_OIDC_ERROR, None):
         st.error(err)
-        st.button("Sign out of single sign-on", key="auth_oidc_logout", on_click=st.logout)
+        st.button(_("Sign out of single sign-on"), key="auth_oidc_logout", on_click=st.logout)
     for provider in oidc_providers():
-        label = "Sign in with single sign-on" + (f" ({provider})" if provider else "")
+        label = _("Sign in with single sign-on") + (f" ({provider})" if provider else "")
         if st.button(label, key=f"auth_sso_{provider or 'default'}", type="primary"):
             st.login(provider)
     with deps.session() as s:
         nobody = users.count_users(session=s) == 0
     if nobody and not oidc_providers():
-        st.info("No accounts yet. `python -m runner up` prints a one-time sign-up link for the first admin "
-                "in its console; open it in this browser.")
+        st.info(_("No accounts yet. `python -m runner up` prints a one-time sign-up link for the first admin "
+                  "in its console; open it in this browser."))
     with st.form("sign_in_form"):
-        name = st.text_input("Name", key="sign_in_name", autocomplete="username")
-        pw = st.text_input("Password", type="password", key="sign_in_password", autocomplete="current-password")
-        go = st.form_submit_button("Sign in", type="primary")
+        name = st.text_input(_("Name"), key="sign_in_name", autocomplete="username")
+        pw = st.text_input(_("Password"), type="password", key="sign_in_password", autocomplete="current-password")
+        go = st.form_submit_button(_("Sign in"), type="primary")
     if go:
         try:
             with deps.session() as s:
                 _user, token = auth.sign_in(session=s, settings=deps.settings(), name=name, password=pw,
                                             client=client())
         except SignInError as exc:
-            st.error(str(exc), icon=":material/lock:")
+            st.error(exc.localized(), icon=":material/lock:")
             return
         _finish_sign_in(token)
 
 
 def _change_password(user: User) -> None:
     with st.form("auth_password_form", clear_on_submit=True):
-        old = st.text_input("Current password", type="password", key="auth_pw_old")
-        new = st.text_input("New password", type="password", key="auth_pw_new")
-        again = st.text_input("New password again", type="password", key="auth_pw_again")
-        go = st.form_submit_button("Change password")
+        old = st.text_input(_("Current password"), type="password", key="auth_pw_old")
+        new = st.text_input(_("New password"), type="password", key="auth_pw_new")
+        again = st.text_input(_("New password again"), type="password", key="auth_pw_again")
+        go = st.form_submit_button(_("Change password"))
     if not go:
         return
     if new != again:
-        st.error("The two new passwords differ; type them again.")
+        st.error(_("The two new passwords differ; type them again."))
         return
     try:
         with deps.session() as s:
             changed = users.change_password(session=s, user_id=user.id, old_password=old, new_password=new,
                                             actor=user, client=client())
     except FieldError as exc:
-        st.error(str(exc))
+        st.error(exc.localized())
         return
     # The change ended every session of this person, this one included: carry on with a new token
     # (rerun at once, so the cookie a reload reads is the new one).
@@ -215,11 +216,11 @@ def sign_out(user: User) -> None:
 
 def sidebar(user: User) -> None:
     with st.sidebar:
-        st.markdown(f"Signed in as **{user.name}** · {user.role.value}")
+        st.markdown(_("Signed in as **{name}** · {role}", name=user.name, role=user.role.value))
         if st.session_state.pop(_PW_CHANGED, False):
-            st.success("Password changed; your other sessions are signed out.")
+            st.success(_("Password changed; your other sessions are signed out."))
         if user.password_hash is not None:
-            with st.popover("Change password", icon=":material/key:"):
+            with st.popover(_("Change password"), icon=":material/key:"):
                 _change_password(user)
-        if st.button("Sign out", key="auth_sign_out", icon=":material/logout:"):
+        if st.button(_("Sign out"), key="auth_sign_out", icon=":material/logout:"):
             sign_out(user)

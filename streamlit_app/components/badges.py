@@ -6,6 +6,8 @@ from enum import Enum
 
 import pandas as pd
 
+from shared.core.i18n import N_, _
+
 _COLOURS = {
     "waiting": "gray", "queued": "gray", "deploying": "blue", "running": "blue",
     "deployed": "green", "completed": "green",
@@ -16,6 +18,13 @@ _ICONS = {
     "waiting": "schedule", "queued": "schedule", "deploying": "build", "running": "play_circle",
     "deployed": "check_circle", "completed": "check_circle", "failed": "error", "timed_out": "timer_off",
     "stopped": "stop_circle", "pruned": "content_cut", "cancelled": "cancel",
+}
+
+# Every status value of TaskStatus, RunStatus, DeployStatus and PredictionStatus, in the person's words.
+STATUS_LABELS = {
+    "waiting": N_("waiting"), "queued": N_("queued"), "deploying": N_("deploying"), "running": N_("running"),
+    "deployed": N_("deployed"), "completed": N_("completed"), "failed": N_("failed"),
+    "timed_out": N_("timed out"), "stopped": N_("stopped"), "pruned": N_("pruned"), "cancelled": N_("cancelled"),
 }
 
 
@@ -30,8 +39,9 @@ def _value(status: str | Enum) -> str:
 
 
 def status_label(status: str | Enum) -> str:
-    """Plain text: 'timed out'."""
-    return _value(status).replace("_", " ")
+    """Plain text in the current language: 'timed out', '执行超时'."""
+    v = _value(status)
+    return _(STATUS_LABELS[v]) if v in STATUS_LABELS else v.replace("_", " ")
 
 
 def status_cell(status: str | Enum) -> str:
@@ -40,8 +50,9 @@ def status_cell(status: str | Enum) -> str:
 
 
 def status_colour(label: str) -> str:
-    """CSS for a status cell, from its text."""
-    return f"color: {_CSS[_COLOURS.get(str(label).replace(' ', '_'), 'gray')]}; font-weight: 600"
+    """CSS for a status cell, from its text (in whichever language it was drawn)."""
+    value = next((v for v in STATUS_LABELS if label in (status_label(v), v.replace("_", " "))), "")
+    return f"color: {_CSS[_COLOURS.get(value, 'gray')]}; font-weight: 600"
 
 
 def styled(frame: pd.DataFrame, column: str = "status"):

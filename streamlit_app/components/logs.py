@@ -65,7 +65,7 @@ def render_tail(log_path: Path | None, *, key: str, lines: int = TAIL_LINES) -> 
     query = st.text_input("Search the log tail", key=f"{key}_search", placeholder="text to find")
     rows = tail(log_path, lines=lines)
     shown = filter_lines(rows, query)
-    n_err = sum(1 for s, _ in rows if is_stderr(s))
+    n_err = sum(1 for s, _x in rows if is_stderr(s))
     st.caption(f"Last {len(rows)} lines ({n_err} on stderr, shown in red)"
                + (f"; {len(shown)} match {query!r}" if query.strip() else ""))
     if not rows:

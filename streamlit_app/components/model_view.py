@@ -195,7 +195,7 @@ def templates(model: ModelPackage) -> None:
                 values[a["name"]] = text.strip()
     if err and err[0] not in {"template name", *(a["name"] for a in args)}:
         st.error(f"{err[0]}: {err[1]}" if err[0] else err[1])
-    c1, c2, _ = st.columns([1, 1, 3])
+    c1, c2, _x = st.columns([1, 1, 3])
     if c1.button("Save template", key=f"md_tpl_save_{suffix}", type="primary"):
         st.session_state.pop("md_tpl_error", None)
         try:

@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 from shared.contract.metrics import guess_direction
 from shared.contract.params import is_grid_searchable, is_multi, is_switch, parse_setting, words_text
 from shared.core.errors import FieldError, TrainyardError
+from shared.core.i18n import N_, _
 from shared.core.settings import Settings
 from shared.services.limits import COUNT_FIELDS, LIMIT_FIELDS, shown
 from shared.services.tasks import TaskIn, create_task
@@ -34,9 +35,9 @@ FIELD_KEYS = {
     **{k: f"tf_lim_{k}" for k in LIMIT_FIELDS},
 }
 LIMIT_LABELS = {
-    "memory_limit": "Memory", "max_procs": "Processes", "max_open_files": "Open files",
-    "max_file_bytes": "Largest file", "max_disk_bytes": "Disk (work dir)", "max_log_bytes": "Log size",
-    "max_files": "Files (inodes)",
+    "memory_limit": N_("Memory"), "max_procs": N_("Processes"), "max_open_files": N_("Open files"),
+    "max_file_bytes": N_("Largest file"), "max_disk_bytes": N_("Disk (work dir)"), "max_log_bytes": N_("Log size"),
+    "max_files": N_("Files (inodes)"),
 }
 
 
@@ -67,7 +68,8 @@ def unplaced_error(known_fields: set[str]) -> None:
     """An error whose field has no widget on the form (shown by the submit button)."""
     err = st.session_state.get(ERROR_KEY)
     if err and err["field"] not in known_fields:
-        st.error(f"{err['field']}: {err['message']}" if err["field"] else err["message"], icon=":material/warning:")
+        st.error(_("{field}: {message}", field=err["field"], message=err["message"]) if err["field"]
+                 else err["message"], icon=":material/warning:")
 
 
 def spec_of(arg: dict[str, Any]) -> SimpleNamespace:
@@ -123,12 +125,13 @@ def _kind(arg: dict[str, Any]) -> tuple[str, str]:
     """The row's type label and the hint on how to write its value."""
     spec = spec_of(arg)
     if is_switch(spec):
-        return "switch", (f" true passes the bare flag (train.py then uses {arg.get('const')!r}), false passes "
-                          "nothing; any other text is passed as its value.")
+        return _("switch"), " " + _("true passes the bare flag (train.py then uses {const}), false passes "
+                                    "nothing; any other text is passed as its value.", const=repr(arg.get("const")))
     kind = arg.get("action") if arg.get("action") in ("store_true", "store_false", "count") else \
         (arg.get("type") or "str")
     if is_multi(spec):
-        return f"{kind}, several", " Several values on one line, split like a shell: quote a value with spaces."
+        return _("{kind}, several", kind=kind), " " + _("Several values on one line, split like a shell: quote a "
+                                                         "value with spaces.")
     return kind, ""
 
 
@@ -139,11 +142,11 @@ def param_rows(user_args: list[dict[str, Any]], configs: dict[str, list[str]] | 
     out: dict[str, tuple[str, bool]] = {}
     configs = configs or {}
     if not user_args:
-        st.caption("train.py declares no user parameters besides the platform's.")
+        st.caption(_("train.py declares no user parameters besides the platform's."))
         return out
-    st.caption("A value is one value (`16`), a range (`[1e-4, 1e-2]`) or a set of choices (`{sgd, adam}`). "
-               "Ranges and sets need **Search** on; the runs then search them. Leave a value empty to use "
-               "train.py's own default.")
+    st.caption(_("A value is one value (`16`), a range (`[1e-4, 1e-2]`) or a set of choices (`{sgd, adam}`). "
+                 "Ranges and sets need **Search** on; the runs then search them. Leave a value empty to use "
+                 "train.py's own default."))
     for arg in user_args:
         name = arg["name"]
         kind, how = _kind(arg)
@@ -151,16 +154,17 @@ def param_rows(user_args: list[dict[str, Any]], configs: dict[str, list[str]] | 
         flags = ", ".join(arg.get("flags") or [name])
         hint = (arg.get("help") or "") + how
         if arg.get("choices"):
-            hint += f" Choices: {', '.join(map(str, arg['choices']))}."
+            hint += " " + _("Choices: {choices}.", choices=", ".join(map(str, arg["choices"])))
         if arg.get("default_computed"):
-            hint += f" Default computed by train.py: `{arg.get('default_text') or arg.get('default')}`."
+            hint += " " + _("Default computed by train.py: `{default}`.",
+                            default=arg.get("default_text") or arg.get("default"))
         label = f"{flags} ({kind})" + (" *" if arg.get("required") else "")
         if name in configs:
             text, search = _config_picker(c1, arg, label, configs[name], hint), False
         else:
             st.session_state.setdefault(param_key(name), default_text(arg))
             text = c1.text_input(label, key=param_key(name), help=hint.strip() or None)
-            search = c2.checkbox("Search", key=search_key(name))
+            search = c2.checkbox(_("Search"), key=search_key(name))
         field_error(name)
         if text.strip() or search:
             out[name] = (text, search)
@@ -172,9 +176,9 @@ def _config_picker(col, arg: dict[str, Any], label: str, files: list[str], hint:
     key = param_key(arg["name"])
     default = default_text(arg)
     st.session_state.setdefault(key, default if default in files else None)
-    value = col.selectbox(f"{label} (config file)", files, key=key, accept_new_options=True,
-                         placeholder="pick a config file" + ("" if arg.get("required") else ", or leave empty for "
-                                                             "train.py's default"),
+    value = col.selectbox(_("{label} (config file)", label=label), files, key=key, accept_new_options=True,
+                         placeholder=_("pick a config file") if arg.get("required") else
+                         _("pick a config file, or leave empty for train.py's default"),
                          help=hint.strip() or None)
     return value or ""
 
@@ -229,12 +233,14 @@ def limit_inputs(settings: Settings) -> dict[str, str]:
     cols = st.columns(3)
     for i, key in enumerate(LIMIT_FIELDS):
         default = getattr(settings, key, None)
-        cap = "" if default is None else " (also the most a task may ask for)"
+        cap = "" if default is None else " " + _("(also the most a task may ask for)")
         with cols[i % 3]:
-            out[key] = st.text_input(LIMIT_LABELS[key], key=FIELD_KEYS[key],
-                                     placeholder=f"default: {shown(key, default)}",
-                                     help=("a number" if key in COUNT_FIELDS else "a size like 512MiB or 8GiB")
-                                     + f"; empty keeps the platform's {shown(key, default)}{cap}")
+            out[key] = st.text_input(_(LIMIT_LABELS[key]), key=FIELD_KEYS[key],
+                                     placeholder=_("default: {value}", value=shown(key, default)),
+                                     help=_("{kind}; empty keeps the platform's {value}{cap}",
+                                            kind=_("a number") if key in COUNT_FIELDS
+                                            else _("a size like 512MiB or 8GiB"),
+                                            value=shown(key, default), cap=cap))
             field_error(key)
     return {k: v for k, v in out.items() if v.strip()}
 
@@ -271,27 +277,28 @@ def submit(user_args: list[dict]) -> None:
     """The Create-and-start click, with a status line while it works (the first one in a process used to
     grey the page for seconds with no word). Errors land at their field on the rerun that follows."""
     clear_error()
-    with st.status("Checking the form and saving the task…") as status:
+    with st.status(_("Checking the form and saving the task…")) as status:
         try:
             with deps.session() as s:
                 task = create_task(session=s, task_in=task_in_from_state(user_args),
                                    max_parallel_default=deps.settings().max_parallel_runs,
                                    settings=deps.settings())
         except FieldError as exc:
-            set_error(exc.field, exc.field_message)
-            status.update(label="The form needs a fix: see the message at its field", state="error")
+            set_error(exc.field, exc.localized_field_message())
+            status.update(label=_("The form needs a fix: see the message at its field"), state="error")
             return
         except TrainyardError as exc:
-            set_error("", str(exc))
-            status.update(label=str(exc), state="error")
+            set_error("", exc.localized())
+            status.update(label=exc.localized(), state="error")
             return
-        status.update(label=f"Task {task.id} saved; queueing its first runs…")
+        status.update(label=_("Task {id} saved; queueing its first runs…", id=task.id))
         try:
             deps.schedule_task(task.id)
         except (RedisError, OSError) as exc:
-            st.session_state["task_page_notice"] = (f"Task {task.id} was saved but could not be queued ({exc}); "
-                                                    "the worker's reconciler starts it once Redis is back.")
-        status.update(label=f"Task {task.id} started; opening its page…", state="complete")
+            st.session_state["task_page_notice"] = _("Task {id} was saved but could not be queued ({error}); "
+                                                     "the worker's reconciler starts it once Redis is back.",
+                                                     id=task.id, error=exc)
+        status.update(label=_("Task {id} started; opening its page…", id=task.id), state="complete")
     st.session_state["tf_created"] = task.id
 
 
@@ -306,7 +313,7 @@ def parallel_caption(*, n_runs: int, max_parallel: int | None, settings: Setting
     try:
         workers = list_workers(redis=deps.redis())
     except (RedisError, OSError) as exc:
-        return f"Cannot see the workers: Redis does not answer ({exc})."
+        return _("Cannot see the workers: Redis does not answer ({error}).", error=exc)
     return parallelism_text(workers=workers, wanted=wanted)
 
 

@@ -16,6 +16,7 @@ import streamlit as st
 from redis.exceptions import RedisError
 from sqlmodel import Session
 
+from shared.core.i18n import _
 from shared.records import Run, RunStatus, Task, utcnow
 from shared.services.live import last_values, metric_lines
 from shared.services.tasks import get_task, metric_series, metrics_to_chart, resource_samples, task_runs
@@ -67,7 +68,7 @@ def best_run_id(task: Task, runs: list[Run]) -> int | None:
 
 
 def run_label(run: Run) -> str:
-    return f"run {run.index + 1} (#{run.id})"
+    return _("run {n} (#{id})", n=run.index + 1, id=run.id)
 
 
 # --------------------------------------------------------------------------- live charts + runs table

@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from shared.core.errors import FieldError, NotFoundError, TrainyardError
+from shared.core.i18n import _, fmt_number
 from shared.core.settings import format_size
 from shared.records import TASK_TYPE_LABELS, Action, Dataset, TaskType
 from shared.services.datasets import add_dataset, delete_dataset, get_dataset, list_datasets
@@ -34,19 +35,19 @@ def _upload() -> None:
         file = None
     else:
         # Any file is taken and its extension checked here: the type= filter explains itself only in a tooltip.
-        file = st.file_uploader("Dataset zip", key="ds_upload", help=upload_caption(s))
+        file = st.file_uploader(_("Dataset zip"), key="ds_upload", help=upload_caption(s))
         st.caption(upload_caption(s))
-        bad_type = wrong_type(file, exts=(".zip",), what="the dataset")
+        bad_type = wrong_type(file, exts=(".zip",), what=_("the dataset"))
         chosen = file.name if file else None
     default = chosen.rsplit(".", 1)[0] if chosen else ""
     c1, c2 = st.columns(2)
-    name = c1.text_input("Name", key="ds_name", placeholder=default)
-    ttype = c2.selectbox("Task type", list(TaskType), format_func=lambda t: TASK_TYPE_LABELS[t], key="ds_type")
+    name = c1.text_input(_("Name"), key="ds_name", placeholder=default)
+    ttype = c2.selectbox(_("Task type"), list(TaskType), format_func=lambda t: _(TASK_TYPE_LABELS[t]), key="ds_type")
     error_slot = st.empty()
-    label = "Import and validate" if source == SERVER else "Upload and validate"
+    label = _("Import and validate") if source == SERVER else _("Upload and validate")
     if not st.button(label, key="ds_add", type="primary", disabled=chosen is None or bad_type):
         return
-    bar = st.progress(0.0, text="copying" if source == SERVER else "uploading")
+    bar = st.progress(0.0, text=_("copying") if source == SERVER else _("uploading"))
 
     def progress(stage: str, frac: float) -> None:
         bar.progress(min(max(frac, 0.0), 1.0), text=stage)
@@ -61,12 +62,13 @@ def _upload() -> None:
                 ds = add_dataset(session=session, settings=s, zip_path=path, name=name or default, task_type=ttype,
                                  progress=progress, display_name=file.name)
     except FieldError as exc:
-        error_slot.error(f"{exc.field}: {exc.field_message}")
+        error_slot.error(exc.localized())
     except TrainyardError as exc:
         with error_slot.container():
-            show_error(exc, prefix="The dataset was rejected; nothing was stored.")
+            show_error(exc, prefix=_("The dataset was rejected; nothing was stored."))
     else:
-        st.session_state["ds_added"] = f"Dataset {ds.id} added: {ds.name} ({ds.images} images)"
+        st.session_state["ds_added"] = _("Dataset {id} added: {name} ({images} images)", id=ds.id, name=ds.name,
+                                           images=fmt_number(ds.images))
         st.query_params["id"] = str(ds.id)
         st.session_state["ds_select"] = ds.id  # the selectbox below follows the new dataset
         st.rerun()
@@ -81,41 +83,42 @@ def _delete(dataset_id: int) -> None:
 
 
 def render() -> None:
-    st.title("Datasets")
+    st.title(_("Datasets"))
     if msg := st.session_state.pop("ds_added", None):
         st.success(msg)
     with deps.session() as session:
         datasets = list_datasets(session=session)
     if deps.can(Action.create, Dataset):
-        with st.expander("Add a dataset", expanded=not datasets):
+        with st.expander(_("Add a dataset"), expanded=not datasets):
             _upload()
     if not datasets:
-        st.info("No datasets yet. Upload a zip above, or load the examples on the Home page.")
+        st.info(_("No datasets yet. Upload a zip above, or load the examples on the Home page."))
         return
-    st.dataframe(pd.DataFrame([{"id": d.id, "name": d.name, "task type": TASK_TYPE_LABELS[d.task_type],
-                                "images": d.images, "size": format_size(d.size_bytes),
-                                "warnings": len((d.report or {}).get("warnings", [])),
-                                "uploaded": d.created_at.strftime("%Y-%m-%d %H:%M")} for d in datasets]),
+    st.dataframe(pd.DataFrame([{"id": d.id, _("name"): d.name, _("task type"): _(TASK_TYPE_LABELS[d.task_type]),
+                                _("images"): d.images, _("size"): format_size(d.size_bytes),
+                                _("warnings"): len((d.report or {}).get("warnings", [])),
+                                _("uploaded"): d.created_at.strftime("%Y-%m-%d %H:%M")} for d in datasets]),
                  hide_index=True, key="ds_table")
     ids = [d.id for d in datasets]
     names = {d.id: f"#{d.id} {d.name}" for d in datasets}
     if st.session_state.get("ds_select") not in ids:  # entering the page: the link's ?id= picks the item
         wanted = st.query_params.get("id")
         st.session_state["ds_select"] = int(wanted) if wanted and wanted.isdigit() and int(wanted) in ids else ids[0]
-    ds_id = st.selectbox("Dataset", ids, format_func=names.get, key="ds_select")
+    ds_id = st.selectbox(_("Dataset"), ids, format_func=names.get, key="ds_select")
     st.query_params["id"] = str(ds_id)
     with deps.session() as session:
         try:
             ds = get_dataset(session=session, dataset_id=ds_id)
         except NotFoundError as exc:
-            st.error(str(exc))
+            st.error(exc.localized())
             return
     st.header(ds.name)
-    c1, c2, _ = st.columns([1, 1, 3])
-    if c1.button("Start training", key="ds_train", type="primary", icon=":material/rocket_launch:"):
+    c1, c2, _x = st.columns([1, 1, 3])
+    if c1.button(_("Start training"), key="ds_train", type="primary", icon=":material/rocket_launch:"):
         st.session_state["task_new_dataset"] = ds.id
         st.switch_page("views/task_new.py")
-    delete_button(f"dataset #{ds.id} {ds.name}", key="ds_delete", container=c2, on_confirm=lambda: _delete(ds.id))
+    delete_button(_("dataset #{id} {name}", id=ds.id, name=ds.name), key="ds_delete", container=c2,
+                  on_confirm=lambda: _delete(ds.id))
     render_dataset(ds, deps.settings())
 
 

@@ -8,6 +8,7 @@ import streamlit as st
 from redis.exceptions import RedisError
 
 from shared.core.errors import FieldError, NotFoundError, TrainyardError
+from shared.core.i18n import N_, _
 from shared.records import TASK_TYPE_LABELS, Action, DeployStatus, ModelPackage, TaskType
 from shared.services.imports import import_model
 from shared.services.models import (
@@ -35,16 +36,17 @@ from streamlit_app.components.uploads import (
     wrong_type,
 )
 
-NETWORK_WARNING = ("With network on, this model's training and prediction runs can reach the internet "
-                   "(download weights, send data out). Turn it on only for code you trust.")
+NETWORK_WARNING = N_("With network on, this model's training and prediction runs can reach the internet "
+                     "(download weights, send data out). Turn it on only for code you trust.")
 
 
 def _enqueue(model_id: int) -> None:
     try:
         queue_deploy(connection=deps.redis(), model_id=model_id)
     except (RedisError, OSError) as exc:
-        st.session_state["md_notice"] = (f"Model {model_id} is saved but its deploy could not be queued ({exc}); "
-                                         "the worker's reconciler queues it once Redis is back.")
+        st.session_state["md_notice"] = _("Model {id} is saved but its deploy could not be queued ({error}); "
+                                          "the worker's reconciler queues it once Redis is back.", id=model_id,
+                                          error=exc)
 
 
 def _upload() -> None:
@@ -56,25 +58,25 @@ def _upload() -> None:
         file = None
     else:
         # Any file is taken and its extension checked here: the type= filter explains itself only in a tooltip.
-        file = st.file_uploader("Model package zip", key="md_upload",
-                                help="train.py, predict.py, requirements.txt, weights/ (install_dependencies.sh "
-                                     "optional). " + upload_caption(s))
+        file = st.file_uploader(_("Model package zip"), key="md_upload",
+                                help=_("train.py, predict.py, requirements.txt, weights/ (install_dependencies.sh "
+                                       "optional).") + " " + upload_caption(s))
         st.caption(upload_caption(s))
-        bad_type = wrong_type(file, exts=(".zip",), what="the model package")
+        bad_type = wrong_type(file, exts=(".zip",), what=_("the model package"))
         chosen = file.name if file else None
     default = chosen.rsplit(".", 1)[0] if chosen else ""
     c1, c2 = st.columns(2)
-    name = c1.text_input("Name", key="md_name", placeholder=default)
-    ttype = c2.selectbox("Task type", list(TaskType), format_func=lambda t: TASK_TYPE_LABELS[t], key="md_type")
-    if st.checkbox("Allow network access for training and prediction", key="md_network"):
-        st.warning(NETWORK_WARNING, icon=":material/public:")
+    name = c1.text_input(_("Name"), key="md_name", placeholder=default)
+    ttype = c2.selectbox(_("Task type"), list(TaskType), format_func=lambda t: _(TASK_TYPE_LABELS[t]), key="md_type")
+    if st.checkbox(_("Allow network access for training and prediction"), key="md_network"):
+        st.warning(_(NETWORK_WARNING), icon=":material/public:")
     slot = st.empty()
-    label = "Import and deploy" if source == SERVER else "Upload and deploy"
+    label = _("Import and deploy") if source == SERVER else _("Upload and deploy")
     if not st.button(label, key="md_add", type="primary", disabled=chosen is None or bad_type):
         return
     network = bool(st.session_state.get("md_network"))
     try:
-        with st.spinner("validating the package"):
+        with st.spinner(_("validating the package")):
             if source == SERVER:
                 with deps.session() as session:
                     model = import_model(session=session, settings=s, file_name=chosen, name=name or default,
@@ -84,11 +86,11 @@ def _upload() -> None:
                     model = add_model(session=session, settings=s, zip_path=path, name=name or default,
                                       task_type=ttype, network=network, display_name=file.name)
     except FieldError as exc:
-        slot.error(f"{exc.field}: {exc.field_message}")
+        slot.error(exc.localized())
         return
     except TrainyardError as exc:
         with slot.container():
-            show_error(exc, prefix="The package was rejected; nothing was stored.")
+            show_error(exc, prefix=_("The package was rejected; nothing was stored."))
         return
     _enqueue(model.id)
     st.query_params["id"] = str(model.id)
@@ -97,21 +99,21 @@ def _upload() -> None:
 
 
 def _actions(model) -> None:
-    c1, c2, _ = st.columns([1, 1, 3])
+    c1, c2, _x = st.columns([1, 1, 3])
     busy = model.status in (DeployStatus.waiting, DeployStatus.deploying)
-    if c1.button("Redeploy", key="md_redeploy", icon=":material/refresh:", disabled=busy,
-                 help="a deploy is queued or running" if busy else None):
+    if c1.button(_("Redeploy"), key="md_redeploy", icon=":material/refresh:", disabled=busy,
+                 help=_("a deploy is queued or running") if busy else None):
         try:
             with deps.session() as s:
                 redeploy_model(session=s, connection=deps.redis(), model_id=model.id)
         except TrainyardError as exc:
-            st.error(str(exc))
+            st.error(exc.localized())
         except (RedisError, OSError) as exc:
-            st.error(f"Redis is not reachable ({exc}), so the deploy cannot be queued. Start the platform "
-                     "with `make run` (or `python -m runner up`) and redeploy again.")
+            st.error(_("Redis is not reachable ({error}), so the deploy cannot be queued. Start the platform "
+                       "with `make run` (or `python -m runner up`) and redeploy again.", error=exc))
         else:
             st.rerun()
-    delete_button(f"model #{model.id} {model.name}", key="md_delete", container=c2,
+    delete_button(_("model #{id} {name}", id=model.id, name=model.name), key="md_delete", container=c2,
                   on_confirm=lambda: _delete(model.id))
 
 
@@ -122,44 +124,46 @@ def _delete(model_id: int) -> None:
 
 
 def render() -> None:
-    st.title("Models")
+    st.title(_("Models"))
     if notice := st.session_state.pop("md_notice", None):
         st.warning(notice)
     with deps.session() as s:
         models = list_models(session=s)
     if deps.can(Action.create, ModelPackage):
-        with st.expander("Add a model package", expanded=not models):
+        with st.expander(_("Add a model package"), expanded=not models):
             _upload()
     if not models:
-        st.info("No models yet. Upload a zip above, or load the examples on the Home page.")
+        st.info(_("No models yet. Upload a zip above, or load the examples on the Home page."))
         return
-    st.dataframe(styled(pd.DataFrame([{"id": m.id, "name": m.name, "task type": TASK_TYPE_LABELS[m.task_type],
-                                       "status": status_cell(m.status), "network": "on" if m.network else "",
-                                       "uploaded": m.created_at.strftime("%Y-%m-%d %H:%M")} for m in models])),
+    st.dataframe(styled(pd.DataFrame([{"id": m.id, _("name"): m.name,
+                                       _("task type"): _(TASK_TYPE_LABELS[m.task_type]),
+                                       _("status"): status_cell(m.status), _("network"): _("on") if m.network else "",
+                                       _("uploaded"): m.created_at.strftime("%Y-%m-%d %H:%M")} for m in models]),
+                        _("status")),
                  hide_index=True, key="md_table")
     ids = [m.id for m in models]
     if st.session_state.get("md_select") not in ids:  # entering the page: the link's ?id= picks the item
         wanted = st.query_params.get("id")
         st.session_state["md_select"] = int(wanted) if wanted and wanted.isdigit() and int(wanted) in ids else ids[0]
-    model_id = st.selectbox("Model", ids, key="md_select",
+    model_id = st.selectbox(_("Model"), ids, key="md_select",
                             format_func=lambda i: f"#{i} {next(m.name for m in models if m.id == i)}")
     st.query_params["id"] = str(model_id)
     try:
         with deps.session() as s:
             model = get_model(session=s, model_id=model_id)
     except NotFoundError as exc:
-        st.error(str(exc))
+        st.error(exc.localized())
         return
     st.header(model.name)
     if model.network:
-        st.warning(NETWORK_WARNING, icon=":material/public:")
+        st.warning(_(NETWORK_WARNING), icon=":material/public:")
     _actions(model)
     if model.status in (DeployStatus.waiting, DeployStatus.deploying):
         mv.live_deploy(model.id)
     else:
         mv.deploy_status(model)
     summary = model_summary(model)
-    tabs = st.tabs(["Parameters", "Metrics", "Files", "Environment", "Templates", "Deploy log"])
+    tabs = st.tabs([_("Parameters"), _("Metrics"), _("Files"), _("Environment"), _("Templates"), _("Deploy log")])
     with tabs[0]:
         mv.parameters(summary)
     with tabs[1]:
@@ -167,7 +171,7 @@ def render() -> None:
             mv.metric_names(metric_suggestions(session=s, settings=deps.settings(), model=model),
                             code_metric_names(settings=deps.settings(), model=model))
     with tabs[2]:
-        st.code("\n".join(mv.tree_lines((model.report or {}).get("tree", []))) or "(empty)", language=None)
+        st.code("\n".join(mv.tree_lines((model.report or {}).get("tree", []))) or _("(empty)"), language=None)
     with tabs[3]:
         mv.environment(summary, (model.report or {}).get("requirements") or {})
     with tabs[4]:

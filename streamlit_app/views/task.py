@@ -7,6 +7,7 @@ import streamlit as st
 from redis.exceptions import RedisError
 
 from shared.core.errors import NotFoundError, TrainyardError
+from shared.core.i18n import _
 from shared.records import TaskStatus
 from shared.services.datasets import get_dataset
 from shared.services.models import get_model
@@ -14,7 +15,7 @@ from shared.services.tasks import get_task, request_stop, task_runs
 from shared.services.weights import list_files
 from streamlit_app.components import deps, logs
 from streamlit_app.components import task_view as tv
-from streamlit_app.components.badges import status_badge
+from streamlit_app.components.badges import status_badge, status_label
 from streamlit_app.components.facts import facts_row
 from streamlit_app.components.formats import duration, params_text, score
 
@@ -23,32 +24,33 @@ def _pick_task() -> int | None:
     wanted = st.query_params.get("id")
     if wanted and wanted.isdigit():
         return int(wanted)
-    st.info("Open a task from the task list.")
-    st.page_link("views/tasks.py", label="Tasks", icon=":material/list_alt:")
+    st.info(_("Open a task from the task list."))
+    st.page_link("views/tasks.py", label=_("Tasks"), icon=":material/list_alt:")
     return None
 
 
 def _header(task, model_name: str, dataset_name: str) -> None:
-    st.title(f"{task.name}")
-    st.markdown(f"{status_badge(task.status)} &nbsp; task #{task.id} · model **{model_name}** · "
-                f"dataset **{dataset_name}**")
+    st.title(task.name)
+    st.markdown(f"{status_badge(task.status)} &nbsp; " + _("task #{id} · model **{model}** · dataset **{dataset}**",
+                                                           id=task.id, model=model_name, dataset=dataset_name))
     if task.status == TaskStatus.failed and task.reason:
-        st.error(f"**Failed:** {task.reason}")
+        st.error(_("**Failed:** {reason}", reason=task.reason))
     elif task.reason:
         st.info(task.reason)
     if notice := st.session_state.pop("task_page_notice", None):
         st.warning(notice)
     facts_row([
-        ("Runs", f"{task.n_runs} × {task.epochs} epochs"),
-        ("Evaluation", f"{task.eval_metric or '—'} ({task.direction.value}, {task.score_mode.value})"),
-        ("Time limit", duration(task.time_limit_s)),
-        ("Sampler", tv.sampler_text(task)),
+        (_("Runs"), _("{runs} × {epochs} epochs", runs=task.n_runs, epochs=task.epochs)),
+        (_("Evaluation"), f"{task.eval_metric or '—'} ({task.direction.value}, {task.score_mode.value})"),
+        (_("Time limit"), duration(task.time_limit_s)),
+        (_("Sampler"), tv.sampler_text(task)),
     ])
-    st.caption(f"Parameters: `{params_text(task.params)}`")
+    st.caption(_("Parameters: `{params}`", params=params_text(task.params)))
     if task.sampler_reason:
-        st.caption(f"Search: {task.sampler_reason}" + (f"; continues task #{task.warm_start_task_id}'s search"
-                                                         if task.warm_start_task_id else ""))
-    st.page_link("views/models.py", label="Model page: environment install log and parameters",
+        warm = task.warm_start_task_id
+        st.caption(_("Search: {reason}", reason=task.sampler_reason)
+                   + (_("; continues task #{id}'s search", id=warm) if warm else ""))
+    st.page_link("views/models.py", label=_("Model page: environment install log and parameters"),
                  icon=":material/terminal:", query_params={"id": str(task.model_id)})
 
 
@@ -58,9 +60,10 @@ def _stop(task_id: int) -> None:
             request_stop(session=s, task_id=task_id)
         deps.schedule_task(task_id)
     except TrainyardError as exc:
-        st.session_state["task_page_notice"] = str(exc)
+        st.session_state["task_page_notice"] = exc.localized()
     except (RedisError, OSError) as exc:
-        st.session_state["task_page_notice"] = f"Stop is recorded; the worker acts on it shortly ({exc})."
+        st.session_state["task_page_notice"] = _("Stop is recorded; the worker acts on it shortly ({error}).",
+                                                 error=exc)
 
 
 def render() -> None:
@@ -74,18 +77,18 @@ def render() -> None:
             model_name = get_model(session=s, model_id=task.model_id).name
             dataset_name = get_dataset(session=s, dataset_id=task.dataset_id).name
     except NotFoundError as exc:
-        st.error(str(exc))
+        st.error(exc.localized())
         return
     _header(task, model_name, dataset_name)
     if not task.status.finished and st.button(
-            "Stop task", key="tk_stop", icon=":material/stop_circle:", disabled=task.stop_requested,
-            help="stop requested" if task.stop_requested else None):
-        with st.spinner("Stopping: cancelling the queued runs and telling the running ones to end…"):
+            _("Stop task"), key="tk_stop", icon=":material/stop_circle:", disabled=task.stop_requested,
+            help=_("stop requested") if task.stop_requested else None):
+        with st.spinner(_("Stopping: cancelling the queued runs and telling the running ones to end…")):
             _stop(task_id)
         st.rerun()
     (tv.charts_body if task.status.finished else tv.live_charts)(task_id)
 
-    tabs = st.tabs(["Run detail", "Search", "Downloads"])
+    tabs = st.tabs([_("Run detail"), _("Search"), _("Downloads")])
     with tabs[0]:
         (tv.run_detail if task.status.finished else tv.live_run)(task_id)
     with tabs[1]:
@@ -94,20 +97,20 @@ def render() -> None:
         if is_search(task):
             tv.search_plots(task)
         else:
-            st.caption("This task searches no parameter (no Search flag was on).")
+            st.caption(_("This task searches no parameter (no Search flag was on)."))
     with tabs[2]:
         _downloads(task, runs)
 
 
 def _downloads(task, runs) -> None:
-    st.download_button("Metrics (CSV)", data=lambda: tv.metrics_csv(task.id), file_name=f"task{task.id}-metrics.csv",
+    st.download_button(_("Metrics (CSV)"), data=lambda: tv.metrics_csv(task.id), file_name=f"task{task.id}-metrics.csv",
                        mime="text/csv", key="tk_dl_csv", on_click="ignore")
     if not runs:
         return
-    run_id = st.selectbox("Run for the log and the weights", [r.id for r in runs], key="tk_dl_run",
+    run_id = st.selectbox(_("Run for the log and the weights"), [r.id for r in runs], key="tk_dl_run",
                           index=next((i for i, r in enumerate(runs) if r.id == task.best_run_id), 0),
                           format_func=lambda rid: tv.run_label(next(r for r in runs if r.id == rid))
-                          + (" ★ best" if rid == task.best_run_id else ""))
+                          + (" ★ " + _("best") if rid == task.best_run_id else ""))
     run = next(r for r in runs if r.id == run_id)
     settings = deps.settings()
     logs.download_button(settings.path(run.log_path) if run.log_path else None,
@@ -117,16 +120,20 @@ def _downloads(task, runs) -> None:
     except NotFoundError:
         files = []
     if not files:
-        st.caption(f"{tv.run_label(run)} has no files in its work dir (score {score(run.score)}).")
+        st.caption(_("{run} has no files in its work dir (score {score}).", run=tv.run_label(run),
+                     score=score(run.score)))
         return
     if not run.status.finished:
-        st.info(f"{tv.run_label(run)} is still {run.status.value}: the zip and the files are a snapshot of "
-                "what it has written so far (a checkpoint may be mid-write; the zip holds a PARTIAL.txt note).")
-    st.download_button(f"Work dir of {tv.run_label(run)} (zip)", data=lambda: tv.weights_zip(task.id, run.id),
+        st.info(_("{run} is still {status}: the zip and the files are a snapshot of what it has written so far "
+                  "(a checkpoint may be mid-write; the zip holds a PARTIAL.txt note).", run=tv.run_label(run),
+                  status=status_label(run.status)))
+    st.download_button(_("Work dir of {run} (zip)", run=tv.run_label(run)),
+                       data=lambda: tv.weights_zip(task.id, run.id),
                        file_name=f"task{task.id}-run{run.id}.zip", mime="application/zip", key="tk_dl_zip",
                        on_click="ignore")
-    rel = st.selectbox("Single file", files, key="tk_dl_file")
-    st.download_button(f"Download {rel}", data=lambda: tv.file_bytes(run, rel), file_name=rel.rsplit("/", 1)[-1],
+    rel = st.selectbox(_("Single file"), files, key="tk_dl_file")
+    st.download_button(_("Download {file}", file=rel), data=lambda: tv.file_bytes(run, rel),
+                       file_name=rel.rsplit("/", 1)[-1],
                        key="tk_dl_one", on_click="ignore")
 
 
