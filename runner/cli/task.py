@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import click
 
@@ -215,7 +214,8 @@ def rerun(run_id: int, as_json: bool, settings: Settings) -> None:
 
 @task.command()
 @click.argument("task_id", metavar="ID", type=int)
-@click.option("-o", "--output", required=True, help="path of the zip to write")
+@click.option("-o", "--output", required=True,
+              help="path of the zip to write, or a folder: it gets task-<ID>-run-<RUN>.zip")
 @click.option("--run", "run_id", type=int, help="a run of the task (default: the best run)")
 @json_option
 @pass_settings
@@ -225,5 +225,5 @@ def weights(task_id: int, output: str, run_id: int | None, as_json: bool, settin
 
     with session(settings) as s:
         dest, used_run = write_weights_zip(session=s, settings=settings, task_id=task_id, run_id=run_id,
-                                           dest=Path(output))
+                                           dest=output)
     out(as_json, {"task": task_id, "run": used_run, "zip": str(dest)}, f"wrote {dest} (run {used_run})")

@@ -3,13 +3,14 @@ in memory), single files from it, and the default weights file for prediction.""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import zipfile
 from pathlib import Path
 
 from sqlmodel import Session
 
-from shared.core.errors import NotFoundError
+from shared.core.errors import NotFoundError, OutputError
 from shared.core.settings import Settings
 from shared.records import Run, Task
 from shared.services.tasks import get_run, get_task
@@ -74,18 +75,36 @@ def safe_file(settings: Settings, run: Run, rel: str) -> Path:
     return path
 
 
+def weights_zip_name(task_id: int, run_id: int) -> str:
+    return f"task-{task_id}-run-{run_id}.zip"
+
+
 def write_weights_zip(*, session: Session, settings: Settings, task_id: int, run_id: int | None,
-                      dest: Path) -> tuple[Path, int]:
+                      dest: Path | str) -> tuple[Path, int]:
+    """Zip the run's work dir to ``dest``; a folder (existing, or written with a
+    trailing slash) gets ``task-<id>-run-<n>.zip`` inside it. Written to a
+    ``.part`` file and renamed, so a failure leaves nothing behind."""
     task = get_task(session=session, task_id=task_id)
     run = pick_run(session=session, task=task, run_id=run_id)
     root = work_dir(settings, run)
     if not root.is_dir():
         raise NotFoundError(f"run {run.id}'s work dir is gone")
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    as_dir = str(dest).endswith(("/", os.sep))
+    dest = Path(dest).expanduser()
+    if as_dir or dest.is_dir():
+        dest = dest / weights_zip_name(task.id, run.id)
     tmp = dest.with_name(dest.name + ".part")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
-        for rel in list_files(settings, run):
-            zf.write(root / rel, arcname=f"task{task.id}-run{run.id}/{rel}")
-    tmp.replace(dest)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
+            for rel in list_files(settings, run):
+                zf.write(root / rel, arcname=f"task{task.id}-run{run.id}/{rel}")
+        tmp.replace(dest)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        reason = exc.strerror or str(exc)
+        other = exc.filename if exc.filename not in (None, str(tmp), str(dest)) else None
+        raise OutputError(f"cannot write the weights zip {dest}: " + (f"{other}: " if other else "")
+                          + f"{reason}; choose a folder you can write to, e.g. -o ~/weights/") from None
     return dest, run.id
