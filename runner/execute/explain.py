@@ -54,7 +54,9 @@ def explain(*, exit_code: int | None, sig: int | None, recent: list[str], spec: 
         base = (f"file size limit {format_size(lim.max_file_bytes)} reached" if lim.max_file_bytes
                 else "file size limit reached")
     elif _NPROC.search(text):
-        base = (f"process limit {lim.max_procs} reached" if lim.max_procs
+        # RLIMIT_NPROC counts threads: thread pools and DataLoader workers hit it, not only forks.
+        base = (f"process limit {lim.max_procs} reached (threads count too; fewer DataLoader workers or "
+                "threads, or a higher limit for the task, fix it)" if lim.max_procs
                 else "process limit reached (Resource temporarily unavailable)")
     elif _NOSPACE.search(text):
         base = "disk full (No space left on device)"
