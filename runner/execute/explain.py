@@ -78,7 +78,7 @@ def explain(*, exit_code: int | None, sig: int | None, recent: list[str], spec: 
             break
     hint = network_hint(text, network=spec.network, install=spec.install)
     if hint:
-        base += f". {hint}"
+        base = f"{base.rstrip('. ')}. {hint}"
     return base
 
 
@@ -103,9 +103,9 @@ def network_hint(text: str, *, network: bool, install: bool = False) -> str | No
     else:
         example = (f"e.g. YOLO(\"{weights}/yolov8n.pt\"), or a WEIGHTS constant / --pretrained default "
                    f"set to {weights}/<file>")
-    where = ("the run could not reach the network: a model with network access still reaches only the hosts "
+    where = ("The run could not reach the network: a model with network access still reaches only the hosts "
              "the operator's egress rules allow" if network
-             else "the run has no network: the sandbox is offline on purpose")
+             else "The run has no network: the sandbox is offline on purpose")
     return (f"{where}. Ship the file in the package's {WEIGHTS_DIR}/ folder, which the run sees at {weights}/, "
             f"and point the script at it ({example}); or ask an admin to allow network for this model "
             "(within the egress allow-list)")
