@@ -10,6 +10,7 @@ import time
 
 from sqlalchemy.engine import Engine
 
+from shared.contract.ansi import strip_ansi
 from shared.contract.metrics import looks_like_metrics, parse_line
 from shared.records import MetricPoint
 
@@ -101,6 +102,8 @@ class MetricCollector:
 
     def __call__(self, stream: str, text: str) -> None:
         self.lines += 1
+        if "\x1b" in text:  # a coloured logger's "\x1b[32mloss: 0.3\x1b[0m" is still a metric line
+            text = strip_ansi(text)
         pairs = parse_line(text)
         if not pairs:
             # looks_like_metrics needs an '=' or ':'; its regex is searched from every position of

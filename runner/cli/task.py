@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import click
 
@@ -228,7 +227,8 @@ def rerun(run_id: int, as_json: bool, settings: Settings) -> None:
 
 @task.command()
 @click.argument("task_id", metavar="ID", type=int)
-@click.option("-o", "--output", required=True, help="path of the zip to write")
+@click.option("-o", "--output", required=True,
+              help="path of the zip to write, or a folder: it gets task-<ID>-run-<RUN>.zip")
 @click.option("--run", "run_id", type=int, help="a run of the task (default: the best run)")
 @json_option
 @pass_settings
@@ -237,7 +237,7 @@ def weights(task_id: int, output: str, run_id: int | None, as_json: bool, settin
     from shared.services.weights import write_weights_zip
 
     with session(settings) as s:
-        made = write_weights_zip(session=s, settings=settings, task_id=task_id, run_id=run_id, dest=Path(output))
+        made = write_weights_zip(session=s, settings=settings, task_id=task_id, run_id=run_id, dest=output)
     text = f"wrote {made.path} (run {made.run_id})"
     if made.partial:
         text += (f"\nrun {made.run_id} is still running: this is a partial snapshot (see PARTIAL.txt in the zip); "

@@ -35,7 +35,9 @@ from runner.envs.layout import (
 )
 from runner.envs.seal import EnvRefused, check_env, interpreter_fingerprint, lock_down
 from runner.envs.uv import Builder, StepFailed, find_uv
+from runner.execute.explain import network_hint
 from runner.safefs import write_new
+from shared.contract.names import INSTALL_SCRIPT
 from shared.core.errors import EnvBuildError, TrainyardError
 from shared.core.settings import Settings
 
@@ -45,6 +47,16 @@ def _relative(settings: Settings, path: Path) -> str:
         return str(path.relative_to(settings.data_dir))
     except ValueError:
         return str(path)
+
+
+def _index_hint(exc: StepFailed) -> str:
+    """A uv step that failed for want of network. (The install script's own
+    failure already carries its hint: it comes from the sandboxed run's explanation.)"""
+    if exc.headline.startswith(INSTALL_SCRIPT) or network_hint("\n".join(exc.lines), network=True) is None:
+        return ""
+    return (" The package index could not be reached from the worker: ask an admin to check the worker's "
+            "network and TRAINYARD_INDEX_URL, or ship the wheels in the package (e.g. a wheels/ folder) and add "
+            "`--find-links wheels` to requirements.txt.")
 
 
 def ensure_env(*, settings: Settings, requirements: list[str], constraints: Iterable[str] = (),
@@ -152,6 +164,7 @@ def _build(*, settings: Settings, key: str, path: Path, requirements: list[str],
                 body = "\n".join(exc.lines)
                 raise EnvBuildError(
                     f"Building the environment failed: {exc.headline}."
+                    + _index_hint(exc)
                     + (f"\n{body}" if body else "")
                     + f"\n(full log: {_relative(settings, failed_log)})") from None
             if isinstance(exc, Exception):

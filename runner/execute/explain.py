@@ -1,12 +1,14 @@
 """Why a run failed, in the user's terms: the limit it hit or the signal that
-killed it, read from the exit status and its last lines of output."""
+killed it, read from the exit status and its last lines of output, and what to
+do when it failed because it tried to download something."""
 
 from __future__ import annotations
 
 import re
 import signal as signal_mod
 
-from runner.sandbox import SandboxSpec
+from runner.sandbox import WORKSPACE, SandboxSpec
+from shared.contract.names import INSTALL_SCRIPT, WEIGHTS_DIR
 from shared.core.settings import format_size
 
 _CUDA_OOM = re.compile(r"CUDA out of memory|CUDA error: out of memory|CUBLAS_STATUS_ALLOC_FAILED")
@@ -16,6 +18,21 @@ _FSIZE = re.compile(r"File too large|\[Errno 27\]")
 _NPROC = re.compile(r"Resource temporarily unavailable|\[Errno 11\]|can't start new thread|fork: retry")
 _NOSPACE = re.compile(r"No space left on device|\[Errno 28\]")
 _NOFILE = re.compile(r"Too many open files|\[Errno 24\]")
+# What a failed download looks like from Python (socket, urllib, requests, httpx), from the
+# hubs (huggingface_hub, torch.hub, Ultralytics' "Download failure ... Environment may be
+# offline") and from curl/wget/pip in an install script.
+_NETWORK = re.compile(
+    r"Temporary failure in name resolution|Name or service not known|nodename nor servname|getaddrinfo failed|"
+    r"\bgaierror\b|Network is unreachable|No route to host|\[Errno (?:-[23]|101|113)\]|"
+    r"\bConnectionError\b|\bConnectError\b|urlopen error|Failed to establish a new connection|"
+    r"Max retries exceeded with url|Could not resolve host|Failed to resolve|unable to resolve host|"
+    r"\bDownload failure\b|may be offline|\boffline mode\b|HF_HUB_OFFLINE|LocalEntryNotFoundError|"
+    r"couldn't connect to '?https://huggingface\.co|We couldn't connect to|"
+    r"Cannot find an appropriate cached snapshot|Failed to download|"
+    r"Could not fetch URL|Retrying \(Retry\(total=",
+    re.IGNORECASE)
+_HF = re.compile(r"huggingface|hf_hub|from_pretrained|transformers", re.IGNORECASE)
+_TORCH_HUB = re.compile(r"torch\.hub|torchvision\.models|download\.pytorch\.org|load_state_dict_from_url")
 _ERROR_LINE = re.compile(r"^\s*([A-Za-z_][\w.]*(?:Error|Exception|Interrupt|Exit|Warning)\b.*)$")
 
 
@@ -37,7 +54,9 @@ def explain(*, exit_code: int | None, sig: int | None, recent: list[str], spec: 
         base = (f"file size limit {format_size(lim.max_file_bytes)} reached" if lim.max_file_bytes
                 else "file size limit reached")
     elif _NPROC.search(text):
-        base = (f"process limit {lim.max_procs} reached" if lim.max_procs
+        # RLIMIT_NPROC counts threads: thread pools and DataLoader workers hit it, not only forks.
+        base = (f"process limit {lim.max_procs} reached (threads count too; fewer DataLoader workers or "
+                "threads, or a higher limit for the task, fix it)" if lim.max_procs
                 else "process limit reached (Resource temporarily unavailable)")
     elif _NOSPACE.search(text):
         base = "disk full (No space left on device)"
@@ -57,5 +76,37 @@ def explain(*, exit_code: int | None, sig: int | None, recent: list[str], spec: 
             if err and err not in base:
                 base += f": {err}"
             break
+    hint = network_hint(text, network=spec.network, install=spec.install)
+    if hint:
+        base = f"{base.rstrip('. ')}. {hint}"
     return base
+
+
+def network_hint(text: str, *, network: bool, install: bool = False) -> str | None:
+    """What to do when ``text`` (a failed run's or install's last lines) shows a
+    failed download; None when it shows none. Runs are offline on purpose, so
+    the fix is to ship the file, not to retry."""
+    if not _NETWORK.search(text):
+        return None
+    weights = f"{WORKSPACE}/{WEIGHTS_DIR}"
+    if install:
+        return (f"{INSTALL_SCRIPT} could not download a file: installs reach only the hosts the operator's "
+                "egress rules allow (the package index). Put the file in the model package and install it from "
+                f"there ({INSTALL_SCRIPT} runs in a copy of the package folder, {WEIGHTS_DIR}/ left out), "
+                "or ask an admin to allow that host")
+    if _HF.search(text):
+        example = (f"e.g. from_pretrained(\"{weights}/<model folder>\") with the files saved by "
+                   "save_pretrained() or huggingface-cli download")
+    elif _TORCH_HUB.search(text):
+        example = (f"e.g. build the model with weights=None and load_state_dict(torch.load(\"{weights}/<file>.pth\"))"
+                   ", or set TORCH_HOME to a folder of the package holding hub/checkpoints/<file>.pth")
+    else:
+        example = (f"e.g. YOLO(\"{weights}/yolov8n.pt\"), or a WEIGHTS constant / --pretrained default "
+                   f"set to {weights}/<file>")
+    where = ("The run could not reach the network: a model with network access still reaches only the hosts "
+             "the operator's egress rules allow" if network
+             else "The run has no network: the sandbox is offline on purpose")
+    return (f"{where}. Ship the file in the package's {WEIGHTS_DIR}/ folder, which the run sees at {weights}/, "
+            f"and point the script at it ({example}); or ask an admin to allow network for this model "
+            "(within the egress allow-list)")
 

@@ -21,6 +21,7 @@ from runner.execute.outcome import KILL_TEXT, CheckResult, KillReason, Outcome, 
 from runner.execute.procs import kill_tree
 from runner.execute.run import Execution
 from runner.sandbox import UNSAFE_WARNING, SandboxSpec, build_command, popen_kwargs
+from shared.contract.ansi import strip_ansi
 from shared.core.errors import SandboxError
 
 _TAIL_LINES = 20                 # lines of output quoted in Outcome.reason
@@ -123,7 +124,8 @@ def _execute(*, spec: SandboxSpec, settings: Any, log_path: Path, on_line: Calla
             stream.close()
     duration = time.monotonic() - started
     exit_code, sig = _exit_status(proc.returncode, not settings.unsafe_no_sandbox)
-    recent = list(run.recent)
+    # Reasons are read on pages and in the CLI: colour codes would show as "\x1b[34m" there.
+    recent = [strip_ansi(line) for line in run.recent]
     tail = recent[-_TAIL_LINES:]
     summary: str | None
     if run.kill_reason is not None:

@@ -18,9 +18,17 @@ from runner.ingest import MetricCollector, MetricWriter
 from runner.jobs.common import copy_package, model_env, tail, visible
 from runner.sandbox import WORKSPACE, Limits, Mount, SandboxSpec
 from runner.substitute import substitute, substitute_package
-from shared.contract.names import GLOBAL_TO_FLAG, TRAIN_GLOBALS, TRAIN_SCRIPT, WORK_DIR_FLAG
+from shared.contract.datasets.yolo import DATA_YAML, VIEW_DIR, ensure_yolo_view, has_yolo_view, no_view_message
+from shared.contract.names import (
+    DATA_YAML_FLAG,
+    FLAG_TO_GLOBAL,
+    GLOBAL_TO_FLAG,
+    TRAIN_GLOBALS,
+    TRAIN_SCRIPT,
+    WORK_DIR_FLAG,
+)
 from shared.contract.params import to_argv
-from shared.core.errors import TrainyardError
+from shared.core.errors import DatasetFormatError, TrainyardError
 from shared.core.settings import Settings
 from shared.records import (
     Dataset,
@@ -34,23 +42,46 @@ from shared.records import (
     utcnow,
 )
 from shared.services import search
-from shared.services.datasets import DATASET_MOUNT, dataset_args
+from shared.services.datasets import DATASET_MOUNT, dataset_args, dataset_report
 from shared.services.limits import clamp_limits
 from shared.services.models import train_args
 
 
-def _platform_values(*, dataset: Dataset, dataset_at: str = DATASET_MOUNT, workspace_at: str = WORKSPACE
-                     ) -> dict[str, str]:
+def _platform_values(*, dataset: Dataset, dataset_at: str = DATASET_MOUNT, workspace_at: str = WORKSPACE,
+                     data_yaml: str = "") -> dict[str, str]:
     values = dataset_args(dataset, mount=dataset_at)
     values[WORK_DIR_FLAG] = f"{workspace_at}/work_dir"
+    values[DATA_YAML_FLAG] = data_yaml
     return values
 
 
+def wants_data_yaml(model: ModelPackage) -> bool:
+    """Whether train.py asks for the dataset's YOLO view (the flag or the global variable)."""
+    args = train_args(model)
+    return (any(DATA_YAML_FLAG in spec.flags or spec.dest == "data_yaml" for spec in args.platform)
+            or FLAG_TO_GLOBAL[DATA_YAML_FLAG] in args.globals_used)
+
+
+def prepare_data_yaml(*, settings, model: ModelPackage, dataset: Dataset) -> str:
+    """The YOLO view's data.yaml as the run sees it, built on first use; "" when
+    train.py does not ask for it (most scripts: no view is built for them)."""
+    if not wants_data_yaml(model):
+        return ""
+    if not has_yolo_view(dataset.task_type):
+        raise DatasetFormatError(no_view_message(dataset.task_type))
+    root = settings.path(dataset.path)
+    inside = f"{visible(settings, root, DATASET_MOUNT).rstrip('/')}/{VIEW_DIR}"
+    ensure_yolo_view(root=root, report=dataset_report(dataset), path_inside=inside)
+    return f"{inside}/{DATA_YAML}"
+
+
 def build_argv(*, python: str, task: Task, run: Run, model: ModelPackage, dataset: Dataset,
-               device: str, dataset_at: str = DATASET_MOUNT, workspace_at: str = WORKSPACE) -> list[str]:
+               device: str, dataset_at: str = DATASET_MOUNT, workspace_at: str = WORKSPACE,
+               data_yaml: str = "") -> list[str]:
     """Only arguments train.py declares are passed (CONTRACT §2.3)."""
     args = train_args(model)
-    platform = _platform_values(dataset=dataset, dataset_at=dataset_at, workspace_at=workspace_at)
+    platform = _platform_values(dataset=dataset, dataset_at=dataset_at, workspace_at=workspace_at,
+                                data_yaml=data_yaml)
     argv = [python, TRAIN_SCRIPT]
     for spec in args.platform:
         flag = next((f for f in spec.flags if f in platform), None)
@@ -75,13 +106,14 @@ def build_argv(*, python: str, task: Task, run: Run, model: ModelPackage, datase
     return [*argv[:2], *head, *argv[2:]]
 
 
-def _prepare_workspace(*, settings, model: ModelPackage, dataset: Dataset, run: Run, run_dir: Path) -> Path:
+def _prepare_workspace(*, settings, model: ModelPackage, dataset: Dataset, run: Run, run_dir: Path,
+                       data_yaml: str = "") -> Path:
     ws = run_dir / "workspace"
     copy_package(settings, model, ws)
     (ws / "work_dir").mkdir(exist_ok=True)
     platform = _platform_values(dataset=dataset, dataset_at=visible(settings, settings.path(dataset.path),
                                                                     DATASET_MOUNT),
-                                workspace_at=visible(settings, ws, WORKSPACE))
+                                workspace_at=visible(settings, ws, WORKSPACE), data_yaml=data_yaml)
     values: dict[str, Any] = {g: platform.get(GLOBAL_TO_FLAG[g], "") for g in TRAIN_GLOBALS}
     train = ws / TRAIN_SCRIPT
     new, _replaced = substitute(source=train.read_text(encoding="utf-8"), values=values, filename=TRAIN_SCRIPT)
@@ -207,9 +239,11 @@ def run_trial(run_id: int) -> None:
     try:
         device = device_arg(gpus)
         env_path = model_env(settings, model)
-        ws = _prepare_workspace(settings=settings, model=model, dataset=dataset, run=run, run_dir=run_dir)
+        data_yaml = prepare_data_yaml(settings=settings, model=model, dataset=dataset)
+        ws = _prepare_workspace(settings=settings, model=model, dataset=dataset, run=run, run_dir=run_dir,
+                                data_yaml=data_yaml)
         argv = build_argv(python=str(env_path / "bin" / "python"), task=task, run=run, model=model,
-                          dataset=dataset, device=device,
+                          dataset=dataset, device=device, data_yaml=data_yaml,
                           dataset_at=visible(settings, settings.path(dataset.path), DATASET_MOUNT),
                           workspace_at=visible(settings, ws, WORKSPACE))
         (run_dir / "argv.txt").write_text("\n".join(argv) + "\n", encoding="utf-8")

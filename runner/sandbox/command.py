@@ -124,10 +124,10 @@ def build_command(*, spec: SandboxSpec, settings: Any, egress: Path | None = Non
     args = [bwrap, *namespace_args(network=False, feats=feats), *system_args(network=spec.network)]
     args += ["--proc", "/proc", "--dev", "/dev"]
     mem = spec.limits.memory_bytes
-    for tmp in ("/tmp", "/dev/shm"):
+    for tmp, size in (("/tmp", mem), ("/dev/shm", spec.limits.shm_bytes or mem)):
         # tmpfs is memory that no RSS counts; cap it like the run's memory.
-        if mem and feats.tmpfs_size:
-            args += ["--size", str(mem)]
+        if size and feats.tmpfs_size:
+            args += ["--size", str(size)]
         args += ["--tmpfs", tmp]
     args += ["--ro-bind-try", "/sys/devices/system/cpu", "/sys/devices/system/cpu"]  # CPU topology for BLAS/torch
     args += gpu_bind_args(gpus=spec.gpus)

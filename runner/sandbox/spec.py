@@ -33,6 +33,8 @@ class Limits:
     max_files: int | None = None  # files and directories in the writable places (inodes)
     max_log_bytes: int | None = None
     max_line_bytes: int = 8192
+    # /dev/shm's size; None: the memory limit's (both tmpfs are capped by it anyway).
+    shm_bytes: int | None = None
 
     @classmethod
     def from_settings(cls, settings: Any, overrides: dict | None = None) -> Limits:
@@ -55,6 +57,9 @@ class Limits:
             values[key] = value
         if values["max_line_bytes"] is None:
             raise FieldError("max_line_bytes", "cannot be unlimited; a line longer than this is cut")
+        mem = values["memory_bytes"]
+        shm = getattr(settings, "shm_size", None) or (mem // 2 if mem else None)
+        values["shm_bytes"] = min(shm, mem) if shm and mem else shm
         return cls(**values)  # type: ignore[arg-type]
 
 

@@ -45,7 +45,10 @@ DATASET_FLAGS: tuple[str, ...] = (
     LABEL_CLASS_FLAG,
     LABEL_CLASS_COUNT_FLAG,
 )
-PLATFORM_TRAIN_FLAGS: tuple[str, ...] = (WORK_DIR_FLAG, *DATASET_FLAGS)
+# The dataset's YOLO view (shared/contract/datasets/yolo.py): its data.yaml, as runs see it.
+# Built only for a script that asks for it; --data keeps meaning the dataset root.
+DATA_YAML_FLAG = "--data-yaml"
+PLATFORM_TRAIN_FLAGS: tuple[str, ...] = (WORK_DIR_FLAG, *DATASET_FLAGS, DATA_YAML_FLAG)
 
 # §2.4, platform-set arguments of predict.py.
 SOURCE_FLAG = "--source"
@@ -81,6 +84,7 @@ GLOBAL_TO_FLAG: dict[str, str] = {
     "TEST_LABEL_PATH": SPLIT_LABEL_FLAGS["test"],
     "LABEL_CLASS": LABEL_CLASS_FLAG,
     "LABEL_CLASS_COUNT": LABEL_CLASS_COUNT_FLAG,
+    "DATA_YAML_PATH": DATA_YAML_FLAG,
     "SOURCE_PATH": SOURCE_FLAG,
     "OUT_DIR_PATH": OUT_DIR_FLAG,
 }
@@ -97,7 +101,7 @@ FORBIDDEN_COMMANDS: tuple[str, ...] = (
 
 __all__ = [
     "APPLEDOUBLE_PREFIX", "CONFIDENCE_FLAG", "CONFIG_DIR", "CONFIG_SUFFIXES", "DATASET_FLAGS", "DATA_FLAG",
-    "DEVICE_FLAG", "EPOCHS_FLAG",
+    "DATA_YAML_FLAG", "DEVICE_FLAG", "EPOCHS_FLAG",
     "FLAG_TO_GLOBAL", "FORBIDDEN_COMMANDS", "GLOBAL_TO_FLAG", "GLOBAL_VARIABLES", "IMAGE_EXTS", "INSTALL_SCRIPT",
     "JUNK_DIRS", "JUNK_FILES", "LABEL_CLASS_COUNT_FLAG", "LAUNCHER_FLAGS", "LABEL_CLASS_FLAG", "OUT_DIR_FLAG",
     "PLATFORM_PREDICT_FLAGS", "PLATFORM_TRAIN_FLAGS", "PREDICT_GLOBALS", "PREDICT_SCRIPT", "REQUIREMENTS_FILE",

@@ -112,5 +112,9 @@ class BackupError(TrainyardError):
     """A backup or restore cannot be made (missing tool, wrong target, unreadable archive)."""
 
 
+class OutputError(TrainyardError):
+    """A file cannot be written where the user asked (an unwritable folder, a full disk)."""
+
+
 class ImportDirError(TrainyardError):
     """A file asked for from the server's import folder is not one that may be imported."""

@@ -90,8 +90,15 @@ TextList = Annotated[list[str], NoDecode]
 _SIZE_FIELDS = (
     "max_upload_bytes", "max_uncompressed_bytes", "max_image_bytes",
     "memory_limit", "max_file_bytes", "max_disk_bytes", "max_log_bytes",
-    "max_line_bytes", "env_cache_max_bytes",
+    "max_line_bytes", "env_cache_max_bytes", "shm_size",
 )
+
+
+def default_max_procs() -> int:
+    """Processes *and threads* of a run (RLIMIT_NPROC counts threads): a PyTorch
+    DataLoader with a worker per core, each with its own thread pools, needs
+    hundreds on a large GPU host, so the default grows with the CPU count."""
+    return max(1024, 64 * (os.cpu_count() or 1))
 
 
 class Settings(BaseSettings):
@@ -134,7 +141,7 @@ class Settings(BaseSettings):
     unsafe_no_sandbox: bool = False  # TRAINYARD_UNSAFE_NO_SANDBOX=1: trusted single-user machines only
     sandbox_uid_base: int = 61000
     memory_limit: int | None = 8 * 1024**3
-    max_procs: int | None = 256
+    max_procs: int | None = Field(default_factory=default_max_procs)
     max_open_files: int | None = 4096
     max_file_bytes: int | None = 20 * 1024**3
     max_disk_bytes: int | None = 50 * 1024**3
@@ -144,6 +151,10 @@ class Settings(BaseSettings):
     max_log_bytes: int | None = 64 * 1024**2
     max_time_limit: int | None = None  # seconds per task; "72h"; none: tasks may run without a time limit
     max_line_bytes: int = 8192
+    # The size of a run's /dev/shm, where DataLoader workers hand batches to the trainer.
+    # Unset: half the run's memory limit. Never more than the memory limit: tmpfs pages are
+    # memory that the run's resident-memory watch does not see.
+    shm_size: int | None = None
 
     # Egress of sandboxes with network (install_dependencies.sh, models an admin allowed network): only
     # through the worker's proxy, only to the package index and find-links hosts and these. Entries are

@@ -3,6 +3,8 @@ in memory), single files from it, and the default weights file for prediction.""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import zipfile
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,7 +13,7 @@ from pathlib import Path
 from sqlmodel import Session
 
 from shared.core import safetree
-from shared.core.errors import NotFoundError
+from shared.core.errors import NotFoundError, OutputError
 from shared.core.settings import Settings
 from shared.records import Run, Task, utcnow
 from shared.services.tasks import get_run, get_task
@@ -101,10 +103,16 @@ class WeightsZip:
 PARTIAL_NOTE = "PARTIAL.txt"
 
 
+def weights_zip_name(task_id: int, run_id: int) -> str:
+    return f"task-{task_id}-run-{run_id}.zip"
+
+
 def write_weights_zip(*, session: Session, settings: Settings, task_id: int, run_id: int | None,
-                      dest: Path) -> WeightsZip:
-    """The run's work dir as a zip: regular files only, each copied as read through its
-    fd and capped at its size when opened. A running run gives a snapshot with a note."""
+                      dest: Path | str) -> WeightsZip:
+    """The run's work dir as a zip: regular files only, each copied as read through its fd and capped at
+    its size when opened; a running run gives a snapshot with a note. ``dest`` may be a folder (existing, or
+    written with a trailing slash): the zip is then ``task-<id>-run-<n>.zip`` inside it. Written to a
+    ``.part`` file and renamed, so a failure leaves nothing behind."""
     task = get_task(session=session, task_id=task_id)
     run = pick_run(session=session, task=task, run_id=run_id)
     root = work_dir(settings, run)
@@ -113,17 +121,28 @@ def write_weights_zip(*, session: Session, settings: Settings, task_id: int, run
     partial = not run.status.finished
     listing = safetree.walk(root, max_entries=_entry_cap(settings))
     budget = settings.max_disk_bytes  # more than the run may write is not a work dir any more
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    as_dir = str(dest).endswith(("/", os.sep))
+    dest = Path(dest).expanduser()
+    if as_dir or dest.is_dir():
+        dest = dest / weights_zip_name(task.id, run.id)
     tmp = dest.with_name(dest.name + ".part")
     top = f"task{task.id}-run{run.id}"
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
-        for entry in listing.files:
-            n = safetree.add_to_zip(zf, root, entry, f"{top}/{entry.rel}", budget=budget)
-            budget = None if budget is None else budget - n
-        if partial:
-            zf.writestr(f"{top}/{PARTIAL_NOTE}", partial_note(run, utcnow()))
-    tmp.replace(dest)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
+            for entry in listing.files:
+                n = safetree.add_to_zip(zf, root, entry, f"{top}/{entry.rel}", budget=budget)
+                budget = None if budget is None else budget - n
+            if partial:
+                zf.writestr(f"{top}/{PARTIAL_NOTE}", partial_note(run, utcnow()))
+        tmp.replace(dest)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        reason = exc.strerror or str(exc)
+        other = exc.filename if exc.filename not in (None, str(tmp), str(dest)) else None
+        raise OutputError(f"cannot write the weights zip {dest}: " + (f"{other}: " if other else "")
+                          + f"{reason}; choose a folder you can write to, e.g. -o ~/weights/") from None
     return WeightsZip(dest, run.id, partial, len(listing.files), listing.skipped)
 
 

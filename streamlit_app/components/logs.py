@@ -10,6 +10,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from shared.contract.ansi import ansi_html, strip_ansi
+
 TAIL_LINES = 200
 _STDERR = ("stderr", "e")
 
@@ -36,15 +38,19 @@ def is_stderr(stream: str) -> bool:
 
 def filter_lines(lines: list[tuple[str, str]], query: str) -> list[tuple[str, str]]:
     q = query.strip().lower()
-    return [pair for pair in lines if q in pair[1].lower()] if q else lines
+    return [pair for pair in lines if q in strip_ansi(pair[1]).lower()] if q else lines
 
 
 def log_html(lines: list[tuple[str, str]], query: str = "") -> str:
-    """Escaped HTML; stderr lines get their own colour, matches are highlighted."""
+    """Escaped HTML; stderr lines get their own colour, matches are highlighted.
+
+    Terminal colours (``ESC[34m``) are rendered; while searching, lines are
+    shown plain so that a match is never split by a colour change."""
     q = query.strip()
     out = []
-    for stream, text in lines:
-        body = html.escape(text)
+    for stream, raw in lines:
+        text = strip_ansi(raw) if q else raw
+        body = ansi_html(text)
         if q:
             low, ql = text.lower(), q.lower()
             parts, pos = [], 0

@@ -6,12 +6,14 @@ ranked sanely, and the platform goes on working afterwards."""
 from __future__ import annotations
 
 import math
+import os
 import re
 
 import pytest
 from sqlmodel import select
 
 from runner import context
+from runner.sandbox.bwrap import feats_of
 from shared.records import MetricPoint, RunStatus, TaskStatus
 from shared.services.tasks import create_task, task_summary
 from tests.security.conftest import procs_with, start_worker, wait_for
@@ -167,3 +169,45 @@ def test_nan_and_inf_metrics_are_stored_and_the_best_run_is_finite(plat, db_url,
     assert stored["nan"] is not None and math.isnan(stored["nan"]), f"NaN was stored as {stored['nan']!r}"
     assert math.isnan(summary["runs"][runs.index(by_mode["nan"])]["metrics"]["score"][0])
     plat.healthy(model)
+
+
+def test_the_default_limits_fit_a_dataloader_with_many_workers(plat, settings):
+    """RLIMIT_NPROC counts threads: 600 of them (a DataLoader's workers and their
+    thread pools on a big host) start under the default limit, and /dev/shm is
+    sized by its own setting, half the memory limit by default."""
+    assert settings.max_procs == max(1024, 64 * (os.cpu_count() or 1))
+    assert settings.shm_size is None
+    probe = '''
+import os, threading
+stop = threading.Event()
+threads = []
+try:
+    for _ in range(600):
+        threads.append(threading.Thread(target=stop.wait, daemon=True))
+        threads[-1].start()
+finally:
+    print("THREADS", threading.active_count(), flush=True)
+    stop.set()
+for t in threads:
+    t.join()
+st = os.statvfs("/dev/shm")
+print("SHM", st.f_blocks * st.f_frsize, flush=True)
+print("epoch: 1, score: 0.5", flush=True)
+'''
+    model = plat.model(train=probe)
+    task, [run] = plat.run_task(model=model, eval_metric="score", time_limit="2m")
+    out = {t.split()[0]: int(t.split()[1]) for _s, t in plat.run_log(run) if t.startswith(("THREADS ", "SHM "))}
+    assert run.status == RunStatus.completed, (out, run.reason)
+    assert out["THREADS"] == 601
+    if feats_of(settings.resolve_bwrap()).tmpfs_size and not settings.unsafe_no_sandbox:
+        assert out["SHM"] == settings.memory_limit // 2
+
+
+def test_the_shm_size_setting_sizes_dev_shm_within_the_memory_limit(settings):
+    from runner.sandbox import Limits
+
+    assert Limits.from_settings(settings, {"memory_bytes": 1 << 30}).shm_bytes == 1 << 29
+    sized = settings.model_copy(update={"shm_size": 3 << 30})
+    assert Limits.from_settings(sized, {"memory_bytes": 1 << 30}).shm_bytes == 1 << 30  # never past memory
+    assert Limits.from_settings(sized, {"memory_bytes": 4 << 30}).shm_bytes == 3 << 30
+    assert Limits.from_settings(settings, {"memory_bytes": None}).shm_bytes is None

@@ -81,3 +81,35 @@ def test_wait_exits_1_unless_the_task_completed(cli, settings, deployed):
     assert r.data["status"] == "failed" and r.data["runs"][0]["exit_code"] == 3
     r = cli("task", "weights", "1", "-o", "w.zip")
     assert r.code == 1 and "has no best run" in r.stderr
+
+
+def test_weights_into_a_folder_and_a_clear_error_where_it_cannot_write(cli, deployed, burst, tmp_path):
+    import zipfile
+
+    assert cli(*CREATE, "--eval-metric", "score").code == 0
+    burst()
+    run_id = cli("task", "show", "1", "--json").data["runs"][0]["id"]
+    folder = tmp_path / "out"
+    folder.mkdir()
+    r = cli("task", "weights", "1", "-o", str(folder), "--json")
+    assert r.code == 0, r.stderr
+    zip_path = folder / f"task-1-run-{run_id}.zip"
+    assert r.data["zip"] == str(zip_path) and sorted(p.name for p in folder.iterdir()) == [zip_path.name]
+    with zipfile.ZipFile(zip_path) as zf:
+        assert f"task1-run{run_id}/best.pt" in zf.namelist()
+    # A trailing slash names a folder that does not exist yet.
+    r = cli("task", "weights", "1", "-o", f"{tmp_path}/new/")
+    assert r.code == 0 and (tmp_path / "new" / zip_path.name).is_file(), r.stderr
+    # A regular file where a folder is needed: the user's error, said plainly, and no .part left.
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("x")
+    r = cli("task", "weights", "1", "-o", str(blocker / "w.zip"), "--json")
+    assert r.code == 1
+    assert r.error["error"].startswith(f"cannot write the weights zip {blocker / 'w.zip'}: ")
+    assert "choose a folder you can write to" in r.error["error"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".part")) == []
+    # An existing file is replaced, atomically, with no .part next to it.
+    target = tmp_path / "w.zip"
+    target.write_text("old")
+    assert cli("task", "weights", "1", "-o", str(target)).code == 0
+    assert zipfile.is_zipfile(target) and not (tmp_path / "w.zip.part").exists()

@@ -383,7 +383,8 @@ SHAPES: list[tuple[str, str, str, dict[str, dict[str, Any]], dict[str, Any]]] = 
         parser.add_argument("--label-class", type=str)
         parser.add_argument("--label_class_count", type=int)
         '''), "train.py", {"--label_class_count": dict(role="--label-class-count", name="label_class_count")},
-     dict(platform=[a.lstrip("-") for a in PLATFORM_TRAIN_FLAGS[:-1]] + ["label_class_count"], user=[])),
+     dict(platform=[a.lstrip("-") for a in PLATFORM_TRAIN_FLAGS if a not in ("--label-class-count", "--data-yaml")]
+          + ["label_class_count"], user=[])),
     ("no arguments at all, globals only", src('''
         def train():
             root = "DATA_PATH"
@@ -427,7 +428,7 @@ def test_shapes(source: str, filename: str, checks: dict[str, dict[str, Any]], c
 def test_platform_lists_are_the_contract_lists() -> None:
     assert PLATFORM_TRAIN_FLAGS == ("--work-dir", "--data", "--train-data", "--val-data", "--test-data",
                                     "--train-label", "--val-label", "--test-label", "--label-class",
-                                    "--label-class-count")
+                                    "--label-class-count", "--data-yaml")
     assert PLATFORM_PREDICT_FLAGS == ("--source", "--out-dir")
 
 
