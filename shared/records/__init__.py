@@ -40,6 +40,7 @@ from shared.records.tables import (  # noqa: F401 - re-exported
     Run,
     SignInThrottle,
     SignupToken,
+    StoreMark,
     Task,
     User,
 )
