@@ -38,6 +38,17 @@ def first_admin_link(settings: Settings, base_url: str) -> str | None:
         return auth.signup_url(base_url, auth.create_signup_link(session=s, settings=settings))
 
 
+def mark_store(settings: Settings) -> str:
+    """The platform's host records the store id (DB and DATA_DIR/.trainyard-store), which joining workers check."""
+    from shared.core.db import get_engine, session_scope
+    from shared.services.store import ensure_store_mark
+
+    with session_scope(get_engine(settings.database_url)) as s:
+        store = ensure_store_mark(session=s, data_dir=settings.data_dir)
+    print(f"[up] store {store} at {settings.data_dir}", flush=True)
+    return store
+
+
 AUTO = "auto"
 
 
@@ -87,6 +98,7 @@ def resolve_workers(*, settings: Settings, workers: int | str, gpus: str | None)
 def up(*, settings: Settings, workers: int | str = AUTO, gpus: str | None = None, port: int | None = None,
        ui: bool = True, host: str | None = None) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    mark_store(settings)
     children: list[tuple[str, subprocess.Popen]] = []
     stopping = False
 

@@ -80,6 +80,10 @@ PREDICT_GLOBALS: tuple[str, ...] = tuple(g for g, f in GLOBAL_TO_FLAG.items() if
 GLOBAL_VARIABLES: tuple[str, ...] = (*TRAIN_GLOBALS, *PREDICT_GLOBALS)
 FLAG_TO_GLOBAL: dict[str, str] = {f: g for g, f in GLOBAL_TO_FLAG.items()}
 
+# Owned by the distributed launcher: torchrun tells each process its rank through the LOCAL_RANK variable,
+# so the platform never passes these and the form never offers them.
+LAUNCHER_FLAGS: tuple[str, ...] = ("--local_rank", "--local-rank")
+
 # §2.2, in the contract's order (messages list them so).
 FORBIDDEN_COMMANDS: tuple[str, ...] = (
     "rm", "kill", "remove", "mv", "reboot", "shutdown", "gcc", "g++", "clang++", "cmake", "make",
@@ -89,7 +93,7 @@ FORBIDDEN_COMMANDS: tuple[str, ...] = (
 __all__ = [
     "APPLEDOUBLE_PREFIX", "CONFIDENCE_FLAG", "DATASET_FLAGS", "DATA_FLAG", "DEVICE_FLAG", "EPOCHS_FLAG",
     "FLAG_TO_GLOBAL", "FORBIDDEN_COMMANDS", "GLOBAL_TO_FLAG", "GLOBAL_VARIABLES", "IMAGE_EXTS", "INSTALL_SCRIPT",
-    "JUNK_DIRS", "JUNK_FILES", "LABEL_CLASS_COUNT_FLAG", "LABEL_CLASS_FLAG", "OUT_DIR_FLAG",
+    "JUNK_DIRS", "JUNK_FILES", "LABEL_CLASS_COUNT_FLAG", "LAUNCHER_FLAGS", "LABEL_CLASS_FLAG", "OUT_DIR_FLAG",
     "PLATFORM_PREDICT_FLAGS", "PLATFORM_TRAIN_FLAGS", "PREDICT_GLOBALS", "PREDICT_SCRIPT", "REQUIREMENTS_FILE",
     "SOURCE_FLAG", "SPLITS", "SPLIT_DATA_FLAGS", "SPLIT_LABEL_FLAGS",
     "TRAIN_DATA_FLAG", "TRAIN_GLOBALS", "TRAIN_SCRIPT", "WEIGHTS_DIR", "WORK_DIR_FLAG",

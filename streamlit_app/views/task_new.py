@@ -116,6 +116,7 @@ def render() -> None:
         tf.field_error("max parallel")
     with c4:
         st.number_input("Seed", min_value=0, value=None, step=1, key="tf_seed", placeholder="random")
+        tf.gpus_per_run_input()
     with st.expander("Sandbox limits for this task"):
         tf.limit_inputs(deps.settings())
 
