@@ -22,6 +22,14 @@ def _where(url: str) -> str:
     return f"{u.hostname}:{u.port or 6379}" if u.hostname else url
 
 
+def redacted(url: str | None) -> str:
+    """A URL fit to print: its password replaced."""
+    u = urlparse(url or "")
+    if u.password:
+        return u._replace(netloc=u.netloc.replace(f":{u.password}@", ":***@")).geturl()
+    return url or ""
+
+
 def check_redis(settings: Settings) -> None:
     if not settings.redis_url:
         raise JoinRefused("REDIS_URL is not set: a joining worker uses the platform's Redis, not an embedded one. "

@@ -14,7 +14,7 @@ from runner.cli.common import JSON_META, CliError
 from runner.cli.dataset import dataset
 from runner.cli.model import model
 from runner.cli.predict import predict
-from runner.cli.service import examples, reconcile, redis_, up, worker
+from runner.cli.service import doctor, examples, reconcile, redis_, up, worker
 from runner.cli.task import task
 from shared.core.errors import TrainyardError
 
@@ -43,7 +43,7 @@ def cli() -> None:
     """Trainyard: train your own code on your data."""
 
 
-for command in (up, redis_, worker, reconcile, examples, dataset, model, predict, task):
+for command in (up, redis_, worker, reconcile, examples, doctor, dataset, model, predict, task):
     cli.add_command(command)
 
 
