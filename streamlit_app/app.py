@@ -36,6 +36,7 @@ def _pages(user: User | None) -> dict[str, list[st.Page]]:
             st.Page("views/tasks.py", title="Tasks", icon=":material/list_alt:"),
             st.Page("views/task.py", title="Task", icon=":material/monitoring:"),
             st.Page("views/predict.py", title="Predict", icon=":material/image:"),
+            st.Page("views/workers.py", title="Workers", icon=":material/memory:"),
         ],
     }
     if user is None:
