@@ -157,13 +157,12 @@ def up(*, settings: Settings, workers: int | str = AUTO, gpus: str | None = None
 
 
 def _gpu_sets(gpus: str | None, workers: int) -> list[str | None]:
-    """A worker per GPU is the simple scale-out: with --gpus 0,1 and 2 workers,
-    worker 0 gets GPU 0 and worker 1 gets GPU 1."""
+    """Every worker of this host names all of its GPUs: they share them through the host's GPU lock folder
+    (``runner.gpus.GpuAllocator``), so a run asking for two GPUs can start, and two one-GPU runs and a
+    two-GPU run never overlap. With one GPU per run and as many workers as GPUs this is one GPU each."""
     if gpus is None:
         return [None] * workers
     if gpus == "cpu":
         return ["cpu"] * workers
-    ids = [g for g in gpus.split(",") if g.strip()]
-    if workers <= 1:
-        return [",".join(ids)]
-    return [ids[i % len(ids)] if ids else "cpu" for i in range(workers)]
+    ids = ",".join(g.strip() for g in gpus.split(",") if g.strip())
+    return [ids or "cpu"] * workers
