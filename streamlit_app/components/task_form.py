@@ -267,7 +267,7 @@ def parallel_caption(*, n_runs: int, max_parallel: int | None, settings: Setting
 
 def gpus_per_run_input() -> None:
     """"GPUs per run", with a warning when no worker that is up has that many (the runs would wait)."""
-    from shared.core.queue import MAX_GPUS_PER_RUN
+    from shared.services.tasks import MAX_GPUS_PER_RUN
     from shared.services.workers import list_workers, placement_text
 
     n = st.number_input("GPUs per run", min_value=1, max_value=MAX_GPUS_PER_RUN, value=1, step=1, key="tf_gpus",
