@@ -40,7 +40,7 @@ def configure(settings: Settings | None = None, *, gpus: str | None = None, name
     settings = settings or get_settings()
     setting = gpus if gpus is not None else settings.gpus
     ctx = Context(settings=settings, engine=get_engine(settings.database_url), redis=redis_connection(settings),
-                  gpus=GpuAllocator(detect_gpus(setting=setting)))
+                  gpus=GpuAllocator(detect_gpus(setting=setting), lock_dir=settings.gpu_lock_dir))
     if name:
         ctx.name = name
     _CTX = ctx

@@ -50,7 +50,7 @@ def reconcile_once() -> dict[str, int]:
                 run.job_id = job_id(JobKind.run, run.id, run.attempt)
                 session.add(run)
                 session.commit()
-                enqueue_run(run.id, connection=ctx.redis, attempt=run.attempt)
+                enqueue_run(run.id, connection=ctx.redis, attempt=run.attempt, gpus=_gpus(session, run))
                 counts["requeued"] += 1
             else:
                 run.status = RunStatus.failed
@@ -61,7 +61,7 @@ def reconcile_once() -> dict[str, int]:
                 session.commit()
         for run in session.exec(select(Run).where(Run.status == RunStatus.queued)):
             if run.job_id and run.job_id not in in_redis:
-                enqueue_run(run.id, connection=ctx.redis, attempt=run.attempt)
+                enqueue_run(run.id, connection=ctx.redis, attempt=run.attempt, gpus=_gpus(session, run))
                 counts["reenqueued"] += 1
         for model in session.exec(select(ModelPackage).where(ModelPackage.status == DeployStatus.waiting)):
             if job_id(JobKind.deploy, model.id) not in in_redis:
@@ -77,6 +77,11 @@ def reconcile_once() -> dict[str, int]:
         context.current().schedule(tid)
         counts["tasks"] += 1
     return counts
+
+
+def _gpus(session: Session, run: Run) -> int:
+    task = session.get(Task, run.task_id)
+    return task.gpus_per_run if task is not None else 1
 
 
 class Reconciler(threading.Thread):

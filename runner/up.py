@@ -39,6 +39,17 @@ def first_admin_link(settings: Settings, base_url: str) -> str | None:
         return auth.signup_url(base_url, auth.create_signup_link(session=s, settings=settings))
 
 
+def mark_store(settings: Settings) -> str:
+    """The platform's host records the store id (DB and DATA_DIR/.trainyard-store), which joining workers check."""
+    from shared.core.db import get_engine, session_scope
+    from shared.services.store import ensure_store_mark
+
+    with session_scope(get_engine(settings.database_url)) as s:
+        store = ensure_store_mark(session=s, data_dir=settings.data_dir)
+    print(f"[up] store {store} at {settings.data_dir}", flush=True)
+    return store
+
+
 AUTO = "auto"
 
 
@@ -88,6 +99,7 @@ def resolve_workers(*, settings: Settings, workers: int | str, gpus: str | None)
 def up(*, settings: Settings, workers: int | str = AUTO, gpus: str | None = None, port: int | None = None,
        ui: bool = True, host: str | None = None) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    mark_store(settings)
     children: list[tuple[str, subprocess.Popen]] = []
     stopping = False
 
@@ -153,13 +165,12 @@ def up(*, settings: Settings, workers: int | str = AUTO, gpus: str | None = None
 
 
 def _gpu_sets(gpus: str | None, workers: int) -> list[str | None]:
-    """A worker per GPU is the simple scale-out: with --gpus 0,1 and 2 workers,
-    worker 0 gets GPU 0 and worker 1 gets GPU 1."""
+    """Every worker of this host names all of its GPUs: they share them through the host's GPU lock folder
+    (``runner.gpus.GpuAllocator``), so a run asking for two GPUs can start, and two one-GPU runs and a
+    two-GPU run never overlap. With one GPU per run and as many workers as GPUs this is one GPU each."""
     if gpus is None:
         return [None] * workers
     if gpus == "cpu":
         return ["cpu"] * workers
-    ids = [g for g in gpus.split(",") if g.strip()]
-    if workers <= 1:
-        return [",".join(ids)]
-    return [ids[i % len(ids)] if ids else "cpu" for i in range(workers)]
+    ids = ",".join(g.strip() for g in gpus.split(",") if g.strip())
+    return [ids or "cpu"] * workers

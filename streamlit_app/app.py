@@ -38,6 +38,7 @@ def _pages(user: User | None, sign_in: st.Page) -> dict[str, list[st.Page]]:
             # Reached from the task list (a row's link or selection), not from the menu: alone it has no task.
             st.Page("views/task.py", title=_("Task"), icon=":material/monitoring:", visibility="hidden"),
             st.Page("views/predict.py", title=_("Predict"), icon=":material/image:"),
+            st.Page("views/workers.py", title=_("Workers"), icon=":material/memory:"),
         ],
     }
     if user is None:

@@ -15,7 +15,7 @@ from runner.cli.dataset import dataset
 from runner.cli.db import backup, db, restore
 from runner.cli.model import model
 from runner.cli.predict import predict
-from runner.cli.service import examples, reconcile, redis_, up, worker
+from runner.cli.service import doctor, examples, reconcile, redis_, up, worker
 from runner.cli.task import task
 from shared.core.errors import TrainyardError
 
@@ -44,7 +44,8 @@ def cli() -> None:
     """Trainyard: train your own code on your data."""
 
 
-for command in (up, redis_, worker, reconcile, examples, dataset, model, predict, task, db, backup, restore):
+for command in (up, redis_, worker, reconcile, examples, doctor, dataset, model, predict, task, db, backup,
+                restore):
     cli.add_command(command)
 
 

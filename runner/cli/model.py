@@ -54,12 +54,14 @@ def _wait_model(settings: Settings, model_id: int, timeout: float) -> Any:
 @click.option("--type", "task_type", default="other", show_default=True,
               help="task type, e.g. classification, detection")
 @click.option("--network", is_flag=True, help="let training/prediction reach the network (off by default)")
+@click.option("--distributed", is_flag=True,
+              help="start training with torchrun, one process per GPU of the run (needs torch in requirements.txt)")
 @click.option("--wait", is_flag=True, help=WAIT_HELP + "; exit 1 if it failed")
 @click.option("--timeout", type=float, default=3600, show_default=True, help=TIMEOUT_HELP)
 @json_option
 @pass_settings
-def add(file: str, name: str | None, task_type: str, network: bool, wait: bool, timeout: float, as_json: bool,
-        settings: Settings) -> None:
+def add(file: str, name: str | None, task_type: str, network: bool, distributed: bool, wait: bool, timeout: float,
+        as_json: bool, settings: Settings) -> None:
     """Validate the model package zip FILE, store it and queue its deploy (env build)."""
     from shared.core.queue import enqueue_deploy
     from shared.services.models import add_model, model_summary
@@ -70,7 +72,7 @@ def add(file: str, name: str | None, task_type: str, network: bool, wait: bool, 
     conn = redis(settings)
     with session(settings) as s:
         pkg = add_model(session=s, settings=settings, zip_path=path, name=name or path.stem,
-                        task_type=task_type, network=network)
+                        task_type=task_type, network=network, distributed=distributed)
     enqueue_deploy(pkg.id, connection=conn)
     if wait:
         warn_no_worker(conn)

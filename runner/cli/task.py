@@ -84,6 +84,8 @@ LIMIT_HELP = "per-run limit, at most the platform's TRAINYARD_{} (its default an
               help="continue the search of this earlier task of the same model: its finished runs seed the study")
 @click.option("--max-parallel", type=int, help="runs at once (default: the platform's setting)")
 @click.option("--seed", type=int, help="sampler seed, for a repeatable search")
+@click.option("--gpus-per-run", type=int, default=1, show_default=True,
+              help="GPUs each run gets; a run waits for a worker with that many free GPUs on its host")
 @click.option("--memory-limit", help=LIMIT_HELP.format("MEMORY_LIMIT", "8GiB"))
 @click.option("--max-procs", help=LIMIT_HELP.format("MAX_PROCS", "256"))
 @click.option("--max-open-files", help=LIMIT_HELP.format("MAX_OPEN_FILES", "4096"))
@@ -98,6 +100,7 @@ LIMIT_HELP = "per-run limit, at most the platform's TRAINYARD_{} (its default an
 def create(*, name: str, model_id: int, dataset_id: int, epochs: int, runs: int, time_limit: str | None,
            metrics: str | None, eval_metric: str | None, score: str, params: tuple[str, ...], sampler: str,
            no_prune: bool, pruner: str, warm_start: int | None, max_parallel: int | None, seed: int | None,
+           gpus_per_run: int,
            memory_limit: str | None, max_procs: str | None, max_open_files: str | None,
            max_file_size: str | None, max_disk: str | None,
            max_log: str | None, max_files: str | None, wait: bool, timeout: float, as_json: bool,
@@ -113,6 +116,7 @@ def create(*, name: str, model_id: int, dataset_id: int, epochs: int, runs: int,
                      eval_metric=eval_metric, direction=direction, score_mode=score, params=_parse_params(params),
                      sampler=sampler, prune=not no_prune, pruner=pruner, warm_start_task_id=warm_start,
                      max_parallel=max_parallel, seed=seed,
+                     gpus_per_run=gpus_per_run,
                      limits={"memory_limit": memory_limit, "max_procs": max_procs, "max_open_files": max_open_files,
                              "max_file_bytes": max_file_size, "max_disk_bytes": max_disk, "max_log_bytes": max_log,
                              "max_files": max_files})
@@ -216,12 +220,13 @@ def clone(task_id: int, name: str | None, as_json: bool, settings: Settings) -> 
 def rerun(run_id: int, as_json: bool, settings: Settings) -> None:
     """Queue a failed/stopped run again with the same parameters."""
     from shared.core.queue import enqueue_run
-    from shared.services.tasks import rerun_run
+    from shared.services.tasks import get_task, rerun_run
 
     conn = redis(settings)
     with session(settings) as s:
         run = rerun_run(session=s, run_id=run_id)
-    enqueue_run(run.id, connection=conn, attempt=run.attempt)
+        gpus = get_task(session=s, task_id=run.task_id).gpus_per_run
+    enqueue_run(run.id, connection=conn, attempt=run.attempt, gpus=gpus)
     out(as_json, {"run": run.id, "task": run.task_id, "status": run.status.value}, f"run {run.id} queued again")
 
 

@@ -20,7 +20,7 @@ from shared.core.errors import EnvBuildError
 from shared.core.settings import Settings
 
 # Bump when the build recipe changes in a way that makes old envs wrong.
-_FORMAT = "trainyard-env-2"  # 2: markers in envstate/, sealed read-only envs
+_FORMAT = "trainyard-env-3"  # 2: markers in envstate/, sealed read-only envs; 3: the interpreter's platform tag
 _KEY_LEN = 20
 KEY_RE = re.compile(rf"^[0-9a-f]{{{_KEY_LEN}}}$")
 # pip's own comment rule: '#' at line start or after whitespace; "pkg.whl#sha256=" is not a comment.
@@ -37,11 +37,18 @@ def normalise(lines: Iterable[str]) -> list[str]:
     return out
 
 
+# The interpreter's version and platform tag (e.g. linux-x86_64, cpython-311, glibc 2.35): envs live on a store
+# shared by hosts, and an env fits exactly the hosts whose interpreter gives the same answer.
+_IDENTITY = ("import platform,sys,sysconfig;"
+             "print(sys.version.replace(chr(10),' '), sysconfig.get_platform(), sys.implementation.cache_tag,"
+             "'-'.join(platform.libc_ver()), sep=' | ')")
+
+
 @lru_cache(maxsize=32)
 def _python_version(real_path: str, mtime_ns: int, size: int) -> str:
     # mtime/size are only in the cache key: an upgraded interpreter is asked again.
     try:
-        proc = subprocess.run([real_path, "-c", "import sys;print(sys.version)"],
+        proc = subprocess.run([real_path, "-c", _IDENTITY],
                               capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise EnvBuildError(f"The environment interpreter {real_path} cannot be run ({exc}); "

@@ -7,7 +7,6 @@ import shutil
 import traceback
 from pathlib import Path
 
-from shared.core.errors import TrainyardError
 from shared.records import ModelPackage
 
 
@@ -19,13 +18,6 @@ def visible(settings, host: Path, inside: str) -> str:
     """Where user code sees a path: the sandbox's mount point, or, with the
     sandbox explicitly turned off, the host path itself."""
     return str(host) if settings.unsafe_no_sandbox else inside
-
-
-def model_env(settings, model: ModelPackage) -> Path:
-    env_path = settings.data_dir / "envs" / (model.env_key or "")
-    if not model.env_key or not (env_path / "bin" / "python").exists():
-        raise TrainyardError(f"model {model.id}'s environment is missing; redeploy the model")
-    return env_path
 
 
 def copy_package(settings, model: ModelPackage, dest: Path) -> None:

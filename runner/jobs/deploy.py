@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlmodel import Session
 
 from runner import context
-from runner.envs import ensure_env, evict_envs
+from runner.envs import EnvResult, ensure_env, evict_envs
 from runner.envs.layout import remove_tree, state_dir
 from runner.execute import KillReason, execute
 from runner.jobs.common import tail
@@ -78,21 +78,17 @@ def deploy_model(model_id: int) -> None:
         session.commit()
         log_path = settings.path(log_rel)
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        report = model.report or {}
-        reqs = report.get("requirements") or {}
-        pkg_dir = settings.path(model.path)
-        script = pkg_dir / INSTALL_SCRIPT
         with open(log_path, "w", encoding="utf-8", errors="replace") as log_file:
             def note(line: str) -> None:
                 log_file.write(line.rstrip("\n") + "\n")
                 log_file.flush()
 
+            # Any worker may take a deploy: the log says where it ran (the env is built for that host's
+            # interpreter; a host with another one builds its own when a run lands there).
+            note(f"[trainyard] deploying on host {settings.host_name} (worker {ctx.name}), "
+                 f"interpreter {settings.env_python}")
             try:
-                result = ensure_env(
-                    settings=settings, requirements=reqs.get("requirements", []),
-                    constraints=reqs.get("constraints", []), options=reqs.get("options", []),
-                    install_script=script if script.is_file() else None, package_dir=pkg_dir, log=note,
-                    run_install_script=_run_install_script)
+                result = _ensure_model_env(settings, model, note)
                 note(f"[trainyard] environment {result.key} " + ("built" if result.built else "reused from cache"))
                 if result.built:
                     evicted = evict_envs(settings=settings, in_use=_envs_in_use(session), keep={result.key},
@@ -113,6 +109,39 @@ def deploy_model(model_id: int) -> None:
                 model.reason = f"internal error during deploy: {exc!r}\n{tail(exc)}"
         session.add(model)
         session.commit()
+
+
+def _ensure_model_env(settings: Settings, model: ModelPackage, log) -> EnvResult:
+    """The model's env for this host's interpreter, built (once, under the env's lock) when none is complete."""
+    reqs = (model.report or {}).get("requirements") or {}
+    pkg_dir = settings.path(model.path)
+    script = pkg_dir / INSTALL_SCRIPT
+    return ensure_env(settings=settings, requirements=reqs.get("requirements", []),
+                      constraints=reqs.get("constraints", []), options=reqs.get("options", []),
+                      install_script=script if script.is_file() else None, package_dir=pkg_dir, log=log,
+                      run_install_script=_run_install_script)
+
+
+def host_env(model: ModelPackage) -> Path:
+    """Where a run or a prediction on this host finds the model's env.
+
+    The env key holds the interpreter's version and platform tag, so the env the deploy built fits the hosts
+    whose interpreter matches the deploying host's; it is found at once on the shared store. A host with
+    another interpreter builds its own env there, under the same lock (two such hosts build it once), and
+    adds a note naming itself to the model's deploy log."""
+    ctx = context.current()
+    settings = ctx.settings
+    if not model.env_key:
+        raise TrainyardError(f"model {model.id}'s environment is missing; redeploy the model")
+    lines: list[str] = []
+    result = _ensure_model_env(settings, model, lines.append)
+    if result.built:
+        log_path = settings.path(model.install_log or f"{model.path}/deploy.log")
+        with contextlib.suppress(OSError), open(log_path, "a", encoding="utf-8", errors="replace") as fh:
+            fh.write(f"[trainyard] host {settings.host_name} (worker {ctx.name}) had no environment for its "
+                     f"interpreter {settings.env_python}; built {result.key} for it:\n")
+            fh.writelines(line.rstrip("\n") + "\n" for line in lines)
+    return result.path
 
 
 def _envs_in_use(session: Session) -> set[str]:

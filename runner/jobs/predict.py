@@ -10,7 +10,8 @@ from sqlmodel import Session
 from runner import context
 from runner.execute import execute
 from runner.gpus import device_arg
-from runner.jobs.common import copy_package, model_env, tail, visible
+from runner.jobs.common import copy_package, tail, visible
+from runner.jobs.deploy import host_env
 from runner.sandbox import WORKSPACE, Limits, Mount, SandboxSpec
 from runner.substitute import substitute
 from shared.contract.names import (
@@ -71,7 +72,7 @@ def run_prediction(prediction_id: int) -> None:
     ws = base / "work"
     gpus: list[str] = []
     try:
-        env_path = model_env(settings, model)
+        env_path = host_env(model)
         copy_package(settings, model, ws)
         shutil.copytree(base / "in", ws / "in")
         (ws / "out").mkdir(exist_ok=True)

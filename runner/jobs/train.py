@@ -3,7 +3,9 @@ recorded outcome, followed by the task's next scheduler step."""
 
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
 import time
 from dataclasses import fields as dataclass_fields
 from pathlib import Path
@@ -15,7 +17,8 @@ from runner import context
 from runner.execute import Outcome, execute
 from runner.gpus import device_arg
 from runner.ingest import MetricCollector, MetricWriter
-from runner.jobs.common import copy_package, model_env, tail, visible
+from runner.jobs.common import copy_package, tail, visible
+from runner.jobs.deploy import host_env
 from runner.sandbox import WORKSPACE, Limits, Mount, SandboxSpec
 from runner.substitute import substitute, substitute_package
 from shared.contract.datasets.yolo import DATA_YAML, VIEW_DIR, ensure_yolo_view, has_yolo_view, no_view_message
@@ -23,6 +26,7 @@ from shared.contract.names import (
     DATA_YAML_FLAG,
     FLAG_TO_GLOBAL,
     GLOBAL_TO_FLAG,
+    LAUNCHER_FLAGS,
     TRAIN_GLOBALS,
     TRAIN_SCRIPT,
     WORK_DIR_FLAG,
@@ -75,14 +79,28 @@ def prepare_data_yaml(*, settings, model: ModelPackage, dataset: Dataset) -> str
     return f"{inside}/{DATA_YAML}"
 
 
+def launcher(*, python: str, model: ModelPackage, nproc: int) -> list[str]:
+    """How train.py starts: ``python train.py``, or for a model that asks for a distributed launch
+    ``torchrun --standalone --nproc-per-node N train.py`` with the torchrun of the model's own env
+    (one process per GPU of the run; torchrun gives each its LOCAL_RANK)."""
+    if not model.distributed:
+        return [python, TRAIN_SCRIPT]
+    torchrun = Path(python).parent / "torchrun"
+    if not torchrun.exists():
+        raise TrainyardError(f"model {model.id} asks for a distributed launch, but its environment has no torchrun: "
+                             "add torch to requirements.txt and redeploy, or turn the distributed launch off")
+    return [str(torchrun), "--standalone", f"--nproc-per-node={max(1, nproc)}", TRAIN_SCRIPT]
+
+
 def build_argv(*, python: str, task: Task, run: Run, model: ModelPackage, dataset: Dataset,
                device: str, dataset_at: str = DATASET_MOUNT, workspace_at: str = WORKSPACE,
-               data_yaml: str = "") -> list[str]:
-    """Only arguments train.py declares are passed (CONTRACT §2.3)."""
+               data_yaml: str = "", nproc: int = 1) -> list[str]:
+    """Only arguments train.py declares are passed (CONTRACT §2.3); never the launcher's own (LAUNCHER_FLAGS)."""
     args = train_args(model)
     platform = _platform_values(dataset=dataset, dataset_at=dataset_at, workspace_at=workspace_at,
                                 data_yaml=data_yaml)
-    argv = [python, TRAIN_SCRIPT]
+    prefix = launcher(python=python, model=model, nproc=nproc)
+    argv = list(prefix)
     for spec in args.platform:
         flag = next((f for f in spec.flags if f in platform), None)
         if flag is None:
@@ -97,13 +115,14 @@ def build_argv(*, python: str, task: Task, run: Run, model: ModelPackage, datase
     # Positionals first, in source order (`train.py configs/x.py ...`): after a several-value option
     # (`--cfg-options a=1 b=2`) argparse would take them as more of its values. Launcher arguments
     # (--local_rank) are not user parameters, so a plain run never passes them.
-    chosen = [(by_name[name], value) for name, value in run.params.items() if name in by_name]
+    chosen = [(by_name[name], value) for name, value in run.params.items()
+              if name in by_name and not set(by_name[name].flags) & set(LAUNCHER_FLAGS)]
     positionals = sorted(((s, v) for s, v in chosen if s.positional), key=lambda sv: sv[0].line)
     head = [a for spec, value in positionals for a in to_argv(spec, value)]
     for spec, value in chosen:
         if not spec.positional:
             argv += to_argv(spec, value)
-    return [*argv[:2], *head, *argv[2:]]
+    return [*prefix, *head, *argv[len(prefix):]]
 
 
 def _prepare_workspace(*, settings, model: ModelPackage, dataset: Dataset, run: Run, run_dir: Path,
@@ -229,7 +248,7 @@ def run_trial(run_id: int) -> None:
         session.add(task)
         session.commit()
 
-    gpus = ctx.gpus.acquire()
+    gpus: list[str] = []
     writer = MetricWriter(ctx.engine)
     writer.start()
     collector = MetricCollector(run_id=run.id, writer=writer, eval_metric=task.eval_metric)
@@ -237,15 +256,18 @@ def run_trial(run_id: int) -> None:
     failure: str | None = None
     watch: _RunWatch | None = None
     try:
+        # The worker reserved these GPUs when it took the job (runner/worker.py); a CPU worker gets [].
+        gpus = ctx.gpus.acquire(task.gpus_per_run if ctx.gpus.total else 1)
         device = device_arg(gpus)
-        env_path = model_env(settings, model)
+        with _beating(ctx, run.id):  # a host without this model's env builds it first: minutes, still alive
+            env_path = host_env(model)
         data_yaml = prepare_data_yaml(settings=settings, model=model, dataset=dataset)
         ws = _prepare_workspace(settings=settings, model=model, dataset=dataset, run=run, run_dir=run_dir,
                                 data_yaml=data_yaml)
         argv = build_argv(python=str(env_path / "bin" / "python"), task=task, run=run, model=model,
                           dataset=dataset, device=device, data_yaml=data_yaml,
                           dataset_at=visible(settings, settings.path(dataset.path), DATASET_MOUNT),
-                          workspace_at=visible(settings, ws, WORKSPACE))
+                          workspace_at=visible(settings, ws, WORKSPACE), nproc=len(gpus))
         (run_dir / "argv.txt").write_text("\n".join(argv) + "\n", encoding="utf-8")
         reporter = None
         if search.is_search(task) and run.trial_number is not None and task.eval_metric:
@@ -275,6 +297,30 @@ def run_trial(run_id: int) -> None:
     _finish_run(ctx=ctx, run_id=run.id, task=task, outcome=outcome, failure=failure, watch=watch,
                 collector=collector, writer_error=writer.error)
     context.current().schedule(task.id)
+
+
+@contextlib.contextmanager
+def _beating(ctx, run_id: int):
+    """Heartbeats for a run while the worker does slow work before the run's own loop beats (an env build),
+    so the reconciler does not take the run for lost."""
+    done = threading.Event()
+
+    def beat() -> None:
+        while not done.wait(ctx.settings.heartbeat_s):
+            with Session(ctx.engine) as session:
+                r = session.get(Run, run_id)
+                if r is not None:
+                    r.heartbeat_at = utcnow()
+                    session.add(r)
+                    session.commit()
+
+    thread = threading.Thread(target=beat, daemon=True, name=f"beat-{run_id}")
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
 
 
 def _sample_writer(ctx, run_id: int):

@@ -93,6 +93,10 @@ PREDICT_GLOBALS: tuple[str, ...] = tuple(g for g, f in GLOBAL_TO_FLAG.items() if
 GLOBAL_VARIABLES: tuple[str, ...] = (*TRAIN_GLOBALS, *PREDICT_GLOBALS)
 FLAG_TO_GLOBAL: dict[str, str] = {f: g for g, f in GLOBAL_TO_FLAG.items()}
 
+# Owned by the distributed launcher: torchrun tells each process its rank through the LOCAL_RANK variable,
+# so the platform never passes these and the form never offers them.
+LAUNCHER_FLAGS: tuple[str, ...] = ("--local_rank", "--local-rank")
+
 # §2.2, in the contract's order (messages list them so).
 FORBIDDEN_COMMANDS: tuple[str, ...] = (
     "rm", "kill", "remove", "mv", "reboot", "shutdown", "gcc", "g++", "clang++", "cmake", "make",

@@ -118,3 +118,11 @@ class OutputError(TrainyardError):
 
 class ImportDirError(TrainyardError):
     """A file asked for from the server's import folder is not one that may be imported."""
+
+
+class StoreError(TrainyardError):
+    """DATA_DIR is not the platform's shared store (its marker is missing or names another store)."""
+
+
+class JoinRefused(TrainyardError):
+    """A worker joining from another host cannot work with this setting; the message names it and the fix."""

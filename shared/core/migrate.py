@@ -58,6 +58,11 @@ def head() -> str:
     return head_rev
 
 
+def known_revisions() -> set[str]:
+    """Every revision this code has, to tell an older database from one made by a newer release."""
+    return {s.revision for s in ScriptDirectory.from_config(config()).walk_revisions()}
+
+
 def context_options() -> dict:
     """Options env.py hands to Alembic; shared with the schema comparison."""
     return {"version_table": VERSION_TABLE, "include_name": _include_name, "compare_type": True}

@@ -1,7 +1,9 @@
 """Enqueue helpers: the only place that names RQ queues and builds job ids.
 
 Workers listen to ``predict`` first (analysts wait on it), then ``deploy``,
-then ``train``. Job ids are derived from the record ids by ``job_id`` alone, so
+then ``train``. A run that needs N > 1 GPUs goes to ``train-gpus-N``: only a
+worker with N free GPUs listens there (``runner/worker.py``), so the queue a
+run waits in is its placement rule. Job ids are derived from the record ids by ``job_id`` alone, so
 enqueueing the same record twice (the UI, the CLI, the reconciler) finds the
 job already there instead of adding a second one.
 """
@@ -22,8 +24,39 @@ PREDICT_QUEUE = "predict"
 DEPLOY_QUEUE = "deploy"
 TRAIN_QUEUE = "train"
 QUEUES = (PREDICT_QUEUE, DEPLOY_QUEUE, TRAIN_QUEUE)
+# The most GPUs one run may ask for (one host's GPUs: a run never spans hosts).
+MAX_GPUS_PER_RUN = 16
+_MULTI_GPU_PREFIX = "train-gpus-"
 
-_QUEUE_OF = {JobKind.predict: PREDICT_QUEUE, JobKind.deploy: DEPLOY_QUEUE, JobKind.run: TRAIN_QUEUE}
+
+def train_queue(gpus: int) -> str:
+    """The queue of runs needing ``gpus`` GPUs: ``train`` for one (or a CPU worker), ``train-gpus-N`` above."""
+    return TRAIN_QUEUE if gpus <= 1 else f"{_MULTI_GPU_PREFIX}{int(gpus)}"
+
+
+def gpus_of_queue(name: str) -> int:
+    """How many GPUs a job taken from this queue needs (0 for the non-training queues)."""
+    if name == TRAIN_QUEUE:
+        return 1
+    if name.startswith(_MULTI_GPU_PREFIX):
+        return int(name[len(_MULTI_GPU_PREFIX):])
+    return 0
+
+
+def queues_for(*, free_gpus: int, has_gpus: bool) -> list[str]:
+    """The queues a worker listens to now: a CPU worker takes one-GPU runs on its CPU (as the single-machine
+    platform always did); a GPU worker takes only runs whose GPUs are free on its host right now."""
+    if not has_gpus:
+        return list(QUEUES)
+    names = [PREDICT_QUEUE, DEPLOY_QUEUE]
+    # Bigger runs first: with 2 GPUs free, a waiting 2-GPU run is not starved by a stream of 1-GPU runs.
+    names += [train_queue(n) for n in range(min(free_gpus, MAX_GPUS_PER_RUN), 0, -1)]
+    return names
+
+
+ALL_QUEUES = (*QUEUES, *(train_queue(n) for n in range(2, MAX_GPUS_PER_RUN + 1)))
+
+_QUEUE_OF = {JobKind.predict: PREDICT_QUEUE, JobKind.deploy: DEPLOY_QUEUE}
 _FUNC_OF = {JobKind.predict: "runner.jobs.run_prediction", JobKind.deploy: "runner.jobs.deploy_model",
             JobKind.run: "runner.jobs.run_trial"}
 
@@ -66,9 +99,9 @@ def is_active(kind: JobKind, record_id: int, attempt: int = 0, *, connection: Re
     return state is not None and state.active
 
 
-def _enqueue(kind: JobKind, record_id: int, attempt: int, connection: Redis) -> str:
+def _enqueue(kind: JobKind, record_id: int, attempt: int, connection: Redis, queue: str | None = None) -> str:
     jid = job_id(kind, record_id, attempt)
-    q = _queue(_QUEUE_OF[kind], connection)
+    q = _queue(queue or _QUEUE_OF[kind], connection)
     job = q.fetch_job(jid)
     if job is not None and JobState(job.get_status(refresh=True)).active:
         return jid
@@ -83,8 +116,9 @@ def enqueue_deploy(model_id: int, *, connection: Redis) -> str:
     return _enqueue(JobKind.deploy, model_id, 0, connection)
 
 
-def enqueue_run(run_id: int, *, connection: Redis, attempt: int = 0) -> str:
-    return _enqueue(JobKind.run, run_id, attempt, connection)
+def enqueue_run(run_id: int, *, connection: Redis, attempt: int = 0, gpus: int = 1) -> str:
+    """Queue a run for a worker that has ``gpus`` free GPUs (the task's GPUs per run)."""
+    return _enqueue(JobKind.run, run_id, attempt, connection, train_queue(gpus))
 
 
 def enqueue_prediction(prediction_id: int, *, connection: Redis) -> str:
@@ -94,7 +128,7 @@ def enqueue_prediction(prediction_id: int, *, connection: Redis) -> str:
 def queued_job_ids(*, connection: Redis) -> set[str]:
     """Ids of jobs Redis still holds as queued or started (for the reconciler)."""
     ids: set[str] = set()
-    for name in QUEUES:
+    for name in ALL_QUEUES:
         q = _queue(name, connection)
         ids.update(q.get_job_ids())
         ids.update(StartedJobRegistry(queue=q).get_job_ids())

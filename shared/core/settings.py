@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import sys
 from functools import lru_cache
 from pathlib import Path
@@ -166,6 +167,11 @@ class Settings(BaseSettings):
 
     # Worker behaviour.
     gpus: str | None = None  # "0,1", "cpu", or None to detect
+    # Host-local, never on the shared store (two hosts both have a GPU 0): the lock files through which
+    # the workers of one host share its GPUs.
+    gpu_lock_dir: Path = Path("/tmp/trainyard-gpus")
+    # This host's name on the Workers page, in run rows and in deploy logs (default: the machine's name).
+    host_name: str = Field(default_factory=socket.gethostname)
     heartbeat_s: float = 2.0
     lost_after_s: float = 30.0
     requeue_lost_runs: bool = False

@@ -41,6 +41,7 @@ from shared.records.tables import (  # noqa: F401 - re-exported
     Run,
     SignInThrottle,
     SignupToken,
+    StoreMark,
     Task,
     User,
 )

@@ -84,6 +84,16 @@ class SignInThrottle(SQLModel, table=True):
     blocked_until: datetime | None = None
 
 
+class StoreMark(SQLModel, table=True):
+    """The shared store's identity: ``up`` writes the same id into DATA_DIR/.trainyard-store, so a worker
+    joining from another host can tell that its DATA_DIR is this platform's store and not a local folder."""
+
+    __tablename__ = "store_mark"
+    id: int | None = Field(default=None, primary_key=True)
+    store_id: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
 class Dataset(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(index=True)
@@ -111,6 +121,8 @@ class ModelPackage(SQLModel, table=True):
     install_log: str | None = None  # relative to DATA_DIR
     freeze: list[str] = Field(default_factory=list, sa_column=Column(JSON))
     network: bool = False  # per-model opt-in: training/prediction get network
+    # Per-model opt-in: a run with several GPUs starts `torchrun --nproc-per-node N train.py ...`.
+    distributed: bool = False
     # Who made it (None: made before sign-in existed, so only admins change it) and who may see it.
     owner_id: int | None = Field(default=None, foreign_key="app_user.id", index=True)
     visibility: Visibility = Visibility.team
@@ -151,6 +163,8 @@ class Task(SQLModel, table=True):
     rank_pruned: bool = False  # may a pruned run's partial score be the task's best? (off: never)
     warm_start_task_id: int | None = Field(default=None, foreign_key="task.id")  # its finished runs seed the search
     max_parallel: int = 1
+    # GPUs each run gets; a run waits for a worker with that many free GPUs (1: one GPU, or CPU on a CPU worker).
+    gpus_per_run: int = 1
     seed: int | None = None
     limits: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))  # per-task overrides of sandbox limits
     status: TaskStatus = Field(default=TaskStatus.waiting, index=True)

@@ -121,11 +121,13 @@ def import_dataset(*, session: Session, settings: Settings, file_name: str, name
 
 
 def import_model(*, session: Session, settings: Settings, file_name: str, name: str | None = None,
-                 task_type: str | TaskType | None = None, network: bool = False) -> ModelPackage:
+                 task_type: str | TaskType | None = None, network: bool = False,
+                 distributed: bool = False) -> ModelPackage:
     """Validate and store; the caller enqueues its deploy, as after an upload."""
     work = _copy_in(settings, file_name)
     try:
         return add_model(session=session, settings=settings, zip_path=work / file_name,
-                         name=name or file_name.rsplit(".", 1)[0], task_type=task_type, network=network)
+                         name=name or file_name.rsplit(".", 1)[0], task_type=task_type, network=network,
+                         distributed=distributed)
     finally:
         remove_tree(work)

@@ -26,16 +26,17 @@ from shared.services.datasets import check_name, parse_task_type
 
 def add_model(*, session: Session, settings: Settings, zip_path: Path, name: str,
               task_type: str | TaskType | None = None, network: bool = False,
-              display_name: str | None = None) -> ModelPackage:
+              display_name: str | None = None, distributed: bool = False) -> ModelPackage:
     """Validate and store a package; the caller enqueues its deploy. ``display_name``: the zip's
-    name as the user knows it, for the errors (a browser upload lands in a temp file)."""
+    name as the user knows it, for the errors (a browser upload lands in a temp file). ``distributed``:
+    runs start through torchrun, one process per GPU of the run."""
     name = check_name(name)
     ttype = parse_task_type(task_type)
     def prepare(tmp: Path) -> tuple[ModelPackage, Path]:
         report = validate_package_zip(zip_path=Path(zip_path), dest=tmp, limits=ArchiveLimits.from_settings(settings),
                                       display_name=display_name)
         return ModelPackage(name=name, task_type=ttype, path="", report=report.to_dict(), network=network,
-                            status=DeployStatus.waiting), tmp
+                            distributed=distributed, status=DeployStatus.waiting), tmp
 
     return store_upload(session=session, data_dir=settings.data_dir, kind="models", prepare=prepare)
 
@@ -133,6 +134,7 @@ def model_summary(model: ModelPackage) -> dict[str, Any]:
     return {
         "id": model.id, "name": model.name, "task_type": model.task_type.value, "status": model.status.value,
         "reason": model.reason, "env_key": model.env_key, "network": model.network,
+        "distributed": model.distributed,
         "created_at": model.created_at.isoformat(), "deploy_elapsed_s": elapsed,
         "requirements": (report.get("requirements") or {}).get("requirements", []),
         "user_parameters": ta.get("user", []), "platform_parameters": ta.get("platform", []),

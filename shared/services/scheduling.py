@@ -78,7 +78,7 @@ def _step(*, engine: Engine, redis: Redis, settings: Settings, task_id: int) -> 
             session.flush()
             run.job_id = job_id(JobKind.run, run.id)
             session.commit()
-            enqueue_run(run.id, connection=redis)
+            enqueue_run(run.id, connection=redis, gpus=task.gpus_per_run)
         if todo <= 0 and not active and len(runs) >= task.n_runs:
             _finish(session, task, runs, None)
 

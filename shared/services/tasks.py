@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 from shared.contract.metrics import guess_direction
 from shared.contract.params import is_grid_searchable, parse_setting, words_text
 from shared.core.errors import ConflictError, FieldError, NotFoundError
-from shared.core.queue import job_id
+from shared.core.queue import MAX_GPUS_PER_RUN, job_id
 from shared.core.settings import Settings, get_settings
 from shared.records import (
     DeployStatus,
@@ -85,6 +85,7 @@ class TaskIn:
     max_parallel: int | None = None
     seed: int | None = None
     limits: dict[str, Any] = field(default_factory=dict)
+    gpus_per_run: int = 1
 
 
 def _positive_int(value: Any, *, field: str, what: str) -> int:
@@ -161,10 +162,14 @@ def validate_task(*, session: Session, task_in: TaskIn, max_parallel_default: in
     max_parallel = _positive_int(task_in.max_parallel or min(n_runs, max_parallel_default),
                                  field="max parallel", what="parallel runs")
     limits = parse_limits(task_in.limits, settings)
+    gpus_per_run = _positive_int(task_in.gpus_per_run, field="GPUs per run", what="GPUs per run")
+    if gpus_per_run > MAX_GPUS_PER_RUN:
+        raise FieldError("GPUs per run", f"at most {MAX_GPUS_PER_RUN}: a run uses the GPUs of one host")
     task = Task(name=name, model_id=model.id, dataset_id=dataset.id, epochs=epochs, n_runs=n_runs,
                 time_limit_s=time_limit_s, metrics=metrics, eval_metric=eval_metric, direction=direction,
                 score_mode=score_mode, params=params, sampler=sampler, prune=bool(task_in.prune), pruner=pruner,
-                rank_pruned=bool(task_in.rank_pruned), max_parallel=max_parallel, seed=task_in.seed, limits=limits)
+                rank_pruned=bool(task_in.rank_pruned), max_parallel=max_parallel, seed=task_in.seed, limits=limits,
+                gpus_per_run=gpus_per_run)
     seeded = 0
     if task_in.warm_start_task_id not in (None, ""):
         source = _positive_int(task_in.warm_start_task_id, field="warm start", what="the task to continue from")
@@ -297,6 +302,7 @@ def task_summary(*, session: Session, task: Task, with_metrics: bool = True) -> 
         "sampler_used": task.sampler_used.value if task.sampler_used else None, "sampler_reason": task.sampler_reason,
         "prune": task.prune, "pruner": task.pruner.value, "rank_pruned": task.rank_pruned,
         "warm_start_task_id": task.warm_start_task_id, "params": task.params, "limits": task.limits,
+        "gpus_per_run": task.gpus_per_run,
         "created_at": task.created_at.isoformat(),
         "started_at": task.started_at.isoformat() if task.started_at else None,
         "finished_at": task.finished_at.isoformat() if task.finished_at else None,
@@ -305,7 +311,7 @@ def task_summary(*, session: Session, task: Task, with_metrics: bool = True) -> 
         "runs": [
             {"id": r.id, "index": r.index, "status": r.status.value, "params": r.params, "score": r.score,
              "score_missing": r.score_missing, "exit_code": r.exit_code, "reason": r.reason, "device": r.device,
-             "best": r.id == task.best_run_id,
+             "worker": r.worker, "best": r.id == task.best_run_id,
              "started_at": r.started_at.isoformat() if r.started_at else None,
              "finished_at": r.finished_at.isoformat() if r.finished_at else None,
              "log_bytes_dropped": r.log_bytes_dropped,
@@ -333,7 +339,8 @@ def clone_task(*, session: Session, task_id: int, name: str | None = None,
                      eval_metric=src.eval_metric, direction=src.direction.value, score_mode=src.score_mode.value,
                      params=params, sampler=src.sampler.value, prune=src.prune, pruner=src.pruner.value,
                      rank_pruned=src.rank_pruned, warm_start_task_id=src.warm_start_task_id,
-                     max_parallel=src.max_parallel, seed=src.seed, limits=dict(src.limits))
+                     max_parallel=src.max_parallel, seed=src.seed, limits=dict(src.limits),
+                     gpus_per_run=src.gpus_per_run)
     return create_task(session=session, task_in=task_in, max_parallel_default=max_parallel_default,
                        settings=settings)
 

@@ -4,19 +4,27 @@ means for a task's parallel runs.
 A worker runs one job at a time, so the runs of a task go as many at a time as
 there are workers on the train queue (capped by the task's own "max parallel
 runs"). Each worker writes its GPU ids into its own RQ worker hash when it
-starts (:func:`advertise_devices`); the field dies with the hash, so a worker
-that is gone never shows up with stale devices.
+starts (:func:`advertise_devices`), with its host, its CPU count and what
+nvidia-smi says of its GPUs; the fields die with the hash, so a worker that is
+gone never shows up with stale devices. Workers on several hosts share one
+Redis, so this is the one list of every host's workers.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 from redis import Redis
 
 from shared.core.queue import TRAIN_QUEUE
 
 DEVICES_FIELD = "trainyard_devices"
+HOST_FIELD = "trainyard_host"
+CPUS_FIELD = "trainyard_cpus"
+GPU_INFO_FIELD = "trainyard_gpu_info"
 _CPU = "cpu"
 
 
@@ -26,6 +34,33 @@ class WorkerInfo:
     queues: tuple[str, ...]
     gpus: tuple[str, ...]  # host GPU ids; empty for a CPU-only worker
     state: str  # RQ's: idle, busy, suspended, ...
+    host: str = ""
+    cpus: int | None = None
+    gpu_info: dict[str, dict[str, Any]] = field(default_factory=dict)  # GPU id -> {"name", "memory_mib"}
+    current_job: str | None = None  # RQ job id, e.g. run-7-0
+    last_heartbeat: datetime | None = None
+
+    @property
+    def current_run(self) -> int | None:
+        """The run this worker trains now (its job id is ``run-<id>-<attempt>``)."""
+        if self.current_job and self.current_job.startswith("run-"):
+            part = self.current_job.split("-")[1]
+            return int(part) if part.isdigit() else None
+        return None
+
+    @property
+    def gpu_text(self) -> str:
+        """GPUs with model and memory where nvidia-smi told them: ``0: NVIDIA H100 (80 GiB)``."""
+        if not self.gpus:
+            return "CPU"
+        parts = []
+        for g in self.gpus:
+            info = self.gpu_info.get(g) or {}
+            text = f"{g}: {info['name']}" if info.get("name") else g
+            if info.get("memory_mib"):
+                text += f" ({int(info['memory_mib']) / 1024:.0f} GiB)"
+            parts.append(text)
+        return ", ".join(parts)
 
     @property
     def trains(self) -> bool:
@@ -38,9 +73,19 @@ class WorkerInfo:
         return ("GPU " if len(self.gpus) == 1 else "GPUs ") + ",".join(self.gpus)
 
 
-def advertise_devices(*, redis: Redis, worker_key: str, gpus: list[str]) -> None:
+def advertise_devices(*, redis: Redis, worker_key: str, gpus: list[str], host: str = "", cpus: int | None = None,
+                      gpu_info: dict[str, dict[str, Any]] | None = None) -> None:
     """Called by the worker right after RQ registered it (RQ rewrites the hash at birth)."""
-    redis.hset(worker_key, DEVICES_FIELD, ",".join(gpus) or _CPU)
+    mapping: dict[str, str] = {DEVICES_FIELD: ",".join(gpus) or _CPU, GPU_INFO_FIELD: json.dumps(gpu_info or {})}
+    if host:
+        mapping[HOST_FIELD] = host
+    if cpus is not None:
+        mapping[CPUS_FIELD] = str(cpus)
+    redis.hset(worker_key, mapping=mapping)
+
+
+def _text(raw) -> str:
+    return raw.decode() if isinstance(raw, bytes) else (raw or "")
 
 
 def list_workers(*, redis: Redis) -> list[WorkerInfo]:
@@ -49,10 +94,17 @@ def list_workers(*, redis: Redis) -> list[WorkerInfo]:
 
     out = []
     for w in Worker.all(connection=redis):
-        raw = redis.hget(w.key, DEVICES_FIELD)
-        text = raw.decode() if isinstance(raw, bytes) else (raw or "")
-        gpus = tuple(g for g in text.split(",") if g and g != _CPU)
-        out.append(WorkerInfo(name=w.name, queues=tuple(w.queue_names()), gpus=gpus, state=str(w.get_state())))
+        devices, host, cpus, info = (_text(v) for v in redis.hmget(w.key, DEVICES_FIELD, HOST_FIELD, CPUS_FIELD,
+                                                                      GPU_INFO_FIELD))
+        gpus = tuple(g for g in devices.split(",") if g and g != _CPU)
+        try:
+            gpu_info = json.loads(info) if info else {}
+        except ValueError:
+            gpu_info = {}
+        out.append(WorkerInfo(name=w.name, queues=tuple(w.queue_names()), gpus=gpus, state=str(w.get_state()),
+                              host=host or (w.hostname or ""), cpus=int(cpus) if cpus.isdigit() else None,
+                              gpu_info=gpu_info if isinstance(gpu_info, dict) else {},
+                              current_job=w.get_current_job_id(), last_heartbeat=w.last_heartbeat))
     return sorted(out, key=lambda w: w.name)
 
 
@@ -76,3 +128,14 @@ def parallelism_text(*, workers: list[WorkerInfo], wanted: int) -> str:
     if wanted > n:
         text += f", not {wanted}: start more workers for more"
     return text + "."
+
+
+def placement_text(*, workers: list[WorkerInfo], gpus_per_run: int) -> str | None:
+    """A warning when no training worker up has ``gpus_per_run`` GPUs (the runs would wait), else None."""
+    if gpus_per_run <= 1:
+        return None
+    most = max((len(w.gpus) for w in workers if w.trains), default=0)
+    if most >= gpus_per_run:
+        return None
+    return (f"No worker up has {gpus_per_run} GPUs (the most is {most}): the runs wait until a worker on a host "
+            f"with {gpus_per_run} GPUs starts. A run never spans hosts.")

@@ -31,7 +31,7 @@ FIELD_KEYS = {
     "name": "tf_name", "dataset": "tf_dataset", "model": "tf_model", "epochs": "tf_epochs", "runs": "tf_runs",
     "time limit": "tf_time", "metrics": "tf_metrics", "eval metric": "tf_eval", "direction": "tf_direction",
     "score": "tf_score", "sampler": "tf_sampler", "pruner": "tf_pruner", "warm start": "tf_warm",
-    "max parallel": "tf_parallel", "seed": "tf_seed",
+    "max parallel": "tf_parallel", "seed": "tf_seed", "GPUs per run": "tf_gpus",
     **{k: f"tf_lim_{k}" for k in LIMIT_FIELDS},
 }
 LIMIT_LABELS = {
@@ -209,7 +209,7 @@ def task_in_from_state(user_args: list[dict[str, Any]]) -> TaskIn:
         sampler=ss.get("tf_sampler") or "auto", prune=bool(ss.get("tf_prune", True)),
         pruner=ss.get("tf_pruner") or "median", rank_pruned=bool(ss.get("tf_rank_pruned", False)),
         warm_start_task_id=ss.get("tf_warm"),
-        max_parallel=num("tf_parallel"), seed=num("tf_seed"),
+        max_parallel=num("tf_parallel"), seed=num("tf_seed"), gpus_per_run=num("tf_gpus") or 1,
         limits={k: ss.get(FIELD_KEYS[k]) for k in LIMIT_FIELDS if (ss.get(FIELD_KEYS[k]) or "").strip()})
 
 
@@ -315,6 +315,24 @@ def parallel_caption(*, n_runs: int, max_parallel: int | None, settings: Setting
     except (RedisError, OSError) as exc:
         return _("Cannot see the workers: Redis does not answer ({error}).", error=exc)
     return parallelism_text(workers=workers, wanted=wanted)
+
+
+def gpus_per_run_input() -> None:
+    """"GPUs per run", with a warning when no worker that is up has that many (the runs would wait)."""
+    from shared.services.tasks import MAX_GPUS_PER_RUN
+    from shared.services.workers import list_workers, placement_text
+
+    n = st.number_input("GPUs per run", min_value=1, max_value=MAX_GPUS_PER_RUN, value=1, step=1, key="tf_gpus",
+                        help="Each run gets this many GPUs of one host (--device 0,1 and CUDA_VISIBLE_DEVICES); "
+                             "it starts when a worker has that many free. A model set to launch with torchrun "
+                             "gets one process per GPU.")
+    field_error("GPUs per run")
+    try:
+        warning = placement_text(workers=list_workers(redis=deps.redis()), gpus_per_run=int(n or 1))
+    except (RedisError, OSError):
+        warning = None  # the parallel-runs caption already says Redis does not answer
+    if warning:
+        st.caption(f":orange[{warning}]")
 
 
 @st.cache_resource(show_spinner=False)

@@ -70,21 +70,27 @@ def _upload() -> None:
     ttype = c2.selectbox(_("Task type"), list(TaskType), format_func=lambda t: _(TASK_TYPE_LABELS[t]), key="md_type")
     if st.checkbox(_("Allow network access for training and prediction"), key="md_network"):
         st.warning(_(NETWORK_WARNING), icon=":material/public:")
+    st.checkbox(_("Launch training with torchrun (one process per GPU of a run)"), key="md_distributed",
+                help=_("For code written for torch.distributed (e.g. MMDetection): each run starts "
+                       "`torchrun --nproc-per-node N train.py`, N being the task's GPUs per run. Needs torch in "
+                       "requirements.txt."))
     slot = st.empty()
     label = _("Import and deploy") if source == SERVER else _("Upload and deploy")
     if not st.button(label, key="md_add", type="primary", disabled=chosen is None or bad_type):
         return
     network = bool(st.session_state.get("md_network"))
+    distributed = bool(st.session_state.get("md_distributed"))
     try:
         with st.spinner(_("validating the package")):
             if source == SERVER:
                 with deps.session() as session:
                     model = import_model(session=session, settings=s, file_name=chosen, name=name or default,
-                                         task_type=ttype, network=network)
+                                         task_type=ttype, network=network, distributed=distributed)
             else:
                 with upload_to_file(file, tmp_root=s.data_dir / "tmp") as path, deps.session() as session:
                     model = add_model(session=session, settings=s, zip_path=path, name=name or default,
-                                      task_type=ttype, network=network, display_name=file.name)
+                                      task_type=ttype, network=network, display_name=file.name,
+                                      distributed=distributed)
     except FieldError as exc:
         slot.error(exc.localized())
         return

@@ -133,6 +133,7 @@ def render() -> None:
         tf.field_error("max parallel")
     with c4:
         st.number_input(_("Seed"), min_value=0, value=None, step=1, key="tf_seed", placeholder=_("random"))
+        tf.gpus_per_run_input()
     with deps.session() as s:
         earlier = {t.id: t for t in warm_start_candidates(session=s, model_id=model_id)}
     if earlier:

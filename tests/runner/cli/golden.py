@@ -20,8 +20,9 @@ GOLDEN = Path(__file__).with_name("golden.json")
 Invoke = Callable[[list[str]], tuple[int, str, str]]
 
 _ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?([+-]\d\d:\d\d)?$")
-# Values that differ between two identical runs: when, how long, and the env hash (depends on the interpreter).
-_VOLATILE = {"deploy_elapsed_s", "duration_s", "env_key"}
+# Values that differ between two identical runs: when, how long, the env hash (depends on the interpreter)
+# and the worker that ran a run (host and pid).
+_VOLATILE = {"deploy_elapsed_s", "duration_s", "env_key", "worker"}
 
 
 def _norm(value: Any, tmp: str, key: str = "") -> Any:

@@ -44,3 +44,13 @@ def test_parallelism_says_what_will_happen():
     # Only the workers that listen to the train queue run training.
     assert at_a_time(workers=[*two, _w("p", queues=["predict"])], wanted=4) == 2
     assert TRAIN_QUEUE in QUEUES
+
+
+def test_a_worker_names_its_host_and_current_run():
+    from shared.services.workers import placement_text
+
+    busy = WorkerInfo(name="a", queues=QUEUES, gpus=("0", "1"), state="busy", host="gpu-a", current_job="run-12-1")
+    assert busy.current_run == 12
+    assert WorkerInfo(name="b", queues=QUEUES, gpus=(), state="busy", current_job="deploy-3-0").current_run is None
+    assert placement_text(workers=[busy], gpus_per_run=2) is None
+    assert "No worker up has 3 GPUs (the most is 2)" in placement_text(workers=[busy], gpus_per_run=3)
