@@ -14,6 +14,7 @@ import click
 from sqlmodel import Session
 
 from shared.core.errors import FieldError, TrainyardError
+from shared.core.i18n import N_
 from shared.core.settings import Settings, get_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -85,8 +86,8 @@ def redis(settings: Settings):
         raise
     except Exception as exc:  # noqa: BLE001
         where = redact(settings.redis_url) if settings.redis_url else f"the embedded server at {settings.redis_socket}"
-        raise CliError(f"Redis ({where}) is not reachable: {exc}. Start the platform first: "
-                       "`make run` (or `python -m runner up`)") from None
+        raise CliError(N_("Redis ({where}) is not reachable: {exc}. Start the platform first: `make run` (or "
+                          "`python -m runner up`)"), params={"where": where, "exc": exc}) from None
     return conn
 
 
@@ -100,6 +101,6 @@ def warn_no_worker(conn) -> None:
 
 def split_kv(text: str, opt: str) -> tuple[str, str]:
     if "=" not in text:
-        raise FieldError(opt, f"{text!r}: write name=value")
+        raise FieldError(opt, N_("{text!r}: write name=value"), params={"text": text})
     k, v = text.split("=", 1)
     return k.strip(), v.strip()

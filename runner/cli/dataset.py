@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from runner.cli.common import CliError, json_option, out, pass_settings, session
+from shared.core.i18n import N_
 from shared.core.settings import Settings
 
 
@@ -31,7 +32,7 @@ def add(file: str, name: str | None, task_type: str, as_json: bool, settings: Se
 
     path = Path(file)
     if not path.is_file():
-        raise CliError(f"{file}: no such file")
+        raise CliError(N_("{file}: no such file"), params={"file": file})
     last = [0.0]
 
     def progress(stage: str, frac: float) -> None:

@@ -21,6 +21,7 @@ from runner.cli.common import (
     split_kv,
     warn_no_worker,
 )
+from shared.core.i18n import N_
 from shared.core.settings import Settings
 from shared.records import DeployStatus
 
@@ -44,7 +45,8 @@ def _wait_model(settings: Settings, model_id: int, timeout: float) -> Any:
         if m.status in (DeployStatus.deployed, DeployStatus.failed):
             return m
         if time.monotonic() > deadline:
-            raise CliError(f"model {model_id} still {m.status.value} after {timeout:.0f} s")
+            raise CliError(N_("model {model_id} still {model_status} after {timeout:.0f} s"),
+                           params={"model_id": model_id, "model_status": m.status.value, "timeout": timeout})
         time.sleep(0.3)
 
 
@@ -66,7 +68,7 @@ def add(file: str, name: str | None, task_type: str, network: bool, wait: bool, 
 
     path = Path(file)
     if not path.is_file():
-        raise CliError(f"{file}: no such file")
+        raise CliError(N_("{file}: no such file"), params={"file": file})
     conn = redis(settings)
     with session(settings) as s:
         pkg = add_model(session=s, settings=settings, zip_path=path, name=name or path.stem,

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from runner.cli.common import CliError, exit_with, json_option, out, pass_settings, redis, session, warn_no_worker
+from shared.core.i18n import N_
 from shared.core.settings import Settings
 
 
@@ -37,7 +38,7 @@ def predict(task_id: int, run_id: int | None, weights: str | None, images: str, 
     elif src.is_file():
         files = [src]
     else:
-        raise CliError(f"--images {images}: no such file or folder")
+        raise CliError(N_("--images {images}: no such file or folder"), params={"images": images})
     uploads = [Upload(p.name, p.read_bytes()) for p in files]
     conn = redis(settings)
     with session(settings) as s:
@@ -48,7 +49,9 @@ def predict(task_id: int, run_id: int | None, weights: str | None, images: str, 
     deadline = time.monotonic() + timeout
     while pred.status in (PredictionStatus.queued, PredictionStatus.running):
         if time.monotonic() > deadline:
-            raise CliError(f"prediction {pred.id} still {pred.status.value} after {timeout:.0f} s")
+            raise CliError(N_("prediction {prediction_id} still {prediction_status} after {timeout:.0f} s"),
+                           params={"prediction_id": pred.id, "prediction_status": pred.status.value,
+                                   "timeout": timeout})
         time.sleep(0.3)
         with session(settings) as s:
             pred = get_prediction(session=s, prediction_id=pred.id)

@@ -18,6 +18,7 @@ from runner.cli.common import (
     split_kv,
     warn_no_worker,
 )
+from shared.core.i18n import N_
 from shared.core.settings import Settings
 
 SEARCH_SUFFIX = ":search"
@@ -47,7 +48,8 @@ def _wait_task(settings: Settings, task_id: int, timeout: float):
         if t.status.finished:
             return t
         if time.monotonic() > deadline:
-            raise CliError(f"task {task_id} still {t.status.value} after {timeout:.0f} s")
+            raise CliError(N_("task {task_id} still {task_status} after {timeout:.0f} s"),
+                           params={"task_id": task_id, "task_status": t.status.value, "timeout": timeout})
         time.sleep(0.5)
 
 

@@ -8,6 +8,7 @@ import traceback
 from pathlib import Path
 
 from shared.core.errors import TrainyardError
+from shared.core.i18n import N_
 from shared.records import ModelPackage
 
 
@@ -24,7 +25,8 @@ def visible(settings, host: Path, inside: str) -> str:
 def model_env(settings, model: ModelPackage) -> Path:
     env_path = settings.data_dir / "envs" / (model.env_key or "")
     if not model.env_key or not (env_path / "bin" / "python").exists():
-        raise TrainyardError(f"model {model.id}'s environment is missing; redeploy the model")
+        raise TrainyardError(N_("model {model_id}'s environment is missing; redeploy the model"),
+                             params={"model_id": model.id})
     return env_path
 
 
