@@ -7,8 +7,18 @@ from pathlib import Path
 
 import click
 
-from runner.cli.common import CliError, exit_with, json_option, out, pass_settings, redis, session, warn_no_worker
-from shared.core.i18n import N_
+from runner.cli.common import (
+    CliError,
+    exit_with,
+    json_option,
+    out,
+    pass_settings,
+    redis,
+    session,
+    status_text,
+    warn_no_worker,
+)
+from shared.core.i18n import N_, _
 from shared.core.settings import Settings
 
 
@@ -67,7 +77,8 @@ def predict(task_id: int, run_id: int | None, weights: str | None, images: str, 
     data = {"id": pred.id, "status": pred.status.value, "reason": pred.reason, "task": pred.task_id,
             "run": pred.run_id, "weights": pred.weights, "output_dir": str(outdir),
             "images": (pred.outputs or {}).get("images", {}), "extra_outputs": (pred.outputs or {}).get("extra", [])}
-    lines = [f"prediction {pred.id} {pred.status.value}" + (f": {pred.reason}" if pred.reason else "")]
+    lines = [_("prediction {id} {status}", id=pred.id, status=status_text(pred.status))
+             + (f": {pred.reason}" if pred.reason else "")]
     for name, r in data["images"].items():
         lines.append(f"  {name}: {r['status']}" + (f" ({r['note']})" if r.get("note") else ""))
     out(as_json, data, "\n".join(lines))

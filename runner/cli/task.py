@@ -16,9 +16,10 @@ from runner.cli.common import (
     redis,
     session,
     split_kv,
+    status_text,
     warn_no_worker,
 )
-from shared.core.i18n import N_
+from shared.core.i18n import N_, _
 from shared.core.settings import Settings
 
 SEARCH_SUFFIX = ":search"
@@ -121,7 +122,8 @@ def create(*, name: str, model_id: int, dataset_id: int, epochs: int, runs: int,
         t = _wait_task(settings, t.id, timeout)
     with session(settings) as s:
         data = task_summary(session=s, task=t, with_metrics=wait)
-    out(as_json, data, f"task {t.id} {t.status.value}" + (f": {t.reason}" if t.reason else ""))
+    out(as_json, data,
+        _("task {id} {status}", id=t.id, status=status_text(t.status)) + (f": {t.reason}" if t.reason else ""))
     if wait and t.status.value != "completed":
         exit_with(1)
 
@@ -160,7 +162,7 @@ def list_(status: str | None, search: str | None, limit: int, as_json: bool, set
     with session(settings) as s:
         rows, total = list_tasks(session=s, flt=TaskFilter(status=status, search=search), offset=0, limit=limit)
     out(as_json, {"total": total, "tasks": rows},
-        "\n".join(f"{r['id']:>4}  {r['status']:<10} {r['name']}" for r in rows) or "no tasks")
+        "\n".join(f"{r['id']:>4}  {r['status']:<10} {r['name']}" for r in rows) or _("no tasks"))
 
 
 @task.command()
@@ -184,7 +186,8 @@ def stop(task_id: int, timeout: float, as_json: bool, settings: Settings) -> Non
         time.sleep(0.2)
         with session(settings) as s:
             t = get_task(session=s, task_id=task_id)
-    out(as_json, {"id": t.id, "status": t.status.value}, f"task {t.id} {t.status.value}")
+    out(as_json, {"id": t.id, "status": t.status.value},
+        _("task {id} {status}", id=t.id, status=status_text(t.status)))
 
 
 @task.command()
@@ -201,7 +204,7 @@ def clone(task_id: int, name: str | None, as_json: bool, settings: Settings) -> 
         t = clone_task(session=s, task_id=task_id, name=name, max_parallel_default=settings.max_parallel_runs,
                        settings=settings)
     _schedule(settings, t.id)
-    out(as_json, {"id": t.id, "name": t.name, "status": t.status.value}, f"task {t.id} created")
+    out(as_json, {"id": t.id, "name": t.name, "status": t.status.value}, _("task {id} created", id=t.id))
 
 
 @task.command()
@@ -217,7 +220,8 @@ def rerun(run_id: int, as_json: bool, settings: Settings) -> None:
     with session(settings) as s:
         run = rerun_run(session=s, run_id=run_id)
     enqueue_run(run.id, connection=conn, attempt=run.attempt)
-    out(as_json, {"run": run.id, "task": run.task_id, "status": run.status.value}, f"run {run.id} queued again")
+    out(as_json, {"run": run.id, "task": run.task_id, "status": run.status.value},
+        _("run {id} queued again", id=run.id))
 
 
 @task.command()
@@ -232,10 +236,10 @@ def weights(task_id: int, output: str, run_id: int | None, as_json: bool, settin
 
     with session(settings) as s:
         made = write_weights_zip(session=s, settings=settings, task_id=task_id, run_id=run_id, dest=Path(output))
-    text = f"wrote {made.path} (run {made.run_id})"
+    text = _("wrote {path} (run {run_id})", path=made.path, run_id=made.run_id)
     if made.partial:
-        text += (f"\nrun {made.run_id} is still running: this is a partial snapshot (see PARTIAL.txt in the zip); "
-                 "download again once it has finished")
+        text += "\n" + _("run {run_id} is still running: this is a partial snapshot (see PARTIAL.txt in the zip); "
+                         "download again once it has finished", run_id=made.run_id)
     data: dict = {"task": task_id, "run": made.run_id, "zip": str(made.path)}
     if made.partial:
         data["partial"] = True
