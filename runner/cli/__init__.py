@@ -19,7 +19,7 @@ from runner.cli.predict import predict
 from runner.cli.service import examples, reconcile, redis_, up, worker
 from runner.cli.task import task
 from shared.core.errors import TrainyardError
-from shared.core.i18n import Language, _, negotiate, set_language
+from shared.core.i18n import Language, _, negotiate, use_language
 
 __all__ = ["CliError", "cli", "main"]
 
@@ -32,20 +32,21 @@ class TrainyardGroup(click.Group):
     in English as JSON (``--json``: keys and values stay stable for scripts)."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except TrainyardError as exc:
-            if ctx.meta.get(JSON_META):
-                click.echo(json.dumps({"error": str(exc), "field": getattr(exc, "field", None)}), err=True)
-            else:
-                click.echo(_("error: {message}", message=exc.localized()), err=True)
-            ctx.exit(1)
+        # The language holds for this command only (tests and embedders call the CLI in-process).
+        with use_language(cli_language(os.environ)):
+            try:
+                return super().invoke(ctx)
+            except TrainyardError as exc:
+                if ctx.meta.get(JSON_META):
+                    click.echo(json.dumps({"error": str(exc), "field": getattr(exc, "field", None)}), err=True)
+                else:
+                    click.echo(_("error: {message}", message=exc.localized()), err=True)
+                ctx.exit(1)
 
 
 @click.group(cls=TrainyardGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
     """Trainyard: train your own code on your data."""
-    set_language(cli_language(os.environ))
 
 
 def cli_language(environ: Mapping[str, str]) -> Language:

@@ -252,9 +252,10 @@ def _plan(zf: zipfile.ZipFile, zip_name: str, size: int, limits: ArchiveLimits) 
 
 
 def _too_big(zip_name: str, limits: ArchiveLimits, shown: str) -> ArchiveError:
-    return ArchiveError(f"{zip_name} unpacks to more than {format_size(limits.max_uncompressed_bytes)} "
-                        f"(reached at entry {shown}); the limit is TRAINYARD_MAX_UNCOMPRESSED_BYTES. "
-                        "Upload a smaller archive")
+    return ArchiveError(N_("{zip_name} unpacks to more than {limit} (reached at entry {shown}); the limit is "
+                           "TRAINYARD_MAX_UNCOMPRESSED_BYTES. Upload a smaller archive"),
+                        params={"zip_name": zip_name, "limit": format_size(limits.max_uncompressed_bytes),
+                                "shown": shown})
 
 
 def _check_ratio(shown: str, uncompressed: int, compressed: int, limits: ArchiveLimits) -> None:
