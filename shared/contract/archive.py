@@ -245,9 +245,9 @@ def _plan(zf: zipfile.ZipFile, zip_name: str, size: int, limits: ArchiveLimits) 
                            params={"zip_name": zip_name})
     if total > limits.ratio_floor_bytes and total / max(size, 1) > limits.max_ratio:
         raise ArchiveError(N_("{zip_name} would unpack {unpacked} from {size} (ratio {ratio:.0f}:1, limit "
-                              "{limits_max_ratio:.0f}:1); this looks like a zip bomb and was refused"),
+                              "{max_ratio:.0f}:1); this looks like a zip bomb and was refused"),
                            params={"zip_name": zip_name, "unpacked": format_size(total), "size": format_size(size),
-                                   "ratio": total / max(size, 1), "limits_max_ratio": limits.max_ratio})
+                                   "ratio": total / max(size, 1), "max_ratio": limits.max_ratio})
     return entries
 
 
@@ -261,10 +261,10 @@ def _too_big(zip_name: str, limits: ArchiveLimits, shown: str) -> ArchiveError:
 def _check_ratio(shown: str, uncompressed: int, compressed: int, limits: ArchiveLimits) -> None:
     if uncompressed > limits.ratio_floor_bytes and uncompressed / max(compressed, 1) > limits.max_ratio:
         raise ArchiveError(N_("zip entry {shown} expands {compressed} to {uncompressed} (ratio {ratio:.0f}:1, "
-                              "limit {limits_max_ratio:.0f}:1); this looks like a zip bomb and was refused"),
+                              "limit {max_ratio:.0f}:1); this looks like a zip bomb and was refused"),
                            params={"shown": shown, "compressed": format_size(compressed),
                                    "uncompressed": format_size(uncompressed),
-                                   "ratio": uncompressed / max(compressed, 1), "limits_max_ratio": limits.max_ratio})
+                                   "ratio": uncompressed / max(compressed, 1), "max_ratio": limits.max_ratio})
 
 
 def _unwrap_name(entries: list[_Entry]) -> str | None:
@@ -376,9 +376,9 @@ def _write_all(zf: zipfile.ZipFile, entries: list[_Entry], tmp: Path, zip_name: 
                                params={"shown": shown, "error": err.strerror or err}) from None
     if limits.ratio_floor_bytes < done and done / max(size, 1) > limits.max_ratio:
         raise ArchiveError(N_("{zip_name} unpacked {unpacked} from {size} (ratio {ratio:.0f}:1, limit "
-                              "{limits_max_ratio:.0f}:1); this looks like a zip bomb and was refused"),
+                              "{max_ratio:.0f}:1); this looks like a zip bomb and was refused"),
                            params={"zip_name": zip_name, "unpacked": format_size(done), "size": format_size(size),
-                                   "ratio": done / max(size, 1), "limits_max_ratio": limits.max_ratio})
+                                   "ratio": done / max(size, 1), "max_ratio": limits.max_ratio})
     report(done, force=True)
     return files, done
 
@@ -405,8 +405,8 @@ def _write_one(zf: zipfile.ZipFile, entry: _Entry, target: Path, done: int, show
             done += len(chunk)
             if written > info.file_size:
                 raise ArchiveError(N_("zip entry {shown} holds more data than its header declares "
-                                      "({info_file_size} bytes); the archive is corrupt or forged. {fix_zip}"),
-                                   params={"shown": shown, "info_file_size": info.file_size, "fix_zip": _FIX_ZIP})
+                                      "({size} bytes); the archive is corrupt or forged. {fix_zip}"),
+                                   params={"shown": shown, "size": info.file_size, "fix_zip": _FIX_ZIP})
             if limits.max_uncompressed_bytes is not None and done > limits.max_uncompressed_bytes:
                 raise _too_big(zip_name, limits, shown)
             _check_ratio(shown, written, info.compress_size, limits)

@@ -231,8 +231,8 @@ def _compile(source: str, shown: str) -> None:
     except SyntaxError as err:  # errors only the compiler sees: 'return' outside function, ...
         raise syntax_error(shown, err) from None
     except (ValueError, RecursionError, MemoryError) as err:
-        raise PackageError(N_("{shown}: cannot be compiled ({__name__}: {err})"),
-                           params={"shown": shown, "__name__": type(err).__name__, "err": err}) from None
+        raise PackageError(N_("{shown}: cannot be compiled ({error_type}: {err})"),
+                           params={"shown": shown, "error_type": type(err).__name__, "err": err}) from None
 
 
 def _script_args(root: Path, name: str, problems: list[str]) -> ScriptArgs:

@@ -206,6 +206,6 @@ def _require_empty_postgres(settings: Settings) -> None:
 def _run(cmd: list[str], env: dict[str, str], what: str) -> None:
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise BackupError(N_("{what} failed with exit code {proc_returncode}: {stderr}"),
-                          params={"what": what, "proc_returncode": proc.returncode,
+        raise BackupError(N_("{what} failed with exit code {code}: {stderr}"),
+                          params={"what": what, "code": proc.returncode,
                                   "stderr": proc.stderr.strip()[-2000:]})

@@ -89,9 +89,9 @@ def _copy_in(settings: Settings, name: str) -> Path:
             raise ImportDirError(N_("{name} is not in the import folder {folder} (any more); refresh the list"),
                                  params={"name": name, "folder": folder}) from None
         except OSError as err:
-            raise ImportDirError(N_("{name} in the import folder cannot be opened ({err_strerror}); only regular "
+            raise ImportDirError(N_("{name} in the import folder cannot be opened ({reason}); only regular "
                                     "files are imported, never links"),
-                                 params={"name": name, "err_strerror": err.strerror}) from None
+                                 params={"name": name, "reason": err.strerror}) from None
     finally:
         os.close(dir_fd)
     info = os.fstat(fd)

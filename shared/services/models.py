@@ -16,7 +16,7 @@ from shared.contract.names import CONFIG_SUFFIXES
 from shared.contract.package import metric_names_of, validate_package_zip
 from shared.contract.params import coerce
 from shared.contract.scriptargs import ScriptArgs
-from shared.core.errors import ConflictError, FieldError, NotFoundError
+from shared.core.errors import ConflictError, FieldError, Msg, NotFoundError
 from shared.core.i18n import N_
 from shared.core.queue import enqueue_deploy, job_id, job_state
 from shared.core.settings import Settings
@@ -90,7 +90,7 @@ def redeploy_model(*, session: Session, connection: Redis, model_id: int) -> Mod
     """Mark the model for a new deploy and enqueue it. Refused while a deploy is
     queued or running: the worker would otherwise build the same environment twice."""
     model = get_model(session=session, model_id=model_id)
-    wait = "wait until its status is deployed or failed, then redeploy"
+    wait = Msg(N_("wait until its status is deployed or failed, then redeploy"))
     if model.status == DeployStatus.waiting:
         raise ConflictError(N_("model {model_id} is already queued to deploy; {wait}"),
                             params={"model_id": model_id, "wait": wait})

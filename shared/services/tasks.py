@@ -14,7 +14,7 @@ from shared.contract.argspec import ArgSpec
 from shared.contract.configs import check_config_value
 from shared.contract.metrics import guess_direction
 from shared.contract.params import is_grid_searchable, parse_setting, words_text
-from shared.core.errors import ConflictError, FieldError, NotFoundError
+from shared.core.errors import ConflictError, FieldError, Msg, NotFoundError
 from shared.core.i18n import N_
 from shared.core.queue import job_id
 from shared.core.settings import Settings, get_settings
@@ -112,8 +112,8 @@ def validate_task(*, session: Session, task_in: TaskIn, max_parallel_default: in
                                      "{dataset_task_type}; pick a model of the same task type"),
                                   params={"model_id": model.id, "model_task_type": model.task_type.value,
                                           "dataset_id": dataset.id, "dataset_task_type": dataset.task_type.value})
-    epochs = _positive_int(task_in.epochs, field="epochs", what="epochs per run")
-    n_runs = _positive_int(task_in.n_runs, field="runs", what="the number of runs")
+    epochs = _positive_int(task_in.epochs, field="epochs", what=Msg(N_("epochs per run")))
+    n_runs = _positive_int(task_in.n_runs, field="runs", what=Msg(N_("the number of runs")))
     time_limit_s = check_time_limit(task_in.time_limit, parse_duration(task_in.time_limit), settings)
     metrics = [m.strip() for m in task_in.metrics if m and m.strip()]
     eval_metric = (task_in.eval_metric or "").strip() or None
@@ -127,8 +127,8 @@ def validate_task(*, session: Session, task_in: TaskIn, max_parallel_default: in
     try:
         direction = Direction({"maximize": "max", "minimize": "min"}.get(direction_raw, direction_raw))
     except ValueError:
-        raise FieldError("direction", N_("{task_in_direction!r}: use max or min"),
-                                      params={"task_in_direction": task_in.direction}) from None
+        raise FieldError("direction", N_("{direction!r}: use max or min"),
+                                      params={"direction": task_in.direction}) from None
     try:
         score_mode = ScoreMode(task_in.score_mode)
     except ValueError:
@@ -136,8 +136,8 @@ def validate_task(*, session: Session, task_in: TaskIn, max_parallel_default: in
     try:
         sampler = Sampler(task_in.sampler)
     except ValueError:
-        raise FieldError("sampler", N_("{task_in_sampler!r}: use tpe, random or grid"),
-                                    params={"task_in_sampler": task_in.sampler}) from None
+        raise FieldError("sampler", N_("{sampler!r}: use tpe, random or grid"),
+                                    params={"sampler": task_in.sampler}) from None
 
     args = train_args(model)
     by_name = {a.name: a for a in args.user}
@@ -173,7 +173,7 @@ def _check_required(user: list[ArgSpec], params: dict[str, dict[str, Any]], mode
     for spec in user:
         if not spec.required or spec.name in params:
             continue
-        what = "the positional argument" if spec.positional else "the required argument"
+        what = Msg(N_("the positional argument")) if spec.positional else Msg(N_("the required argument"))
         hint = ""
         if spec.name in config_choices(model):
             files = config_choices(model)[spec.name]
