@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import lzma
 import os
-import re
 import shutil
-import stat
 import tempfile
 import time
 import zipfile
@@ -27,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shared.contract.names import APPLEDOUBLE_PREFIX, JUNK_DIRS, JUNK_FILES
-from shared.core.errors import ArchiveError, Msg
+from shared.contract.zipentries import FIX_ZIP, clean_parts, entry_kind, entry_name, is_junk
+from shared.core.errors import ArchiveError
 from shared.core.i18n import N_
 from shared.core.settings import format_size
 
@@ -44,14 +42,7 @@ _SUPPORTED_METHODS = {
     zipfile.ZIP_LZMA: "lzma",
 }
 _METHOD_NAMES = {9: "Deflate64", 6: "Implode", 93: "Zstandard", 95: "XZ", 98: "PPMd", 99: "AES"}
-_DRIVE_RE = re.compile(r"^[A-Za-z]:")
-# Zips made on Windows may upper-case names: junk is matched case-insensitively.
-_JUNK_FILES = {n.lower() for n in JUNK_FILES}
-_JUNK_DIRS = {n.lower() for n in JUNK_DIRS}
-# Said after "; " in some messages and as a sentence of its own in others: both spellings are catalog entries.
-_FIX_ZIP = Msg(N_("re-create the zip from the folder with a standard tool (`zip -r`, Finder or Explorer 'Compress')"))
-_FIX_ZIP_SENTENCE = Msg(N_("Re-create the zip from the folder with a standard tool (`zip -r`, Finder or Explorer "
-                           "'Compress')"))
+
 
 
 @dataclass(frozen=True)
@@ -81,99 +72,16 @@ class ExtractResult:
     unwrapped: str | None  # name of the single top folder whose contents became the root
 
 
-def is_junk(name: str) -> bool:
-    """OS litter that is never extracted: __MACOSX/, .DS_Store, Thumbs.db, AppleDouble ``._*`` files."""
-    parts = [p for p in name.replace("\\", "/").split("/") if p]
-    if not parts:
-        return False
-    if any(p.lower() in _JUNK_DIRS for p in parts):
-        return True
-    base = parts[-1]
-    if name.endswith("/"):
-        return False
-    return base.lower() in _JUNK_FILES or base.startswith(APPLEDOUBLE_PREFIX)
-
-
 @dataclass
 class _Entry:
     info: zipfile.ZipInfo
-    name: str  # as decoded by _entry_name
+    name: str  # as decoded by entry_name
     parts: tuple[str, ...]
     is_dir: bool
 
     @property
     def path(self) -> str:
         return "/".join(self.parts)
-
-
-def _clean_parts(raw: str) -> tuple[str, ...]:
-    """The entry's path components, or ArchiveError if it could land outside the root.
-
-    Backslashes are read as separators (old Windows tools write them), so a
-    ``..\\..\\x`` trick is caught by the same ``..`` rule as ``../../x``.
-    """
-    shown = repr(raw) if any(ord(c) < 32 for c in raw) else f"'{raw}'"
-    if "\x00" in raw:
-        raise ArchiveError(N_("zip entry {shown} has a NUL byte in its name; {fix_zip}"),
-                           params={"shown": shown, "fix_zip": _FIX_ZIP})
-    if any(ord(c) < 32 or ord(c) == 127 for c in raw):
-        raise ArchiveError(N_("zip entry {shown} has control characters in its name; rename the file"),
-                           params={"shown": shown})
-    name = raw.replace("\\", "/")
-    if name.startswith("/"):
-        raise ArchiveError(N_("zip entry {shown} has an absolute path; only relative paths are allowed. {fix_zip}"),
-                           params={"shown": shown, "fix_zip": _FIX_ZIP_SENTENCE})
-    if _DRIVE_RE.match(name):
-        raise ArchiveError(N_("zip entry {shown} starts with a drive letter; only relative paths are allowed. "
-                              "{fix_zip}"),
-                           params={"shown": shown, "fix_zip": _FIX_ZIP_SENTENCE})
-    parts = tuple(p for p in name.split("/") if p not in ("", "."))
-    if ".." in parts:
-        raise ArchiveError(N_("zip entry {shown} has a '..' component that points outside the archive; {fix_zip}"),
-                           params={"shown": shown, "fix_zip": _FIX_ZIP})
-    for p in parts:
-        if len(p.encode("utf-8", "surrogateescape")) > 255:
-            raise ArchiveError(N_("zip entry {shown} has a name component longer than 255 bytes; rename it"),
-                               params={"shown": shown})
-    return parts
-
-
-def _entry_name(info: zipfile.ZipInfo) -> str:
-    """The entry's name, decoded the way its maker most likely meant it.
-
-    Without the UTF-8 flag zipfile decodes names as cp437, but macOS and Linux
-    tools write UTF-8 without setting the flag, and Windows Explorer in Chinese
-    locales writes GBK. cp437 maps every byte, so the raw bytes are recovered
-    exactly and tried as UTF-8, then GBK, before cp437 is kept.
-    """
-    if info.flag_bits & 0x800:
-        return info.filename
-    raw = info.orig_filename.encode("cp437")
-    if raw.isascii():
-        return info.filename
-    for encoding in ("utf-8", "gbk"):
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return info.filename
-
-
-def _entry_kind(info: zipfile.ZipInfo, name: str, shown: str) -> bool:
-    """True for a directory, False for a regular file; ArchiveError for anything else."""
-    mode = info.external_attr >> 16
-    fmt = stat.S_IFMT(mode)
-    if fmt == stat.S_IFLNK:
-        raise ArchiveError(N_("zip entry {shown} is a symbolic link; links are not allowed in uploads. Replace it "
-                              "with the file it points to (plain `zip -r` stores the file, `zip -y` stores the "
-                              "link)"), params={"shown": shown})
-    if fmt not in (0, stat.S_IFREG, stat.S_IFDIR):
-        kinds = {stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
-                 stat.S_IFIFO: "a named pipe (FIFO)", stat.S_IFSOCK: "a socket"}
-        kind = kinds.get(fmt, f"a special file (mode {oct(mode)})")
-        raise ArchiveError(N_("zip entry {shown} is {kind}; only regular files and folders are allowed"),
-                           params={"shown": shown, "kind": kind})
-    return name.endswith("/") or fmt == stat.S_IFDIR
 
 
 def _plan(zf: zipfile.ZipFile, zip_name: str, size: int, limits: ArchiveLimits) -> list[_Entry]:
@@ -199,7 +107,7 @@ def _plan(zf: zipfile.ZipFile, zip_name: str, size: int, limits: ArchiveLimits) 
             if as_dir:
                 return  # the same folder named twice (explicitly or by its files) is harmless
             raise ArchiveError(N_("zip entry '{entry}' appears twice in the archive; {fix_zip}"),
-                               params={"entry": entry, "fix_zip": _FIX_ZIP})
+                               params={"entry": entry, "fix_zip": FIX_ZIP})
         key = path.casefold()
         if key in folded and folded[key][0] != path:
             raise ArchiveError(N_("zip entries '{first}' and '{entry}' differ only in upper/lower case "
@@ -211,17 +119,17 @@ def _plan(zf: zipfile.ZipFile, zip_name: str, size: int, limits: ArchiveLimits) 
         exact[path] = entry
 
     for info in infos:
-        name = _entry_name(info)
+        name = entry_name(info)
         shown = f"'{name}'"
-        parts = _clean_parts(name)
+        parts = clean_parts(name)
         if is_junk(name):
             continue
-        is_dir = _entry_kind(info, name, shown)
+        is_dir = entry_kind(info, name, shown)
         if not parts:
             if is_dir:
                 continue  # "./" or "/"-only folder entries name the root itself
             raise ArchiveError(N_("zip entry {shown} has no file name; {fix_zip}"),
-                               params={"shown": shown, "fix_zip": _FIX_ZIP})
+                               params={"shown": shown, "fix_zip": FIX_ZIP})
         if info.flag_bits & 0x1:
             raise ArchiveError(N_("zip entry {shown} is encrypted; upload a zip without a password"),
                                params={"shown": shown})
@@ -229,8 +137,7 @@ def _plan(zf: zipfile.ZipFile, zip_name: str, size: int, limits: ArchiveLimits) 
             method = _METHOD_NAMES.get(info.compress_type, f"method {info.compress_type}")
             raise ArchiveError(N_("zip entry {shown} is compressed with {method}, which is not supported; "
                                   "re-create the zip with standard Deflate compression (`zip -r`, or 7-Zip with "
-                                  "'Deflate' rather than 'Deflate64')"),
-                               params={"shown": shown, "method": method})
+                                  "'Deflate' rather than 'Deflate64')"), params={"shown": shown, "method": method})
         for i in range(1, len(parts)):
             claim("/".join(parts[:i]), True, name)
         claim("/".join(parts), is_dir, name)
@@ -398,7 +305,7 @@ def _write_one(zf: zipfile.ZipFile, entry: _Entry, target: Path, done: int, show
             except (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError) as err:
                 # bz2 reports bad data as a bare OSError; it is still the archive's fault, not the disk's.
                 raise ArchiveError(N_("zip entry {shown} is corrupt ({err}); {fix_zip}"),
-                                   params={"shown": shown, "err": err, "fix_zip": _FIX_ZIP}) from None
+                                   params={"shown": shown, "err": err, "fix_zip": FIX_ZIP}) from None
             if not chunk:
                 break
             written += len(chunk)
@@ -406,7 +313,7 @@ def _write_one(zf: zipfile.ZipFile, entry: _Entry, target: Path, done: int, show
             if written > info.file_size:
                 raise ArchiveError(N_("zip entry {shown} holds more data than its header declares "
                                       "({size} bytes); the archive is corrupt or forged. {fix_zip}"),
-                                   params={"shown": shown, "size": info.file_size, "fix_zip": _FIX_ZIP})
+                                   params={"shown": shown, "size": info.file_size, "fix_zip": FIX_ZIP})
             if limits.max_uncompressed_bytes is not None and done > limits.max_uncompressed_bytes:
                 raise _too_big(zip_name, limits, shown)
             _check_ratio(shown, written, info.compress_size, limits)

@@ -138,7 +138,7 @@ def test_errors_read_in_chinese_with_their_params():
 
 
 def test_shared_fixes_and_denials_are_translated_too():
-    from shared.contract.archive import _clean_parts
+    from shared.contract.zipentries import clean_parts
     from shared.core.errors import ArchiveError
     from shared.records import Action, Role, User
     from shared.services.access import denial_error
@@ -153,7 +153,7 @@ def test_shared_fixes_and_denials_are_translated_too():
     assert "Deleting" not in text and "viewer" not in text and "管理员" in text
 
     with pytest.raises(ArchiveError) as caught:
-        _clean_parts("bad\x00name.txt")
+        clean_parts("bad\x00name.txt")
     assert str(caught.value).endswith("re-create the zip from the folder with a standard tool (`zip -r`, Finder or "
                                       "Explorer 'Compress')")
     with use_language("zh-CN"):
