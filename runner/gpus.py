@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from shared.core.errors import FieldError, SandboxError
+from shared.core.i18n import N_
 
 # An index ("0"), or a GPU/MIG UUID as CUDA_VISIBLE_DEVICES accepts it.
 _GPU_ID = re.compile(r"^(\d+|GPU-[0-9a-fA-F-]+|MIG-[0-9a-zA-Z/-]+)$")
@@ -43,10 +44,11 @@ def detect_gpus(*, setting: str | None, nvidia_smi: str | None = None) -> list[s
         ids = [part.strip() for part in text.split(",") if part.strip()]
         bad = [i for i in ids if not _GPU_ID.match(i)]
         if bad:
-            raise FieldError("TRAINYARD_GPUS", f"{bad[0]!r} is not a GPU; write cpu, a GPU index such as 0, "
-                                               "or a list such as 0,1")
+            raise FieldError("TRAINYARD_GPUS", N_("{value!r} is not a GPU; write cpu, a GPU index such as 0, or a "
+                                                  "list such as 0,1"),
+                                               params={"value": bad[0]})
         if len(set(ids)) != len(ids):
-            raise FieldError("TRAINYARD_GPUS", f"{setting!r} names a GPU twice")
+            raise FieldError("TRAINYARD_GPUS", N_("{setting!r} names a GPU twice"), params={"setting": setting})
         return ids
     exe = nvidia_smi or shutil.which("nvidia-smi")
     if not exe:
@@ -191,8 +193,8 @@ class GpuAllocator:
         if n < 0:
             raise ValueError("cannot acquire a negative number of GPUs")
         if self.gpus and n > len(self.gpus):
-            raise SandboxError(f"The run asks for {n} GPUs but this worker has {len(self.gpus)} "
-                               f"({','.join(self.gpus)}).")
+            raise SandboxError(N_("The run asks for {n} GPUs but this worker has {count} ({gpus})."),
+                               params={"n": n, "count": len(self.gpus), "gpus": ','.join(self.gpus)})
 
     def _lock_file(self, gpu: str) -> Path:
         return self.lock_dir / f"gpu-{gpu.replace('/', '_')}.lock"

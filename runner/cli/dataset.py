@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from runner.cli.common import CliError, json_option, out, pass_settings, session
+from shared.core.i18n import N_, _
 from shared.core.settings import Settings
 
 
@@ -31,7 +32,7 @@ def add(file: str, name: str | None, task_type: str, as_json: bool, settings: Se
 
     path = Path(file)
     if not path.is_file():
-        raise CliError(f"{file}: no such file")
+        raise CliError(N_("{file}: no such file"), params={"file": file})
     last = [0.0]
 
     def progress(stage: str, frac: float) -> None:
@@ -43,8 +44,9 @@ def add(file: str, name: str | None, task_type: str, as_json: bool, settings: Se
         ds = add_dataset(session=s, settings=settings, zip_path=path, name=name or path.stem,
                          task_type=task_type, progress=progress)
         data = dataset_dict(ds)
-    out(as_json, data, f"dataset {ds.id} added: {ds.name} ({ds.task_type.value}, {ds.images} images, "
-                       f"{len(data['warnings'])} warnings)")
+    out(as_json, data, _("dataset {id} added: {name} ({task_type}, {images} images, {warnings} warnings)",
+                         id=ds.id, name=ds.name, task_type=ds.task_type.value, images=ds.images,
+                         warnings=len(data["warnings"])))
 
 
 @dataset.command()
@@ -70,7 +72,7 @@ def list_(as_json: bool, settings: Settings) -> None:
         rows = [{"id": d.id, "name": d.name, "task_type": d.task_type.value, "images": d.images}
                 for d in list_datasets(session=s)]
     out(as_json, rows, "\n".join(f"{r['id']:>4}  {r['task_type']:<22} {r['images']:>7}  {r['name']}"
-                                 for r in rows) or "no datasets")
+                                 for r in rows) or _("no datasets"))
 
 
 def dataset_dict(ds) -> dict[str, Any]:

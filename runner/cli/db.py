@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from runner.cli.common import json_option, out, pass_settings
+from shared.core.i18n import _
 from shared.core.settings import Settings
 
 
@@ -27,7 +28,8 @@ def upgrade(as_json: bool, settings: Settings) -> None:
     before = migrate.current(settings)
     after = migrate.upgrade(settings)
     out(as_json, {"from": before, "to": after},
-        f"database at {after}" + ("" if before == after else f" (was {before or 'unversioned'})"))
+        _("database at {revision}", revision=after) if before == after
+        else _("database at {revision} (was {before})", revision=after, before=before or _("unversioned")))
 
 
 @db.command()
@@ -39,7 +41,7 @@ def current(as_json: bool, settings: Settings) -> None:
 
     now, head = migrate.current(settings), migrate.head()
     out(as_json, {"current": now, "head": head, "up_to_date": now == head},
-        f"database at {now or 'no revision'}; this release needs {head}")
+        _("database at {revision}; this release needs {head}", revision=now or _("no revision"), head=head))
 
 
 @db.command()
@@ -61,7 +63,7 @@ def backup(file: Path, as_json: bool, settings: Settings) -> None:
     from shared.core.backup import backup as make_backup
 
     path = make_backup(settings, file)
-    out(as_json, {"backup": str(path)}, f"backup written to {path}")
+    out(as_json, {"backup": str(path)}, _("backup written to {path}", path=path))
 
 
 @click.command()
@@ -73,4 +75,4 @@ def restore(file: Path, as_json: bool, settings: Settings) -> None:
     from shared.core.backup import restore as do_restore
 
     manifest = do_restore(settings, file)
-    out(as_json, manifest, f"restored {file} into {settings.data_dir}")
+    out(as_json, manifest, _("restored {file} into {data_dir}", file=file, data_dir=settings.data_dir))

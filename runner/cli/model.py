@@ -19,8 +19,10 @@ from runner.cli.common import (
     redis,
     session,
     split_kv,
+    status_text,
     warn_no_worker,
 )
+from shared.core.i18n import N_, _
 from shared.core.settings import Settings
 from shared.records import DeployStatus
 
@@ -44,7 +46,8 @@ def _wait_model(settings: Settings, model_id: int, timeout: float) -> Any:
         if m.status in (DeployStatus.deployed, DeployStatus.failed):
             return m
         if time.monotonic() > deadline:
-            raise CliError(f"model {model_id} still {m.status.value} after {timeout:.0f} s")
+            raise CliError(N_("model {model_id} still {model_status} after {timeout:.0f} s"),
+                           params={"model_id": model_id, "model_status": m.status.value, "timeout": timeout})
         time.sleep(0.3)
 
 
@@ -68,7 +71,7 @@ def add(file: str, name: str | None, task_type: str, network: bool, distributed:
 
     path = Path(file)
     if not path.is_file():
-        raise CliError(f"{file}: no such file")
+        raise CliError(N_("{file}: no such file"), params={"file": file})
     conn = redis(settings)
     with session(settings) as s:
         pkg = add_model(session=s, settings=settings, zip_path=path, name=name or path.stem,
@@ -77,10 +80,10 @@ def add(file: str, name: str | None, task_type: str, network: bool, distributed:
     if wait:
         warn_no_worker(conn)
         pkg = _wait_model(settings, pkg.id, timeout)
-    out(as_json, model_summary(pkg), f"model {pkg.id} {pkg.status.value}: {pkg.name}"
-                                     + (f"\n{pkg.reason}" if pkg.reason else ""))
+    out(as_json, model_summary(pkg), _("model {id} {status}: {name}", id=pkg.id, status=status_text(pkg.status),
+                                       name=pkg.name) + (f"\n{pkg.reason}" if pkg.reason else ""))
     if wait and pkg.status == DeployStatus.failed:
-        print(f"deploy failed: {pkg.reason}", file=sys.stderr)
+        print(_("deploy failed: {reason}", reason=pkg.reason), file=sys.stderr)
         exit_with(1)
 
 
@@ -107,7 +110,7 @@ def list_(as_json: bool, settings: Settings) -> None:
         rows = [{"id": m.id, "name": m.name, "task_type": m.task_type.value, "status": m.status.value}
                 for m in list_models(session=s)]
     out(as_json, rows, "\n".join(f"{r['id']:>4}  {r['status']:<10} {r['task_type']:<22} {r['name']}"
-                                 for r in rows) or "no models")
+                                 for r in rows) or _("no models"))
 
 
 @model.command()
@@ -125,7 +128,7 @@ def redeploy(model_id: int, wait: bool, timeout: float, as_json: bool, settings:
         pkg = redeploy_model(session=s, connection=conn, model_id=model_id)
     if wait:
         pkg = _wait_model(settings, pkg.id, timeout)
-    out(as_json, model_summary(pkg), f"model {pkg.id} {pkg.status.value}")
+    out(as_json, model_summary(pkg), _("model {id} {status}", id=pkg.id, status=status_text(pkg.status)))
 
 
 @model.command()
@@ -138,7 +141,7 @@ def delete(model_id: int, as_json: bool, settings: Settings) -> None:
 
     with session(settings) as s:
         delete_model(session=s, settings=settings, model_id=model_id)
-    out(as_json, {"deleted": model_id}, f"model {model_id} deleted")
+    out(as_json, {"deleted": model_id}, _("model {id} deleted", id=model_id))
 
 
 @model.command()

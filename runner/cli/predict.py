@@ -7,7 +7,18 @@ from pathlib import Path
 
 import click
 
-from runner.cli.common import CliError, exit_with, json_option, out, pass_settings, redis, session, warn_no_worker
+from runner.cli.common import (
+    CliError,
+    exit_with,
+    json_option,
+    out,
+    pass_settings,
+    redis,
+    session,
+    status_text,
+    warn_no_worker,
+)
+from shared.core.i18n import N_, _
 from shared.core.settings import Settings
 
 
@@ -37,7 +48,7 @@ def predict(task_id: int, run_id: int | None, weights: str | None, images: str, 
     elif src.is_file():
         files = [src]
     else:
-        raise CliError(f"--images {images}: no such file or folder")
+        raise CliError(N_("--images {images}: no such file or folder"), params={"images": images})
     uploads = [Upload(p.name, p.read_bytes()) for p in files]
     conn = redis(settings)
     with session(settings) as s:
@@ -48,7 +59,9 @@ def predict(task_id: int, run_id: int | None, weights: str | None, images: str, 
     deadline = time.monotonic() + timeout
     while pred.status in (PredictionStatus.queued, PredictionStatus.running):
         if time.monotonic() > deadline:
-            raise CliError(f"prediction {pred.id} still {pred.status.value} after {timeout:.0f} s")
+            raise CliError(N_("prediction {prediction_id} still {prediction_status} after {timeout:.0f} s"),
+                           params={"prediction_id": pred.id, "prediction_status": pred.status.value,
+                                   "timeout": timeout})
         time.sleep(0.3)
         with session(settings) as s:
             pred = get_prediction(session=s, prediction_id=pred.id)
@@ -64,7 +77,8 @@ def predict(task_id: int, run_id: int | None, weights: str | None, images: str, 
     data = {"id": pred.id, "status": pred.status.value, "reason": pred.reason, "task": pred.task_id,
             "run": pred.run_id, "weights": pred.weights, "output_dir": str(outdir),
             "images": (pred.outputs or {}).get("images", {}), "extra_outputs": (pred.outputs or {}).get("extra", [])}
-    lines = [f"prediction {pred.id} {pred.status.value}" + (f": {pred.reason}" if pred.reason else "")]
+    lines = [_("prediction {id} {status}", id=pred.id, status=status_text(pred.status))
+             + (f": {pred.reason}" if pred.reason else "")]
     for name, r in data["images"].items():
         lines.append(f"  {name}: {r['status']}" + (f" ({r['note']})" if r.get("note") else ""))
     out(as_json, data, "\n".join(lines))

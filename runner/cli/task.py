@@ -15,8 +15,10 @@ from runner.cli.common import (
     redis,
     session,
     split_kv,
+    status_text,
     warn_no_worker,
 )
+from shared.core.i18n import N_, _
 from shared.core.settings import Settings
 from shared.records import Pruner, Sampler
 
@@ -47,7 +49,8 @@ def _wait_task(settings: Settings, task_id: int, timeout: float):
         if t.status.finished:
             return t
         if time.monotonic() > deadline:
-            raise CliError(f"task {task_id} still {t.status.value} after {timeout:.0f} s")
+            raise CliError(N_("task {task_id} still {task_status} after {timeout:.0f} s"),
+                           params={"task_id": task_id, "task_status": t.status.value, "timeout": timeout})
         time.sleep(0.5)
 
 
@@ -130,7 +133,8 @@ def create(*, name: str, model_id: int, dataset_id: int, epochs: int, runs: int,
         t = _wait_task(settings, t.id, timeout)
     with session(settings) as s:
         data = task_summary(session=s, task=t, with_metrics=wait)
-    out(as_json, data, f"task {t.id} {t.status.value}" + (f": {t.reason}" if t.reason else ""))
+    out(as_json, data,
+        _("task {id} {status}", id=t.id, status=status_text(t.status)) + (f": {t.reason}" if t.reason else ""))
     if wait and t.status.value != "completed":
         exit_with(1)
 
@@ -169,7 +173,7 @@ def list_(status: str | None, search: str | None, limit: int, as_json: bool, set
     with session(settings) as s:
         rows, total = list_tasks(session=s, flt=TaskFilter(status=status, search=search), offset=0, limit=limit)
     out(as_json, {"total": total, "tasks": rows},
-        "\n".join(f"{r['id']:>4}  {r['status']:<10} {r['name']}" for r in rows) or "no tasks")
+        "\n".join(f"{r['id']:>4}  {r['status']:<10} {r['name']}" for r in rows) or _("no tasks"))
 
 
 @task.command()
@@ -193,7 +197,8 @@ def stop(task_id: int, timeout: float, as_json: bool, settings: Settings) -> Non
         time.sleep(0.2)
         with session(settings) as s:
             t = get_task(session=s, task_id=task_id)
-    out(as_json, {"id": t.id, "status": t.status.value}, f"task {t.id} {t.status.value}")
+    out(as_json, {"id": t.id, "status": t.status.value},
+        _("task {id} {status}", id=t.id, status=status_text(t.status)))
 
 
 @task.command()
@@ -210,7 +215,7 @@ def clone(task_id: int, name: str | None, as_json: bool, settings: Settings) -> 
         t = clone_task(session=s, task_id=task_id, name=name, max_parallel_default=settings.max_parallel_runs,
                        settings=settings)
     _schedule(settings, t.id)
-    out(as_json, {"id": t.id, "name": t.name, "status": t.status.value}, f"task {t.id} created")
+    out(as_json, {"id": t.id, "name": t.name, "status": t.status.value}, _("task {id} created", id=t.id))
 
 
 @task.command()
@@ -227,7 +232,8 @@ def rerun(run_id: int, as_json: bool, settings: Settings) -> None:
         run = rerun_run(session=s, run_id=run_id)
         gpus = get_task(session=s, task_id=run.task_id).gpus_per_run
     enqueue_run(run.id, connection=conn, attempt=run.attempt, gpus=gpus)
-    out(as_json, {"run": run.id, "task": run.task_id, "status": run.status.value}, f"run {run.id} queued again")
+    out(as_json, {"run": run.id, "task": run.task_id, "status": run.status.value}, 
+        _("run {id} queued again", id=run.id))
 
 
 @task.command()
@@ -243,10 +249,10 @@ def weights(task_id: int, output: str, run_id: int | None, as_json: bool, settin
 
     with session(settings) as s:
         made = write_weights_zip(session=s, settings=settings, task_id=task_id, run_id=run_id, dest=output)
-    text = f"wrote {made.path} (run {made.run_id})"
+    text = _("wrote {path} (run {run_id})", path=made.path, run_id=made.run_id)
     if made.partial:
-        text += (f"\nrun {made.run_id} is still running: this is a partial snapshot (see PARTIAL.txt in the zip); "
-                 "download again once it has finished")
+        text += "\n" + _("run {run_id} is still running: this is a partial snapshot (see PARTIAL.txt in the zip); "
+                         "download again once it has finished", run_id=made.run_id)
     data: dict = {"task": task_id, "run": made.run_id, "zip": str(made.path)}
     if made.partial:
         data["partial"] = True

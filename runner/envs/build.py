@@ -39,6 +39,7 @@ from runner.execute.explain import network_hint
 from runner.safefs import write_new
 from shared.contract.names import INSTALL_SCRIPT
 from shared.core.errors import EnvBuildError, TrainyardError
+from shared.core.i18n import N_
 from shared.core.settings import Settings
 
 
@@ -72,8 +73,9 @@ def ensure_env(*, settings: Settings, requirements: list[str], constraints: Iter
     requirements, constraints, options = list(requirements), list(constraints), list(options)
     emit: LogFn = log or (lambda _line: None)
     if install_script is not None and run_install_script is None:
-        raise EnvBuildError(f"{Path(install_script).name} needs the sandbox to run, and no sandbox runner "
-                            "was given to the environment builder.")
+        raise EnvBuildError(N_("{name} needs the sandbox to run, and no sandbox runner was given to the "
+                               "environment builder."),
+                            params={"name": Path(install_script).name})
     script_text = Path(install_script).read_text(encoding="utf-8", errors="replace") if install_script else None
     key = env_key(python=settings.env_python, requirements=requirements, constraints=constraints, options=options,
                   install_script=script_text, settings=settings,
@@ -162,14 +164,17 @@ def _build(*, settings: Settings, key: str, path: Path, requirements: list[str],
                 os.replace(building_log, failed_log)
             if isinstance(exc, StepFailed):
                 body = "\n".join(exc.lines)
-                raise EnvBuildError(
-                    f"Building the environment failed: {exc.headline}."
-                    + _index_hint(exc)
-                    + (f"\n{body}" if body else "")
-                    + f"\n(full log: {_relative(settings, failed_log)})") from None
+                # The headline and lines are the installer's own words (uv's resolver, pip, bash).
+                params = {"headline": exc.headline, "hint": _index_hint(exc), "body": body,
+                          "log": _relative(settings, failed_log)}
+                if body:
+                    raise EnvBuildError(N_("Building the environment failed: {headline}.{hint}\n{body}\n"
+                                           "(full log: {log})"), params=params) from None
+                raise EnvBuildError(N_("Building the environment failed: {headline}.{hint}\n(full log: {log})"),
+                                    params=params) from None
             if isinstance(exc, Exception):
-                raise EnvBuildError(f"Building the environment failed: {exc} "
-                                    f"(full log: {_relative(settings, failed_log)})") from exc
+                raise EnvBuildError(N_("Building the environment failed: {exc} (full log: {log})"),
+                                    params={"exc": exc, "log": _relative(settings, failed_log)}) from exc
             raise
     write_new(state, FREEZE_FILE, ("\n".join(freeze) + ("\n" if freeze else "")).encode())
     os.replace(building_log, state / INSTALL_LOG)

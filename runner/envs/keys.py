@@ -17,6 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from shared.core.errors import EnvBuildError
+from shared.core.i18n import N_
 from shared.core.settings import Settings
 
 # Bump when the build recipe changes in a way that makes old envs wrong.
@@ -51,11 +52,13 @@ def _python_version(real_path: str, mtime_ns: int, size: int) -> str:
         proc = subprocess.run([real_path, "-c", _IDENTITY],
                               capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise EnvBuildError(f"The environment interpreter {real_path} cannot be run ({exc}); "
-                            "set TRAINYARD_ENV_PYTHON to a working python3.") from exc
+        raise EnvBuildError(N_("The environment interpreter {real_path} cannot be run ({exc}); set "
+                               "TRAINYARD_ENV_PYTHON to a working python3."),
+                            params={"real_path": real_path, "exc": exc}) from exc
     if proc.returncode != 0:
-        raise EnvBuildError(f"The environment interpreter {real_path} failed to start: "
-                            f"{proc.stderr.strip()[-500:]}; set TRAINYARD_ENV_PYTHON to a working python3.")
+        raise EnvBuildError(N_("The environment interpreter {real_path} failed to start: {stderr}; set "
+                               "TRAINYARD_ENV_PYTHON to a working python3."),
+                            params={"real_path": real_path, "stderr": proc.stderr.strip()[-500:]})
     return proc.stdout.strip()
 
 
@@ -64,8 +67,9 @@ def _interpreter(python: str) -> tuple[str, str]:
     try:
         st = os.stat(real)
     except OSError as exc:
-        raise EnvBuildError(f"The environment interpreter {python} does not exist; "
-                            "set TRAINYARD_ENV_PYTHON to an installed python3 (e.g. /usr/bin/python3.11).") from exc
+        raise EnvBuildError(N_("The environment interpreter {python} does not exist; set TRAINYARD_ENV_PYTHON to "
+                               "an installed python3 (e.g. /usr/bin/python3.11)."),
+                            params={"python": python}) from exc
     return real, _python_version(real, st.st_mtime_ns, st.st_size)
 
 

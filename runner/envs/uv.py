@@ -20,6 +20,7 @@ from runner.envs.keys import overrides_index
 from runner.envs.layout import LogFn
 from runner.safefs import read_head
 from shared.core.errors import EnvBuildError
+from shared.core.i18n import N_
 from shared.core.settings import Settings
 
 _METADATA_HEAD = 64 * 1024  # Name and Version come first; a description can be megabytes
@@ -44,8 +45,8 @@ def find_uv() -> str:
     except (ImportError, FileNotFoundError):
         pass
     raise EnvBuildError(
-        "uv is not installed, so model environments cannot be built. "
-        "Install it into the platform's Python with `pip install uv`.")
+        N_("uv is not installed, so model environments cannot be built. "
+        "Install it into the platform's Python with `pip install uv`."))
 
 
 class StepFailed(Exception):

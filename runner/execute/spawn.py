@@ -23,6 +23,7 @@ from runner.execute.run import Execution
 from runner.sandbox import UNSAFE_WARNING, SandboxSpec, build_command, popen_kwargs
 from shared.contract.ansi import strip_ansi
 from shared.core.errors import SandboxError
+from shared.core.i18n import N_
 
 _TAIL_LINES = 20                 # lines of output quoted in Outcome.reason
 
@@ -94,7 +95,8 @@ def _execute(*, spec: SandboxSpec, settings: Any, log_path: Path, on_line: Calla
     except (OSError, subprocess.SubprocessError) as exc:
         log.note(f"could not start {argv[0]}: {exc}")
         log.close()
-        raise SandboxError(f"The run could not start: {argv[0]}: {exc}") from exc
+        raise SandboxError(N_("The run could not start: {program}: {exc}"), params={"program": argv[0],
+                                                                                    "exc": exc}) from exc
     run = Execution(spec=spec, settings=settings, log=log, proc=proc, on_line=on_line, check=check,
                      check_interval=check_interval, on_sample=on_sample, sample_interval=sample_interval,
                      started=started, refusals=refusals)

@@ -23,6 +23,7 @@ from runner.jobs.common import tail
 from runner.sandbox import Limits, Mount, SandboxSpec
 from shared.contract.names import INSTALL_SCRIPT
 from shared.core.errors import EnvBuildError, TrainyardError
+from shared.core.i18n import N_
 from shared.core.settings import Settings
 from shared.records import DeployStatus, ModelPackage, Task, TaskStatus, utcnow
 
@@ -195,4 +196,4 @@ def _run_install_script(*, script: Path, env_path: Path, log, timeout_s: float) 
     finally:
         remove_tree(work)
     if not outcome.ok:
-        raise EnvBuildError(f"install_dependencies.sh failed: {outcome.reason}")
+        raise EnvBuildError(N_("install_dependencies.sh failed: {reason}"), params={"reason": outcome.reason})

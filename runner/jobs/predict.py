@@ -25,6 +25,7 @@ from shared.contract.names import (
 )
 from shared.contract.params import to_argv
 from shared.core.errors import NotFoundError, TrainyardError
+from shared.core.i18n import N_
 from shared.records import ModelPackage, Run
 
 
@@ -86,7 +87,8 @@ def run_prediction(prediction_id: int) -> None:
         try:  # checked through fds: the run's own code may have left a link in its work dir
             weights_host = safe_file(settings, run, pred.weights)
         except NotFoundError:
-            raise TrainyardError(f"the weights file {pred.weights} of run {run.id} is gone") from None
+            raise TrainyardError(N_("the weights file {weights} of run {run_id} is gone"),
+                                 params={"weights": pred.weights, "run_id": run.id}) from None
         weights_inside = visible(settings, weights_host, f"/weights/{weights_host.name}")
         gpus = ctx.gpus.acquire()
         argv = build_predict_argv(python=str(env_path / "bin" / "python"), model=model,

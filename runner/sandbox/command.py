@@ -15,6 +15,7 @@ from runner.sandbox.bwrap import SYSTEM_DIRS, check_sandbox, feats_of, gpu_bind_
 from runner.sandbox.environ import base_env, host_path, index_mounts
 from runner.sandbox.spec import UNSAFE_WARNING, WORKSPACE, Mount, SandboxSpec
 from shared.core.errors import SandboxError
+from shared.core.i18n import N_
 
 log = logging.getLogger(__name__)
 
@@ -51,37 +52,44 @@ def _under_system(path: str) -> bool:
 
 def _validate(spec: SandboxSpec) -> None:
     if not spec.argv:
-        raise SandboxError("Nothing to run: the sandbox command is empty.")
+        raise SandboxError(N_("Nothing to run: the sandbox command is empty."))
     if not spec.workdir.is_dir():
-        raise SandboxError(f"The run's work dir {spec.workdir} does not exist; create it before starting the run.")
+        raise SandboxError(N_("The run's work dir {workdir} does not exist; create it before starting the run."),
+                           params={"workdir": spec.workdir})
     for m in spec.mounts:
         if not m.inside.startswith("/") or ".." in m.inside.split("/"):
-            raise SandboxError(f"Mount target {m.inside!r} must be an absolute path without '..'.")
+            raise SandboxError(N_("Mount target {inside!r} must be an absolute path without '..'."),
+                               params={"inside": m.inside})
         if m.inside.rstrip("/") in ("", "/proc", "/dev", "/sys"):
-            raise SandboxError(f"Mount target {m.inside!r} would hide a system directory of the sandbox.")
+            raise SandboxError(N_("Mount target {inside!r} would hide a system directory of the sandbox."),
+                               params={"inside": m.inside})
         if not Path(m.host).exists():
-            raise SandboxError(f"Cannot mount {m.host} at {m.inside}: {m.host} does not exist.")
+            raise SandboxError(N_("Cannot mount {host} at {inside}: {host} does not exist."),
+                               params={"host": m.host, "inside": m.inside})
 
 
 def _check_uid_access(spec: SandboxSpec, uid: int, mounts: Iterable[Mount]) -> None:
     for m in mounts:
         blocked = blocked_for(Path(m.host), uid=uid, gid=uid, need=os.R_OK)
         if blocked:
-            raise SandboxError(f"The sandbox user (uid {uid}) cannot read {m.host} (mounted at {m.inside}): "
-                               f"{blocked}. Keep DATA_DIR and model environments outside 0700 directories such "
-                               "as /root, or make them world-searchable.")
+            raise SandboxError(N_("The sandbox user (uid {uid}) cannot read {host} (mounted at {inside}): "
+                                  "{blocked}. Keep DATA_DIR and model environments outside 0700 directories such "
+                                  "as /root, or make them world-searchable."),
+                               params={"uid": uid, "host": m.host, "inside": m.inside, "blocked": blocked})
     blocked = blocked_for(spec.workdir.parent, uid=uid, gid=uid, need=os.X_OK)
     if blocked:
-        raise SandboxError(f"The sandbox user (uid {uid}) cannot reach the work dir {spec.workdir}: {blocked}. "
-                           "Keep DATA_DIR outside 0700 directories such as /root.")
+        raise SandboxError(N_("The sandbox user (uid {uid}) cannot reach the work dir {workdir}: {blocked}. Keep "
+                              "DATA_DIR outside 0700 directories such as /root."),
+                           params={"uid": uid, "workdir": spec.workdir, "blocked": blocked})
     exe = spec.argv[0]
     if os.path.isabs(exe):
         host_exe = host_path(spec, exe) or exe
         blocked = blocked_for(Path(host_exe), uid=uid, gid=uid, need=os.R_OK | os.X_OK)
         if blocked:
-            raise SandboxError(f"The sandbox user (uid {uid}) cannot run {exe}: {blocked}. Build run "
-                               "environments on an interpreter every user can reach (TRAINYARD_ENV_PYTHON, "
-                               "e.g. /usr/bin/python3.11), not on one under root's home.")
+            raise SandboxError(N_("The sandbox user (uid {uid}) cannot run {exe}: {blocked}. Build run "
+                                  "environments on an interpreter every user can reach (TRAINYARD_ENV_PYTHON, e.g. "
+                                  "/usr/bin/python3.11), not on one under root's home."),
+                               params={"uid": uid, "exe": exe, "blocked": blocked})
 
 
 def build_command(*, spec: SandboxSpec, settings: Any, egress: Path | None = None) -> tuple[list[str], dict[str, str]]:
@@ -99,7 +107,7 @@ def build_command(*, spec: SandboxSpec, settings: Any, egress: Path | None = Non
     """
     _validate(spec)
     if spec.network and egress is None and not settings.unsafe_no_sandbox:
-        raise SandboxError("A sandbox with network needs the egress proxy's socket; none was given.")
+        raise SandboxError(N_("A sandbox with network needs the egress proxy's socket; none was given."))
     uid = drop_uid(spec.uid)
     extra = _interpreter_mounts(spec, settings)
     if spec.install and settings is not None:

@@ -10,6 +10,7 @@ from typing import Any
 from runner.sandbox.access import drop_uid
 from runner.sandbox.spec import WORKSPACE, Mount, SandboxSpec
 from shared.core.errors import SandboxError
+from shared.core.i18n import N_
 
 
 def _env_root(argv: list[str]) -> str | None:
@@ -125,7 +126,8 @@ def visible_path(*, spec: SandboxSpec, host: Path, settings: Any) -> str:
             if best is None or len(h) > best[0]:
                 best = (len(h), ins.rstrip("/") + host_s[len(h.rstrip("/")):] if host_s != h else ins)
     if best is None:
-        raise SandboxError(f"{host_s} is not visible inside the sandbox: it is neither under the run's work dir "
-                           f"{spec.workdir} nor under any mount.")
+        raise SandboxError(N_("{host_s} is not visible inside the sandbox: it is neither under the run's work dir "
+                              "{workdir} nor under any mount."),
+                           params={"host_s": host_s, "workdir": spec.workdir})
     return best[1]
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.core.errors import FieldError
+from shared.core.i18n import N_
 
 WORKSPACE = "/workspace"
 # The id user code sees for itself inside the sandbox; the host's /etc/passwd
@@ -51,12 +52,14 @@ class Limits:
         known = [f.name for f in fields(cls)]
         for key, value in (overrides or {}).items():
             if key not in known:
-                raise FieldError(key, f"is not a run limit; the limits are {', '.join(known)}")
+                raise FieldError(key, N_("is not a run limit; the limits are {known}"),
+                                      params={"known": ', '.join(known)})
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
-                raise FieldError(key, f"must be a positive whole number or empty (no limit), not {value!r}")
+                raise FieldError(key, N_("must be a positive whole number or empty (no limit), not {value!r}"),
+                                      params={"value": value})
             values[key] = value
         if values["max_line_bytes"] is None:
-            raise FieldError("max_line_bytes", "cannot be unlimited; a line longer than this is cut")
+            raise FieldError("max_line_bytes", N_("cannot be unlimited; a line longer than this is cut"))
         mem = values["memory_bytes"]
         shm = getattr(settings, "shm_size", None) or (mem // 2 if mem else None)
         values["shm_bytes"] = min(shm, mem) if shm and mem else shm

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import lzma
 import os
-import re
 import shutil
-import stat
 import tempfile
 import time
 import zipfile
@@ -27,8 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shared.contract.names import APPLEDOUBLE_PREFIX, JUNK_DIRS, JUNK_FILES
+from shared.contract.zipentries import FIX_ZIP, clean_parts, entry_kind, entry_name, is_junk
 from shared.core.errors import ArchiveError
+from shared.core.i18n import N_
 from shared.core.settings import format_size
 
 _CHUNK = 1024 * 1024
@@ -43,11 +42,7 @@ _SUPPORTED_METHODS = {
     zipfile.ZIP_LZMA: "lzma",
 }
 _METHOD_NAMES = {9: "Deflate64", 6: "Implode", 93: "Zstandard", 95: "XZ", 98: "PPMd", 99: "AES"}
-_DRIVE_RE = re.compile(r"^[A-Za-z]:")
-# Zips made on Windows may upper-case names: junk is matched case-insensitively.
-_JUNK_FILES = {n.lower() for n in JUNK_FILES}
-_JUNK_DIRS = {n.lower() for n in JUNK_DIRS}
-_FIX_ZIP = "re-create the zip from the folder with a standard tool (`zip -r`, Finder or Explorer 'Compress')"
+
 
 
 @dataclass(frozen=True)
@@ -77,23 +72,10 @@ class ExtractResult:
     unwrapped: str | None  # name of the single top folder whose contents became the root
 
 
-def is_junk(name: str) -> bool:
-    """OS litter that is never extracted: __MACOSX/, .DS_Store, Thumbs.db, AppleDouble ``._*`` files."""
-    parts = [p for p in name.replace("\\", "/").split("/") if p]
-    if not parts:
-        return False
-    if any(p.lower() in _JUNK_DIRS for p in parts):
-        return True
-    base = parts[-1]
-    if name.endswith("/"):
-        return False
-    return base.lower() in _JUNK_FILES or base.startswith(APPLEDOUBLE_PREFIX)
-
-
 @dataclass
 class _Entry:
     info: zipfile.ZipInfo
-    name: str  # as decoded by _entry_name
+    name: str  # as decoded by entry_name
     parts: tuple[str, ...]
     is_dir: bool
 
@@ -102,76 +84,12 @@ class _Entry:
         return "/".join(self.parts)
 
 
-def _clean_parts(raw: str) -> tuple[str, ...]:
-    """The entry's path components, or ArchiveError if it could land outside the root.
-
-    Backslashes are read as separators (old Windows tools write them), so a
-    ``..\\..\\x`` trick is caught by the same ``..`` rule as ``../../x``.
-    """
-    shown = repr(raw) if any(ord(c) < 32 for c in raw) else f"'{raw}'"
-    if "\x00" in raw:
-        raise ArchiveError(f"zip entry {shown} has a NUL byte in its name; {_FIX_ZIP}")
-    if any(ord(c) < 32 or ord(c) == 127 for c in raw):
-        raise ArchiveError(f"zip entry {shown} has control characters in its name; rename the file")
-    name = raw.replace("\\", "/")
-    if name.startswith("/"):
-        raise ArchiveError(f"zip entry {shown} has an absolute path; only relative paths are allowed. "
-                           f"{_FIX_ZIP[0].upper()}{_FIX_ZIP[1:]}")
-    if _DRIVE_RE.match(name):
-        raise ArchiveError(f"zip entry {shown} starts with a drive letter; only relative paths are allowed. "
-                           f"{_FIX_ZIP[0].upper()}{_FIX_ZIP[1:]}")
-    parts = tuple(p for p in name.split("/") if p not in ("", "."))
-    if ".." in parts:
-        raise ArchiveError(f"zip entry {shown} has a '..' component that points outside the archive; "
-                           f"{_FIX_ZIP}")
-    for p in parts:
-        if len(p.encode("utf-8", "surrogateescape")) > 255:
-            raise ArchiveError(f"zip entry {shown} has a name component longer than 255 bytes; rename it")
-    return parts
-
-
-def _entry_name(info: zipfile.ZipInfo) -> str:
-    """The entry's name, decoded the way its maker most likely meant it.
-
-    Without the UTF-8 flag zipfile decodes names as cp437, but macOS and Linux
-    tools write UTF-8 without setting the flag, and Windows Explorer in Chinese
-    locales writes GBK. cp437 maps every byte, so the raw bytes are recovered
-    exactly and tried as UTF-8, then GBK, before cp437 is kept.
-    """
-    if info.flag_bits & 0x800:
-        return info.filename
-    raw = info.orig_filename.encode("cp437")
-    if raw.isascii():
-        return info.filename
-    for encoding in ("utf-8", "gbk"):
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return info.filename
-
-
-def _entry_kind(info: zipfile.ZipInfo, name: str, shown: str) -> bool:
-    """True for a directory, False for a regular file; ArchiveError for anything else."""
-    mode = info.external_attr >> 16
-    fmt = stat.S_IFMT(mode)
-    if fmt == stat.S_IFLNK:
-        raise ArchiveError(f"zip entry {shown} is a symbolic link; links are not allowed in uploads. "
-                           "Replace it with the file it points to (plain `zip -r` stores the file, "
-                           "`zip -y` stores the link)")
-    if fmt not in (0, stat.S_IFREG, stat.S_IFDIR):
-        kinds = {stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
-                 stat.S_IFIFO: "a named pipe (FIFO)", stat.S_IFSOCK: "a socket"}
-        kind = kinds.get(fmt, f"a special file (mode {oct(mode)})")
-        raise ArchiveError(f"zip entry {shown} is {kind}; only regular files and folders are allowed")
-    return name.endswith("/") or fmt == stat.S_IFDIR
-
-
 def _plan(zf: zipfile.ZipFile, zip_name: str, size: int, limits: ArchiveLimits) -> list[_Entry]:
     infos = zf.infolist()
     if len(infos) > limits.max_entries:
-        raise ArchiveError(f"{zip_name} has {len(infos)} entries; the limit is {limits.max_entries}. "
-                           "Split the upload or ask the administrator to raise TRAINYARD_MAX_ENTRIES")
+        raise ArchiveError(N_("{zip_name} has {count} entries; the limit is {limit}. Split the upload or ask the "
+                              "administrator to raise TRAINYARD_MAX_ENTRIES"),
+                           params={"zip_name": zip_name, "count": len(infos), "limit": limits.max_entries})
     entries: list[_Entry] = []
     files: dict[str, str] = {}  # exact path -> entry name, for regular files
     dirs: dict[str, str] = {}  # exact path -> entry name, explicit and implied folders
@@ -182,38 +100,44 @@ def _plan(zf: zipfile.ZipFile, zip_name: str, size: int, limits: ArchiveLimits) 
         exact = files if not as_dir else dirs
         other = dirs if not as_dir else files
         if path in other:
-            raise ArchiveError(f"zip entry '{entry}' clashes with '{other[path]}': '{path}' is used "
-                               "both as a file and as a folder; rename one of them")
+            raise ArchiveError(N_("zip entry '{entry}' clashes with '{other}': '{path}' is used both as a file and "
+                                  "as a folder; rename one of them"),
+                               params={"entry": entry, "other": other[path], "path": path})
         if path in exact:
             if as_dir:
                 return  # the same folder named twice (explicitly or by its files) is harmless
-            raise ArchiveError(f"zip entry '{entry}' appears twice in the archive; {_FIX_ZIP}")
+            raise ArchiveError(N_("zip entry '{entry}' appears twice in the archive; {fix_zip}"),
+                               params={"entry": entry, "fix_zip": FIX_ZIP})
         key = path.casefold()
         if key in folded and folded[key][0] != path:
-            raise ArchiveError(f"zip entries '{folded[key][1]}' and '{entry}' differ only in upper/lower "
-                               f"case ('{folded[key][0]}' vs '{path}'); they would overwrite each other on "
-                               "Windows and macOS. Rename one of them")
+            raise ArchiveError(N_("zip entries '{first}' and '{entry}' differ only in upper/lower case "
+                                  "('{first_path}' vs '{path}'); they would overwrite each other on Windows and "
+                                  "macOS. Rename one of them"),
+                               params={"first": folded[key][1], "entry": entry, "first_path": folded[key][0],
+                                       "path": path})
         folded[key] = (path, entry)
         exact[path] = entry
 
     for info in infos:
-        name = _entry_name(info)
+        name = entry_name(info)
         shown = f"'{name}'"
-        parts = _clean_parts(name)
+        parts = clean_parts(name)
         if is_junk(name):
             continue
-        is_dir = _entry_kind(info, name, shown)
+        is_dir = entry_kind(info, name, shown)
         if not parts:
             if is_dir:
                 continue  # "./" or "/"-only folder entries name the root itself
-            raise ArchiveError(f"zip entry {shown} has no file name; {_FIX_ZIP}")
+            raise ArchiveError(N_("zip entry {shown} has no file name; {fix_zip}"),
+                               params={"shown": shown, "fix_zip": FIX_ZIP})
         if info.flag_bits & 0x1:
-            raise ArchiveError(f"zip entry {shown} is encrypted; upload a zip without a password")
+            raise ArchiveError(N_("zip entry {shown} is encrypted; upload a zip without a password"),
+                               params={"shown": shown})
         if not is_dir and info.compress_type not in _SUPPORTED_METHODS:
             method = _METHOD_NAMES.get(info.compress_type, f"method {info.compress_type}")
-            raise ArchiveError(f"zip entry {shown} is compressed with {method}, which is not supported; "
-                               "re-create the zip with standard Deflate compression (`zip -r`, or "
-                               "7-Zip with 'Deflate' rather than 'Deflate64')")
+            raise ArchiveError(N_("zip entry {shown} is compressed with {method}, which is not supported; "
+                                  "re-create the zip with standard Deflate compression (`zip -r`, or 7-Zip with "
+                                  "'Deflate' rather than 'Deflate64')"), params={"shown": shown, "method": method})
         for i in range(1, len(parts)):
             claim("/".join(parts[:i]), True, name)
         claim("/".join(parts), is_dir, name)
@@ -224,25 +148,30 @@ def _plan(zf: zipfile.ZipFile, zip_name: str, size: int, limits: ArchiveLimits) 
             _check_ratio(shown, info.file_size, info.compress_size, limits)
         entries.append(_Entry(info=info, name=name, parts=parts, is_dir=is_dir))
     if not entries:
-        raise ArchiveError(f"{zip_name} contains no files; zip the folder's contents and upload again")
+        raise ArchiveError(N_("{zip_name} contains no files; zip the folder's contents and upload again"),
+                           params={"zip_name": zip_name})
     if total > limits.ratio_floor_bytes and total / max(size, 1) > limits.max_ratio:
-        raise ArchiveError(f"{zip_name} would unpack {format_size(total)} from {format_size(size)} "
-                           f"(ratio {total / max(size, 1):.0f}:1, limit {limits.max_ratio:.0f}:1); "
-                           "this looks like a zip bomb and was refused")
+        raise ArchiveError(N_("{zip_name} would unpack {unpacked} from {size} (ratio {ratio:.0f}:1, limit "
+                              "{max_ratio:.0f}:1); this looks like a zip bomb and was refused"),
+                           params={"zip_name": zip_name, "unpacked": format_size(total), "size": format_size(size),
+                                   "ratio": total / max(size, 1), "max_ratio": limits.max_ratio})
     return entries
 
 
 def _too_big(zip_name: str, limits: ArchiveLimits, shown: str) -> ArchiveError:
-    return ArchiveError(f"{zip_name} unpacks to more than {format_size(limits.max_uncompressed_bytes)} "
-                        f"(reached at entry {shown}); the limit is TRAINYARD_MAX_UNCOMPRESSED_BYTES. "
-                        "Upload a smaller archive")
+    return ArchiveError(N_("{zip_name} unpacks to more than {limit} (reached at entry {shown}); the limit is "
+                           "TRAINYARD_MAX_UNCOMPRESSED_BYTES. Upload a smaller archive"),
+                        params={"zip_name": zip_name, "limit": format_size(limits.max_uncompressed_bytes),
+                                "shown": shown})
 
 
 def _check_ratio(shown: str, uncompressed: int, compressed: int, limits: ArchiveLimits) -> None:
     if uncompressed > limits.ratio_floor_bytes and uncompressed / max(compressed, 1) > limits.max_ratio:
-        raise ArchiveError(f"zip entry {shown} expands {format_size(compressed)} to "
-                           f"{format_size(uncompressed)} (ratio {uncompressed / max(compressed, 1):.0f}:1, "
-                           f"limit {limits.max_ratio:.0f}:1); this looks like a zip bomb and was refused")
+        raise ArchiveError(N_("zip entry {shown} expands {compressed} to {uncompressed} (ratio {ratio:.0f}:1, "
+                              "limit {max_ratio:.0f}:1); this looks like a zip bomb and was refused"),
+                           params={"shown": shown, "compressed": format_size(compressed),
+                                   "uncompressed": format_size(uncompressed),
+                                   "ratio": uncompressed / max(compressed, 1), "max_ratio": limits.max_ratio})
 
 
 def _unwrap_name(entries: list[_Entry]) -> str | None:
@@ -279,20 +208,25 @@ def safe_extract(*, zip_path: Path, dest: Path, limits: ArchiveLimits,
     dest = Path(dest)
     zip_name = display_name or zip_path.name
     if dest.exists() or dest.is_symlink():
-        raise ArchiveError(f"cannot extract {zip_name}: the destination {dest} already exists")
+        raise ArchiveError(N_("cannot extract {zip_name}: the destination {dest} already exists"),
+                           params={"zip_name": zip_name, "dest": dest})
     try:
         size = zip_path.stat().st_size
     except OSError as err:
-        raise ArchiveError(f"cannot read {zip_name}: {err.strerror or err}") from None
+        raise ArchiveError(N_("cannot read {zip_name}: {error}"),
+                           params={"zip_name": zip_name, "error": err.strerror or err}) from None
     if limits.max_compressed_bytes is not None and size > limits.max_compressed_bytes:
-        raise ArchiveError(f"{zip_name} is {format_size(size)}; uploads are limited to "
-                           f"{format_size(limits.max_compressed_bytes)} (TRAINYARD_MAX_UPLOAD)")
+        raise ArchiveError(N_("{zip_name} is {size}; uploads are limited to {limit} (TRAINYARD_MAX_UPLOAD)"),
+                           params={"zip_name": zip_name, "size": format_size(size),
+                                   "limit": format_size(limits.max_compressed_bytes)})
     try:
         zf = zipfile.ZipFile(zip_path)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as err:
-        raise ArchiveError(f"{zip_name} is not a zip archive ({err}); upload a .zip file") from None
+        raise ArchiveError(N_("{zip_name} is not a zip archive ({err}); upload a .zip file"),
+                           params={"zip_name": zip_name, "err": err}) from None
     except OSError as err:
-        raise ArchiveError(f"cannot read {zip_name}: {err.strerror or err}") from None
+        raise ArchiveError(N_("cannot read {zip_name}: {error}"),
+                           params={"zip_name": zip_name, "error": err.strerror or err}) from None
     with zf:
         entries = _plan(zf, zip_name, size, limits)
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -303,7 +237,8 @@ def safe_extract(*, zip_path: Path, dest: Path, limits: ArchiveLimits,
             source = tmp / unwrapped if unwrapped is not None else tmp
             source.chmod(0o755)
             if dest.exists() or dest.is_symlink():
-                raise ArchiveError(f"cannot extract {zip_name}: the destination {dest} appeared meanwhile")
+                raise ArchiveError(N_("cannot extract {zip_name}: the destination {dest} appeared meanwhile"),
+                                   params={"zip_name": zip_name, "dest": dest})
             os.rename(source, dest)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -344,11 +279,13 @@ def _write_all(zf: zipfile.ZipFile, entries: list[_Entry], tmp: Path, zip_name: 
         except ArchiveError:
             raise
         except OSError as err:
-            raise ArchiveError(f"could not write zip entry {shown}: {err.strerror or err}") from None
+            raise ArchiveError(N_("could not write zip entry {shown}: {error}"),
+                               params={"shown": shown, "error": err.strerror or err}) from None
     if limits.ratio_floor_bytes < done and done / max(size, 1) > limits.max_ratio:
-        raise ArchiveError(f"{zip_name} unpacked {format_size(done)} from {format_size(size)} "
-                           f"(ratio {done / max(size, 1):.0f}:1, limit {limits.max_ratio:.0f}:1); "
-                           "this looks like a zip bomb and was refused")
+        raise ArchiveError(N_("{zip_name} unpacked {unpacked} from {size} (ratio {ratio:.0f}:1, limit "
+                              "{max_ratio:.0f}:1); this looks like a zip bomb and was refused"),
+                           params={"zip_name": zip_name, "unpacked": format_size(done), "size": format_size(size),
+                                   "ratio": done / max(size, 1), "max_ratio": limits.max_ratio})
     report(done, force=True)
     return files, done
 
@@ -367,14 +304,16 @@ def _write_one(zf: zipfile.ZipFile, entry: _Entry, target: Path, done: int, show
                 chunk = src.read(_CHUNK)
             except (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError) as err:
                 # bz2 reports bad data as a bare OSError; it is still the archive's fault, not the disk's.
-                raise ArchiveError(f"zip entry {shown} is corrupt ({err}); {_FIX_ZIP}") from None
+                raise ArchiveError(N_("zip entry {shown} is corrupt ({err}); {fix_zip}"),
+                                   params={"shown": shown, "err": err, "fix_zip": FIX_ZIP}) from None
             if not chunk:
                 break
             written += len(chunk)
             done += len(chunk)
             if written > info.file_size:
-                raise ArchiveError(f"zip entry {shown} holds more data than its header declares "
-                                   f"({info.file_size} bytes); the archive is corrupt or forged. {_FIX_ZIP}")
+                raise ArchiveError(N_("zip entry {shown} holds more data than its header declares "
+                                      "({size} bytes); the archive is corrupt or forged. {fix_zip}"),
+                                   params={"shown": shown, "size": info.file_size, "fix_zip": FIX_ZIP})
             if limits.max_uncompressed_bytes is not None and done > limits.max_uncompressed_bytes:
                 raise _too_big(zip_name, limits, shown)
             _check_ratio(shown, written, info.compress_size, limits)

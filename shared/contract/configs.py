@@ -25,6 +25,7 @@ import yaml
 
 from shared.contract.names import CONFIG_DIR, CONFIG_SUFFIXES, GLOBAL_VARIABLES, PREDICT_SCRIPT, TRAIN_SCRIPT
 from shared.core.errors import FieldError, PackageError
+from shared.core.i18n import N_
 
 _CONFIG_WORD = re.compile(r"(?:^|[-_])(config|cfg|configs)(?:$|[-_])", re.IGNORECASE)
 _HELP_WORD = re.compile(r"\bconfig(?:uration)?s?\b", re.IGNORECASE)
@@ -86,10 +87,12 @@ def check_config_value(value: str, config_files: list[str], *, field: str) -> st
         return rel
     shown = offered(config_files) or config_files
     if not shown:
-        raise FieldError(field, f"{text!r} is not a config file of the model package, which has none "
-                                f"({', '.join(CONFIG_SUFFIXES)} files)")
+        raise FieldError(field, N_("{text!r} is not a config file of the model package, which has none ({suffixes} "
+                                   "files)"),
+                                params={"text": text, "suffixes": ', '.join(CONFIG_SUFFIXES)})
     listing = ", ".join(shown[:12]) + (f" and {len(shown) - 12} more" if len(shown) > 12 else "")
-    raise FieldError(field, f"{text!r} is not a config file of the model package; pick one of {listing}")
+    raise FieldError(field, N_("{text!r} is not a config file of the model package; pick one of {listing}"),
+                            params={"text": text, "listing": listing})
 
 
 # --------------------------------------------------------------------------- literal positions
@@ -99,9 +102,10 @@ def _python_spans(text: str, filename: str) -> list[Span]:
     try:
         tree = ast.parse(text, filename=filename)
     except SyntaxError as exc:
-        raise PackageError(f"{filename} line {exc.lineno}: SyntaxError: {exc.msg}") from None
+        raise PackageError(N_("{filename} line {line}: SyntaxError: {msg}"),
+                           params={"filename": filename, "line": exc.lineno, "msg": exc.msg}) from None
     except ValueError as exc:  # NUL bytes
-        raise PackageError(f"{filename}: {exc}") from None
+        raise PackageError(N_("{filename}: {exc}"), params={"filename": filename, "exc": exc}) from None
     in_fstrings: set[int] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.JoinedStr):
@@ -131,7 +135,9 @@ def _yaml_spans(text: str, filename: str) -> list[Span]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
-        raise PackageError(f"{filename}{where}: not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
+        raise PackageError(N_("{filename}{where}: not valid YAML ({problem})"),
+                           params={"filename": filename, "where": where,
+                                   "problem": getattr(exc, 'problem', None) or exc}) from None
     spans: dict[int, Span] = {}
     seen: set[int] = set()
     stack: list[yaml.Node] = [d for d in docs if d is not None]
@@ -160,7 +166,8 @@ def _json_spans(text: str, filename: str) -> list[Span]:
     try:
         json.loads(text)
     except json.JSONDecodeError as exc:
-        raise PackageError(f"{filename} line {exc.lineno}: not valid JSON ({exc.msg})") from None
+        raise PackageError(N_("{filename} line {line}: not valid JSON ({msg})"),
+                           params={"filename": filename, "line": exc.lineno, "msg": exc.msg}) from None
     return [Span(m.start(), m.end(), json.loads(m.group())) for m in _JSON_STRING.finditer(text)]
 
 
@@ -173,7 +180,8 @@ def literal_spans(text: str, *, filename: str) -> list[Span]:
         return _yaml_spans(text, filename)
     if suffix == ".json":
         return _json_spans(text, filename)
-    raise PackageError(f"{filename}: not a config file ({', '.join(CONFIG_SUFFIXES)})")
+    raise PackageError(N_("{filename}: not a config file ({suffixes})"),
+                       params={"filename": filename, "suffixes": ', '.join(CONFIG_SUFFIXES)})
 
 
 def read_config_text(path: Path) -> str | None:

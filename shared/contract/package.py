@@ -34,8 +34,9 @@ from shared.contract.names import (
     WORK_DIR_FLAG,
 )
 from shared.contract.requirements import FlatRequirements, flatten_requirements
-from shared.contract.scriptargs import ScriptArgs, format_syntax_error, parse_source, read_arguments
+from shared.contract.scriptargs import ScriptArgs, parse_source, read_arguments, syntax_error
 from shared.core.errors import PackageError
+from shared.core.i18n import N_
 
 REQUIRED = (TRAIN_SCRIPT, PREDICT_SCRIPT, REQUIREMENTS_FILE, WEIGHTS_DIR + "/")
 _CODING_RE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
@@ -104,7 +105,7 @@ def check_package(*, root: Path, unwrapped: str | None = None) -> PackageReport:
     """Check an extracted package; PackageError lists every problem found."""
     root = Path(root)
     if not root.is_dir():
-        raise PackageError(f"the package folder {root} does not exist")
+        raise PackageError(N_("the package folder {root} does not exist"), params={"root": root})
     at_root = "at its root" + (f" (after unwrapping the single top folder '{unwrapped}/')" if unwrapped else "")
     problems: list[str] = []
     warnings: list[str] = []
@@ -136,9 +137,10 @@ def check_package(*, root: Path, unwrapped: str | None = None) -> PackageReport:
 
     if problems:
         if len(problems) == 1:
-            raise PackageError(problems[0])
-        raise PackageError(f"the model package has {len(problems)} problems; fix them and upload it again",
-                           details=problems)
+            # A problem is a line about one file, often an error caught above and kept as text.
+            raise PackageError(N_("{problem}"), params={"problem": problems[0]})
+        raise PackageError(N_("the model package has {count} problems; fix them and upload it again"),
+                           details=problems, params={"count": len(problems)})
     names = metric_names_of(root)
     return PackageReport(requirements=requirements, train_args=train_args, predict_args=predict_args,
                          has_install_script=has_script, install_script_violations=violations,
@@ -215,8 +217,10 @@ def read_source(path: Path, *, shown: str) -> str:
             m = _CODING_RE.match(head)
             if m:
                 declared = f" (it declares `coding: {m.group(1).decode('ascii', 'replace')}`)"
-        raise PackageError(f"{shown} line {line}: the file is not UTF-8 text (byte 0x{data[err.start]:02x})"
-                           f"{declared}; save it with UTF-8 encoding") from None
+        raise PackageError(N_("{shown} line {line}: the file is not UTF-8 text (byte 0x{byte:02x}){declared}; save "
+                              "it with UTF-8 encoding"),
+                           params={"shown": shown, "line": line, "byte": data[err.start],
+                                   "declared": declared}) from None
 
 
 def _compile(source: str, shown: str) -> None:
@@ -225,9 +229,10 @@ def _compile(source: str, shown: str) -> None:
     try:
         compile(source, shown, "exec", dont_inherit=True)
     except SyntaxError as err:  # errors only the compiler sees: 'return' outside function, ...
-        raise PackageError(format_syntax_error(shown, err)) from None
+        raise syntax_error(shown, err) from None
     except (ValueError, RecursionError, MemoryError) as err:
-        raise PackageError(f"{shown}: cannot be compiled ({type(err).__name__}: {err})") from None
+        raise PackageError(N_("{shown}: cannot be compiled ({error_type}: {err})"),
+                           params={"shown": shown, "error_type": type(err).__name__, "err": err}) from None
 
 
 def _script_args(root: Path, name: str, problems: list[str]) -> ScriptArgs:

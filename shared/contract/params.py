@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.core.errors import FieldError
+from shared.core.i18n import N_
 
 _RANGE_RE = re.compile(r"^\s*\[\s*([^,\]]+)\s*,\s*([^,\]]+)\s*\]\s*$")
 _SET_RE = re.compile(r"^\s*\{(.*)\}\s*$")
@@ -63,7 +64,8 @@ def split_words(raw: Any, *, field: str) -> list[str]:
     try:
         return shlex.split(str(raw))
     except ValueError as exc:
-        raise FieldError(field, f"{raw!r}: {exc}; close the quote, or quote a value that holds spaces") from None
+        raise FieldError(field, N_("{raw!r}: {exc}; close the quote, or quote a value that holds spaces"),
+                                params={"raw": raw, "exc": exc}) from None
 
 
 def words_text(values: Any) -> str:
@@ -101,10 +103,10 @@ def coerce(spec: Any, raw: Any, *, field: str) -> Any:
             return True
         if text in _FALSE:
             return False
-        raise FieldError(field, f"{raw!r} is not a boolean; use true or false")
+        raise FieldError(field, N_("{raw!r} is not a boolean; use true or false"), params={"raw": raw})
     if typ == "int":
         if isinstance(raw, bool):
-            raise FieldError(field, f"{raw!r} is not an integer")
+            raise FieldError(field, N_("{raw!r} is not an integer"), params={"raw": raw})
         if isinstance(raw, int):
             value: Any = raw
         else:
@@ -115,24 +117,25 @@ def coerce(spec: Any, raw: Any, *, field: str) -> Any:
                 try:
                     f = float(text)
                 except ValueError:
-                    raise FieldError(field, f"{raw!r} is not an integer (e.g. 16)") from None
+                    raise FieldError(field, N_("{raw!r} is not an integer (e.g. 16)"), params={"raw": raw}) from None
                 if not f.is_integer():
-                    raise FieldError(field, f"{raw!r} is not an integer (e.g. 16)") from None
+                    raise FieldError(field, N_("{raw!r} is not an integer (e.g. 16)"), params={"raw": raw}) from None
                 value = int(f)
     elif typ == "float":
         try:
             value = float(raw)
         except (TypeError, ValueError):
-            raise FieldError(field, f"{raw!r} is not a number (e.g. 0.01 or 1e-3)") from None
+            raise FieldError(field, N_("{raw!r} is not a number (e.g. 0.01 or 1e-3)"), params={"raw": raw}) from None
         if math.isnan(value):
-            raise FieldError(field, "nan is not a usable value")
+            raise FieldError(field, N_("nan is not a usable value"))
     else:
         value = raw if isinstance(raw, str) else str(raw)
     choices = getattr(spec, "choices", None)
     if choices and not getattr(spec, "choices_computed", False) and value not in choices:
         # argparse compares after type conversion; choices read from source are literals.
         if str(value) not in [str(c) for c in choices]:
-            raise FieldError(field, f"{raw!r} is not one of the choices: {', '.join(map(str, choices))}")
+            raise FieldError(field, N_("{raw!r} is not one of the choices: {choices}"),
+                                    params={"raw": raw, "choices": ', '.join(map(str, choices))})
     return value
 
 
@@ -155,39 +158,43 @@ def parse_setting(spec: Any, raw: Any, *, search: bool, field: str) -> dict[str,
     typ = _spec_type(spec)
     if is_multi(spec):
         if search:
-            raise FieldError(field, "this argument takes several values in one line, which cannot be searched; "
-                                    "turn the search flag off")
+            raise FieldError(field, N_("this argument takes several values in one line, which cannot be searched; "
+                                    "turn the search flag off"))
         return {"value": coerce(spec, raw, field=field), "search": False}
     text = raw if not isinstance(raw, str) else raw.strip()
     if isinstance(text, list) and len(text) == 2 and typ in ("int", "float"):
         text = f"[{text[0]}, {text[1]}]"
     if isinstance(text, str) and (m := _RANGE_RE.match(text)):
         if typ not in ("int", "float") or _is_flag(spec):
-            raise FieldError(field, f"a range {text} needs a number argument; this one is {typ}. "
-                                    "Give a single value, or a set of choices like {a, b}")
+            raise FieldError(field, N_("a range {text} needs a number argument; this one is {typ}. Give a single "
+                                       "value, or a set of choices like {{a, b}}"),
+                                    params={"text": text, "typ": typ})
         lo, hi = coerce(spec, m.group(1), field=field), coerce(spec, m.group(2), field=field)
         if lo > hi:
-            raise FieldError(field, f"range {text}: the low end is above the high end; write [{hi}, {lo}]")
+            raise FieldError(field, N_("range {text}: the low end is above the high end; write [{hi}, {lo}]"),
+                                    params={"text": text, "hi": hi, "lo": lo})
         log = lo > 0 and hi / lo > 100  # more than two decades: sample on a log scale
         if not search:
-            raise FieldError(field, f"{text} is a range: turn the search flag on, or give a single value")
+            raise FieldError(field, N_("{text} is a range: turn the search flag on, or give a single value"),
+                                    params={"text": text})
         return {"range": [lo, hi], "log": log, "type": typ, "search": True}
     if isinstance(text, str) and (m := _SET_RE.match(text)):
         items = [p.strip() for p in m.group(1).split(",") if p.strip()]
         if len(items) < 1:
-            raise FieldError(field, "an empty set of choices; write {a, b}")
+            raise FieldError(field, N_("an empty set of choices; write {a, b}"))
         values = [coerce(spec, item, field=field) for item in items]
         if not search:
             if len(values) == 1:
                 return {"value": values[0], "search": False}
-            raise FieldError(field, f"{text} is a set of choices: turn the search flag on, or give one value")
+            raise FieldError(field, N_("{text} is a set of choices: turn the search flag on, or give one value"),
+                                    params={"text": text})
         return {"choices": values, "type": typ, "search": True}
     if search:
         declared = getattr(spec, "choices", None)
         if (text in ("", "*", None)) and declared and not getattr(spec, "choices_computed", False):
             return {"choices": list(declared), "type": typ, "search": True}
-        raise FieldError(field, "search is on but the value is not a range: write [low, high] "
-                                "(numbers) or {a, b} (choices)")
+        raise FieldError(field, N_("search is on but the value is not a range: write [low, high] "
+                                "(numbers) or {a, b} (choices)"))
     return {"value": coerce(spec, text, field=field), "search": False}
 
 

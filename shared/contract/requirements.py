@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.core.errors import PackageError
+from shared.core.i18n import N_
 
 # pip's own rule: '#' starts a comment at the start of a line or after whitespace.
 _COMMENT_RE = re.compile(r"(^|\s+)#.*$")
@@ -70,8 +71,9 @@ def read_text_file(path: Path, *, shown: str) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:
         line = data[: err.start].count(b"\n") + 1
-        raise PackageError(f"{shown} line {line}: the file is not UTF-8 text (byte 0x{data[err.start]:02x}); "
-                           "save it with UTF-8 encoding") from None
+        raise PackageError(N_("{shown} line {line}: the file is not UTF-8 text (byte 0x{byte:02x}); save it with "
+                              "UTF-8 encoding"),
+                           params={"shown": shown, "line": line, "byte": data[err.start]}) from None
 
 
 @dataclass
@@ -87,10 +89,12 @@ def flatten_requirements(*, package_root: Path, filename: str = "requirements.tx
     root = Path(package_root).resolve()
     top = root / filename
     if not top.is_file():
-        raise PackageError(f"the package has no {filename} at its root: add one (it may be empty)")
+        raise PackageError(N_("the package has no {filename} at its root: add one (it may be empty)"),
+                           params={"filename": filename})
     ctx = _Ctx(root=root, out=FlatRequirements(), stack=[], done=set())
     if not _inside(ctx, top):
-        raise PackageError(f"{filename} is a link to a file outside the package; replace it with a real file")
+        raise PackageError(N_("{filename} is a link to a file outside the package; replace it with a real file"),
+                           params={"filename": filename})
     _read(ctx, top.resolve(), constraint=False)
     return ctx.out
 
@@ -142,7 +146,8 @@ def _split(rel: str, number: int, line: str) -> list[str]:
     try:
         return shlex.split(line, posix=True)
     except ValueError as err:
-        raise PackageError(f"{rel} line {number}: cannot read {line!r} ({err}); check the quotes") from None
+        raise PackageError(N_("{rel} line {number}: cannot read {line!r} ({err}); check the quotes"),
+                           params={"rel": rel, "number": number, "line": line, "err": err}) from None
 
 
 def _add(items: list[str], value: str) -> None:
@@ -160,36 +165,41 @@ def _line(ctx: _Ctx, path: Path, rel: str, number: int, line: str, *, constraint
     opt, value, rest = _option(tokens)
     if opt in _INCLUDE_OPTS:
         if value is None:
-            raise PackageError(f"{where}: `{opt}` needs a file name, e.g. `{opt} requirements/base.txt`")
+            raise PackageError(N_("{where}: `{opt}` needs a file name, e.g. `{opt} requirements/base.txt`"),
+                               params={"where": where, "opt": opt})
         if rest:
-            raise PackageError(f"{where}: unexpected text after `{opt} {value}`: {' '.join(rest)!r}; "
-                               "put one include per line")
+            raise PackageError(N_("{where}: unexpected text after `{opt} {value}`: {rest!r}; put one include per "
+                                  "line"),
+                               params={"where": where, "opt": opt, "value": value, "rest": ' '.join(rest)})
         kind = _INCLUDE_OPTS[opt]
         _include(ctx, path, where, opt, value, constraint=constraint or kind == "c")
         return
     if opt in _EDITABLE_OPTS:
         if value is None:
-            raise PackageError(f"{where}: `{opt}` needs a path or URL, e.g. `-e .`")
+            raise PackageError(N_("{where}: `{opt}` needs a path or URL, e.g. `-e .`"),
+                               params={"where": where, "opt": opt})
         _requirement(ctx, where, value, editable=True)
         _add(ctx.out.constraints if constraint else ctx.out.requirements, f"-e {value}")
         return
     if opt in _VALUE_OPTS:
         if value is None:
-            raise PackageError(f"{where}: `{opt}` needs a value")
+            raise PackageError(N_("{where}: `{opt}` needs a value"), params={"where": where, "opt": opt})
         long = _VALUE_OPTS[opt]
         if long == "--find-links" and not _URL_RE.match(value):
             value = _local_find_links(ctx, path, where, value)
         _add(ctx.out.options, f"{long} {value}")
         if rest:
-            raise PackageError(f"{where}: unexpected text after `{opt} {value}`: {' '.join(rest)!r}; "
-                               "put one option per line")
+            raise PackageError(N_("{where}: unexpected text after `{opt} {value}`: {rest!r}; put one option per "
+                                  "line"),
+                               params={"where": where, "opt": opt, "value": value, "rest": ' '.join(rest)})
         return
     if opt in _FLAG_OPTS:
         _add(ctx.out.options, opt)
         return
     known = sorted({*_INCLUDE_OPTS, *_EDITABLE_OPTS, *_VALUE_OPTS, *_FLAG_OPTS})
-    raise PackageError(f"{where}: unknown option `{tokens[0]}`; requirements files accept "
-                       f"{', '.join(known)} and requirement lines")
+    raise PackageError(N_("{where}: unknown option `{option}`; requirements files accept {known} and requirement "
+                          "lines"),
+                       params={"where": where, "option": tokens[0], "known": ', '.join(known)})
 
 
 def _option(tokens: list[str]) -> tuple[str, str | None, list[str]]:
@@ -218,25 +228,31 @@ def _inside(ctx: _Ctx, target: Path) -> bool:
 
 def _include(ctx: _Ctx, path: Path, where: str, opt: str, value: str, *, constraint: bool) -> None:
     if _URL_RE.match(value):
-        raise PackageError(f"{where}: `{opt} {value}` includes a URL; the environment must build from the "
-                           "package alone. Download the file into the package and include it by relative path")
+        raise PackageError(N_("{where}: `{opt} {value}` includes a URL; the environment must build from the "
+                              "package alone. Download the file into the package and include it by relative path"),
+                           params={"where": where, "opt": opt, "value": value})
     if value.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", value):
-        raise PackageError(f"{where}: `{opt} {value}` is an absolute path; include files inside the package "
-                           "with a path relative to this file, e.g. `-r requirements/base.txt`")
+        raise PackageError(N_("{where}: `{opt} {value}` is an absolute path; include files inside the package with "
+                              "a path relative to this file, e.g. `-r requirements/base.txt`"),
+                           params={"where": where, "opt": opt, "value": value})
     target = path.parent / value
     if not _inside(ctx, target):
-        raise PackageError(f"{where}: `{opt} {value}` points outside the package; copy the file into the "
-                           "package and include it with a relative path")
+        raise PackageError(N_("{where}: `{opt} {value}` points outside the package; copy the file into the package "
+                              "and include it with a relative path"),
+                           params={"where": where, "opt": opt, "value": value})
     resolved = target.resolve()
     if not resolved.is_file():
         what = "is a folder, not a file" if resolved.is_dir() else "does not exist in the package"
-        raise PackageError(f"{where}: `{opt} {value}` {what} (looked for {_rel(ctx, resolved)}); add the file "
-                           "to the zip or remove the line")
+        raise PackageError(N_("{where}: `{opt} {value}` {what} (looked for {looked_for}); add the file to the zip "
+                              "or remove the line"),
+                           params={"where": where, "opt": opt, "value": value, "what": what,
+                                   "looked_for": _rel(ctx, resolved)})
     rel = _rel(ctx, resolved)
     if rel in ctx.stack:
         chain = " -> ".join([*ctx.stack[ctx.stack.index(rel):], rel])
-        raise PackageError(f"{where}: `{opt} {value}` makes an include cycle ({chain}); remove one of the "
-                           "includes")
+        raise PackageError(N_("{where}: `{opt} {value}` makes an include cycle ({chain}); remove one of the "
+                              "includes"),
+                           params={"where": where, "opt": opt, "value": value, "chain": chain})
     if rel in ctx.done:
         return  # already read through another include (a diamond, not a cycle)
     _read(ctx, resolved, constraint=constraint)
@@ -245,11 +261,12 @@ def _include(ctx: _Ctx, path: Path, where: str, opt: str, value: str, *, constra
 def _local_find_links(ctx: _Ctx, path: Path, where: str, value: str) -> str:
     target = path.parent / value
     if value.startswith(("/", "\\")) or not _inside(ctx, target):
-        raise PackageError(f"{where}: `--find-links {value}` points outside the package; put the wheels in a "
-                           "folder inside the package, e.g. `--find-links wheels`")
+        raise PackageError(N_("{where}: `--find-links {value}` points outside the package; put the wheels in a "
+                              "folder inside the package, e.g. `--find-links wheels`"),
+                           params={"where": where, "value": value})
     if not target.resolve().exists():
-        raise PackageError(f"{where}: `--find-links {value}` does not exist in the package; add the folder "
-                           "or remove the line")
+        raise PackageError(N_("{where}: `--find-links {value}` does not exist in the package; add the folder or "
+                              "remove the line"), params={"where": where, "value": value})
     return _rel(ctx, target.resolve()) or "."
 
 
@@ -276,12 +293,15 @@ def _requirement(ctx: _Ctx, where: str, text: str, *, editable: bool) -> None:
     local = local.split("#", 1)[0]  # file:...#egg=name
     shown = text if not editable else f"-e {text}"
     if local.startswith(("/", "~")):
-        raise PackageError(f"{where}: `{shown}` is an absolute path outside the package; put the project "
-                           "inside the package and refer to it relative to the package root, e.g. `./libs/mylib`")
+        raise PackageError(N_("{where}: `{shown}` is an absolute path outside the package; put the project inside "
+                              "the package and refer to it relative to the package root, e.g. `./libs/mylib`"),
+                           params={"where": where, "shown": shown})
     target = ctx.root / local
     if not _inside(ctx, target):
-        raise PackageError(f"{where}: `{shown}` points outside the package; put the project inside the package "
-                           "and refer to it relative to the package root, e.g. `./libs/mylib`")
+        raise PackageError(N_("{where}: `{shown}` points outside the package; put the project inside the package "
+                              "and refer to it relative to the package root, e.g. `./libs/mylib`"),
+                           params={"where": where, "shown": shown})
     if not target.resolve().exists():
-        raise PackageError(f"{where}: `{shown}` refers to {local}, which does not exist in the package "
-                           "(local paths are relative to the package root); add it or fix the path")
+        raise PackageError(N_("{where}: `{shown}` refers to {local}, which does not exist in the package (local "
+                              "paths are relative to the package root); add it or fix the path"),
+                           params={"where": where, "shown": shown, "local": local})

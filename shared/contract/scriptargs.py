@@ -29,36 +29,41 @@ from shared.contract.names import (
     PREDICT_SCRIPT,
 )
 from shared.core.errors import PackageError
+from shared.core.i18n import N_
 
-__all__ = ["ArgSpec", "ScriptArgs", "arg_for", "format_syntax_error", "parse_source", "read_arguments"]
+__all__ = ["ArgSpec", "ScriptArgs", "arg_for", "syntax_error", "parse_source", "read_arguments"]
 
 
-def format_syntax_error(filename: str, err: SyntaxError) -> str:
+def syntax_error(filename: str, err: SyntaxError) -> PackageError:
     """'train.py line 12: SyntaxError: invalid syntax' plus the line and a caret under the column."""
-    msg = f"{filename} line {err.lineno or '?'}: SyntaxError: {err.msg}"
-    if err.text and err.text.strip():
-        text = err.text.rstrip("\n").expandtabs()
-        shown = text.lstrip()
-        cut = len(text) - len(shown)
-        offset = max((err.offset or 1) - 1 - cut, 0)
-        width = 1
-        if err.end_offset and err.end_lineno == err.lineno and err.end_offset > (err.offset or 0):
-            width = err.end_offset - (err.offset or 0)
-        msg += f" (column {err.offset or 1})\n    {shown}\n    {' ' * offset}{'^' * max(width, 1)}"
-    return msg
+    params: dict[str, object] = {"filename": filename, "line": err.lineno or "?", "msg": err.msg}
+    if not (err.text and err.text.strip()):
+        return PackageError(N_("{filename} line {line}: SyntaxError: {msg}"), params=params)
+    text = err.text.rstrip("\n").expandtabs()
+    shown = text.lstrip()
+    cut = len(text) - len(shown)
+    offset = max((err.offset or 1) - 1 - cut, 0)
+    width = 1
+    if err.end_offset and err.end_lineno == err.lineno and err.end_offset > (err.offset or 0):
+        width = err.end_offset - (err.offset or 0)
+    params.update(column=err.offset or 1, text=shown, caret=f"{' ' * offset}{'^' * max(width, 1)}")
+    return PackageError(N_("{filename} line {line}: SyntaxError: {msg} (column {column})\n    {text}\n    {caret}"),
+                        params=params)
 
 
 def parse_source(*, source: str, filename: str) -> ast.Module:
     """``ast.parse`` with PackageError messages that name the file, line and column."""
     if "\x00" in source:
         line = source.count("\n", 0, source.index("\x00")) + 1
-        raise PackageError(f"{filename} line {line}: the file contains a NUL byte; save it as plain UTF-8 text")
+        raise PackageError(N_("{filename} line {line}: the file contains a NUL byte; save it as plain UTF-8 text"),
+                           params={"filename": filename, "line": line})
     try:
         return ast.parse(source, filename=filename)
     except SyntaxError as err:
-        raise PackageError(format_syntax_error(filename, err)) from None
+        raise syntax_error(filename, err) from None
     except ValueError as err:  # NUL bytes on older Pythons
-        raise PackageError(f"{filename}: {err}; save the file as plain UTF-8 text") from None
+        raise PackageError(N_("{filename}: {err}; save the file as plain UTF-8 text"),
+                           params={"filename": filename, "err": err}) from None
 
 
 def read_arguments(*, source: str, filename: str, platform_args: tuple[str, ...] | None = None) -> ScriptArgs:

@@ -30,6 +30,7 @@ from sqlalchemy.engine import make_url
 
 from shared.core import migrate
 from shared.core.errors import BackupError
+from shared.core.i18n import N_
 from shared.core.settings import Settings
 
 MANIFEST = "trainyard-backup.json"
@@ -45,7 +46,7 @@ def _sqlite_path(settings: Settings) -> Path | None:
     if url.get_backend_name() != "sqlite":
         return None
     if not url.database or url.database == ":memory:":
-        raise BackupError("the database is in memory; there is nothing on disk to back up")
+        raise BackupError(N_("the database is in memory; there is nothing on disk to back up"))
     return Path(url.database).resolve()
 
 
@@ -62,8 +63,9 @@ def _libpq(settings: Settings) -> tuple[str, dict[str, str]]:
 def _tool(name: str) -> str:
     path = shutil.which(name)
     if not path:
-        raise BackupError(f"{name} is not installed; it comes with the PostgreSQL client "
-                          "(apt-get install postgresql-client), in the server's major version or newer")
+        raise BackupError(N_("{name} is not installed; it comes with the PostgreSQL client (apt-get install "
+                             "postgresql-client), in the server's major version or newer"),
+                          params={"name": name})
     return path
 
 
@@ -86,7 +88,7 @@ def backup(settings: Settings, dest: Path) -> Path:
     """Write the database and DATA_DIR into ``dest`` (a new ``.tar.gz``); returns its path."""
     dest = Path(dest)
     if dest.exists():
-        raise BackupError(f"{dest} already exists; give a new file name for the backup")
+        raise BackupError(N_("{dest} already exists; give a new file name for the backup"), params={"dest": dest})
     dest.parent.mkdir(parents=True, exist_ok=True)
     db_file = _sqlite_path(settings)
     manifest = {"format": FORMAT, "created_at": datetime.now(UTC).isoformat(),
@@ -121,26 +123,30 @@ def restore(settings: Settings, archive: Path) -> dict:
     upgrade the schema to this release. Returns the backup's manifest."""
     archive = Path(archive)
     if settings.data_dir.exists() and any(settings.data_dir.iterdir()):
-        raise BackupError(f"DATA_DIR {settings.data_dir} is not empty; restore into a new folder "
-                          "(set DATA_DIR to it) so nothing there is overwritten")
+        raise BackupError(N_("DATA_DIR {data_dir} is not empty; restore into a new folder (set DATA_DIR to it) so "
+                             "nothing there is overwritten"),
+                          params={"data_dir": settings.data_dir})
     try:
         tar = tarfile.open(archive, "r:gz")
     except (OSError, tarfile.TarError) as err:
-        raise BackupError(f"{archive} is not a Trainyard backup ({err})") from None
+        raise BackupError(N_("{archive} is not a Trainyard backup ({err})"), params={"archive": archive,
+                                                                                     "err": err}) from None
     with tar:
         manifest = _manifest(tar, archive)
         db_file = _sqlite_path(settings)
         kind = "sqlite" if db_file else make_url(settings.database_url).get_backend_name()
         if manifest.get("database") != kind:
-            raise BackupError(f"{archive.name} holds a {manifest.get('database')} database but DATABASE_URL is "
-                              f"{kind}; restore it into the same kind of database")
+            raise BackupError(N_("{archive} holds a {database} database but DATABASE_URL is {kind}; restore it "
+                                 "into the same kind of database"),
+                              params={"archive": archive.name, "database": manifest.get('database'), "kind": kind})
         with tempfile.TemporaryDirectory(prefix="trainyard-restore-") as tmp:
             member = SQLITE_MEMBER if db_file else POSTGRES_MEMBER
             tar.extract(member, tmp, filter="data")
             if db_file:
                 if db_file.exists() and db_file.stat().st_size > 0:
-                    raise BackupError(f"the database file {db_file} exists; move it away or point "
-                                      "DATABASE_URL at a new file")
+                    raise BackupError(N_("the database file {db_file} exists; move it away or point DATABASE_URL "
+                                         "at a new file"),
+                                      params={"db_file": db_file})
                 db_file.parent.mkdir(parents=True, exist_ok=True)
                 _sqlite_copy(Path(tmp) / member, db_file)
             else:
@@ -166,8 +172,8 @@ def _manifest(tar: tarfile.TarFile, archive: Path) -> dict:
     except (KeyError, ValueError):
         manifest = None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise BackupError(f"{archive.name} has no {MANIFEST} of format {FORMAT}; it is not a backup this "
-                          "release made")
+        raise BackupError(N_("{archive} has no {manifest} of format {format}; it is not a backup this release made"),
+                          params={"archive": archive.name, "manifest": MANIFEST, "format": FORMAT})
     return manifest
 
 
@@ -177,7 +183,8 @@ def _sqlite_copy(src: Path, dst: Path) -> None:
     try:
         source.backup(target)
     except sqlite3.Error as err:
-        raise BackupError(f"copying the SQLite database {src} failed: {err}") from None
+        raise BackupError(N_("copying the SQLite database {src} failed: {err}"), params={"src": src,
+                                                                                         "err": err}) from None
     finally:
         target.close()
         source.close()
@@ -191,11 +198,14 @@ def _require_empty_postgres(settings: Settings) -> None:
     finally:
         engine.dispose()
     if tables:
-        raise BackupError(f"the database at DATABASE_URL already has tables ({', '.join(sorted(tables)[:5])}); "
-                          "restore into a new, empty database (createdb)")
+        raise BackupError(N_("the database at DATABASE_URL already has tables ({tables}); restore into a new, "
+                             "empty database (createdb)"),
+                          params={"tables": ', '.join(sorted(tables)[:5])})
 
 
 def _run(cmd: list[str], env: dict[str, str], what: str) -> None:
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise BackupError(f"{what} failed with exit code {proc.returncode}: {proc.stderr.strip()[-2000:]}")
+        raise BackupError(N_("{what} failed with exit code {code}: {stderr}"),
+                          params={"what": what, "code": proc.returncode,
+                                  "stderr": proc.stderr.strip()[-2000:]})

@@ -10,6 +10,20 @@ from __future__ import annotations
 from typing import Any
 
 
+class Msg(str):
+    """A message id used as a parameter of another message (a fix shared by several errors):
+    ``str(err)`` keeps the English, ``err.localized()`` shows it translated too. Mark the
+    literal for extraction: ``_FIX = Msg(N_("re-create the zip ..."))``."""
+
+
+def _localize(msgid: str, params: dict[str, Any]) -> str:
+    from shared.core.i18n import _
+
+    if not params:
+        return _(msgid)
+    return _(msgid, **{k: _(v) if isinstance(v, Msg) else v for k, v in params.items()})
+
+
 class TrainyardError(Exception):
     """Base class: ``str(err)`` is the user-facing message in English.
 
@@ -34,9 +48,7 @@ class TrainyardError(Exception):
 
     def localized(self) -> str:
         """The message in the current language (see ``shared.core.i18n``); details stay as they are."""
-        from shared.core.i18n import _
-
-        text = _(self.msgid, **self.params) if self.params else _(self.msgid)
+        text = _localize(self.msgid, self.params)
         if not self.details:
             return text
         return text + "\n" + "\n".join(f"  - {d}" for d in self.details)
@@ -79,9 +91,7 @@ class FieldError(TrainyardError):
         return f"{self.field}: {self.localized_field_message()}"
 
     def localized_field_message(self) -> str:
-        from shared.core.i18n import _
-
-        return _(self.msgid, **self.params) if self.params else _(self.msgid)
+        return _localize(self.msgid, self.params)
 
 
 class NotFoundError(TrainyardError):
@@ -99,8 +109,9 @@ class PermissionDenied(TrainyardError):
 class SignInError(TrainyardError):
     """A sign-in, sign-up or session was refused. ``retry_after_s`` is set when failures are being slowed down."""
 
-    def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, retry_after_s: float | None = None,
+                 params: dict[str, Any] | None = None) -> None:
+        super().__init__(message, params=params)
         self.retry_after_s = retry_after_s
 
 

@@ -27,6 +27,7 @@ from filelock import FileLock, Timeout
 from sqlalchemy.engine import Connection, Engine
 
 from shared.core.errors import MigrationError
+from shared.core.i18n import N_
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 VERSION_TABLE = "trainyard_alembic_version"
@@ -54,7 +55,7 @@ def config(connection: Connection | None = None) -> Config:
 def head() -> str:
     head_rev = ScriptDirectory.from_config(config()).get_current_head()
     if head_rev is None:
-        raise MigrationError(f"no migrations found in {MIGRATIONS_DIR}")
+        raise MigrationError(N_("no migrations found in {migrations_dir}"), params={"migrations_dir": MIGRATIONS_DIR})
     return head_rev
 
 
@@ -113,9 +114,10 @@ def upgrade_engine(engine: Engine, revision: str = "head") -> str:
             missing = BASELINE_TABLES - tables
             if missing:
                 raise MigrationError(
-                    f"the database has some of Trainyard's tables but not {', '.join(sorted(missing))}; "
-                    "it was not made by a Trainyard release this one can upgrade. Restore a backup "
-                    "(docs/backup-and-upgrades.md) or point DATABASE_URL at an empty database")
+                    N_("the database has some of Trainyard's tables but not {missing}; it was not made by a "
+                       "Trainyard release this one can upgrade. Restore a backup (docs/backup-and-upgrades.md) or "
+                       "point DATABASE_URL at an empty database"),
+                    params={"missing": ', '.join(sorted(missing))})
             command.stamp(cfg, BASELINE)  # made by create_all before migrations existed
         command.upgrade(cfg, target)
         return revision_of(conn) or target
@@ -174,10 +176,12 @@ def _locked(engine: Engine) -> Iterator[Connection]:
                     yield conn
                     problems = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
                     if problems:
-                        raise MigrationError(f"the migration left rows that break foreign keys: {problems[:5]}")
+                        raise MigrationError(N_("the migration left rows that break foreign keys: {problems}"),
+                                             params={"problems": problems[:5]})
             finally:
                 conn.exec_driver_sql("PRAGMA foreign_keys=ON")
                 conn.commit()
     except Timeout:
-        raise MigrationError(f"another process has held {lock.lock_file} for {LOCK_TIMEOUT_S} s while "
-                             "migrating the database; if none is running, delete that file") from None
+        raise MigrationError(N_("another process has held {lock_file} for {lock_timeout_s} s while migrating the "
+                                "database; if none is running, delete that file"),
+                             params={"lock_file": lock.lock_file, "lock_timeout_s": LOCK_TIMEOUT_S}) from None

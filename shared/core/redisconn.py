@@ -16,7 +16,8 @@ from urllib.parse import urlsplit, urlunsplit
 from redis import Redis
 from redis.exceptions import AuthenticationError, ResponseError
 
-from shared.core.errors import TrainyardError
+from shared.core.errors import Msg, TrainyardError
+from shared.core.i18n import N_
 
 
 class RedisAuthError(TrainyardError, AuthenticationError):
@@ -53,11 +54,12 @@ def auth_error(url: str, exc: Exception) -> RedisAuthError | None:
     if not _is_auth_refusal(exc):
         return None
     given = urlsplit(url).password is not None
-    what = ("refused the user and password in REDIS_URL" if given
-            else "requires a password and REDIS_URL gives none")
-    return RedisAuthError(f"Redis at {redact(url)} {what} ({exc}). Put the credentials in REDIS_URL, e.g. "
-                          "REDIS_URL=redis://USER:PASSWORD@HOST:PORT/0 (or redis://:PASSWORD@HOST:PORT/0 for "
-                          "requirepass; rediss:// for TLS)")
+    what = (Msg(N_("refused the user and password in REDIS_URL")) if given
+            else Msg(N_("requires a password and REDIS_URL gives none")))
+    return RedisAuthError(N_("Redis at {url} {what} ({error}). Put the credentials in REDIS_URL, e.g. "
+                             "REDIS_URL=redis://USER:PASSWORD@HOST:PORT/0 (or redis://:PASSWORD@HOST:PORT/0 for "
+                             "requirepass; rediss:// for TLS)"),
+                          params={"url": redact(url), "what": what, "error": exc})
 
 
 def check(conn: Redis, url: str) -> None:

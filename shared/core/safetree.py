@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared.core.errors import NotFoundError
+from shared.core.i18n import N_
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
@@ -57,8 +58,9 @@ def open_root(root: Path) -> int:
         return os.open(root, _DIR_FLAGS)
     except OSError as exc:
         if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-            raise NotFoundError(f"{root.name} was replaced by a link or a file; its files are not served") from None
-        raise NotFoundError(f"{root.name} does not exist") from None
+            raise NotFoundError(N_("{root_name} was replaced by a link or a file; its files are not served"),
+                                params={"root_name": root.name}) from None
+        raise NotFoundError(N_("{root_name} does not exist"), params={"root_name": root.name}) from None
 
 
 def walk(root: Path, *, max_entries: int = 1_000_000) -> Listing:
@@ -135,7 +137,7 @@ def open_regular(root: Path, rel: str, *, parts: tuple[str, ...] | None = None
     its stat and its OS names; NotFoundError for anything else."""
     names = list(parts) if parts is not None else [p for p in rel.split("/") if p]
     if not names or any(p in (".", "..") or "/" in p for p in names):
-        raise NotFoundError(f"no file {rel!r}")
+        raise NotFoundError(N_("no file {rel!r}"), params={"rel": rel})
     find = (lambda _fd, name: name) if parts is not None else _lookup
     found: list[str] = []
     fds = [open_root(root)]
@@ -146,14 +148,14 @@ def open_regular(root: Path, rel: str, *, parts: tuple[str, ...] | None = None
         found.append(find(fds[-1], names[-1]))
         fd = os.open(found[-1], _FILE_FLAGS, dir_fd=fds[-1])
     except OSError:
-        raise NotFoundError(f"no regular file {rel!r} (missing, or a link)") from None
+        raise NotFoundError(N_("no regular file {rel!r} (missing, or a link)"), params={"rel": rel}) from None
     finally:
         for d in fds:
             os.close(d)
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise NotFoundError(f"{rel!r} is not a regular file")
+            raise NotFoundError(N_("{rel!r} is not a regular file"), params={"rel": rel})
         yield fd, st, tuple(found)
     finally:
         os.close(fd)

@@ -18,7 +18,8 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, or_, true
 from sqlmodel import Session
 
-from shared.core.errors import NotFoundError, PermissionDenied
+from shared.core.errors import Msg, NotFoundError, PermissionDenied
+from shared.core.i18n import N_
 from shared.records import Action, Dataset, ModelPackage, Prediction, Role, Task, User, Visibility
 from shared.services.audit import KINDS
 
@@ -28,10 +29,14 @@ OWNED_KINDS: tuple[type, ...] = (Dataset, ModelPackage, Task, Prediction)
 _READ = {Action.view, Action.download}
 _OWNER = {Action.change, Action.delete}
 _ADMIN_ONLY = {Action.manage_users, Action.set_limits, Action.allow_network, Action.view_audit}
-_VERBS = {Action.view: "seeing", Action.download: "downloading", Action.create: "creating",
-          Action.change: "changing", Action.delete: "deleting", Action.manage_users: "managing people",
-          Action.set_limits: "setting sandbox limits", Action.allow_network: "giving a model network access",
-          Action.view_audit: "reading the audit log"}
+# Each starts the sentence a refused person reads (``denial``), hence the capital.
+_VERBS = {Action.view: Msg(N_("Seeing")), Action.download: Msg(N_("Downloading")),
+          Action.create: Msg(N_("Creating")), Action.change: Msg(N_("Changing")), Action.delete: Msg(N_("Deleting")),
+          Action.manage_users: Msg(N_("Managing people")), Action.set_limits: Msg(N_("Setting sandbox limits")),
+          Action.allow_network: Msg(N_("Giving a model network access")),
+          Action.view_audit: Msg(N_("Reading the audit log"))}
+_YOU_ARE = {Role.admin: Msg(N_("you are an admin")), Role.member: Msg(N_("you are a member")),
+            Role.viewer: Msg(N_("you are a viewer"))}
 
 
 def _active(user: User | None) -> bool:
@@ -80,32 +85,47 @@ def _kind_name(obj: Any) -> str:
     return kind.value if kind is not None else "record"
 
 
-def denial(user: User | None, action: Action | str, obj: Any = None) -> str:
-    """The sentence a refused person reads: the action, and the role (or ownership) it needs."""
+def denial_error(user: User | None, action: Action | str, obj: Any = None) -> PermissionDenied:
+    """The refusal a person reads: the action, and the role (or ownership) it needs."""
     action = Action(action)
-    what = _VERBS[action]
-    if obj is not None:
-        what += (" a " if isinstance(obj, type) else " this ") + _kind_name(obj)
+    params: dict[str, Any] = {"verb": _VERBS[action], "kind": _kind_name(obj) if obj is not None else None}
     if not _active(user):
-        return f"{what.capitalize()} needs a signed-in, enabled account; sign in again."
-    mine = f"you are {'an' if user.role == Role.admin else 'a'} {user.role.value}"
+        if obj is None:
+            return PermissionDenied(N_("{verb} needs a signed-in, enabled account; sign in again."), params=params)
+        if isinstance(obj, type):
+            return PermissionDenied(N_("{verb} a {kind} needs a signed-in, enabled account; sign in again."),
+                                    params=params)
+        return PermissionDenied(N_("{verb} this {kind} needs a signed-in, enabled account; sign in again."),
+                                params=params)
+    params["you_are"] = _YOU_ARE[Role(user.role)]
     if action in _ADMIN_ONLY:
-        need = "the admin role"
+        params["need"] = Msg(N_("the admin role"))
     elif action in _READ:
-        need = "being its owner or the admin role (it is private)"
+        params["need"] = Msg(N_("being its owner or the admin role (it is private)"))
     elif action == Action.create:
-        need = "the member or admin role"
+        params["need"] = Msg(N_("the member or admin role"))
     elif user.role == Role.viewer:
-        need = "the member role and owning it, or the admin role"
+        params["need"] = Msg(N_("the member role and owning it, or the admin role"))
     else:
-        need = "owning it or the admin role"
-    return f"{what.capitalize()} needs {need}; {mine}. Ask an admin if you need more."
+        params["need"] = Msg(N_("owning it or the admin role"))
+    if obj is None:
+        return PermissionDenied(N_("{verb} needs {need}; {you_are}. Ask an admin if you need more."), params=params)
+    if isinstance(obj, type):
+        return PermissionDenied(N_("{verb} a {kind} needs {need}; {you_are}. Ask an admin if you need more."),
+                                params=params)
+    return PermissionDenied(N_("{verb} this {kind} needs {need}; {you_are}. Ask an admin if you need more."),
+                            params=params)
+
+
+def denial(user: User | None, action: Action | str, obj: Any = None) -> str:
+    """The sentence a refused person reads, in the current language (the page shows it)."""
+    return denial_error(user, action, obj).localized()
 
 
 def require(user: User | None, action: Action | str, obj: Any = None) -> None:
     """Raise ``PermissionDenied`` (naming the role needed) unless ``can``."""
     if not can(user, action, obj):
-        raise PermissionDenied(denial(user, action, obj))
+        raise denial_error(user, action, obj)
 
 
 def visible_filter(user: User | None, model: type[Owned]) -> ColumnElement[bool]:
@@ -122,7 +142,7 @@ def get_visible(*, session: Session, user: User | None, model: type[Owned], obj_
     """The record, or ``NotFoundError`` worded exactly as for a missing one when it is not visible."""
     obj = session.get(model, obj_id)
     if obj is None or not is_visible(user, obj):
-        raise NotFoundError(f"{_kind_name(model)} {obj_id} does not exist")
+        raise NotFoundError(N_("{kind} {obj_id} does not exist"), params={"kind": _kind_name(model), "obj_id": obj_id})
     return obj
 
 

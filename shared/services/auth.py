@@ -23,12 +23,13 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from shared.core.errors import FieldError, SignInError
+from shared.core.errors import FieldError, Msg, SignInError
+from shared.core.i18n import N_
 from shared.core.settings import Settings
 from shared.records import AuditAction, Outcome, Role, SignInThrottle, SignupToken, User, utcnow
 from shared.services import audit, users
 
-WRONG = "Wrong name or password."
+WRONG = Msg(N_("Wrong name or password."))
 _SALT = "trainyard.session"
 
 
@@ -59,8 +60,9 @@ def _secret_from_file(path: Path) -> str:
         path.chmod(0o600)
     key = path.read_text().strip()
     if len(key) < 32:
-        raise SignInError(f"{path} holds a secret shorter than 32 characters; delete it (a new one is made at the "
-                          "next start, which signs everyone out) or set TRAINYARD_SECRET_KEY")
+        raise SignInError(N_("{path} holds a secret shorter than 32 characters; delete it (a new one is made at "
+                             "the next start, which signs everyone out) or set TRAINYARD_SECRET_KEY"),
+                          params={"path": path})
     return key
 
 
@@ -162,8 +164,8 @@ def sign_in(*, session: Session, settings: Settings, name: str, password: str,
     if wait > 0:
         audit.record(session=session, user=None, user_name=typed, action=AuditAction.sign_in,
                      outcome=Outcome.denied, detail="too many failed sign-ins; refused unchecked", client=client)
-        raise SignInError(f"Too many failed sign-ins. Wait {_wait_words(wait)}, then try again.",
-                          retry_after_s=wait)
+        raise SignInError(N_("Too many failed sign-ins. Wait {wait}, then try again."),
+                          retry_after_s=wait, params={"wait": _wait_words(wait)})
     user = users.find_user(session=session, name=name)
     ok = users.verify_password(user.password_hash if user is not None else None, password)
     if not ok:
@@ -171,13 +173,13 @@ def sign_in(*, session: Session, settings: Settings, name: str, password: str,
         audit.record(session=session, user=user, user_name=typed, action=AuditAction.sign_in,
                      outcome=Outcome.denied, detail="wrong name or password", client=client)
         if wait > 0:
-            raise SignInError(f"{WRONG} Too many failures: wait {_wait_words(wait)} before the next try.",
-                              retry_after_s=wait)
-        raise SignInError(WRONG)
+            raise SignInError(N_("{wrong} Too many failures: wait {wait} before the next try."),
+                              retry_after_s=wait, params={"wrong": WRONG, "wait": _wait_words(wait)})
+        raise SignInError(N_("Wrong name or password."))
     if user.disabled:
         audit.record(session=session, user=user, action=AuditAction.sign_in, outcome=Outcome.denied,
                      detail="account disabled", client=client)
-        raise SignInError("This account is disabled. Ask an admin to enable it.")
+        raise SignInError(N_("This account is disabled. Ask an admin to enable it."))
     _forget_failures(session, keys[0])
     if users.needs_rehash(user.password_hash):
         user.password_hash = users.hash_password(password)
@@ -241,20 +243,20 @@ def sign_up(*, session: Session, settings: Settings, token: str, name: str, pass
         audit.record(session=session, user=None, user_name=users.normalize_name(name)[:64],
                      action=AuditAction.sign_up, outcome=Outcome.denied, detail="unknown, used or expired link",
                      client=client)
-        raise SignInError("This sign-up link is unknown, used or expired. Ask an admin for a new one "
-                          "(on a fresh install: restart `python -m runner up`, which prints one).")
+        raise SignInError(N_("This sign-up link is unknown, used or expired. Ask an admin for a new one "
+                          "(on a fresh install: restart `python -m runner up`, which prints one)."))
     # Validate first, so a typo does not burn the link.
     clean = users.validate_name(name)
     users.validate_password(password, name=clean)
     users.validate_email(email)
     if users.find_user(session=session, name=clean) is not None:
-        raise FieldError("name", f"{clean!r} is taken; pick another name")
+        raise FieldError("name", N_("{clean!r} is taken; pick another name"), params={"clean": clean})
     # Claim the link in one statement: of two tabs submitting at once, one wins.
     claimed = session.execute(update(SignupToken).where(SignupToken.id == row.id, SignupToken.used_at.is_(None))
                               .values(used_at=utcnow()))
     session.commit()
     if claimed.rowcount != 1:
-        raise SignInError("This sign-up link was just used. Ask an admin for a new one.")
+        raise SignInError(N_("This sign-up link was just used. Ask an admin for a new one."))
     user = users.create_user(session=session, name=clean, role=row.role, password=password, email=email,
                              client=client)
     row = session.get(SignupToken, row.id)
@@ -290,10 +292,11 @@ def user_from_oidc(*, session: Session, settings: Settings, claims: Mapping[str,
     (role: ``oidc_admin_domains`` else ``oidc_default_role``)."""
     email = str(claims.get("email") or "").strip().lower()
     if not email or not users.EMAIL_RE.match(email):
-        raise SignInError("Your identity provider sent no e-mail address, which Trainyard needs to know you. "
-                          "Ask an admin to request the 'email' scope in .streamlit/secrets.toml [auth].")
+        raise SignInError(N_("Your identity provider sent no e-mail address, which Trainyard needs to know you. "
+                          "Ask an admin to request the 'email' scope in .streamlit/secrets.toml [auth]."))
     if claims.get("email_verified") is False:
-        raise SignInError(f"Your identity provider has not verified {email}. Verify it there, then sign in again.")
+        raise SignInError(N_("Your identity provider has not verified {email}. Verify it there, then sign in again."),
+                          params={"email": email})
     user = users.find_by_email(session=session, email=email)
     if user is None:
         wanted = str(claims.get("preferred_username") or claims.get("name") or email.split("@", 1)[0])
@@ -304,7 +307,7 @@ def user_from_oidc(*, session: Session, settings: Settings, claims: Mapping[str,
     if user.disabled:
         audit.record(session=session, user=user, action=AuditAction.sign_in, outcome=Outcome.denied,
                      detail="account disabled (OIDC)", client=client)
-        raise SignInError("This account is disabled. Ask an admin to enable it.")
+        raise SignInError(N_("This account is disabled. Ask an admin to enable it."))
     user.last_sign_in_at = utcnow()
     session.add(user)
     session.commit()

@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 from shared.contract.archive import ArchiveLimits, safe_extract
 from shared.contract.datasets import DatasetReport, platform_values, validate_dataset
 from shared.core.errors import ConflictError, FieldError, NotFoundError
+from shared.core.i18n import N_
 from shared.core.settings import Settings
 from shared.core.storage import remove_tree, store_upload, tree_size
 from shared.records import Dataset, Task, TaskStatus, TaskType
@@ -27,15 +28,16 @@ def parse_task_type(value: str | TaskType | None, *, field: str = "type") -> Tas
         return TaskType(value.strip().lower().replace("-", "_").replace(" ", "_"))
     except ValueError:
         choices = ", ".join(t.value for t in TaskType)
-        raise FieldError(field, f"unknown task type {value!r}; choose one of: {choices}") from None
+        raise FieldError(field, N_("unknown task type {value!r}; choose one of: {choices}"),
+                                params={"value": value, "choices": choices}) from None
 
 
 def check_name(name: str | None, *, field: str = "name") -> str:
     name = (name or "").strip()
     if not name:
-        raise FieldError(field, "a name is required")
+        raise FieldError(field, N_("a name is required"))
     if len(name) > 200:
-        raise FieldError(field, "a name is at most 200 characters")
+        raise FieldError(field, N_("a name is at most 200 characters"))
     return name
 
 
@@ -70,7 +72,7 @@ def add_dataset(*, session: Session, settings: Settings, zip_path: Path, name: s
 def get_dataset(*, session: Session, dataset_id: int) -> Dataset:
     ds = session.get(Dataset, dataset_id)
     if ds is None:
-        raise NotFoundError(f"dataset {dataset_id} does not exist")
+        raise NotFoundError(N_("dataset {dataset_id} does not exist"), params={"dataset_id": dataset_id})
     return ds
 
 
@@ -95,11 +97,14 @@ def delete_dataset(*, session: Session, settings: Settings, dataset_id: int) -> 
     active = session.exec(select(Task).where(Task.dataset_id == dataset_id,
                                              Task.status.in_([TaskStatus.waiting, TaskStatus.running]))).first()
     if active is not None:
-        raise ConflictError(f"dataset {dataset_id} is used by task {active.id} ({active.status.value}); "
-                            "stop or finish it first")
+        raise ConflictError(N_("dataset {dataset_id} is used by task {active_id} ({active_status}); stop or finish "
+                               "it first"),
+                            params={"dataset_id": dataset_id, "active_id": active.id,
+                                    "active_status": active.status.value})
     used = session.exec(select(Task).where(Task.dataset_id == dataset_id)).first()
     if used is not None:
-        raise ConflictError(f"dataset {dataset_id} is referenced by task {used.id}; delete its tasks first")
+        raise ConflictError(N_("dataset {dataset_id} is referenced by task {used_id}; delete its tasks first"),
+                            params={"dataset_id": dataset_id, "used_id": used.id})
     path = settings.path(ds.path) if ds.path else None
     session.delete(ds)
     session.commit()

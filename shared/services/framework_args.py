@@ -8,7 +8,8 @@ from typing import Any
 
 from shared.contract.argspec import ArgSpec
 from shared.contract.configs import check_config_value
-from shared.core.errors import FieldError
+from shared.core.errors import FieldError, Msg
+from shared.core.i18n import N_
 from shared.records import ModelPackage
 from shared.services.models import config_choices, config_files
 
@@ -18,13 +19,14 @@ def check_required(user: list[ArgSpec], params: dict[str, dict[str, Any]], model
     for spec in user:
         if not spec.required or spec.name in params:
             continue
-        what = "the positional argument" if spec.positional else "the required argument"
+        what = Msg(N_("the positional argument")) if spec.positional else Msg(N_("the required argument"))
         hint = ""
         if spec.name in config_choices(model):
             files = config_choices(model)[spec.name]
             hint = f"; pick one of the package's config files: {', '.join(files[:12])}" if files else \
                 "; the package has no configs/ folder to pick a config file from"
-        raise FieldError(spec.name, f"train.py requires {what} {spec.flags[0]!r}: give it a value{hint}")
+        raise FieldError(spec.name, N_("train.py requires {what} {flag!r}: give it a value{hint}"),
+                         params={"what": what, "flag": spec.flags[0], "hint": hint})
 
 
 def check_config_files(params: dict[str, dict[str, Any]], model: ModelPackage) -> None:

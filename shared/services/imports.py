@@ -23,6 +23,7 @@ from pathlib import Path
 from sqlmodel import Session
 
 from shared.core.errors import ImportDirError
+from shared.core.i18n import N_
 from shared.core.settings import Settings, format_size
 from shared.core.storage import remove_tree
 from shared.records import Dataset, ModelPackage, TaskType
@@ -47,17 +48,19 @@ class ImportFile:
 def _folder(settings: Settings) -> Path:
     folder = settings.import_dir
     if folder is None:
-        raise ImportDirError("importing from the server is off; set TRAINYARD_IMPORT_DIR to a folder on the "
-                             "server and restart")
+        raise ImportDirError(N_("importing from the server is off; set TRAINYARD_IMPORT_DIR to a folder on the "
+                             "server and restart"))
     if not folder.is_dir():
-        raise ImportDirError(f"the import folder {folder} (TRAINYARD_IMPORT_DIR) does not exist or is not a folder")
+        raise ImportDirError(N_("the import folder {folder} (TRAINYARD_IMPORT_DIR) does not exist or is not a "
+                                "folder"), params={"folder": folder})
     return folder
 
 
 def check_import_name(name: str) -> str:
     if not isinstance(name, str) or not _NAME_RE.match(name):
-        raise ImportDirError(f"{name!r} is not a file that can be imported: give the plain name of a .zip file "
-                             "directly in the import folder (letters, digits, spaces and _ . - + = @ , ( ))")
+        raise ImportDirError(N_("{name!r} is not a file that can be imported: give the plain name of a .zip file "
+                                "directly in the import folder (letters, digits, spaces and _ . - + = @ , ( ))"),
+                             params={"name": name})
     return name
 
 
@@ -83,22 +86,25 @@ def _copy_in(settings: Settings, name: str) -> Path:
         try:
             fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
         except FileNotFoundError:
-            raise ImportDirError(f"{name} is not in the import folder {folder} (any more); refresh the list") from None
+            raise ImportDirError(N_("{name} is not in the import folder {folder} (any more); refresh the list"),
+                                 params={"name": name, "folder": folder}) from None
         except OSError as err:
-            raise ImportDirError(f"{name} in the import folder cannot be opened ({err.strerror}); only regular "
-                                 "files are imported, never links") from None
+            raise ImportDirError(N_("{name} in the import folder cannot be opened ({reason}); only regular "
+                                    "files are imported, never links"),
+                                 params={"name": name, "reason": err.strerror}) from None
     finally:
         os.close(dir_fd)
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):
         os.close(fd)
-        raise ImportDirError(f"{name} in the import folder is not a regular file")
+        raise ImportDirError(N_("{name} in the import folder is not a regular file"), params={"name": name})
     with os.fdopen(fd, "rb") as src:
         size = info.st_size
         limit = settings.max_upload_bytes
         if limit is not None and size > limit:
-            raise ImportDirError(f"{name} is {format_size(size)}; uploads and imports are limited to "
-                                 f"{format_size(limit)} (TRAINYARD_MAX_UPLOAD)")
+            raise ImportDirError(N_("{name} is {size}; uploads and imports are limited to {limit} "
+                                    "(TRAINYARD_MAX_UPLOAD)"),
+                                 params={"name": name, "size": format_size(size), "limit": format_size(limit)})
         work = settings.data_dir / "tmp" / f"import-{uuid.uuid4().hex}"
         work.mkdir(parents=True)
         try:

@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared.core.errors import FieldError
+from shared.core.i18n import N_
 from shared.core.settings import Settings, format_size, parse_size
 
 # The Task.limits keys; each is also the name of its ceiling on Settings.
@@ -41,15 +42,17 @@ def shown(key: str, value: int | None) -> str:
 
 def _parse(key: str, raw: Any) -> int | None:
     if isinstance(raw, bool):
-        raise FieldError(key, f"{raw!r} is not a limit")
+        raise FieldError(key, N_("{raw!r} is not a limit"), params={"raw": raw})
     if isinstance(raw, str) and raw.strip().lower() in _OFF:
         return None
     try:
         value = int(raw) if key in COUNT_FIELDS else parse_size(raw)
     except (TypeError, ValueError) as exc:
-        raise FieldError(key, f"{raw!r} is not a whole number" if key in COUNT_FIELDS else str(exc)) from None
+        if key in COUNT_FIELDS:
+            raise FieldError(key, N_("{raw!r} is not a whole number"), params={"raw": raw}) from None
+        raise FieldError(key, N_("{error}"), params={"error": str(exc)}) from None  # parse_size names the value
     if value is not None and value <= 0:
-        raise FieldError(key, "must be positive")
+        raise FieldError(key, N_("must be positive"))
     return value
 
 
@@ -58,11 +61,13 @@ def check_ceiling(key: str, value: int | None, ceiling: int | None, *, setting: 
     if ceiling is None:
         return
     if value is None:
-        raise FieldError(key, f"cannot be switched off: the platform's ceiling is {shown(key, ceiling)} ({setting}); "
-                              "give a value up to it, or leave the field empty for that default")
+        raise FieldError(key, N_("cannot be switched off: the platform's ceiling is {ceiling} ({setting}); give a "
+                                 "value up to it, or leave the field empty for that default"),
+                              params={"ceiling": shown(key, ceiling), "setting": setting})
     if value > ceiling:
-        raise FieldError(key, f"{shown(key, value)} is over the platform's ceiling of {shown(key, ceiling)} "
-                              f"({setting}); ask for at most that, or ask the operator to raise {setting}")
+        raise FieldError(key, N_("{value} is over the platform's ceiling of {ceiling} ({setting}); ask for at most "
+                                 "that, or ask the operator to raise {setting}"),
+                              params={"value": shown(key, value), "ceiling": shown(key, ceiling), "setting": setting})
 
 
 def parse_limits(limits: dict[str, Any] | None, settings: Settings) -> dict[str, int | None]:
@@ -72,7 +77,7 @@ def parse_limits(limits: dict[str, Any] | None, settings: Settings) -> dict[str,
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             continue
         if key not in LIMIT_FIELDS:
-            raise FieldError(key, f"unknown limit; known: {', '.join(LIMIT_FIELDS)}")
+            raise FieldError(key, N_("unknown limit; known: {known}"), params={"known": ', '.join(LIMIT_FIELDS)})
         value = _parse(key, raw)
         check_ceiling(key, value, getattr(settings, key), setting=setting_name(key))
         out[key] = value
@@ -87,11 +92,13 @@ def check_time_limit(raw: Any, seconds: int | None, settings: Settings) -> int |
     if seconds is None and (raw is None or (isinstance(raw, str) and not raw.strip())):
         return ceiling
     if seconds is None:
-        raise FieldError("time limit", f"cannot be switched off: the platform's ceiling is {ceiling} s "
-                                       "(TRAINYARD_MAX_TIME_LIMIT); give a duration up to it, or leave it empty")
+        raise FieldError("time limit", N_("cannot be switched off: the platform's ceiling is {ceiling} s "
+                                          "(TRAINYARD_MAX_TIME_LIMIT); give a duration up to it, or leave it empty"),
+                                       params={"ceiling": ceiling})
     if seconds > ceiling:
-        raise FieldError("time limit", f"{seconds} s is over the platform's ceiling of {ceiling} s "
-                                       "(TRAINYARD_MAX_TIME_LIMIT); ask for at most that")
+        raise FieldError("time limit", N_("{seconds} s is over the platform's ceiling of {ceiling} s "
+                                          "(TRAINYARD_MAX_TIME_LIMIT); ask for at most that"),
+                                       params={"seconds": seconds, "ceiling": ceiling})
     return seconds
 
 

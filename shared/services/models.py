@@ -16,7 +16,8 @@ from shared.contract.names import CONFIG_SUFFIXES
 from shared.contract.package import metric_names_of, validate_package_zip
 from shared.contract.params import coerce
 from shared.contract.scriptargs import ScriptArgs
-from shared.core.errors import ConflictError, FieldError, NotFoundError
+from shared.core.errors import ConflictError, FieldError, Msg, NotFoundError
+from shared.core.i18n import N_
 from shared.core.queue import enqueue_deploy, job_id, job_state
 from shared.core.settings import Settings
 from shared.core.storage import remove_tree, store_upload
@@ -44,7 +45,7 @@ def add_model(*, session: Session, settings: Settings, zip_path: Path, name: str
 def get_model(*, session: Session, model_id: int) -> ModelPackage:
     model = session.get(ModelPackage, model_id)
     if model is None:
-        raise NotFoundError(f"model {model_id} does not exist")
+        raise NotFoundError(N_("model {model_id} does not exist"), params={"model_id": model_id})
     return model
 
 
@@ -90,15 +91,18 @@ def redeploy_model(*, session: Session, connection: Redis, model_id: int) -> Mod
     """Mark the model for a new deploy and enqueue it. Refused while a deploy is
     queued or running: the worker would otherwise build the same environment twice."""
     model = get_model(session=session, model_id=model_id)
-    wait = "wait until its status is deployed or failed, then redeploy"
+    wait = Msg(N_("wait until its status is deployed or failed, then redeploy"))
     if model.status == DeployStatus.waiting:
-        raise ConflictError(f"model {model_id} is already queued to deploy; {wait}")
+        raise ConflictError(N_("model {model_id} is already queued to deploy; {wait}"),
+                            params={"model_id": model_id, "wait": wait})
     if model.status == DeployStatus.deploying:
-        raise ConflictError(f"model {model_id} is deploying now; {wait}")
+        raise ConflictError(N_("model {model_id} is deploying now; {wait}"),
+                            params={"model_id": model_id, "wait": wait})
     # The row can say deployed/failed a moment before its job ends; the job's own state settles it.
     state = job_state(job_id(JobKind.deploy, model_id), connection=connection)
     if state is not None and state.active:
-        raise ConflictError(f"model {model_id}'s deploy job is still {state.value}; {wait}")
+        raise ConflictError(N_("model {model_id}'s deploy job is still {state}; {wait}"),
+                            params={"model_id": model_id, "state": state.value, "wait": wait})
     model.status = DeployStatus.waiting
     model.reason = None
     session.add(model)
@@ -113,8 +117,12 @@ def delete_model(*, session: Session, settings: Settings, model_id: int) -> None
     used = session.exec(select(Task).where(Task.model_id == model_id)).first()
     if used is not None:
         active = used.status in (TaskStatus.waiting, TaskStatus.running)
-        raise ConflictError(f"model {model_id} is used by task {used.id} ({used.status.value}); "
-                            + ("stop it and delete its tasks first" if active else "delete its tasks first"))
+        params = {"model_id": model_id, "task_id": used.id, "status": used.status.value}
+        if active:
+            raise ConflictError(N_("model {model_id} is used by task {task_id} ({status}); stop it and delete its "
+                                   "tasks first"), params=params)
+        raise ConflictError(N_("model {model_id} is used by task {task_id} ({status}); delete its tasks first"),
+                            params=params)
     for tpl in session.exec(select(ParamTemplate).where(ParamTemplate.model_id == model_id)):
         session.delete(tpl)
     path = settings.path(model.path) if model.path else None
@@ -196,7 +204,8 @@ def validate_template_values(model: ModelPackage, values: dict[str, Any]) -> dic
         spec = by_name.get(key) or by_name.get(key.lstrip("-"))
         if spec is None:
             known = ", ".join(sorted(by_name)) or "none"
-            raise FieldError(key, f"train.py declares no user parameter {key!r} (known: {known})")
+            raise FieldError(key, N_("train.py declares no user parameter {key!r} (known: {known})"),
+                                  params={"key": key, "known": known})
         if isinstance(raw, dict):
             out[spec.name] = raw
         else:
@@ -217,11 +226,13 @@ def save_template(*, session: Session, model_id: int, name: str, values: dict[st
     clash = session.exec(select(ParamTemplate).where(ParamTemplate.model_id == model_id,
                                                      ParamTemplate.name == name)).first()
     if clash is not None and clash.id != template_id:
-        raise FieldError("template name", f"model {model_id} already has a template named {name!r}")
+        raise FieldError("template name", N_("model {model_id} already has a template named {name!r}"),
+                                          params={"model_id": model_id, "name": name})
     if template_id is not None:
         tpl = session.get(ParamTemplate, template_id)
         if tpl is None or tpl.model_id != model_id:
-            raise NotFoundError(f"template {template_id} does not exist for model {model_id}")
+            raise NotFoundError(N_("template {template_id} does not exist for model {model_id}"),
+                                params={"template_id": template_id, "model_id": model_id})
         tpl.name, tpl.values = name, clean
     else:
         tpl = ParamTemplate(model_id=model_id, name=name, values=clean)
@@ -240,6 +251,6 @@ def list_templates(*, session: Session, model_id: int) -> list[ParamTemplate]:
 def delete_template(*, session: Session, template_id: int) -> None:
     tpl = session.get(ParamTemplate, template_id)
     if tpl is None:
-        raise NotFoundError(f"template {template_id} does not exist")
+        raise NotFoundError(N_("template {template_id} does not exist"), params={"template_id": template_id})
     session.delete(tpl)
     session.commit()

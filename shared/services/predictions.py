@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 from shared.contract.names import IMAGE_EXTS, JUNK_DIRS
 from shared.core import safetree
 from shared.core.errors import FieldError, NotFoundError
+from shared.core.i18n import N_
 from shared.core.queue import enqueue_prediction, worker_count
 from shared.core.settings import Settings, format_size
 from shared.core.storage import store_upload
@@ -70,7 +71,8 @@ def expand_uploads(uploads: Iterable[Upload], *, max_files: int = 10_000) -> lis
                     continue
                 out.append(Upload(base, zf.read(info)))
                 if len(out) > max_files:
-                    raise FieldError("images", f"more than {max_files} images in one prediction")
+                    raise FieldError("images", N_("more than {max_files} images in one prediction"),
+                                               params={"max_files": max_files})
         else:
             out.append(up)
     return out
@@ -80,18 +82,21 @@ def prediction_source(*, session: Session, settings: Settings, task_id: int, run
                       weights: str | None) -> tuple[Task, Run, str]:
     task = get_task(session=session, task_id=task_id)
     if task.status != TaskStatus.completed and run_id is None and task.best_run_id is None:
-        raise FieldError("task", f"task {task.id} is {task.status.value}; pick a completed task")
+        raise FieldError("task", N_("task {task_id} is {task_status}; pick a completed task"),
+                                 params={"task_id": task.id, "task_status": task.status.value})
     run = pick_run(session=session, task=task, run_id=run_id)
     if run.status not in (RunStatus.completed, RunStatus.stopped, RunStatus.timed_out, RunStatus.pruned):
-        raise FieldError("run", f"run {run.id} is {run.status.value}; pick a run that finished training")
+        raise FieldError("run", N_("run {run_id} is {run_status}; pick a run that finished training"),
+                                params={"run_id": run.id, "run_status": run.status.value})
     if weights:
         safe_file(settings, run, weights)
     else:
         found = weight_files(settings, run)
         if not found:
-            raise FieldError("weights", f"run {run.id} of task {task.id} has no weights file "
-                                        "(.pt/.pth/.ckpt/.onnx/.safetensors) in its work dir; "
-                                        "pick another run, or choose a file explicitly")
+            raise FieldError("weights", N_("run {run_id} of task {task_id} has no weights file "
+                                           "(.pt/.pth/.ckpt/.onnx/.safetensors) in its work dir; pick another run, "
+                                           "or choose a file explicitly"),
+                                        params={"run_id": run.id, "task_id": task.id})
         weights = found[0]
     return task, run, weights
 
@@ -99,20 +104,24 @@ def prediction_source(*, session: Session, settings: Settings, task_id: int, run
 def create_prediction(*, session: Session, settings: Settings, task_id: int, run_id: int | None = None,
                       weights: str | None = None, uploads: list[Upload], confidence: float = 0.25) -> Prediction:
     if not 0.0 <= confidence <= 1.0:
-        raise FieldError("confidence", f"{confidence} is outside 0..1")
+        raise FieldError("confidence", N_("{confidence} is outside 0..1"), params={"confidence": confidence})
     task, run, weights = prediction_source(session=session, settings=settings, task_id=task_id, run_id=run_id,
                                            weights=weights)
     files = expand_uploads(uploads)
     if not files:
-        raise FieldError("images", "no images were uploaded; add at least one image (or a zip of images)")
+        raise FieldError("images", N_("no images were uploaded; add at least one image (or a zip of images)"))
     problems = [p for up in files if (p := _check_image(up.name, up.data, settings.max_image_bytes))]
     if problems:
-        raise FieldError("images", "refused: " + "; ".join(problems[:20])
-                         + (f"; and {len(problems) - 20} more" if len(problems) > 20 else ""))
+        # Each problem is a line about one file (its name, what is wrong); only the frame is translated.
+        if len(problems) > 20:
+            raise FieldError("images", N_("refused: {problems}; and {more} more"),
+                             params={"problems": "; ".join(problems[:20]), "more": len(problems) - 20})
+        raise FieldError("images", N_("refused: {problems}"), params={"problems": "; ".join(problems)})
     names = [Path(up.name).name for up in files]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        raise FieldError("images", f"two uploads share the file name {', '.join(dupes)}; rename one")
+        raise FieldError("images", N_("two uploads share the file name {names}; rename one"),
+                                   params={"names": ', '.join(dupes)})
     def prepare(tmp: Path) -> tuple[Prediction, Path]:
         (tmp / "in").mkdir(parents=True)
         for up in files:
@@ -137,7 +146,7 @@ def connected_workers(*, connection: Redis) -> int:
 def get_prediction(*, session: Session, prediction_id: int) -> Prediction:
     pred = session.get(Prediction, prediction_id)
     if pred is None:
-        raise NotFoundError(f"prediction {prediction_id} does not exist")
+        raise NotFoundError(N_("prediction {prediction_id} does not exist"), params={"prediction_id": prediction_id})
     return pred
 
 

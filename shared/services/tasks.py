@@ -12,7 +12,8 @@ from sqlmodel import Session, select
 
 from shared.contract.metrics import guess_direction
 from shared.contract.params import is_grid_searchable, parse_setting, words_text
-from shared.core.errors import ConflictError, FieldError, NotFoundError
+from shared.core.errors import ConflictError, FieldError, Msg, NotFoundError
+from shared.core.i18n import N_
 from shared.core.queue import MAX_GPUS_PER_RUN, job_id
 from shared.core.settings import Settings, get_settings
 from shared.records import (
@@ -48,7 +49,7 @@ def parse_duration(text: str | int | float | None, *, field: str = "time limit")
         return None
     if isinstance(text, int | float):
         if text <= 0:
-            raise FieldError(field, "must be positive")
+            raise FieldError(field, N_("must be positive"))
         return int(text)
     s = str(text).strip().lower().replace(" ", "")
     if s in ("none", "0", "off"):
@@ -60,7 +61,8 @@ def parse_duration(text: str | int | float | None, *, field: str = "time limit")
         total += float(m.group(1)) * _UNIT_S[m.group(2).lower() if m.group(2) else None]
         pos = m.end()
     if pos != len(s) or total <= 0:
-        raise FieldError(field, f"{text!r} is not a duration; write e.g. 90m, 2h, 1h30m or 45s")
+        raise FieldError(field, N_("{text!r} is not a duration; write e.g. 90m, 2h, 1h30m or 45s"),
+                                params={"text": text})
     return int(total)
 
 
@@ -92,9 +94,9 @@ def _positive_int(value: Any, *, field: str, what: str) -> int:
     try:
         n = int(value)
     except (TypeError, ValueError):
-        raise FieldError(field, f"{value!r} is not a whole number") from None
+        raise FieldError(field, N_("{value!r} is not a whole number"), params={"value": value}) from None
     if n < 1:
-        raise FieldError(field, f"{what} must be at least 1")
+        raise FieldError(field, N_("{what} must be at least 1"), params={"what": what})
     return n
 
 
@@ -107,38 +109,45 @@ def validate_task(*, session: Session, task_in: TaskIn, max_parallel_default: in
     model = get_model(session=session, model_id=task_in.model_id)
     dataset = get_dataset(session=session, dataset_id=task_in.dataset_id)
     if model.status != DeployStatus.deployed:
-        raise FieldError("model", f"model {model.id} is {model.status.value}, not deployed; "
-                                  "deploy it (or wait for its deploy) first")
+        raise FieldError("model", N_("model {model_id} is {model_status}, not deployed; deploy it (or wait for its "
+                                     "deploy) first"),
+                                  params={"model_id": model.id, "model_status": model.status.value})
     if dataset.task_type != TaskType.other and model.task_type not in (dataset.task_type, TaskType.other):
-        raise FieldError("model", f"model {model.id} is for {model.task_type.value} but dataset {dataset.id} "
-                                  f"is {dataset.task_type.value}; pick a model of the same task type")
-    epochs = _positive_int(task_in.epochs, field="epochs", what="epochs per run")
-    n_runs = _positive_int(task_in.n_runs, field="runs", what="the number of runs")
+        raise FieldError("model", N_("model {model_id} is for {model_task_type} but dataset {dataset_id} is "
+                                     "{dataset_task_type}; pick a model of the same task type"),
+                                  params={"model_id": model.id, "model_task_type": model.task_type.value,
+                                          "dataset_id": dataset.id, "dataset_task_type": dataset.task_type.value})
+    epochs = _positive_int(task_in.epochs, field="epochs", what=Msg(N_("epochs per run")))
+    n_runs = _positive_int(task_in.n_runs, field="runs", what=Msg(N_("the number of runs")))
     time_limit_s = check_time_limit(task_in.time_limit, parse_duration(task_in.time_limit), settings)
     metrics = [m.strip() for m in task_in.metrics if m and m.strip()]
     eval_metric = (task_in.eval_metric or "").strip() or None
     if eval_metric and metrics and eval_metric not in metrics:
-        raise FieldError("eval metric", f"{eval_metric!r} is not among the charted metrics "
-                                        f"({', '.join(metrics)}); add it to them or pick one of them")
+        raise FieldError("eval metric", N_("{eval_metric!r} is not among the charted metrics ({metrics}); add it "
+                                           "to them or pick one of them"),
+                                        params={"eval_metric": eval_metric, "metrics": ', '.join(metrics)})
     if eval_metric and not metrics:
         metrics = [eval_metric]
     direction_raw = (task_in.direction or (guess_direction(eval_metric) if eval_metric else "max")).lower()
     try:
         direction = Direction({"maximize": "max", "minimize": "min"}.get(direction_raw, direction_raw))
     except ValueError:
-        raise FieldError("direction", f"{task_in.direction!r}: use max or min") from None
+        raise FieldError("direction", N_("{direction!r}: use max or min"),
+                                      params={"direction": task_in.direction}) from None
     try:
         score_mode = ScoreMode(task_in.score_mode)
     except ValueError:
-        raise FieldError("score", "use final or best") from None
+        raise FieldError("score", N_("use final or best")) from None
     try:
         sampler = Sampler(task_in.sampler)
     except ValueError:
-        raise FieldError("sampler", f"{task_in.sampler!r}: use {', '.join(s.value for s in Sampler)}") from None
+        raise FieldError("sampler", N_("{sampler!r}: use {choices}"),
+                         params={"sampler": task_in.sampler, "choices": ", ".join(s.value for s in Sampler)}) from None
     try:
         pruner = Pruner(task_in.pruner)
     except ValueError:
-        raise FieldError("pruner", f"{task_in.pruner!r}: use {', '.join(p.value for p in Pruner)}") from None
+        raise FieldError("pruner", N_("{pruner!r}: use {choices}"),
+                         params={"pruner": task_in.pruner, "choices": ", ".join(p.value for p in Pruner)}) from None
 
     args = train_args(model)
     by_name = {a.name: a for a in args.user}
@@ -149,16 +158,17 @@ def validate_task(*, session: Session, task_in: TaskIn, max_parallel_default: in
         spec = by_name.get(key.lstrip("-")) or by_name.get(key.lstrip("-").replace("-", "_"))
         if spec is None:
             known = ", ".join(a.name for a in args.user) or "none"
-            raise FieldError(key, f"train.py declares no user parameter {key!r} (user parameters: {known})")
+            raise FieldError(key, N_("train.py declares no user parameter {key!r} (user parameters: {known})"),
+                             params={"key": key, "known": known})
         params[spec.name] = parse_setting(spec, raw, search=bool(searched), field=spec.name)
     check_required(args.user, params, model)
     check_config_files(params, model)
     searching = any(p.get("search") for p in params.values())
     if sampler == Sampler.grid and not is_grid_searchable(params):
-        raise FieldError("sampler", "grid search needs every searched parameter to be an int range or a "
-                                    "set of choices; use auto, gp, tpe or random")
+        raise FieldError("sampler", N_("grid search needs every searched parameter to be an int range or a "
+                                       "set of choices; use auto, gp, tpe or random"))
     if searching and not eval_metric:
-        raise FieldError("eval metric", "a search needs an evaluation metric to rank the runs")
+        raise FieldError("eval metric", N_("a search needs an evaluation metric to rank the runs"))
     max_parallel = _positive_int(task_in.max_parallel or min(n_runs, max_parallel_default),
                                  field="max parallel", what="parallel runs")
     limits = parse_limits(task_in.limits, settings)
@@ -196,14 +206,14 @@ def get_task(*, session: Session, task_id: int) -> Task:
     # populate_existing: a long-lived session (UI, CLI wait loops) must see workers' writes.
     task = session.get(Task, task_id, populate_existing=True)
     if task is None:
-        raise NotFoundError(f"task {task_id} does not exist")
+        raise NotFoundError(N_("task {task_id} does not exist"), params={"task_id": task_id})
     return task
 
 
 def get_run(*, session: Session, run_id: int) -> Run:
     run = session.get(Run, run_id, populate_existing=True)
     if run is None:
-        raise NotFoundError(f"run {run_id} does not exist")
+        raise NotFoundError(N_("run {run_id} does not exist"), params={"run_id": run_id})
     return run
 
 
@@ -215,7 +225,8 @@ def request_stop(*, session: Session, task_id: int) -> Task:
     """Flag the task; workers running its runs poll the flag and kill their trees."""
     task = get_task(session=session, task_id=task_id)
     if task.status.finished:
-        raise ConflictError(f"task {task_id} is already {task.status.value}")
+        raise ConflictError(N_("task {task_id} is already {task_status}"),
+                            params={"task_id": task_id, "task_status": task.status.value})
     task.stop_requested = True
     session.add(task)
     session.commit()
@@ -350,14 +361,16 @@ def rerun_run(*, session: Session, run_id: int) -> Run:
     finished task is reopened (its time limit starts again)."""
     run = get_run(session=session, run_id=run_id)
     if run.status in (RunStatus.queued, RunStatus.running):
-        raise ConflictError(f"run {run_id} is {run.status.value}; only a finished run can be re-run")
+        raise ConflictError(N_("run {run_id} is {run_status}; only a finished run can be re-run"),
+                            params={"run_id": run_id, "run_status": run.status.value})
     if run.status == RunStatus.completed:
-        raise ConflictError(f"run {run_id} completed; clone the task to train it again")
+        raise ConflictError(N_("run {run_id} completed; clone the task to train it again"), params={"run_id": run_id})
     task = get_task(session=session, task_id=run.task_id)
     if task.model_id:
         model = get_model(session=session, model_id=task.model_id)
         if model.status != DeployStatus.deployed:
-            raise ConflictError(f"model {model.id} is {model.status.value}; redeploy it first")
+            raise ConflictError(N_("model {model_id} is {model_status}; redeploy it first"),
+                                params={"model_id": model.id, "model_status": model.status.value})
     run.status = RunStatus.queued
     run.attempt += 1
     run.job_id = job_id(JobKind.run, run.id, run.attempt)

@@ -17,6 +17,7 @@ from sqlalchemy import func, update
 from sqlmodel import Session, select
 
 from shared.core.errors import ConflictError, FieldError, NotFoundError
+from shared.core.i18n import N_
 from shared.records import AuditAction, Dataset, ModelPackage, Outcome, Prediction, Role, Task, User
 from shared.services import audit
 
@@ -60,8 +61,9 @@ def normalize_name(name: str) -> str:
 def validate_name(name: str) -> str:
     clean = normalize_name(name)
     if not NAME_RE.match(clean):
-        raise FieldError("name", f"{name!r} is not a valid name: use 2 to 32 letters, digits, '.', '-' or '_', "
-                                 "starting with a letter or digit (e.g. alice or j.doe)")
+        raise FieldError("name", N_("{name!r} is not a valid name: use 2 to 32 letters, digits, '.', '-' or '_', "
+                                    "starting with a letter or digit (e.g. alice or j.doe)"),
+                                 params={"name": name})
     return clean
 
 
@@ -70,17 +72,20 @@ def validate_email(email: str | None) -> str | None:
     if not clean:
         return None
     if not EMAIL_RE.match(clean) or len(clean) > 254:
-        raise FieldError("email", f"{email!r} is not an e-mail address; write it like alice@example.com")
+        raise FieldError("email", N_("{email!r} is not an e-mail address; write it like alice@example.com"),
+                                  params={"email": email})
     return clean
 
 
 def validate_password(password: str, *, name: str | None = None) -> None:
     if len(password) < MIN_PASSWORD:
-        raise FieldError("password", f"use at least {MIN_PASSWORD} characters (a few words make a good one)")
+        raise FieldError("password", N_("use at least {min_password} characters (a few words make a good one)"),
+                                     params={"min_password": MIN_PASSWORD})
     if len(password) > MAX_PASSWORD:
-        raise FieldError("password", f"use at most {MAX_PASSWORD} characters")
+        raise FieldError("password", N_("use at most {max_password} characters"),
+                                     params={"max_password": MAX_PASSWORD})
     if name and password.strip().lower() == name.lower():
-        raise FieldError("password", "the password must not be the name")
+        raise FieldError("password", N_("the password must not be the name"))
 
 
 def count_users(*, session: Session) -> int:
@@ -97,7 +102,7 @@ def list_users(*, session: Session, include_disabled: bool = True) -> list[User]
 def get_user(*, session: Session, user_id: int) -> User:
     user = session.get(User, user_id)
     if user is None:
-        raise NotFoundError(f"user {user_id} does not exist")
+        raise NotFoundError(N_("user {user_id} does not exist"), params={"user_id": user_id})
     return user
 
 
@@ -119,9 +124,9 @@ def create_user(*, session: Session, name: str, role: Role | str = Role.member, 
     if password is not None:
         validate_password(password, name=clean)
     if find_user(session=session, name=clean) is not None:
-        raise FieldError("name", f"{clean!r} is taken; pick another name")
+        raise FieldError("name", N_("{clean!r} is taken; pick another name"), params={"clean": clean})
     if mail and find_by_email(session=session, email=mail) is not None:
-        raise FieldError("email", f"{mail} belongs to another person")
+        raise FieldError("email", N_("{mail} belongs to another person"), params={"mail": mail})
     first_admin = role == Role.admin and session.exec(select(User.id).where(User.role == Role.admin)).first() is None
     user = User(name=clean, email=mail, role=role, language=language,
                 password_hash=hash_password(password) if password is not None else None)
@@ -155,7 +160,8 @@ def set_role(*, session: Session, user_id: int, role: Role | str, actor: User | 
     role = Role(role)
     if user.role == Role.admin and role != Role.admin and not user.disabled \
             and _other_active_admins(session, user) == 0:
-        raise ConflictError(f"{user.name} is the only admin; make someone else admin first")
+        raise ConflictError(N_("{user_name} is the only admin; make someone else admin first"),
+                            params={"user_name": user.name})
     before = user.role
     user.role = role
     session.add(user)
@@ -170,7 +176,8 @@ def set_disabled(*, session: Session, user_id: int, disabled: bool, actor: User 
     """Disable (every open session of theirs ends at its next page load) or enable a person."""
     user = get_user(session=session, user_id=user_id)
     if disabled and user.role == Role.admin and not user.disabled and _other_active_admins(session, user) == 0:
-        raise ConflictError(f"{user.name} is the only admin; make someone else admin before disabling them")
+        raise ConflictError(N_("{user_name} is the only admin; make someone else admin before disabling them"),
+                            params={"user_name": user.name})
     if user.disabled == disabled:
         return user
     user.disabled = disabled
@@ -206,7 +213,7 @@ def change_password(*, session: Session, user_id: int, new_password: str, old_pa
     if old_password is not None and not verify_password(user.password_hash, old_password):
         audit.record(session=session, user=actor or user, action=AuditAction.change_password, obj=user,
                      outcome=Outcome.denied, detail="the current password was wrong", client=client)
-        raise FieldError("current password", "that is not your current password")
+        raise FieldError("current password", N_("that is not your current password"))
     validate_password(new_password, name=user.name)
     user.password_hash = hash_password(new_password)
     user.session_version += 1

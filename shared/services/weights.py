@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from shared.core import safetree
 from shared.core.errors import NotFoundError, OutputError
+from shared.core.i18n import N_
 from shared.core.settings import Settings
 from shared.records import Run, Task, utcnow
 from shared.services.tasks import get_run, get_task
@@ -25,10 +26,12 @@ def pick_run(*, session: Session, task: Task, run_id: int | None) -> Run:
     if run_id is not None:
         run = get_run(session=session, run_id=run_id)
         if run.task_id != task.id:
-            raise NotFoundError(f"run {run_id} does not belong to task {task.id}")
+            raise NotFoundError(N_("run {run_id} does not belong to task {task_id}"),
+                                params={"run_id": run_id, "task_id": task.id})
         return run
     if task.best_run_id is None:
-        raise NotFoundError(f"task {task.id} has no best run (status {task.status.value}); pass --run RID")
+        raise NotFoundError(N_("task {task_id} has no best run (status {task_status}); pass --run RID"),
+                            params={"task_id": task.id, "task_status": task.status.value})
     return get_run(session=session, run_id=task.best_run_id)
 
 
@@ -36,11 +39,12 @@ def work_dir(settings: Settings, run: Run) -> Path:
     """The run's work dir, refused if user code swapped it for a link out of
     its workspace (everything under it was written by untrusted code)."""
     if not run.work_dir:
-        raise NotFoundError(f"run {run.id} never started, so it has no work dir")
+        raise NotFoundError(N_("run {run_id} never started, so it has no work dir"), params={"run_id": run.id})
     path = settings.path(run.work_dir)
     workspace = path.parent
     if path.is_symlink() or not path.resolve().is_relative_to(workspace.resolve()):
-        raise NotFoundError(f"run {run.id}'s work dir was replaced by a link; its files are not served")
+        raise NotFoundError(N_("run {run_id}'s work dir was replaced by a link; its files are not served"),
+                            params={"run_id": run.id})
     return path
 
 
@@ -79,7 +83,8 @@ def read_file(settings: Settings, run: Run, rel: str) -> bytes:
     try:
         return safetree.read_file(work_dir(settings, run), rel, max_bytes=settings.max_file_bytes)
     except NotFoundError:
-        raise NotFoundError(f"run {run.id} has no file {rel!r} in its work dir") from None
+        raise NotFoundError(N_("run {run_id} has no file {rel!r} in its work dir"),
+                            params={"run_id": run.id, "rel": rel}) from None
 
 
 def safe_file(settings: Settings, run: Run, rel: str) -> Path:
@@ -88,7 +93,8 @@ def safe_file(settings: Settings, run: Run, rel: str) -> Path:
     try:
         return safetree.host_path(work_dir(settings, run), rel)
     except NotFoundError:
-        raise NotFoundError(f"run {run.id} has no file {rel!r} in its work dir") from None
+        raise NotFoundError(N_("run {run_id} has no file {rel!r} in its work dir"),
+                            params={"run_id": run.id, "rel": rel}) from None
 
 
 @dataclass(frozen=True)
@@ -117,7 +123,7 @@ def write_weights_zip(*, session: Session, settings: Settings, task_id: int, run
     run = pick_run(session=session, task=task, run_id=run_id)
     root = work_dir(settings, run)
     if not root.is_dir():
-        raise NotFoundError(f"run {run.id}'s work dir is gone")
+        raise NotFoundError(N_("run {run_id}'s work dir is gone"), params={"run_id": run.id})
     partial = not run.status.finished
     listing = safetree.walk(root, max_entries=_entry_cap(settings))
     budget = settings.max_disk_bytes  # more than the run may write is not a work dir any more

@@ -39,6 +39,7 @@ from shared.contract.datasets.preview_labels import (
     single_label,
 )
 from shared.core.errors import NotFoundError
+from shared.core.i18n import N_
 from shared.records import TaskType
 
 log = logging.getLogger(__name__)
@@ -62,8 +63,8 @@ def _split_images(root: Path, report: DatasetReport, split: str) -> list[str]:
         return [r for r in _walk_cached(str(root), mtime(root))]
     info = report.splits.get(split)
     if info is None:
-        raise NotFoundError(f"split {split!r} is not in this dataset (splits: "
-                            f"{', '.join(report.splits) or 'none'})")
+        raise NotFoundError(N_("split {split!r} is not in this dataset (splits: {splits})"),
+                            params={"split": split, "splits": ', '.join(report.splits) or 'none'})
     tt = report.task_type
     label = root / info.label if info.label else None
     if tt in (TaskType.detection, TaskType.instance_segmentation) and label is not None:
@@ -158,14 +159,15 @@ def _render(root: Path, report: DatasetReport, rel: str, path: Path, max_size: i
 def _resolve(root: Path, rel_path: str) -> Path:
     norm = posixpath.normpath(rel_path.replace("\\", "/"))
     if not norm or norm.startswith(("/", "../")) or norm in ("..", "."):
-        raise NotFoundError(f"{rel_path!r} is not a path inside the dataset")
+        raise NotFoundError(N_("{rel_path!r} is not a path inside the dataset"), params={"rel_path": rel_path})
     path = root / norm
     try:
         path.resolve().relative_to(root.resolve())
     except ValueError:
-        raise NotFoundError(f"{rel_path!r} is not a path inside the dataset") from None
+        raise NotFoundError(N_("{rel_path!r} is not a path inside the dataset"),
+                            params={"rel_path": rel_path}) from None
     if not path.is_file():
-        raise NotFoundError(f"image {rel_path} does not exist in the dataset")
+        raise NotFoundError(N_("image {rel_path} does not exist in the dataset"), params={"rel_path": rel_path})
     return path
 
 

@@ -44,6 +44,7 @@ from shared.contract.names import (
     SPLITS,
 )
 from shared.core.errors import DatasetFormatError
+from shared.core.i18n import N_
 from shared.records import TASK_TYPE_LABELS, TaskType
 
 _VALIDATORS: dict[TaskType, Callable[[Ctx], None]] = {
@@ -68,7 +69,7 @@ def validate_dataset(*, root: Path, task_type: TaskType | str,
     task_type = TaskType(task_type)
     root = Path(root)
     if not root.is_dir():
-        raise DatasetFormatError(f"dataset root {root} is not a folder")
+        raise DatasetFormatError(N_("dataset root {root} is not a folder"), params={"root": root})
     ctx = Ctx(root, task_type, progress)
     _VALIDATORS[task_type](ctx)
     train = ctx.splits.get("train")
@@ -83,14 +84,22 @@ def validate_dataset(*, root: Path, task_type: TaskType | str,
         label = TASK_TYPE_LABELS[task_type].lower()
         n = ctx.error_count
         # Each error is in ``details`` once; the message only sums up (a page shows both).
-        message = f"The dataset does not match the {label} format ({n} error{'s' if n != 1 else ''})."
+        params = {"label": label, "n": n}
         sniffed = sniff_task_type(root)
         if sniffed is not None and sniffed.task_type != task_type:
-            message += (f" It looks like {sniffed.describe()}: choose the task type "
-                        f"\"{TASK_TYPE_LABELS[sniffed.task_type]}\" and upload it again, or fix the files listed.")
-        else:
-            message += " Fix the files listed and upload the zip again."
-        raise DatasetFormatError(message, details=details)
+            params.update(looks_like=sniffed.describe(), type_label=TASK_TYPE_LABELS[sniffed.task_type])
+            if n == 1:
+                raise DatasetFormatError(N_("The dataset does not match the {label} format (1 error). It looks like "
+                                            "{looks_like}: choose the task type \"{type_label}\" and upload it "
+                                            "again, or fix the files listed."), details=details, params=params)
+            raise DatasetFormatError(N_("The dataset does not match the {label} format ({n} errors). It looks like "
+                                        "{looks_like}: choose the task type \"{type_label}\" and upload it again, "
+                                        "or fix the files listed."), details=details, params=params)
+        if n == 1:
+            raise DatasetFormatError(N_("The dataset does not match the {label} format (1 error). Fix the files "
+                                        "listed and upload the zip again."), details=details, params=params)
+        raise DatasetFormatError(N_("The dataset does not match the {label} format ({n} errors). Fix the files "
+                                    "listed and upload the zip again."), details=details, params=params)
     ctx.step("Done")
     return ctx.report()
 

@@ -39,6 +39,7 @@ from shared.contract.install_script.checker import BASHLEX_BUDGET_S, Checker
 from shared.contract.install_script.words import ScriptViolation
 from shared.contract.names import FORBIDDEN_COMMANDS, INSTALL_SCRIPT
 from shared.core.errors import PackageError
+from shared.core.i18n import N_
 
 __all__ = ["FORBIDDEN_COMMANDS", "ScriptViolation", "assert_install_script_ok", "check_install_script"]
 
@@ -79,4 +80,5 @@ def assert_install_script_ok(*, text: str, filename: str = INSTALL_SCRIPT) -> No
         hidden = ", ".join(dict.fromkeys(v.command for v in violations if v.command not in FORBIDDEN_COMMANDS))
         what = " and ".join(part for part in (forbidden and f"forbidden commands ({forbidden})",
                                               hidden and f"spellings that hide the command run ({hidden})") if part)
-        raise PackageError(f"{filename} uses {what}; fix each line below", details=[v.message for v in violations])
+        raise PackageError(N_("{filename} uses {what}; fix each line below"), details=[v.message for v in violations],
+                           params={"filename": filename, "what": what})
