@@ -16,7 +16,7 @@ from runner.execute import Outcome, execute
 from runner.gpus import device_arg
 from runner.ingest import MetricCollector, MetricWriter
 from runner.jobs.common import copy_package, model_env, tail, visible
-from runner.sandbox import WORKSPACE, Limits, Mount, SandboxSpec
+from runner.sandbox import ENV_MOUNT, WORKSPACE, Limits, Mount, SandboxSpec
 from runner.substitute import substitute, substitute_package
 from shared.contract.names import GLOBAL_TO_FLAG, TRAIN_GLOBALS, TRAIN_SCRIPT, WORK_DIR_FLAG
 from shared.contract.params import to_argv
@@ -208,8 +208,8 @@ def run_trial(run_id: int) -> None:
         device = device_arg(gpus)
         env_path = model_env(settings, model)
         ws = _prepare_workspace(settings=settings, model=model, dataset=dataset, run=run, run_dir=run_dir)
-        argv = build_argv(python=str(env_path / "bin" / "python"), task=task, run=run, model=model,
-                          dataset=dataset, device=device,
+        argv = build_argv(python=f"{visible(settings, env_path, ENV_MOUNT)}/bin/python", task=task, run=run,
+                          model=model, dataset=dataset, device=device,
                           dataset_at=visible(settings, settings.path(dataset.path), DATASET_MOUNT),
                           workspace_at=visible(settings, ws, WORKSPACE))
         (run_dir / "argv.txt").write_text("\n".join(argv) + "\n", encoding="utf-8")
@@ -219,7 +219,7 @@ def run_trial(run_id: int) -> None:
         watch = _RunWatch(ctx=ctx, task=task, run=run, collector=collector, reporter=reporter)
         spec = SandboxSpec(
             argv=argv, workdir=ws,
-            mounts=[Mount(host=env_path, inside=str(env_path)),
+            mounts=[Mount(host=env_path, inside=ENV_MOUNT),
                     Mount(host=settings.path(dataset.path), inside=DATASET_MOUNT)],
             network=model.network, gpus=gpus, limits=Limits.from_settings(settings, run_limits(task, settings)),
             uid=settings.sandbox_uid_base + run.id % 10000)

@@ -10,6 +10,9 @@ from typing import Any
 from shared.core.errors import FieldError
 
 WORKSPACE = "/workspace"
+# Where a model's env appears to runs, predictions and its install script: a fixed path, so that
+# nothing depends on where DATA_DIR is (envs are built relocatable for it).
+ENV_MOUNT = "/opt/trainyard/env"
 # The id user code sees for itself inside the sandbox; the host's /etc/passwd
 # and /etc/group name it (nobody/nogroup), which keeps pwd lookups working.
 INSIDE_ID = 65534
