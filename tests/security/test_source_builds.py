@@ -54,6 +54,9 @@ def local_only(settings):
         pytest.skip("no file:// package index in pip's configuration to take setuptools from")
     settings.index_url = local[0]
     settings.extra_index_urls = local[1:]
+    # A cache of this test's own: the shared test cache outlives sessions, and the check below
+    # is that nothing built reaches the cache the host's uv uses.
+    settings.uv_cache_dir = settings.data_dir / "cache" / "uv"
     return settings
 
 
