@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 
 from runner import redis_server
+from runner.sandbox.reach import check_paths
+from shared.core.errors import SandboxError
 from shared.core.redisconn import RedisAuthError, check, connect, redact
 from shared.core.settings import Settings
 
@@ -99,6 +101,11 @@ def resolve_workers(*, settings: Settings, workers: int | str, gpus: str | None)
 def up(*, settings: Settings, workers: int | str = AUTO, gpus: str | None = None, port: int | None = None,
        ui: bool = True, host: str | None = None) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:  # a DATA_DIR or interpreter under root's 0700 home is named now, not by the first run
+        check_paths(settings)
+    except SandboxError as exc:
+        print(f"[up] {exc}", file=sys.stderr)
+        return 2
     mark_store(settings)
     children: list[tuple[str, subprocess.Popen]] = []
     stopping = False

@@ -23,6 +23,7 @@ from rq.worker import WorkerStatus
 from runner import context
 from runner.gpus import GpuAllocator, describe_gpus
 from runner.reconcile import Reconciler, reconcile_once
+from shared.core.errors import SandboxError
 from shared.core.queue import gpus_of_queue, queues_for
 from shared.core.redisconn import check
 from shared.services.workers import advertise_devices
@@ -44,7 +45,13 @@ def run_worker(*, gpus: str | None = None, burst: bool = False, name: str | None
     # A refused login is named here (RedisAuthError, naming REDIS_URL), not deep inside RQ.
     check(ctx.redis, ctx.settings.effective_redis_url)
     from runner.sandbox import check_sandbox
+    from runner.sandbox.reach import check_paths
 
+    try:  # every run would fail on these: say it once, now, and do not take jobs
+        check_paths(ctx.settings)
+    except SandboxError as exc:
+        logging.getLogger(__name__).error("%s", exc)
+        return 2
     try:
         check_sandbox(settings=ctx.settings)
     except Exception as exc:  # noqa: BLE001 - the worker still deploys; runs fail with this reason

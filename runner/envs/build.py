@@ -34,6 +34,7 @@ from runner.envs.layout import (
     touch,
 )
 from runner.envs.seal import EnvRefused, check_env, interpreter_fingerprint, lock_down
+from runner.envs.source_builds import needs_build
 from runner.envs.uv import Builder, StepFailed, find_uv
 from runner.execute.explain import network_hint
 from runner.safefs import write_new
@@ -62,13 +63,20 @@ def _index_hint(exc: StepFailed) -> str:
 
 def ensure_env(*, settings: Settings, requirements: list[str], constraints: Iterable[str] = (),
                options: Iterable[str] = (), install_script: Path | None = None, package_dir: Path | None = None,
-               log: LogFn | None = None, run_install_script: Callable[..., None] | None = None) -> EnvResult:
+               log: LogFn | None = None, run_install_script: Callable[..., None] | None = None,
+               run_source_build: Callable[..., list[str]] | None = None) -> EnvResult:
     """Return the environment for these inputs, building it only if no complete one exists.
 
-    ``run_install_script(script=Path, env_path=Path, log=LogFn, timeout_s=float)``
-    must run ``bash install_dependencies.sh <env path>`` inside the sandbox, for
-    at most ``timeout_s`` seconds (what is left of the build's time limit); this
-    module never runs user code itself.
+    This module never runs user code itself: the host's uv installs wheels only
+    (``--no-build``), and both callbacks run in the sandbox, for at most
+    ``timeout_s`` seconds (what is left of the build's time limit):
+
+    * ``run_install_script(script=Path, env_path=Path, log=LogFn, timeout_s=float)``
+      runs ``bash install_dependencies.sh <env as the sandbox sees it>``;
+    * ``run_source_build(env_path=Path, requirements=Path, constraints=Path | None,
+      options=list[str], package_dir=Path | None, log=LogFn, timeout_s=float)`` runs
+      the same ``uv pip install`` with builds allowed, when a requirement is only a
+      source distribution, and returns what uv says it built.
     """
     requirements, constraints, options = list(requirements), list(constraints), list(options)
     emit: LogFn = log or (lambda _line: None)
@@ -95,12 +103,13 @@ def ensure_env(*, settings: Settings, requirements: list[str], constraints: Iter
             return reuse(key, path, emit)
         return _build(settings=settings, key=key, path=path, requirements=requirements, constraints=constraints,
                       options=options, install_script=install_script, package_dir=package_dir, emit=emit,
-                      run_install_script=run_install_script)
+                      run_install_script=run_install_script, run_source_build=run_source_build)
 
 
 def _build(*, settings: Settings, key: str, path: Path, requirements: list[str], constraints: list[str],
            options: list[str], install_script: Path | None, package_dir: Path | None, emit: LogFn,
-           run_install_script: Callable[..., None] | None) -> EnvResult:
+           run_install_script: Callable[..., None] | None,
+           run_source_build: Callable[..., list[str]] | None) -> EnvResult:
     envs = path.parent
     uv = find_uv()
     building_log = envs / f".building-{key}.log"
@@ -117,7 +126,9 @@ def _build(*, settings: Settings, key: str, path: Path, requirements: list[str],
         try:
             b.emit(f"Building environment {key} with {settings.env_python} "
                    f"(uv index strategy: {settings.index_strategy.value}, TRAINYARD_INDEX_STRATEGY)")
-            b.run(["venv", "--no-config", "--python", settings.env_python, str(path)], cwd=envs,
+            # Relocatable: runs and install scripts see the env at a fixed path (ENV_MOUNT), not
+            # at this one, so its scripts (pip, torchrun) must not name the host path.
+            b.run(["venv", "--no-config", "--relocatable", "--python", settings.env_python, str(path)], cwd=envs,
                   what="uv venv")
             req_lines = normalise(options) + normalise(requirements)
             if install_script is not None and not any(re.match(r"^pip\b", r) for r in normalise(requirements)):
@@ -133,22 +144,14 @@ def _build(*, settings: Settings, key: str, path: Path, requirements: list[str],
                 write_new(state, CONSTRAINTS_FILE, ("\n".join(normalise(constraints)) + "\n").encode())
                 install += ["-c", str(state / CONSTRAINTS_FILE)]
             if req_lines:
-                b.run([*install, "-r", str(state / REQUIREMENTS_FILE)], cwd=cwd, what="uv pip install")
+                _install(b, install, state=state, cwd=cwd, options=options, package_dir=package_dir,
+                         constraints=bool(constraints), run_source_build=run_source_build)
             if install_script is not None:
                 assert run_install_script is not None
-                b.emit(f"$ bash {Path(install_script).name} {path}")
-                before = interpreter_fingerprint(path)
-                try:
-                    run_install_script(script=Path(install_script), env_path=path, log=b.emit,
-                                       timeout_s=b.remaining())
-                except TrainyardError as exc:
-                    raise StepFailed(f"{Path(install_script).name} failed", str(exc).splitlines()) from exc
-                after = interpreter_fingerprint(path)
-                changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
-                if changed:
-                    raise StepFailed(f"{Path(install_script).name} changed the environment's interpreter "
-                                      f"({', '.join(changed)}); install packages with ${{1}}/bin/pip instead",
-                                      [])
+                name = Path(install_script).name
+                _in_sandbox(path, name, "install packages with ${1}/bin/pip instead",
+                            lambda: run_install_script(script=Path(install_script), env_path=path, log=b.emit,
+                                                       timeout_s=b.remaining()))
             _seal(settings, path, script_name=Path(install_script).name if install_script else None)
             freeze = b.freeze()
             b.emit(f"Environment {key} is ready: {len(freeze)} packages.")
@@ -181,6 +184,54 @@ def _build(*, settings: Settings, key: str, path: Path, requirements: list[str],
     touch(path)
     write_new(state, COMPLETE_MARKER, (json.dumps({"key": key, "built_at": time.time()}) + "\n").encode())
     return EnvResult(key=key, path=path, built=True, log_path=state / INSTALL_LOG, freeze=freeze)
+
+
+def _install(b: Builder, install: list[str], *, state: Path, cwd: Path, options: list[str],
+             package_dir: Path | None, constraints: bool, run_source_build: Callable[..., list[str]] | None) -> None:
+    """Wheels on the host; what must be built, in the sandbox.
+
+    Installing a wheel runs none of its code, so the host's uv (root, full network)
+    installs with ``--no-build``. When uv says something must be built from source,
+    nothing was installed yet (uv installs only once everything is prepared), and
+    the whole install runs again in the sandbox with builds allowed.
+    """
+    try:
+        b.run([*install, "--no-build", "-r", str(state / REQUIREMENTS_FILE)], cwd=cwd, what="uv pip install")
+        return
+    except StepFailed as exc:
+        names = needs_build(exc.lines)
+        if names is None:
+            raise
+    what = ", ".join(names) if names else "a requirement (a local source directory or archive)"
+    if run_source_build is None:
+        raise StepFailed(f"{what} has no wheel and must be built from source, which runs the package's own "
+                         "code; that needs the sandbox and no sandbox runner was given to the environment "
+                         "builder", [])
+    b.emit(f"[trainyard] {what} must be built from source: installing again inside the sandbox (its own uid, "
+           "limits and network through the egress proxy), never on the host")
+    built: list[str] = []
+
+    def step() -> None:
+        built.extend(run_source_build(env_path=b.path, requirements=state / REQUIREMENTS_FILE,
+                                      constraints=state / CONSTRAINTS_FILE if constraints else None,
+                                      options=options, package_dir=package_dir, log=b.emit,
+                                      timeout_s=b.remaining()))
+
+    _in_sandbox(b.path, f"building {what} from source", "build no interpreter into the package", step)
+    b.emit("[trainyard] built in the sandbox: " + (", ".join(built) if built else "nothing (uv built no package)"))
+
+
+def _in_sandbox(path: Path, what: str, fix: str, step: Callable[[], object]) -> None:
+    """Run one sandboxed step that writes into the env; it may not swap the interpreter."""
+    before = interpreter_fingerprint(path)
+    try:
+        step()
+    except TrainyardError as exc:
+        raise StepFailed(f"{what} failed", str(exc).splitlines()) from exc
+    after = interpreter_fingerprint(path)
+    changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+    if changed:
+        raise StepFailed(f"{what} changed the environment's interpreter ({', '.join(changed)}); {fix}", [])
 
 
 def _seal(settings: Settings, path: Path, *, script_name: str | None) -> None:

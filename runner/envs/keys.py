@@ -21,7 +21,9 @@ from shared.core.i18n import N_
 from shared.core.settings import Settings
 
 # Bump when the build recipe changes in a way that makes old envs wrong.
-_FORMAT = "trainyard-env-3"  # 2: markers in envstate/, sealed read-only envs; 3: the interpreter's platform tag
+# 2: markers in envstate/, sealed read-only envs; 3: the interpreter's platform tag; 4: relocatable
+# (mounted at /opt/trainyard/env), sdists built in the sandbox
+_FORMAT = "trainyard-env-4"
 _KEY_LEN = 20
 KEY_RE = re.compile(rf"^[0-9a-f]{{{_KEY_LEN}}}$")
 # pip's own comment rule: '#' at line start or after whitespace; "pkg.whl#sha256=" is not a comment.

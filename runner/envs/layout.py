@@ -3,8 +3,9 @@
 On-disk layout of one environment::
 
     envs/<key>.lock                 flock: builders take it exclusive, users shared
-    envs/<key>/                     the venv itself (built in place: venvs embed absolute paths);
-                                    root's and read-only once built, mounted read-only into runs
+    envs/<key>/                     the venv itself, built relocatable (sandboxes see it at
+                                    /opt/trainyard/env); root's and read-only once built,
+                                    mounted read-only into runs
     envstate/<key>/install.log      everything uv (and the install script) printed
     envstate/<key>/freeze.txt       the installed distributions of the finished env
     envstate/<key>/last-used        its mtime orders eviction

@@ -146,22 +146,7 @@ class Builder:
             "(raise TRAINYARD_ENV_BUILD_TIMEOUT_S if large downloads are expected)", [])
 
     def index_args(self, options: list[str]) -> list[str]:
-        s = self.settings
-        # pip's behaviour across indexes by default (best version from any index), not uv's first-index-wins:
-        # pip is the reference installer of the contract, and a package pinned below the newest on the first
-        # index (``setuptools<80``) must still resolve.
-        args = ["--cache-dir", str(s.uv_cache_dir), "--index-strategy", s.index_strategy.value]
-        # A team's own `-i mirror` in requirements.txt replaces the default index, as
-        # with pip; uv would let the command line win, so leave ours off then.
-        if s.index_url and not overrides_index(options):
-            args += ["--index-url", s.index_url]
-        for url in s.extra_index_urls:
-            args += ["--extra-index-url", url]
-        for link in s.find_links:
-            args += ["--find-links", link]
-        for c in s.constraints:
-            args += ["-c", c]
-        return args
+        return index_args(self.settings, options, cache_dir=str(self.settings.uv_cache_dir))
 
     def freeze(self) -> list[str]:
         """The installed distributions, read from their metadata files. Nothing
@@ -186,3 +171,25 @@ class Builder:
             if name and version:
                 found.setdefault(name.lower().replace("_", "-"), f"{name}=={version}")
         return [found[k] for k in sorted(found)]
+
+
+def index_args(settings: Settings, options: list[str], *, cache_dir: str) -> list[str]:
+    """uv's index, find-links, constraint and cache arguments for one install.
+
+    pip's behaviour across indexes by default (best version from any index), not uv's
+    first-index-wins: pip is the reference installer of the contract, and a package pinned
+    below the newest on the first index (``setuptools<80``) must still resolve.
+    """
+    s = settings
+    args = ["--cache-dir", cache_dir, "--index-strategy", s.index_strategy.value]
+    # A team's own `-i mirror` in requirements.txt replaces the default index, as
+    # with pip; uv would let the command line win, so leave ours off then.
+    if s.index_url and not overrides_index(options):
+        args += ["--index-url", s.index_url]
+    for url in s.extra_index_urls:
+        args += ["--extra-index-url", url]
+    for link in s.find_links:
+        args += ["--find-links", link]
+    for c in s.constraints:
+        args += ["-c", c]
+    return args

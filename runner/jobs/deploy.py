@@ -6,21 +6,30 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import logging
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from sqlmodel import Session
 
 from runner import context
-from runner.envs import EnvResult, ensure_env, evict_envs
+from runner.envs import EnvResult, ensure_env, evict_envs, find_uv
 from runner.envs.layout import remove_tree, state_dir
+from runner.envs.source_builds import (
+    CONSTRAINTS_INSIDE,
+    PRIVATE_CACHE,
+    REQUIREMENTS_INSIDE,
+    UV_INSIDE,
+    built_by,
+    sandbox_install_argv,
+)
 from runner.execute import KillReason, execute
-from runner.jobs.common import tail
-from runner.sandbox import Limits, Mount, SandboxSpec
+from runner.jobs.common import tail, visible
+from runner.sandbox import ENV_MOUNT, WORKSPACE, Limits, Mount, SandboxSpec
 from shared.contract.names import INSTALL_SCRIPT
 from shared.core.errors import EnvBuildError, TrainyardError
 from shared.core.i18n import N_
@@ -120,7 +129,7 @@ def _ensure_model_env(settings: Settings, model: ModelPackage, log) -> EnvResult
     return ensure_env(settings=settings, requirements=reqs.get("requirements", []),
                       constraints=reqs.get("constraints", []), options=reqs.get("options", []),
                       install_script=script if script.is_file() else None, package_dir=pkg_dir, log=log,
-                      run_install_script=_run_install_script)
+                      run_install_script=_run_install_script, run_source_build=_run_source_build)
 
 
 def host_env(model: ModelPackage) -> Path:
@@ -171,17 +180,78 @@ def install_uid(settings: Settings, env_path: Path) -> int:
 def _run_install_script(*, script: Path, env_path: Path, log, timeout_s: float) -> None:
     """``bash install_dependencies.sh <env>`` in the sandbox, exactly like a run: its own
     uid, the run limits (the env counted in the disk and file limits), network only
-    through the egress proxy, without secrets. The env is its only writable mount."""
-    ctx = context.current()
-    settings = ctx.settings
-    work = env_path.parent / f".install-{env_path.name}"
+    through the egress proxy, without secrets. The env is its only writable mount, at
+    the fixed path runs see it at, which is also the script's ``$1``."""
+    settings = context.current().settings
+    env_at = visible(settings, env_path, ENV_MOUNT)
+    log(f"$ bash {INSTALL_SCRIPT} {env_at}")
+    _in_sandbox(settings=settings, env_path=env_path, package_dir=script.parent, argv=["bash", INSTALL_SCRIPT, env_at],
+                log=log, prefix=f"[{INSTALL_SCRIPT}] ", log_name="install-script.log", timeout_s=timeout_s,
+                what=INSTALL_SCRIPT)
+
+
+def _run_source_build(*, env_path: Path, requirements: Path, constraints: Path | None, options: list[str],
+                      package_dir: Path | None, log, timeout_s: float) -> list[str]:
+    """The host's ``uv pip install`` again, in the sandbox, with builds allowed: a package's
+    build code (setup.py, a build backend) is user code. Same uid, limits and egress as the
+    install script; the uv binary, the requirement and constraint files and local indexes
+    are bound read-only; uv's cache is private to this build (in its work dir), so nothing
+    it builds reaches the shared cache or another env. Returns what uv says it built."""
+    settings = context.current().settings
+    at = functools.partial(visible, settings)
+    mounts = [Mount(host=_uv_copy(env_path), inside=UV_INSIDE),
+              Mount(host=requirements, inside=REQUIREMENTS_INSIDE)]
+    if constraints is not None:
+        mounts.append(Mount(host=constraints, inside=CONSTRAINTS_INSIDE))
+    argv = sandbox_install_argv(
+        settings=settings, options=options, uv=at(mounts[0].host, UV_INSIDE), env=at(env_path, ENV_MOUNT),
+        requirements=at(requirements, REQUIREMENTS_INSIDE),
+        constraints=at(constraints, CONSTRAINTS_INSIDE) if constraints is not None else None,
+        cache_dir=f"{at(_work_dir(env_path), WORKSPACE)}/{PRIVATE_CACHE}")
+    log("$ " + " ".join(argv) + "  (in the sandbox)")
+    built: list[str] = []
+
+    def seen(line: str) -> None:
+        log(line)
+        if what := built_by(line.removeprefix("[uv] ")):
+            built.append(what)
+
+    _in_sandbox(settings=settings, env_path=env_path, package_dir=package_dir, argv=argv, log=seen, prefix="[uv] ",
+                log_name="source-build.log", timeout_s=timeout_s, what="building from source", mounts=mounts,
+                env={"NO_COLOR": "1", "UV_NO_PROGRESS": "1", "UV_PYTHON_DOWNLOADS": "never"})
+    return built
+
+
+def _uv_copy(env_path: Path) -> Path:
+    """uv for the sandbox: a copy beside the build (the one in the platform's .venv may sit in a home the
+    sandbox's uid cannot enter), readable and runnable by that uid, removed with the build's state."""
+    dest = state_dir(env_path) / "uv"
+    if not dest.exists():
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(os.path.realpath(find_uv()), dest)
+        dest.chmod(0o755)
+    return dest
+
+
+def _work_dir(env_path: Path) -> Path:
+    return env_path.parent / f".install-{env_path.name}"
+
+
+def _in_sandbox(*, settings: Settings, env_path: Path, package_dir: Path | None, argv: list[str], log, prefix: str,
+                log_name: str, timeout_s: float, what: str, mounts: Sequence[Mount] = (),
+                env: dict[str, str] | None = None) -> None:
+    """One install step in the sandbox, in a throwaway copy of the package (relative paths in
+    requirements.txt and the script's own files resolve as in the upload; weights stay out)."""
+    work = _work_dir(env_path)
     shutil.rmtree(work, ignore_errors=True)
-    shutil.copytree(script.parent, work, ignore=shutil.ignore_patterns("weights"))
-    limits = Limits.from_settings(settings)
-    spec = SandboxSpec(argv=["bash", INSTALL_SCRIPT, str(env_path)], workdir=work,
-                       mounts=[Mount(host=env_path, inside=str(env_path), writable=True)],
-                       network=True, limits=limits, uid=install_uid(settings, env_path),
-                       env={"VIRTUAL_ENV": str(env_path)}, install=True)
+    if package_dir is not None:
+        shutil.copytree(package_dir, work, ignore=shutil.ignore_patterns("weights", "deploy.log"))
+    else:
+        work.mkdir()
+    spec = SandboxSpec(argv=argv, workdir=work,
+                       mounts=[Mount(host=env_path, inside=ENV_MOUNT, writable=True), *mounts],
+                       network=True, limits=Limits.from_settings(settings), uid=install_uid(settings, env_path),
+                       env={"VIRTUAL_ENV": visible(settings, env_path, ENV_MOUNT), **(env or {})}, install=True)
     deadline = time.monotonic() + timeout_s
 
     def over_time() -> tuple[KillReason, str] | None:
@@ -191,9 +261,9 @@ def _run_install_script(*, script: Path, env_path: Path, log, timeout_s: float) 
                 "reached (raise TRAINYARD_ENV_BUILD_TIMEOUT_S if large downloads are expected)")
 
     try:
-        outcome = execute(spec=spec, settings=settings, log_path=state_dir(env_path) / "install-script.log",
-                          on_line=lambda _s, text: log(f"[install_dependencies.sh] {text}"), check=over_time)
+        outcome = execute(spec=spec, settings=settings, log_path=state_dir(env_path) / log_name,
+                          on_line=lambda _s, text: log(f"{prefix}{text}"), check=over_time)
     finally:
         remove_tree(work)
     if not outcome.ok:
-        raise EnvBuildError(N_("install_dependencies.sh failed: {reason}"), params={"reason": outcome.reason})
+        raise EnvBuildError(N_("{what} failed: {reason}"), params={"what": what, "reason": outcome.reason})

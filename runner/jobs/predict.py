@@ -12,7 +12,7 @@ from runner.execute import execute
 from runner.gpus import device_arg
 from runner.jobs.common import copy_package, tail, visible
 from runner.jobs.deploy import host_env
-from runner.sandbox import WORKSPACE, Limits, Mount, SandboxSpec
+from runner.sandbox import ENV_MOUNT, WORKSPACE, Limits, Mount, SandboxSpec
 from runner.substitute import substitute
 from shared.contract.names import (
     CONFIDENCE_FLAG,
@@ -91,11 +91,11 @@ def run_prediction(prediction_id: int) -> None:
                                  params={"weights": pred.weights, "run_id": run.id}) from None
         weights_inside = visible(settings, weights_host, f"/weights/{weights_host.name}")
         gpus = ctx.gpus.acquire()
-        argv = build_predict_argv(python=str(env_path / "bin" / "python"), model=model,
+        argv = build_predict_argv(python=f"{visible(settings, env_path, ENV_MOUNT)}/bin/python", model=model,
                                   weights_inside=weights_inside, confidence=pred.confidence,
                                   device=device_arg(gpus), workspace_at=ws_at)
         spec = SandboxSpec(argv=argv, workdir=ws,
-                           mounts=[Mount(host=env_path, inside=str(env_path)),
+                           mounts=[Mount(host=env_path, inside=ENV_MOUNT),
                                    Mount(host=weights_host, inside=weights_inside)],
                            network=model.network, gpus=gpus, limits=Limits.from_settings(settings),
                            uid=settings.sandbox_uid_base + 5000 + pred.id % 1000)

@@ -19,7 +19,7 @@ from runner.gpus import device_arg
 from runner.ingest import MetricCollector, MetricWriter
 from runner.jobs.common import copy_package, tail, visible
 from runner.jobs.deploy import host_env
-from runner.sandbox import WORKSPACE, Limits, Mount, SandboxSpec
+from runner.sandbox import ENV_MOUNT, WORKSPACE, Limits, Mount, SandboxSpec
 from runner.substitute import substitute, substitute_package
 from shared.contract.datasets.yolo import DATA_YAML, VIEW_DIR, ensure_yolo_view, has_yolo_view, no_view_message
 from shared.contract.names import (
@@ -33,6 +33,7 @@ from shared.contract.names import (
 )
 from shared.contract.params import to_argv
 from shared.core.errors import DatasetFormatError, TrainyardError
+from shared.core.i18n import N_
 from shared.core.settings import Settings
 from shared.records import (
     Dataset,
@@ -79,27 +80,29 @@ def prepare_data_yaml(*, settings, model: ModelPackage, dataset: Dataset) -> str
     return f"{inside}/{DATA_YAML}"
 
 
-def launcher(*, python: str, model: ModelPackage, nproc: int) -> list[str]:
+def launcher(*, python: str, model: ModelPackage, nproc: int, host_env: Path | None = None) -> list[str]:
     """How train.py starts: ``python train.py``, or for a model that asks for a distributed launch
     ``torchrun --standalone --nproc-per-node N train.py`` with the torchrun of the model's own env
-    (one process per GPU of the run; torchrun gives each its LOCAL_RANK)."""
+    (one process per GPU of the run; torchrun gives each its LOCAL_RANK). ``python`` is the path inside
+    the sandbox; ``host_env`` is where the env lies on this host, to check that torchrun is there."""
     if not model.distributed:
         return [python, TRAIN_SCRIPT]
-    torchrun = Path(python).parent / "torchrun"
-    if not torchrun.exists():
-        raise TrainyardError(f"model {model.id} asks for a distributed launch, but its environment has no torchrun: "
-                             "add torch to requirements.txt and redeploy, or turn the distributed launch off")
-    return [str(torchrun), "--standalone", f"--nproc-per-node={max(1, nproc)}", TRAIN_SCRIPT]
+    bin_dir = host_env / "bin" if host_env is not None else Path(python).parent
+    if not (bin_dir / "torchrun").exists():
+        raise TrainyardError(N_("model {model_id} asks for a distributed launch, but its environment has no torchrun: "
+                                "add torch to requirements.txt and redeploy, or turn the distributed launch off"),
+                             params={"model_id": model.id})
+    return [str(Path(python).parent / "torchrun"), "--standalone", f"--nproc-per-node={max(1, nproc)}", TRAIN_SCRIPT]
 
 
 def build_argv(*, python: str, task: Task, run: Run, model: ModelPackage, dataset: Dataset,
                device: str, dataset_at: str = DATASET_MOUNT, workspace_at: str = WORKSPACE,
-               data_yaml: str = "", nproc: int = 1) -> list[str]:
+               data_yaml: str = "", nproc: int = 1, host_env: Path | None = None) -> list[str]:
     """Only arguments train.py declares are passed (CONTRACT §2.3); never the launcher's own (LAUNCHER_FLAGS)."""
     args = train_args(model)
     platform = _platform_values(dataset=dataset, dataset_at=dataset_at, workspace_at=workspace_at,
                                 data_yaml=data_yaml)
-    prefix = launcher(python=python, model=model, nproc=nproc)
+    prefix = launcher(python=python, model=model, nproc=nproc, host_env=host_env)
     argv = list(prefix)
     for spec in args.platform:
         flag = next((f for f in spec.flags if f in platform), None)
@@ -264,8 +267,8 @@ def run_trial(run_id: int) -> None:
         data_yaml = prepare_data_yaml(settings=settings, model=model, dataset=dataset)
         ws = _prepare_workspace(settings=settings, model=model, dataset=dataset, run=run, run_dir=run_dir,
                                 data_yaml=data_yaml)
-        argv = build_argv(python=str(env_path / "bin" / "python"), task=task, run=run, model=model,
-                          dataset=dataset, device=device, data_yaml=data_yaml,
+        argv = build_argv(python=f"{visible(settings, env_path, ENV_MOUNT)}/bin/python", task=task, run=run,
+                          model=model, dataset=dataset, device=device, data_yaml=data_yaml, host_env=env_path,
                           dataset_at=visible(settings, settings.path(dataset.path), DATASET_MOUNT),
                           workspace_at=visible(settings, ws, WORKSPACE), nproc=len(gpus))
         (run_dir / "argv.txt").write_text("\n".join(argv) + "\n", encoding="utf-8")
@@ -275,7 +278,7 @@ def run_trial(run_id: int) -> None:
         watch = _RunWatch(ctx=ctx, task=task, run=run, collector=collector, reporter=reporter)
         spec = SandboxSpec(
             argv=argv, workdir=ws,
-            mounts=[Mount(host=env_path, inside=str(env_path)),
+            mounts=[Mount(host=env_path, inside=ENV_MOUNT),
                     Mount(host=settings.path(dataset.path), inside=DATASET_MOUNT)],
             network=model.network, gpus=gpus, limits=Limits.from_settings(settings, run_limits(task, settings)),
             uid=settings.sandbox_uid_base + run.id % 10000)

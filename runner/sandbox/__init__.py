@@ -6,7 +6,7 @@ What the sandbox gives user code:
   capabilities, its own session (no TIOCSTI into the worker's terminal);
 * read-only system directories (``/usr`` and the ``/bin``/``/lib`` links), a
   handful of ``/etc`` files, and the mounts the caller names (the model's
-  environment at its own host path, the dataset, weights);
+  environment at ``/opt/trainyard/env``, the dataset, weights);
 * exactly one writable host directory, the run's work dir, at ``/workspace``;
 * private ``/tmp`` and ``/dev/shm``; a ``/proc`` that shows only the sandbox;
 * an environment built from scratch (:func:`base_env`): nothing of the
@@ -32,7 +32,7 @@ from runner.sandbox.bwrap import check_sandbox, gpu_bind_args
 from runner.sandbox.command import build_command
 from runner.sandbox.environ import base_env, visible_path
 from runner.sandbox.preexec import popen_kwargs, rlimits
-from runner.sandbox.spec import BWRAP_PROCS, INSIDE_ID, UNSAFE_WARNING, WORKSPACE, Limits, Mount, SandboxSpec
+from runner.sandbox.spec import BWRAP_PROCS, ENV_MOUNT, INSIDE_ID, UNSAFE_WARNING, WORKSPACE, Limits, Mount, SandboxSpec
 
-__all__ = ["BWRAP_PROCS", "INSIDE_ID", "UNSAFE_WARNING", "WORKSPACE", "Limits", "Mount", "SandboxSpec", "base_env",
-           "build_command", "check_sandbox", "gpu_bind_args", "popen_kwargs", "rlimits", "visible_path"]
+__all__ = ["BWRAP_PROCS", "ENV_MOUNT", "INSIDE_ID", "UNSAFE_WARNING", "WORKSPACE", "Limits", "Mount", "SandboxSpec",
+           "base_env", "build_command", "check_sandbox", "gpu_bind_args", "popen_kwargs", "rlimits", "visible_path"]

@@ -11,6 +11,9 @@ from shared.core.errors import FieldError
 from shared.core.i18n import N_
 
 WORKSPACE = "/workspace"
+# Where a model's env appears to runs, predictions and its install script: a fixed path, so that
+# nothing depends on where DATA_DIR is (envs are built relocatable for it).
+ENV_MOUNT = "/opt/trainyard/env"
 # The id user code sees for itself inside the sandbox; the host's /etc/passwd
 # and /etc/group name it (nobody/nogroup), which keeps pwd lookups working.
 INSIDE_ID = 65534

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from runner import context
+from runner.sandbox import ENV_MOUNT
 from shared.contract.runlog import read_log
 from shared.core.queue import enqueue_prediction
 from shared.records import PredictionStatus, RunStatus, TaskStatus
@@ -97,17 +98,16 @@ def test_database_and_data_dir_are_not_visible(plat, settings):
     hidden += [str(data / "envs" / other.env_key), "/root", "/work", "/var", "/run", f"/proc/1/root{data}/models"]
     if db:
         hidden += [str(db), f"{db}-wal", str(db.parent)]
-    task, [run] = plat.run_task(model=model, cfg={"exists": hidden, "read": [*hidden, str(data), str(data / "envs")]})
+    hidden += [str(data), str(data / "envs"), str(data / "envs" / model.env_key)]
+    task, [run] = plat.run_task(model=model, cfg={"exists": hidden, "read": [*hidden, ENV_MOUNT]})
     assert run.status == RunStatus.completed, run.reason
     res = plat.run_results(run)
     seen = {t: o for t, o in outcomes(res, "exists").items() if o != "blocked"}
     assert not seen, f"visible inside the sandbox: {seen}"
     read = {r["target"]: r for r in res if r["kind"] == "read"}
     assert all(read[p]["outcome"] == "blocked" for p in hidden), {p: read[p] for p in hidden}
-    # DATA_DIR exists inside only as the path to this model's own (read-only) environment.
-    if read[str(data)]["outcome"] == "allowed":
-        assert read[str(data)]["entries"] == ["envs"]
-    assert read[str(data / "envs")]["entries"] == [model.env_key]
+    # DATA_DIR does not exist inside at all: the run's own (read-only) env is at the fixed path.
+    assert read[ENV_MOUNT]["outcome"] == "allowed" and "bin" in read[ENV_MOUNT]["entries"], read[ENV_MOUNT]
     plat.healthy(model)
 
 
