@@ -85,6 +85,10 @@ def check_config_value(value: str, config_files: list[str], *, field: str) -> st
     rel = PurePosixPath(text[2:] if text.startswith("./") else text).as_posix()
     if rel in config_files:
         return rel
+    if not rel.lower().endswith(CONFIG_SUFFIXES):
+        # Not a file name at all (an inline JSON text, a hex blob, a preset name such as "yolov5s"):
+        # the argument takes it as it is; only a named config file has to be in the package.
+        return text
     shown = offered(config_files) or config_files
     if not shown:
         raise FieldError(field, N_("{text!r} is not a config file of the model package, which has none ({suffixes} "

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from shared.records import MetricPoint, Run, RunStatus, Task, TaskStatus, utcnow
-from tests.browser.conftest import CHROMIUM, browser, page, ui_server, wait_for  # noqa: F401 - fixtures
+from tests.browser.conftest import CHROMIUM, anonymous_page, browser, page, ui_server, wait_for  # noqa: F401 - fixtures
 from tests.ui.conftest import make_dataset, make_model
 
 if not CHROMIUM.exists():

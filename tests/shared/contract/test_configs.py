@@ -50,6 +50,9 @@ def test_config_files_listed_offered_and_checked(tmp_path):
     assert "'configs/missing.py' is not a config file of the model package; pick one of configs/a.py" in str(err.value)
     with pytest.raises(FieldError, match="which has none"):
         check_config_value("a.py", [], field="config")
+    # Not a config file name: passed as given (inline JSON, a preset name, an encoded blob).
+    assert check_config_value('{"lr": 0.1}', files, field="cfg") == '{"lr": 0.1}'
+    assert check_config_value("yolov5s", files, field="cfg") == "yolov5s"
 
 
 def test_globals_found_in_config_files_and_reported_with_the_package(tmp_path):
