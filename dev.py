@@ -100,7 +100,7 @@ def i18n() -> None:
     pybabel = str(VENV / "bin" / "pybabel")
     pot = ROOT / "shared" / "locale" / "trainyard.pot"
     _sh([pybabel, "-q", "extract", "-F", str(ROOT / "babel.cfg"), "-o", str(pot), "--sort-by-file",
-         "--project", "Trainyard", "--no-wrap", str(ROOT)], cwd=ROOT)
+         "--project", "Trainyard", "--no-wrap", "."], cwd=ROOT)  # relative paths: the same in every checkout
     for lang in ("en", "zh_CN"):
         po = ROOT / "shared" / "locale" / lang / "LC_MESSAGES" / "trainyard.po"
         verb = "update" if po.exists() else "init"
