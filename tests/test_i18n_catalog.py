@@ -119,3 +119,36 @@ def test_the_lint_catches_a_bare_literal(tmp_path):
         assert len(_bare_texts(page)) == 3  # the title, "Open {x}" and "{a} rows"; the markup alone passes
     finally:
         ROOT = old
+
+
+# --------------------------------------------------------------------------- live fragments
+
+def _fragments(path: Path) -> list[ast.FunctionDef]:
+    def is_fragment(dec: ast.expr) -> bool:
+        target = dec.func if isinstance(dec, ast.Call) else dec
+        return isinstance(target, ast.Attribute) and target.attr == "fragment"
+
+    return [n for n in ast.walk(ast.parse(path.read_text()))
+            if isinstance(n, ast.FunctionDef) and any(is_fragment(d) for d in n.decorator_list)]
+
+
+def _first_call(fn: ast.FunctionDef) -> str:
+    body = [s for s in fn.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]  # docstring
+    return ast.unparse(body[0]) if body else ""
+
+
+def test_every_fragment_reapplies_the_language_first():
+    """A fragment's own rerun skips the router (and runs where the language is back at English): each one
+    sets the page's language again before it draws anything, or a zh-CN page turns English every tick."""
+    found = {f"{p.relative_to(ROOT)}:{fn.name}": _first_call(fn)
+             for p in (ROOT / "streamlit_app").rglob("*.py") for fn in _fragments(p)}
+    assert len(found) >= 4, found  # task charts, task run, model deploy, prediction
+    assert {k: v for k, v in found.items() if v != "language.reapply()"} == {}
+
+
+def test_the_fragment_check_sees_a_fragment_without_it(tmp_path):
+    page = tmp_path / "page.py"
+    page.write_text("import streamlit as st\n@st.fragment(run_every=2)\ndef live():\n    '''doc'''\n"
+                    "    st.write(1)\n@st.fragment\ndef ok():\n    language.reapply()\n")
+    assert {fn.name: _first_call(fn) for fn in _fragments(page)} == {"live": "st.write(1)",
+                                                                      "ok": "language.reapply()"}

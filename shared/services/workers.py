@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from redis import Redis
 
+from shared.core.i18n import _
 from shared.core.queue import TRAIN_QUEUE
 
 DEVICES_FIELD = "trainyard_devices"
@@ -66,13 +67,13 @@ def parallelism_text(*, workers: list[WorkerInfo], wanted: int) -> str:
     trainers = [w for w in workers if w.trains]
     n = len(trainers)
     if n == 0:
-        return ("No worker is up: the runs wait in the queue until one starts "
-                "(`python -m runner up`, or `python -m runner worker`).")
+        return _("No worker is up: the runs wait in the queue until one starts "
+                 "(`python -m runner up`, or `python -m runner worker`).")
     devices = ", ".join(sorted({w.device_text for w in trainers}, key=lambda d: (d != "CPU", d)))
     if n == 1:
-        return f"1 worker up ({devices}): runs go one at a time."
+        return _("1 worker up ({devices}): runs go one at a time.", devices=devices)
     real = at_a_time(workers=trainers, wanted=wanted)
-    text = f"{n} workers up ({devices}): {real} at a time"
     if wanted > n:
-        text += f", not {wanted}: start more workers for more"
-    return text + "."
+        return _("{n} workers up ({devices}): {real} at a time, not {wanted}: start more workers for more.",
+                 n=n, devices=devices, real=real, wanted=wanted)
+    return _("{n} workers up ({devices}): {real} at a time.", n=n, devices=devices, real=real)

@@ -293,6 +293,8 @@ def search_plots(task: Task) -> None:
         return
     with st.spinner(_("Computing parameter importances…")):
         fig = plot_param_importances(study)
+    # Optuna's own titles are English; the bars are the searched parameters, named as in train.py.
+    fig.update_layout(title=_("Parameter importances"), xaxis_title=_("importance"), yaxis_title=_("parameter"))
     st.plotly_chart(fig, key=f"tk{task.id}_importance")
 
 
