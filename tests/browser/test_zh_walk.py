@@ -166,7 +166,7 @@ def test_switch_and_lang_en(ui_server, settings, page):
     ui_server.wait_ready()
     page.goto(f"{ui_server.url}/tasks?lang=zh-CN")
     page.get_by_role("heading", name="训练任务").wait_for(timeout=30_000)
-    page.locator('[data-testid="stSidebar"]').get_by_role("button", name="English").click()
+    page.locator('[data-testid="stSidebar"] button', has_text="English").click()
     page.get_by_role("heading", name="Training tasks").wait_for(timeout=30_000)
     assert "lang=en" in page.url
     page.goto(f"{ui_server.url}/tasks?lang=zh-CN")
