@@ -22,6 +22,7 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 from optuna.exceptions import ExperimentalWarning
 from optuna.trial import TrialState
 
+from shared.core.i18n import N_
 from shared.records import Direction, Pruner, RunStatus, Sampler, Task, TrialOutcome
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -38,8 +39,9 @@ WARM_START_ATTR = "trainyard:warm_started_from"
 
 SAMPLER_LABELS = {Sampler.auto: "auto", Sampler.gp: "Gaussian process", Sampler.tpe: "TPE",
                   Sampler.random: "random", Sampler.grid: "grid"}
-PRUNER_LABELS = {Pruner.median: "median pruner", Pruner.successive_halving: "successive halving",
-                 Pruner.hyperband: "Hyperband"}
+# English msgids (the UI shows them through ``_()``); the sampler names stay Optuna's own.
+PRUNER_LABELS = {Pruner.median: N_("median pruner"), Pruner.successive_halving: N_("successive halving"),
+                 Pruner.hyperband: N_("Hyperband")}
 
 
 def is_search(task: Task) -> bool:

@@ -19,6 +19,7 @@ from typing import Any
 
 from redis import Redis
 
+from shared.core.i18n import _
 from shared.core.queue import TRAIN_QUEUE
 
 DEVICES_FIELD = "trainyard_devices"
@@ -118,16 +119,16 @@ def parallelism_text(*, workers: list[WorkerInfo], wanted: int) -> str:
     trainers = [w for w in workers if w.trains]
     n = len(trainers)
     if n == 0:
-        return ("No worker is up: the runs wait in the queue until one starts "
-                "(`python -m runner up`, or `python -m runner worker`).")
+        return _("No worker is up: the runs wait in the queue until one starts "
+                 "(`python -m runner up`, or `python -m runner worker`).")
     devices = ", ".join(sorted({w.device_text for w in trainers}, key=lambda d: (d != "CPU", d)))
     if n == 1:
-        return f"1 worker up ({devices}): runs go one at a time."
+        return _("1 worker up ({devices}): runs go one at a time.", devices=devices)
     real = at_a_time(workers=trainers, wanted=wanted)
-    text = f"{n} workers up ({devices}): {real} at a time"
     if wanted > n:
-        text += f", not {wanted}: start more workers for more"
-    return text + "."
+        return _("{n} workers up ({devices}): {real} at a time, not {wanted}: start more workers for more.",
+                 n=n, devices=devices, real=real, wanted=wanted)
+    return _("{n} workers up ({devices}): {real} at a time.", n=n, devices=devices, real=real)
 
 
 def placement_text(*, workers: list[WorkerInfo], gpus_per_run: int) -> str | None:
@@ -137,5 +138,5 @@ def placement_text(*, workers: list[WorkerInfo], gpus_per_run: int) -> str | Non
     most = max((len(w.gpus) for w in workers if w.trains), default=0)
     if most >= gpus_per_run:
         return None
-    return (f"No worker up has {gpus_per_run} GPUs (the most is {most}): the runs wait until a worker on a host "
-            f"with {gpus_per_run} GPUs starts. A run never spans hosts.")
+    return _("No worker up has {n} GPUs (the most is {most}): the runs wait until a worker on a host "
+             "with {n} GPUs starts. A run never spans hosts.", n=gpus_per_run, most=most)

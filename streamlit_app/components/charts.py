@@ -18,10 +18,13 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from shared.core.i18n import N_, _
+
 MAX_POINTS = 5000  # a series longer than this is downsampled ...
 DOWNSAMPLE_TO = 2000  # ... to this many points: a few per horizontal pixel of a chart
 X_AXES = ("auto", "epoch", "step", "seq")
-_AXIS_TITLES = {"epoch": "epoch", "step": "step", "seq": "metrics line (order printed)"}
+# epoch and step are metric names train.py prints (kept as printed); the line order is described.
+_AXIS_TITLES = {"epoch": "epoch", "step": "step", "seq": N_("metrics line (order printed)")}
 _PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
             "#bcbd22", "#17becf")
 
@@ -139,6 +142,7 @@ def build_metric_figure(series: Series, metric: str, best_run_id: int | None, x_
                         downsample_to: int = DOWNSAMPLE_TO) -> go.Figure:
     """One metric, every run overlaid; the best run drawn thicker; nan/inf marked with ✕."""
     axis = resolve_axis(series, x_axis)
+    axis_title = _(_AXIS_TITLES[axis])
     fig = go.Figure()
     downsampled = 0
     for i, (run_id, metrics) in enumerate(sorted(series.items())):
@@ -155,8 +159,8 @@ def build_metric_figure(series: Series, metric: str, best_run_id: int | None, x_
             xs, ys = lttb(xs, ys, downsample_to)
             downsampled += 1
         best = run_id == best_run_id
-        name = (labels or {}).get(run_id, f"run {run_id}") + (" ★ best" if best else "")
-        hover = f"{name}<br>{_AXIS_TITLES[axis]}=%{{x}}<br>{metric}=%{{y}}<extra></extra>"
+        name = (labels or {}).get(run_id, _("run {id}", id=run_id)) + (" ★ " + _("best") if best else "")
+        hover = f"{name}<br>{axis_title}=%{{x}}<br>{metric}=%{{y}}<extra></extra>"
         colour = _PALETTE[i % len(_PALETTE)]
         fig.add_trace(go.Scatter(
             x=xs, y=ys, mode="lines+markers" if xs.size <= 60 else "lines", name=name, legendgroup=str(run_id),
@@ -167,9 +171,9 @@ def build_metric_figure(series: Series, metric: str, best_run_id: int | None, x_
                 x=[m[0] for m in marks], y=[m[1] for m in marks], mode="markers", name=f"{name}: nan/inf",
                 legendgroup=str(run_id), showlegend=False, text=[m[2] for m in marks],
                 marker={"symbol": "x", "size": 11, "color": "#d62728", "line": {"width": 1}},
-                hovertemplate=f"{name}<br>{_AXIS_TITLES[axis]}=%{{x}}<br>{metric}=%{{text}}<extra></extra>"))
-    title = metric + (f" (long series downsampled to {downsample_to} points)" if downsampled else "")
-    fig.update_layout(title=title, xaxis_title=_AXIS_TITLES[axis], yaxis_title=metric, height=360,
+                hovertemplate=f"{name}<br>{axis_title}=%{{x}}<br>{metric}=%{{text}}<extra></extra>"))
+    title = metric + (" " + _("(long series downsampled to {n} points)", n=downsample_to) if downsampled else "")
+    fig.update_layout(title=title, xaxis_title=axis_title, yaxis_title=metric, height=360,
                       margin={"l": 40, "r": 10, "t": 40, "b": 40}, legend={"orientation": "h", "y": -0.25},
                       uirevision=metric)  # keeps zoom while the fragment refreshes
     return fig
@@ -179,13 +183,13 @@ def resources_figure(samples: Mapping[int, Sequence[object]], *, labels: Mapping
                      ) -> go.Figure:
     """CPU %, RSS, GPU utilisation and GPU memory over time, per run (ResourceSample rows)."""
     has_gpu = any(getattr(s, "gpu_util", None) is not None for rows in samples.values() for s in rows)
-    panels = ["CPU %", "memory (RSS, MiB)"] + (["GPU util %", "GPU memory (MiB)"] if has_gpu else [])
+    panels = [_("CPU %"), _("memory (RSS, MiB)")] + ([_("GPU util %"), _("GPU memory (MiB)")] if has_gpu else [])
     fig = make_subplots(rows=1, cols=len(panels), subplot_titles=panels)
     for i, (run_id, rows) in enumerate(sorted(samples.items())):
         if not rows:
             continue
         colour = _PALETTE[i % len(_PALETTE)]
-        name = (labels or {}).get(run_id, f"run {run_id}")
+        name = (labels or {}).get(run_id, _("run {id}", id=run_id))
         t = [r.t for r in rows]
         cols = [[r.cpu_percent for r in rows], [r.rss_bytes / 2**20 for r in rows]]
         if has_gpu:
@@ -196,7 +200,7 @@ def resources_figure(samples: Mapping[int, Sequence[object]], *, labels: Mapping
             mode = "lines+markers" if len(t) < 20 else "lines"
             fig.add_trace(go.Scatter(x=t, y=ys, mode=mode, name=name, legendgroup=str(run_id),
                                      showlegend=c == 1, line={"color": colour}), row=1, col=c)
-    fig.update_xaxes(title_text="seconds since run start")
+    fig.update_xaxes(title_text=_("seconds since run start"))
     fig.update_layout(height=300, margin={"l": 40, "r": 10, "t": 40, "b": 40}, uirevision="resources")
     return fig
 
@@ -218,9 +222,9 @@ def image_size_figure(sizes: Sequence[tuple[int, int]]) -> go.Figure:
     n = [counts[k] for k in keys]
     peak = max(n) if n else 1
     fig = go.Figure(go.Scatter(
-        x=[k[0] for k in keys], y=[k[1] for k in keys], mode="markers", text=[f"{c} images" for c in n],
+        x=[k[0] for k in keys], y=[k[1] for k in keys], mode="markers", text=[_("{n} images", n=c) for c in n],
         marker={"size": [8 + 22 * math.sqrt(c / peak) for c in n], "opacity": 0.7},
         hovertemplate="%{x} × %{y}<br>%{text}<extra></extra>"))
-    fig.update_layout(title=f"Image sizes ({len(sizes)} sampled)", xaxis_title="width (px)",
-                      yaxis_title="height (px)", height=320, margin={"l": 40, "r": 10, "t": 40, "b": 40})
+    fig.update_layout(title=_("Image sizes ({n} sampled)", n=len(sizes)), xaxis_title=_("width (px)"),
+                      yaxis_title=_("height (px)"), height=320, margin={"l": 40, "r": 10, "t": 40, "b": 40})
     return fig

@@ -13,19 +13,21 @@ from collections.abc import Callable
 import streamlit as st
 
 from shared.core.errors import TrainyardError
+from shared.core.i18n import _
 
 
-def delete_button(what: str, *, key: str, on_confirm: Callable[[], None], label: str = "Delete",
+def delete_button(what: str, *, key: str, on_confirm: Callable[[], None], label: str | None = None,
                   container=None) -> None:
-    """``what``: "dataset #3 shapes"; ``on_confirm`` deletes (and may raise TrainyardError)."""
+    """``what``: "dataset #3 shapes", in the reader's language; ``on_confirm`` deletes (and may raise
+    TrainyardError)."""
     flag = f"{key}_asking"
-    (container or st).button(label, key=key, icon=":material/delete:", on_click=_set, args=(flag, True))
+    (container or st).button(label or _("Delete"), key=key, icon=":material/delete:", on_click=_set, args=(flag, True))
     if st.session_state.get(flag):
         _open(what, key, flag, on_confirm)
 
 
 def _open(what: str, key: str, flag: str, on_confirm: Callable[[], None]) -> None:
-    dialog = st.dialog(f"Delete {what}?", on_dismiss=lambda: _set(flag, False))
+    dialog = st.dialog(_("Delete {what}?", what=what), on_dismiss=lambda: _set(flag, False))
     dialog(_body)(what, key, flag, on_confirm)
 
 
@@ -34,16 +36,16 @@ def _set(flag: str, value: bool) -> None:
 
 
 def _body(what: str, key: str, flag: str, on_confirm: Callable[[], None]) -> None:
-    st.write(f"**{what}** and its files are removed for good. This cannot be undone.")
+    st.write(_("**{what}** and its files are removed for good. This cannot be undone.", what=what))
     c1, c2 = st.columns(2)
-    if c1.button("Delete", key=f"{key}_yes", type="primary", icon=":material/delete:"):
+    if c1.button(_("Delete"), key=f"{key}_yes", type="primary", icon=":material/delete:"):
         try:
             on_confirm()
         except TrainyardError as exc:
-            st.error(str(exc), icon=":material/block:")
+            st.error(exc.localized(), icon=":material/block:")
             return
         _set(flag, False)
         st.rerun()
-    if c2.button("Cancel", key=f"{key}_no"):
+    if c2.button(_("Cancel"), key=f"{key}_no"):
         _set(flag, False)
         st.rerun()

@@ -6,6 +6,8 @@ import math
 from datetime import datetime
 from typing import Any
 
+from shared.core.i18n import N_, _
+
 _ORDER = ("running", "queued", "completed", "pruned", "failed", "timed_out", "stopped", "cancelled")
 
 
@@ -14,15 +16,15 @@ def duration(seconds: float | None) -> str:
         return "—"
     s = int(round(seconds))
     if s < 60:
-        return f"{s}s"
+        return _("{s}s", s=s)
     m, s = divmod(s, 60)
     if m < 60:
-        return f"{m}m {s:02d}s"
+        return _("{m}m {s}s", m=m, s=f"{s:02d}")
     h, m = divmod(m, 60)
     if h < 48:
-        return f"{h}h {m:02d}m"
+        return _("{h}h {m}m", h=h, m=f"{m:02d}")
     d, h = divmod(h, 24)
-    return f"{d}d {h}h"
+    return _("{d}d {h}h", d=d, h=h)
 
 
 def between(start: datetime | None, end: datetime | None, now: datetime) -> float | None:
@@ -41,10 +43,16 @@ def score(value: float | None) -> str:
     return f"{value:.6g}"
 
 
+# "3 running": the count, then the status in the person's words (the status values of RunStatus).
+_COUNTED = {"running": N_("{n} running"), "queued": N_("{n} queued"), "completed": N_("{n} completed"),
+            "pruned": N_("{n} pruned"), "failed": N_("{n} failed"), "timed_out": N_("{n} timed out"),
+            "stopped": N_("{n} stopped"), "cancelled": N_("{n} cancelled")}
+
+
 def run_counts(counts: dict[str, int]) -> str:
-    parts = [f"{counts[k]} {k.replace('_', ' ')}" for k in _ORDER if counts.get(k)]
+    parts = [_(_COUNTED[k], n=counts[k]) for k in _ORDER if counts.get(k)]
     parts += [f"{n} {k}" for k, n in counts.items() if k not in _ORDER and n]
-    return " · ".join(parts) or "no runs yet"
+    return " · ".join(parts) or _("no runs yet")
 
 
 def params_text(params: dict[str, Any]) -> str:
@@ -57,7 +65,7 @@ def params_text(params: dict[str, Any]) -> str:
             return str(v.get("value"))
         return f"{v:.6g}" if isinstance(v, float) else str(v)
 
-    return ", ".join(f"{k}={one(v)}" for k, v in params.items()) or "defaults"
+    return ", ".join(f"{k}={one(v)}" for k, v in params.items()) or _("defaults")
 
 
 def first_line(text: str | None, limit: int = 160) -> str:

@@ -17,6 +17,7 @@ import streamlit as st
 from redis.exceptions import RedisError
 
 from shared.core.errors import NotFoundError
+from shared.core.i18n import _, fmt_datetime
 from shared.records import OutputMatch, Prediction, PredictionStatus, utcnow
 from shared.services.predictions import (
     connected_workers,
@@ -28,7 +29,7 @@ from shared.services.predictions import (
     safe_output_dir,
 )
 from shared.services.weights import regular_files
-from streamlit_app.components import deps, logs
+from streamlit_app.components import deps, language, logs
 from streamlit_app.components.badges import status_badge
 from streamlit_app.components.formats import between, duration
 
@@ -73,7 +74,7 @@ def _image(data: bytes | None, caption: str) -> None:
     fds (predict.py may plant links), never by a path that is opened again."""
     thumb = _thumb(data) if data else None
     if thumb is None:
-        st.warning(f"{caption}: cannot be shown as an image (it is still in the zip)")
+        st.warning(_("{name}: cannot be shown as an image (it is still in the zip)", name=caption))
     else:
         st.image(thumb, caption=caption, width="content")  # small images stay small, big ones fit
 
@@ -100,27 +101,29 @@ def _log_path(pred: Prediction) -> Path:
 
 def _summary(pred: Prediction) -> None:
     took = duration(between(pred.started_at, pred.finished_at, utcnow()))
-    st.markdown(f"{status_badge(pred.status)} &nbsp; **prediction #{pred.id}** · task #{pred.task_id} · "
-                f"run #{pred.run_id} · weights `{pred.weights}` · confidence {pred.confidence:g} · "
-                f"{len(pred.images)} images · {took}")
+    st.markdown(status_badge(pred.status) + " &nbsp; " + _(
+        "**prediction #{id}** · task #{task} · run #{run} · weights `{weights}` · confidence {confidence} · "
+        "{images} images · {took}", id=pred.id, task=pred.task_id, run=pred.run_id, weights=pred.weights,
+        confidence=f"{pred.confidence:g}", images=len(pred.images), took=took))
 
 
 def _waiting_note() -> None:
     try:
         workers = connected_workers(connection=deps.redis())
     except (RedisError, OSError) as exc:
-        st.warning(f"Redis is not reachable ({exc}); the prediction is saved and runs once it is back.")
+        st.warning(_("Redis is not reachable ({error}); the prediction is saved and runs once it is back.", error=exc))
         return
     if workers == 0:
-        st.warning("No worker is running, so nothing is processed. Start one with `python -m runner up` "
-                   "(or `python -m runner worker`).")
+        st.warning(_("No worker is running, so nothing is processed. Start one with `python -m runner up` "
+                     "(or `python -m runner worker`)."))
     else:
-        st.caption(f"Waiting for a free worker ({workers} connected; predictions go before training).")
+        st.caption(_("Waiting for a free worker ({n} connected; predictions go before training).", n=workers))
 
 
 @st.fragment(run_every=LIVE_S)
 def live(pred_id: int) -> None:
     """Reruns alone every second; hands over to the whole page once predict.py is done."""
+    language.reapply()  # a fragment's own rerun skips the router, which sets the language
     with deps.session() as s:
         pred = get_prediction(session=s, prediction_id=pred_id)
     if pred.status not in _ACTIVE:
@@ -138,12 +141,13 @@ def live(pred_id: int) -> None:
         return
     done = len(_files(safe_output_dir(deps.settings(), pred)))
     total = max(len(pred.images), 1)
-    st.progress(min(done / total, 1.0), text=f"{done} of {len(pred.images)} output images written")
+    st.progress(min(done / total, 1.0), text=_("{done} of {total} output images written", done=done,
+                                                         total=len(pred.images)))
     rows = logs.tail(_log_path(pred), lines=40)
     if rows:
         st.html(logs.log_html(rows))
     else:
-        st.caption("predict.py has printed nothing yet.")
+        st.caption(_("predict.py has printed nothing yet."))
 
 
 def results(pred: Prediction, *, key: str) -> None:
@@ -151,27 +155,27 @@ def results(pred: Prediction, *, key: str) -> None:
     log_path = _log_path(pred)
     if pred.status == PredictionStatus.failed:
         # The reason and the log come first: they say what to fix.
-        st.error(f"**Prediction failed:** {pred.reason or 'no reason recorded'}")
+        st.error(_("**Prediction failed:** {reason}", reason=pred.reason or _("no reason recorded")))
         logs.render_tail(log_path, key=f"{key}_faillog")
     match = per_image(pred)
     images: dict[str, dict[str, Any]] = match.get("images", {})
     missing = [n for n, r in images.items() if r.get("status") != OutputMatch.ok]
     if missing and pred.status == PredictionStatus.completed:
-        shown = "\n".join(f"- predict.py wrote no image for {n}" for n in missing[:20])
-        more = f"\n- … and {len(missing) - 20} more" if len(missing) > 20 else ""
-        st.warning(f"**{len(missing)} of {len(images)} inputs have no output image** (it must be saved under "
-                   f"the out dir with the input's file name)\n{shown}{more}")
+        shown = "\n".join("- " + _("predict.py wrote no image for {name}", name=n) for n in missing[:20])
+        more = "\n- " + _("… and {n} more", n=len(missing) - 20) if len(missing) > 20 else ""
+        st.warning(_("**{missing} of {total} inputs have no output image** (it must be saved under the out dir "
+                     "with the input's file name)", missing=len(missing), total=len(images)) + f"\n{shown}{more}")
     if match.get("extra"):
-        st.info("predict.py also wrote files that match no input: " + ", ".join(f"`{e}`" for e in match["extra"]))
+        st.info(_("predict.py also wrote files that match no input: ") + ", ".join(f"`{e}`" for e in match["extra"]))
     c = st.columns([1, 1, 3])
-    c[0].download_button("Outputs (zip)", data=lambda: _zip_bytes(pred.id), file_name=f"prediction{pred.id}.zip",
+    c[0].download_button(_("Outputs (zip)"), data=lambda: _zip_bytes(pred.id), file_name=f"prediction{pred.id}.zip",
                          mime="application/zip", key=f"{key}_zip", on_click="ignore", icon=":material/folder_zip:",
                          disabled=not _files(safe_output_dir(deps.settings(), pred)))
     with c[1]:
         logs.download_button(log_path, file_name=f"prediction{pred.id}.log", key=f"{key}_dllog")
     _gallery(pred, images, key=key)
     if pred.status != PredictionStatus.failed:
-        with st.expander("predict.py log"):
+        with st.expander(_("predict.py log")):
             logs.render_tail(log_path, key=f"{key}_log")
 
 
@@ -181,7 +185,7 @@ def _gallery(pred: Prediction, images: dict[str, dict[str, Any]], *, key: str) -
     names = sorted(images)
     flagged = [n for n in names if images[n].get("status") != OutputMatch.ok or images[n].get("note")]
     if flagged:
-        only = st.toggle(f"Only flagged images ({len(flagged)})", key=f"{key}_flagged")
+        only = st.toggle(_("Only flagged images ({n})", n=len(flagged)), key=f"{key}_flagged")
         names = flagged if only else names
     pages = max(1, -(-len(names) // PAGE_SIZE))
     page = st.pagination(pages, key=f"{key}_page") if pages > 1 else 1
@@ -189,8 +193,8 @@ def _gallery(pred: Prediction, images: dict[str, dict[str, Any]], *, key: str) -
     settings = deps.settings()
     src, out = input_dir(settings, pred), safe_output_dir(settings, pred)
     head = st.columns(2)
-    head[0].markdown("**Input**")
-    head[1].markdown("**Output**")
+    head[0].markdown("**" + _("Input") + "**")
+    head[1].markdown("**" + _("Output") + "**")
     for name in names[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]:
         r = images[name]
         left, right = st.columns(2)
@@ -201,8 +205,9 @@ def _gallery(pred: Prediction, images: dict[str, dict[str, Any]], *, key: str) -
                 _image(output_bytes(settings, pred, r["output"]),
                        r["output"] + (f" ({r['note']})" if r.get("note") else ""))
             else:
-                st.warning(r.get("note") or f"predict.py wrote no image for {name}")
-    st.caption(f"Images {(page - 1) * PAGE_SIZE + 1}–{min(page * PAGE_SIZE, len(names))} of {len(names)}")
+                st.warning(r.get("note") or _("predict.py wrote no image for {name}", name=name))
+    st.caption(_("Images {first}–{last} of {total}", first=(page - 1) * PAGE_SIZE + 1,
+                 last=min(page * PAGE_SIZE, len(names)), total=len(names)))
 
 
 def show(pred_id: int, *, key: str = "pr_view") -> None:
@@ -211,7 +216,7 @@ def show(pred_id: int, *, key: str = "pr_view") -> None:
         with deps.session() as s:
             pred = get_prediction(session=s, prediction_id=pred_id)
     except NotFoundError as exc:
-        st.warning(str(exc))
+        st.warning(exc.localized())
         return
     if pred.status in _ACTIVE:
         live(pred_id)
@@ -227,20 +232,21 @@ def _open(pred_id: int) -> None:
 def history_list(preds: list[Prediction], *, current: int | None, key: str) -> None:
     """Newest first, paged; "View" opens one above (and puts its id in the URL, so it can be shared)."""
     if not preds:
-        st.caption("No predictions with this model yet.")
+        st.caption(_("No predictions with this model yet."))
         return
     pages = max(1, -(-len(preds) // HISTORY_PAGE))
     page = st.pagination(pages, key=f"{key}_page") if pages > 1 else 1
     widths = [0.6, 1.6, 0.8, 2, 3.4, 1.3]
     head = st.columns(widths)
-    for col, title in zip(head, ("id", "status", "images", "created", "task · run · weights", ""), strict=True):
+    titles = ("id", _("status"), _("images"), _("created"), _("task · run · weights"), "")
+    for col, title in zip(head, titles, strict=True):
         col.caption(title)
     for p in preds[(page - 1) * HISTORY_PAGE: page * HISTORY_PAGE]:
         c = st.columns(widths, vertical_alignment="center")
         c[0].markdown(f"**{p.id}**")
         c[1].markdown(status_badge(p.status))
         c[2].markdown(str(len(p.images)))
-        c[3].markdown(p.created_at.strftime("%Y-%m-%d %H:%M"))
-        c[4].markdown(f"task #{p.task_id} · run #{p.run_id} · `{p.weights}`")
-        c[5].button("View", key=f"{key}_open_{p.id}", on_click=_open,
+        c[3].markdown(fmt_datetime(p.created_at, fmt="short"))
+        c[4].markdown(_("task #{task} · run #{run} · `{weights}`", task=p.task_id, run=p.run_id, weights=p.weights))
+        c[5].button(_("View"), key=f"{key}_open_{p.id}", on_click=_open,
                     args=(p.id,), disabled=p.id == current)

@@ -11,6 +11,7 @@ from pathlib import Path
 import streamlit as st
 
 from shared.contract.ansi import ansi_html, strip_ansi
+from shared.core.i18n import _
 
 TAIL_LINES = 200
 _STDERR = ("stderr", "e")
@@ -66,16 +67,16 @@ def log_html(lines: list[tuple[str, str]], query: str = "") -> str:
 def render_tail(log_path: Path | None, *, key: str, lines: int = TAIL_LINES) -> None:
     """The last ``lines`` lines with a search box; stderr in red."""
     if log_path is None:
-        st.caption("No log yet: the run has not started.")
+        st.caption(_("No log yet: the run has not started."))
         return
-    query = st.text_input("Search the log tail", key=f"{key}_search", placeholder="text to find")
+    query = st.text_input(_("Search the log tail"), key=f"{key}_search", placeholder=_("text to find"))
     rows = tail(log_path, lines=lines)
     shown = filter_lines(rows, query)
     n_err = sum(1 for s, _x in rows if is_stderr(s))
-    st.caption(f"Last {len(rows)} lines ({n_err} on stderr, shown in red)"
-               + (f"; {len(shown)} match {query!r}" if query.strip() else ""))
+    st.caption(_("Last {n} lines ({errors} on stderr, shown in red)", n=len(rows), errors=n_err)
+               + (_("; {n} match {query}", n=len(shown), query=repr(query)) if query.strip() else ""))
     if not rows:
-        st.caption("The log is empty so far.")
+        st.caption(_("The log is empty so far."))
         return
     st.html(log_html(shown, query))
 
@@ -89,7 +90,7 @@ def plain_log_bytes(log_path: Path) -> bytes:
 
 def download_button(log_path: Path | None, *, file_name: str, key: str) -> None:
     if log_path is None or not (Path(log_path).exists() or Path(log_path).with_suffix(".tail").exists()):
-        st.button("Download log", key=key, disabled=True, help="no log yet")
+        st.button(_("Download log"), key=key, disabled=True, help=_("no log yet"))
         return
-    st.download_button("Download log", data=lambda: plain_log_bytes(log_path), file_name=file_name,
+    st.download_button(_("Download log"), data=lambda: plain_log_bytes(log_path), file_name=file_name,
                        mime="text/plain", key=key, on_click="ignore")

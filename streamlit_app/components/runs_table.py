@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from shared.core.i18n import N_, _
 from shared.records import Run, Task
 from streamlit_app.components.badges import status_cell, status_colour
 from streamlit_app.components.formats import between, duration, first_line, params_text, score
@@ -20,6 +21,9 @@ from streamlit_app.components.formats import between, duration, first_line, para
 BEST_CSS = "background-color: rgba(255, 196, 0, 0.30); font-weight: 600"
 _PX_PER_CHAR = 8.5  # the data grid's 14 px font, with room for wide glyphs
 _MIN_W, _MAX_W = 48, 520
+# The frame keeps English column keys (the styling and the tests name them); the grid shows these headers.
+HEADERS = {"best": N_("best"), "run": N_("run"), "status": N_("status"), "score": N_("score"),
+           "duration": N_("duration"), "lines": N_("lines"), "device": N_("device"), "reason": N_("reason")}
 
 
 def searched_names(task: Task) -> list[str]:
@@ -49,7 +53,7 @@ def runs_frame(task: Task, runs: list[Run], *, best: int | None, now: datetime,
         if epochs:  # only when train.py prints an `epoch` metric
             row["epoch"] = f"{epochs[r.id]:g}/{task.epochs}" if r.id in epochs else ""
         row.update({
-            "status": status_cell(r.status), "score": "never printed" if r.score_missing else score(r.score),
+            "status": status_cell(r.status), "score": _("never printed") if r.score_missing else score(r.score),
             "duration": duration(between(r.started_at, r.finished_at, now)), "lines": r.lines,
             "device": r.device or "", "id": r.id, "reason": first_line(r.reason)})
         rows.append(row)
@@ -79,15 +83,17 @@ def render(task: Task, runs: list[Run], *, best: int | None, now: datetime,
            epochs: dict[int, float] | None = None) -> None:
     fixed = fixed_params(task)
     searched = searched_names(task)
+    same = _("The same for every run: `{params}`", params=params_text(fixed)) if fixed else ""
     if searched:
-        st.caption(f"Searched: **{', '.join(searched)}** (their own columns, the best run's values highlighted)."
-                   + (f" The same for every run: `{params_text(fixed)}`" if fixed else ""))
+        st.caption(_("Searched: **{names}** (their own columns, the best run's values highlighted).",
+                     names=", ".join(searched)) + (" " + same if same else ""))
     elif fixed:
-        st.caption(f"The same for every run: `{params_text(fixed)}`")
+        st.caption(same)
     df = runs_frame(task, runs, best=best, now=now, epochs=epochs)
     widths = column_widths(df)
-    config = {col: st.column_config.Column(col, width=w) for col, w in widths.items()}
-    config["lines"] = st.column_config.NumberColumn("lines", width=widths["lines"])
+    config = {col: st.column_config.Column(_(HEADERS[col]) if col in HEADERS else col, width=w)
+              for col, w in widths.items()}
+    config["lines"] = st.column_config.NumberColumn(_(HEADERS["lines"]), width=widths["lines"])
     config["id"] = st.column_config.NumberColumn("id", width=widths["id"], format="%d")
     st.dataframe(_highlight_best(df, searched, best), hide_index=True, key=f"tk{task.id}_runs_table",
                  column_config=config)

@@ -15,6 +15,8 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
+from shared.core.i18n import _
+
 COLORSCALE = "Viridis"
 BEST_COLOR = "#e8590c"
 
@@ -59,10 +61,10 @@ def parallel_figure(trials: list[Any], *, params: list[str], log_params: set[str
     fig = go.Figure()
     for i, t in enumerate(trials):
         is_best = i == best
-        hover = "<br>".join([f"trial {t.number}", *(f"{n} = {t.params.get(n)}" for n in names),
+        hover = "<br>".join([_("trial {n}", n=t.number), *(f"{n} = {t.params.get(n)}" for n in names),
                              f"{score_name} = {t.value:.6g}"])
         fig.add_trace(go.Scatter(
-            x=axes, y=[columns[a][i] for a in axes], mode="lines+markers", name=f"trial {t.number}",
+            x=axes, y=[columns[a][i] for a in axes], mode="lines+markers", name=_("trial {n}", n=t.number),
             line={"color": BEST_COLOR if is_best else colors[i], "width": 4 if is_best else 2},
             marker={"size": 7 if is_best else 5}, hovertext=hover, hoverinfo="text", showlegend=is_best))
     for a in axes:
@@ -72,7 +74,7 @@ def parallel_figure(trials: list[Any], *, params: list[str], log_params: set[str
         fig.add_annotation(x=a, y=1.0, text=hi, showarrow=False, yshift=12, font={"size": 11})
         fig.add_annotation(x=a, y=0.0, text=lo, showarrow=False, yshift=-12, font={"size": 11})
     fig.update_layout(
-        title={"text": "Parallel coordinates (each line is a run; the best in orange)"},
+        title={"text": _("Parallel coordinates (each line is a run; the best in orange)")},
         xaxis={"type": "category", "categoryorder": "array", "categoryarray": axes, "showgrid": False},
         yaxis={"visible": False, "range": [-0.12, 1.12]}, height=420, margin={"l": 40, "r": 40, "t": 60, "b": 40},
         legend={"orientation": "h", "y": -0.15}, hovermode="closest")

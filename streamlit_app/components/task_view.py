@@ -20,7 +20,8 @@ from shared.core.i18n import _
 from shared.records import Run, RunStatus, Task, utcnow
 from shared.services.live import last_values, metric_lines
 from shared.services.tasks import get_task, metric_series, metrics_to_chart, resource_samples, task_runs
-from streamlit_app.components import deps, logs, runs_table
+from streamlit_app.components import deps, language, logs, runs_table
+from streamlit_app.components.badges import status_label
 from streamlit_app.components.charts import X_AXES, build_metric_figure, resources_figure
 from streamlit_app.components.facts import facts_row
 from streamlit_app.components.formats import between, duration, params_text
@@ -36,8 +37,9 @@ def sampler_text(task: Task) -> str:
     from shared.services.search import PRUNER_LABELS, SAMPLER_LABELS
 
     used = task.sampler_used or task.sampler
+    # Sampler names are Optuna's own (auto, TPE, ...); the pruner reads in the person's words.
     text = SAMPLER_LABELS[used] + (" (auto)" if task.sampler == Sampler.auto and used != Sampler.auto else "")
-    return text + (f" + {PRUNER_LABELS[task.pruner]}" if task.prune else "")
+    return text + (f" + {_(PRUNER_LABELS[task.pruner])}" if task.prune else "")
 
 
 @st.cache_data(show_spinner=False, max_entries=256, ttl=3600)
@@ -83,13 +85,15 @@ def _live_facts(task: Task, runs: list[Run], now: datetime, epochs: dict[int, fl
         (0 if task.status.finished else max(0, task.n_runs - len(runs)))
     elapsed = between(task.started_at, task.finished_at, now)
     now_text = " · ".join(
-        f"run {r.index + 1}: " + (f"epoch {epochs[r.id]:g}/{task.epochs}" if r.id in epochs else f"{r.lines} lines")
+        _("run {n}: ", n=r.index + 1) + (_("epoch {epoch}/{epochs}", epoch=f"{epochs[r.id]:g}", epochs=task.epochs)
+                                         if r.id in epochs else _("{n} lines", n=r.lines))
         for r in running)
     facts_row([
-        ("Ran for" if task.status.finished else "Running for",
-         duration(elapsed) if elapsed is not None else "not started"),
-        ("Progress", f"{done} done · {len(running)} running · {queued} queued"),
-        ("Running now", now_text or "—"),
+        (_("Ran for") if task.status.finished else _("Running for"),
+         duration(elapsed) if elapsed is not None else _("not started")),
+        (_("Progress"), _("{done} done · {running} running · {queued} queued", done=done, running=len(running),
+                          queued=queued)),
+        (_("Running now"), now_text or "—"),
     ])
     if not task.status.finished and queued:
         try:
@@ -97,7 +101,7 @@ def _live_facts(task: Task, runs: list[Run], now: datetime, epochs: dict[int, fl
 
             st.caption(parallelism_text(workers=list_workers(redis=deps.redis()), wanted=task.max_parallel))
         except (RedisError, OSError) as exc:
-            st.caption(f"Cannot see the workers: Redis does not answer ({exc}).")
+            st.caption(_("Cannot see the workers: Redis does not answer ({error}).", error=exc))
 
 
 def charts_body(task_id: int) -> None:
@@ -111,33 +115,34 @@ def charts_body(task_id: int) -> None:
         parsed = sorted({name for r in runs for name in (r.metric_names or [])})
         extra = [m for m in parsed if m not in task.metrics]
         c1, c2 = st.columns([3, 1])
-        more = c1.multiselect("Other parsed metrics to chart", extra, key=f"tk{task_id}_more")
-        x_axis = c2.selectbox("x axis", X_AXES, key=f"tk{task_id}_xaxis",
-                              help="auto: epoch, else step when train.py prints them, else the line order")
+        more = c1.multiselect(_("Other parsed metrics to chart"), extra, key=f"tk{task_id}_more")
+        x_axis = c2.selectbox(_("x axis"), X_AXES, key=f"tk{task_id}_xaxis",
+                              help=_("auto: epoch, else step when train.py prints them, else the line order"))
         shown = list(dict.fromkeys(metrics_to_chart(task, runs) + more))
         axis_names = [a for a in ("epoch", "step") if a in parsed]
         series = series_for(s, runs, shown + axis_names) if shown else {}
     done = sum(1 for r in runs if r.status.finished)
     st.progress(done / task.n_runs if task.n_runs else 0.0,
-                text=f"{done} of {task.n_runs} runs finished · {sum(r.status == RunStatus.running for r in runs)} "
-                     "running")
+                text=_("{done} of {total} runs finished · {running} running", done=done, total=task.n_runs,
+                       running=sum(r.status == RunStatus.running for r in runs)))
     best = best_run_id(task, runs)
     labels = {r.id: run_label(r) for r in runs}
     if not shown:
-        st.caption("No metrics chosen to chart.")
+        st.caption(_("No metrics chosen to chart."))
     cols = st.columns(2)
     for i, metric in enumerate(shown):
         with cols[i % 2]:
             if not any(metric in m for m in series.values()):
-                st.info(f"**{metric}**: not printed yet by any run. train.py must print it as `{metric}: value`.")
+                st.info(_("**{metric}**: not printed yet by any run. train.py must print it as `{metric}: value`.",
+                          metric=metric))
                 continue
             st.plotly_chart(build_metric_figure(series, metric, best, x_axis, labels=labels),
                             key=f"tk{task_id}_chart_{metric}")
-    st.subheader("Runs")
+    st.subheader(_("Runs"))
     if runs:
         runs_table.render(task, runs, best=best, now=now, epochs=epochs)
     else:
-        st.caption("No runs yet: the scheduler queues them when a worker is free.")
+        st.caption(_("No runs yet: the scheduler queues them when a worker is free."))
     if task.status.finished and st.session_state.get(f"tk{task_id}_live"):
         st.session_state[f"tk{task_id}_live"] = False
         st.rerun()  # the whole page, so the header and the Stop button show the final state
@@ -145,6 +150,7 @@ def charts_body(task_id: int) -> None:
 
 @st.fragment(run_every=REFRESH_S)
 def live_charts(task_id: int) -> None:
+    language.reapply()  # a fragment's own rerun skips the router, which sets the language
     st.session_state[f"tk{task_id}_live"] = True
     charts_body(task_id)
 
@@ -183,7 +189,7 @@ def run_detail(task_id: int) -> None:
         task = get_task(session=s, task_id=task_id)
         runs = task_runs(session=s, task_id=task_id)
     if not runs:
-        st.caption("No runs yet.")
+        st.caption(_("No runs yet."))
         return
     by_id = {r.id: r for r in runs}
     picked = st.session_state.get(_pick_key(task_id))
@@ -191,13 +197,13 @@ def run_detail(task_id: int) -> None:
         picked = None
     st.session_state["tk_run"] = picked if picked is not None else following(task, runs)
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-    c1.selectbox("Run", list(by_id), key="tk_run", on_change=_remember_pick, args=(task_id,),
-                 format_func=lambda rid: run_label(by_id[rid]) + (" ★ best" if rid == task.best_run_id else ""))
+    c1.selectbox(_("Run"), list(by_id), key="tk_run", on_change=_remember_pick, args=(task_id,),
+                 format_func=lambda rid: run_label(by_id[rid]) + (" ★ " + _("best") if rid == task.best_run_id else ""))
     if picked is not None and not task.status.finished:
-        c2.button("Follow the running run", key="tk_follow", on_click=_follow, args=(task_id,),
+        c2.button(_("Follow the running run"), key="tk_follow", on_click=_follow, args=(task_id,),
                   icon=":material/my_location:")
     elif picked is None and not task.status.finished:
-        c2.caption("Following the running run; pick one to stay on it.")
+        c2.caption(_("Following the running run; pick one to stay on it."))
     run_body(task_id, st.session_state["tk_run"])
 
 
@@ -207,31 +213,39 @@ def run_body(task_id: int, run_id: int) -> None:
         task = get_task(session=s, task_id=task_id)
         run = next((r for r in task_runs(session=s, task_id=task_id) if r.id == run_id), None)
         if run is None:
-            st.warning(f"Run {run_id} is not part of task {task_id}.")
+            st.warning(_("Run {run} is not part of task {task}.", run=run_id, task=task_id))
             return
         samples = resource_samples(session=s, run_ids=[run.id])
         printed = metric_lines(session=s, run_ids=[run.id])[run.id]
-    st.markdown(f"**{run_label(run)}** · {run.status.value} · params: `{params_text(run.params)}`")
+    st.markdown(_("**{run}** · {status} · params: `{params}`", run=run_label(run), status=status_label(run.status),
+                  params=params_text(run.params)))
     if run.reason:
         (st.error if run.status in (RunStatus.failed, RunStatus.timed_out) else st.info)(run.reason)
     found = run.metric_names or []
-    st.markdown("**Metrics found so far:** " + (", ".join(f"`{m}`" for m in found) if found else "none yet"))
+    st.markdown(_("**Metrics found so far:** {names}",
+                  names=", ".join(f"`{m}`" for m in found) if found else _("none yet")))
     for m in missing_metrics(task, run, printed):
-        when = "in its" if run.status.finished else "after"
-        st.warning(f"**{m}** was chosen but {run_label(run)} has not printed it {when} {printed} metric lines. "
-                   f"train.py must print it as `{m}: value` (comma-separated pairs on one line).")
+        said = dict(metric=m, run=run_label(run), n=printed)
+        if run.status.finished:
+            text = _("**{metric}** was chosen but {run} has not printed it in its {n} metric lines.", **said)
+        else:
+            text = _("**{metric}** was chosen but {run} has not printed it after {n} metric lines.", **said)
+        st.warning(text + " " + _(
+            "train.py must print it as `{metric}: value` (comma-separated pairs on one line).", metric=m))
     if run.score_missing:
-        st.warning(f"The evaluation metric **{task.eval_metric}** was never printed by this run, so it has no score.")
+        st.warning(_("The evaluation metric **{metric}** was never printed by this run, so it has no score.",
+                     metric=task.eval_metric))
     if run.last_unparsed:
-        st.markdown("Last line that looked like metrics but was not read:")
+        st.markdown(_("Last line that looked like metrics but was not read:"))
         st.code(run.last_unparsed, language=None)
-        st.caption(f"Metrics are read as comma-separated `key: value` pairs, e.g. `{EXPECTED_FORM}`.")
+        st.caption(_("Metrics are read as comma-separated `key: value` pairs, e.g. `{example}`.",
+                     example=EXPECTED_FORM))
     log_path = settings.path(run.log_path) if run.log_path else None
     logs.render_tail(log_path, key=f"tk{task_id}_log_{run.id}")
     if samples.get(run.id):
         st.plotly_chart(resources_figure(samples, labels={run.id: run_label(run)}), key=f"tk{task_id}_res_{run.id}")
     elif run.status != RunStatus.queued:
-        st.caption("No resource samples recorded for this run.")
+        st.caption(_("No resource samples recorded for this run."))
 
 
 def missing_metrics(task: Task, run: Run, printed: int) -> list[str]:
@@ -246,6 +260,7 @@ def missing_metrics(task: Task, run: Run, printed: int) -> list[str]:
 
 @st.fragment(run_every=REFRESH_S)
 def live_run(task_id: int) -> None:
+    language.reapply()  # a fragment's own rerun skips the router, which sets the language
     run_detail(task_id)
 
 
@@ -254,7 +269,7 @@ def live_run(task_id: int) -> None:
 
 def search_plots(task: Task) -> None:
     """Parallel coordinates (SVG, see search_plot.py) and parameter importances from the task's Optuna study."""
-    with st.spinner("Reading the search study…"):
+    with st.spinner(_("Reading the search study…")):
         from optuna.visualization import plot_param_importances
 
         from shared.services.search import completed_trials, distributions, load_study
@@ -263,21 +278,23 @@ def search_plots(task: Task) -> None:
         study = load_study(task, deps.settings().database_url)
         complete = completed_trials(study)
     if not complete:
-        st.info("No completed trial yet; the plots appear once runs finish with a score.")
+        st.info(_("No completed trial yet; the plots appear once runs finish with a score."))
         return
     dists = distributions(task)
     st.plotly_chart(parallel_figure(complete, params=list(dists), maximize=task.direction.value == "maximize",
                                     log_params={n for n, d in dists.items() if getattr(d, "log", False)},
-                                    score_name=task.eval_metric or "score"),
+                                    score_name=task.eval_metric or _("score")),
                     key=f"tk{task.id}_parallel")
     if len(complete) < 2:
-        st.info("Parameter importance needs at least 2 completed runs.")
+        st.info(_("Parameter importance needs at least 2 completed runs."))
         return
     if len({tuple(sorted(t.params.items())) for t in complete}) < 2 or len({t.value for t in complete}) < 2:
-        st.info("Parameter importance needs completed runs that differ in parameters and in score.")
+        st.info(_("Parameter importance needs completed runs that differ in parameters and in score."))
         return
-    with st.spinner("Computing parameter importances…"):
+    with st.spinner(_("Computing parameter importances…")):
         fig = plot_param_importances(study)
+    # Optuna's own titles are English; the bars are the searched parameters, named as in train.py.
+    fig.update_layout(title=_("Parameter importances"), xaxis_title=_("importance"), yaxis_title=_("parameter"))
     st.plotly_chart(fig, key=f"tk{task.id}_importance")
 
 

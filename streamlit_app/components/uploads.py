@@ -12,6 +12,8 @@ from typing import BinaryIO
 
 import streamlit as st
 
+from shared.core.i18n import N_, _
+
 
 @contextmanager
 def upload_to_file(uploaded: BinaryIO, *, tmp_root: Path, suffix: str = ".zip") -> Iterator[Path]:
@@ -28,23 +30,24 @@ def upload_to_file(uploaded: BinaryIO, *, tmp_root: Path, suffix: str = ".zip") 
         path.unlink(missing_ok=True)
 
 
-UPLOAD = "Upload from this computer"
-SERVER = "Import from the server"
+UPLOAD = N_("Upload from this computer")
+SERVER = N_("Import from the server")
 
 
 def choose_source(key: str, settings) -> str:
     """Where the zip comes from; the server choice only exists when TRAINYARD_IMPORT_DIR is set."""
     if settings.import_dir is None:
         return UPLOAD
-    return st.radio("Source", [UPLOAD, SERVER], key=key, horizontal=True)
+    return st.radio(_("Source"), [UPLOAD, SERVER], key=key, horizontal=True, format_func=_)
 
 
 def upload_caption(settings) -> str:
     from shared.core.settings import format_size
 
-    text = f"Up to {format_size(settings.max_upload_bytes)} per file (TRAINYARD_MAX_UPLOAD)."
+    text = _("Up to {size} per file (TRAINYARD_MAX_UPLOAD).", size=format_size(settings.max_upload_bytes))
     if settings.import_dir is not None:
-        text += f" Files already on the server: put them in {settings.import_dir} and import them."
+        text += " " + _("Files already on the server: put them in {folder} and import them.",
+                        folder=settings.import_dir)
     return text
 
 
@@ -56,14 +59,15 @@ def pick_server_file(key: str, settings) -> str | None:
     try:
         files = list_import_files(settings=settings)
     except ImportDirError as exc:
-        st.error(str(exc))
+        st.error(exc.localized())
         return None
     if not files:
-        st.info(f"No .zip files in {settings.import_dir} on the server yet; copy one there, then reload.")
+        st.info(_("No .zip files in {folder} on the server yet; copy one there, then reload.",
+                  folder=settings.import_dir))
         return None
     labels = {f.name: f.label for f in files}
-    return st.selectbox("File on the server", list(labels), format_func=labels.get, key=key,
-                        help=f"Zip files directly in {settings.import_dir} (TRAINYARD_IMPORT_DIR)")
+    return st.selectbox(_("File on the server"), list(labels), format_func=labels.get, key=key,
+                        help=_("Zip files directly in {folder} (TRAINYARD_IMPORT_DIR)", folder=settings.import_dir))
 
 
 def wrong_type(uploaded, *, exts: tuple[str, ...], what: str) -> bool:
@@ -71,6 +75,7 @@ def wrong_type(uploaded, *, exts: tuple[str, ...], what: str) -> bool:
     file and this says plainly, naming the file, when it is not one of ``exts``."""
     if uploaded is None or uploaded.name.lower().endswith(exts):
         return False
-    st.error(f"{uploaded.name} is not a {' or '.join(exts)} file: upload {what} as a {' or '.join(exts)} archive.",
-             icon=":material/block:")
+    kinds = _(" or ").join(exts)
+    st.error(_("{name} is not a {kinds} file: upload {what} as a {kinds} archive.", name=uploaded.name, kinds=kinds,
+               what=what), icon=":material/block:")
     return True

@@ -9,6 +9,7 @@ from redis.exceptions import RedisError
 
 from shared.contract.names import IMAGE_EXTS
 from shared.core.errors import FieldError, NotFoundError, TrainyardError
+from shared.core.i18n import _
 from shared.records import Action, Prediction, Run, RunStatus
 from shared.services.predictions import (
     Upload,
@@ -22,6 +23,7 @@ from shared.services.tasks import get_task, task_runs
 from shared.services.weights import list_files, weight_files
 from streamlit_app.components import deps, gallery
 from streamlit_app.components.alerts import show_error
+from streamlit_app.components.badges import status_label
 from streamlit_app.components.formats import score
 from streamlit_app.components.task_view import run_label
 
@@ -50,14 +52,15 @@ def _default_task(ids: list[int], view: int | None) -> int:
 
 def _pick_run(task, runs: list[Run]) -> Run | None:
     if not runs:
-        st.warning(f"Task #{task.id} has no run that finished training, so there is nothing to predict with.")
+        st.warning(_("Task #{id} has no run that finished training, so there is nothing to predict with.", id=task.id))
         return None
     ids = [r.id for r in runs]
     default = ids.index(task.best_run_id) if task.best_run_id in ids else len(ids) - 1
     by_id = {r.id: r for r in runs}
-    rid = st.selectbox("Run", ids, index=default, key=f"pr_run_{task.id}", persist_state="session",
-                       format_func=lambda i: f"{run_label(by_id[i])} · {by_id[i].status.value} · score "
-                       f"{score(by_id[i].score)}" + (" ★ best" if i == task.best_run_id else ""))
+    rid = st.selectbox(_("Run"), ids, index=default, key=f"pr_run_{task.id}", persist_state="session",
+                       format_func=lambda i: _("{run} · {status} · score {score}", run=run_label(by_id[i]),
+                                               status=status_label(by_id[i].status), score=score(by_id[i].score))
+                       + (" ★ " + _("best") if i == task.best_run_id else ""))
     return by_id[rid]
 
 
@@ -68,13 +71,14 @@ def _pick_weights(run: Run) -> str | None:
     except NotFoundError:
         files, found = [], []
     if not found:
-        st.warning(f"{run_label(run)} has no weights file (.pt/.pth/.ckpt/.onnx/.safetensors) in its work dir. "
-                   + ("Pick another run, or choose one of its files below if predict.py reads it."
-                      if files else "Its work dir is empty: pick another run."))
-    return st.selectbox("Weights file", files, index=files.index(found[0]) if found else None,
-                        key=f"pr_w_{run.id}", persist_state="session", placeholder="choose a file",
-                        help="A file from the run's work dir, passed to predict.py as --weights "
-                             "(default: the newest weights file).")
+        st.warning(_("{run} has no weights file (.pt/.pth/.ckpt/.onnx/.safetensors) in its work dir.",
+                     run=run_label(run)) + " "
+                   + (_("Pick another run, or choose one of its files below if predict.py reads it.")
+                      if files else _("Its work dir is empty: pick another run.")))
+    return st.selectbox(_("Weights file"), files, index=files.index(found[0]) if found else None,
+                        key=f"pr_w_{run.id}", persist_state="session", placeholder=_("choose a file"),
+                        help=_("A file from the run's work dir, passed to predict.py as --weights "
+                               "(default: the newest weights file)."))
 
 
 def _submit(task_id: int, run: Run | None, weights: str | None, files, confidence: float, slots) -> None:
@@ -87,7 +91,9 @@ def _submit(task_id: int, run: Run | None, weights: str | None, files, confidenc
     except FieldError as exc:
         text = exc.field_message
         if text.startswith("refused: "):  # one line per refused file, each naming it
-            text = "Refused:\n" + "\n".join(f"- {p}" for p in text[len("refused: "):].split("; "))
+            text = _("Refused:") + "\n" + "\n".join(f"- {p}" for p in text[len("refused: "):].split("; "))
+        else:
+            text = exc.localized_field_message()
         (slots.get(exc.field) or slots["submit"]).error(text, icon=":material/block:")
         return
     except TrainyardError as exc:
@@ -97,28 +103,29 @@ def _submit(task_id: int, run: Run | None, weights: str | None, files, confidenc
     try:
         queue_prediction(connection=deps.redis(), prediction_id=pred.id)
     except (RedisError, OSError) as exc:
-        slots["submit"].warning(f"Prediction #{pred.id} is saved but could not be queued ({exc}); "
-                                "it is queued as soon as Redis and the platform's reconciler are back.")
+        slots["submit"].warning(_("Prediction #{id} is saved but could not be queued ({error}); it is queued as "
+                                  "soon as Redis and the platform's reconciler are back.", id=pred.id, error=exc))
     st.session_state["pr_view"] = pred.id
     st.query_params["prediction"] = str(pred.id)
 
 
 def render() -> None:
-    st.title("Predict")
+    st.title(_("Predict"))
     with deps.session() as s:
         tasks, _total = list_tasks(session=s, flt=TaskFilter(status="completed"), limit=500)
     view = _view_id()
     if not tasks:
-        st.info("No completed task yet. Train a model on the task pages; its weights can then predict here.")
+        st.info(_("No completed task yet. Train a model on the task pages; its weights can then predict here."))
         if view:
             gallery.show(view)
         return
     by_id = {t["id"]: t for t in tasks}
     slots: dict = {}
-    task_id = st.selectbox("Trained model (completed task)", list(by_id), key="pr_task", persist_state="session",
+    task_id = st.selectbox(_("Trained model (completed task)"), list(by_id), key="pr_task", persist_state="session",
                            index=_default_task(list(by_id), view),
-                           format_func=lambda i: f"#{i} {by_id[i]['name']} · model {by_id[i]['model']} · "
-                           f"dataset {by_id[i]['dataset']}")
+                           format_func=lambda i: _("#{id} {name} · model {model} · dataset {dataset}", id=i,
+                                                   name=by_id[i]["name"], model=by_id[i]["model"],
+                                                   dataset=by_id[i]["dataset"]))
     slots["task"] = st.empty()
     with deps.session() as s:
         task = get_task(session=s, task_id=task_id)
@@ -130,15 +137,15 @@ def render() -> None:
     with c[1]:
         weights = _pick_weights(run) if run else None
         slots["weights"] = st.empty()
-    files = st.file_uploader("Images", accept_multiple_files=True, key="pr_images",
-                             help=f"Several images at once ({', '.join(IMAGE_EXTS)}), or a zip of images. "
-                                  "Each must have its own file name.")
+    files = st.file_uploader(_("Images"), accept_multiple_files=True, key="pr_images",
+                             help=_("Several images at once ({exts}), or a zip of images. Each must have its own "
+                                    "file name.", exts=", ".join(IMAGE_EXTS)))
     slots["images"] = st.empty()
-    confidence = st.slider("Confidence threshold", 0.0, 1.0, 0.25, 0.01, key="pr_conf", persist_state="session",
-                           help="Passed to predict.py as --confidence when it declares that argument.")
+    confidence = st.slider(_("Confidence threshold"), 0.0, 1.0, 0.25, 0.01, key="pr_conf", persist_state="session",
+                           help=_("Passed to predict.py as --confidence when it declares that argument."))
     slots["confidence"] = st.empty()
     refused = deps.refusal(Action.create, Prediction)
-    clicked = st.button("Predict", key="pr_go", type="primary", icon=":material/play_arrow:",
+    clicked = st.button(_("Predict"), key="pr_go", type="primary", icon=":material/play_arrow:",
                         disabled=run is None or bool(refused), help=refused)
     slots["submit"] = st.empty()
     if clicked:
@@ -146,10 +153,10 @@ def render() -> None:
         view = _view_id()
     if view:
         st.divider()
-        st.subheader("Result")
+        st.subheader(_("Result"))
         gallery.show(view)
     st.divider()
-    st.subheader("History for this model")
+    st.subheader(_("History for this model"))
     with deps.session() as s:
         past = history(session=s, model_id=task.model_id, limit=300)
     gallery.history_list(past, current=view, key="pr_hist")

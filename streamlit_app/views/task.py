@@ -41,7 +41,10 @@ def _header(task, model_name: str, dataset_name: str) -> None:
         st.warning(notice)
     facts_row([
         (_("Runs"), _("{runs} × {epochs} epochs", runs=task.n_runs, epochs=task.epochs)),
-        (_("Evaluation"), f"{task.eval_metric or '—'} ({task.direction.value}, {task.score_mode.value})"),
+        (_("Evaluation"), _("{metric} ({direction}, {mode})", metric=task.eval_metric or "—",
+                            direction=_("higher is better") if task.direction.value == "max" else
+                            _("lower is better"), mode=_("final value") if task.score_mode.value == "final" else
+                            _("best value"))),
         (_("Time limit"), duration(task.time_limit_s)),
         (_("Sampler"), tv.sampler_text(task)),
     ])

@@ -146,7 +146,7 @@ def test_dataset_delete_asks_and_cancel_keeps_it(ui_settings, db, tmp_path):
 
 def test_the_task_page_is_not_a_menu_entry(ui_settings):
     app = (ROOT / "streamlit_app" / "app.py").read_text()
-    assert re.search(r'st\.Page\("views/task\.py"[^)]*visibility="hidden"', app)
+    assert re.search(r'st\.Page\("views/task\.py"[^\n]*visibility="hidden"', app)  # one line; the title is _("Task")
     at = open_page("views/task.py", id="999")  # still routable: the task list's links open it
     assert "task 999 does not exist" in at.error[0].value
 

@@ -4,6 +4,7 @@ runs will really go at once."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from shared.records import MetricPoint, Run, RunStatus, utcnow
@@ -18,7 +19,9 @@ def _rows(db, ui_settings, tmp_path, **task_kw):
 
 
 def _facts(at) -> str:
-    return "\n".join(m.value for m in at.markdown if "<small>" in m.value)
+    """The facts row as read: its values are Markdown-escaped (facts.plain) and bold in <strong>."""
+    text = "\n".join(m.value for m in at.markdown if "<small>" in m.value)
+    return re.sub(r"\\(.)", r"\1", text).replace("<strong>", "**").replace("</strong>", "**")
 
 
 def test_live_facts_come_from_the_db_and_this_ticks_clock(ui_settings, db, tmp_path):

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 from streamlit.testing.v1 import AppTest
 
 from tests.ui.conftest import error_under, frame, make_dataset, make_model, make_task, open_page
@@ -317,7 +319,7 @@ def test_form_creates_schedules_and_opens_the_task(ui_settings, ui_redis, db, tm
     assert ui_redis.llen("rq:queue:train") == 2
     # auto resolved to a Gaussian process for one float and 2 runs; the page says so and why.
     assert task.sampler_used.value == "gp" and (task.pruner.value, task.rank_pruned) == ("median", False)
-    facts = "\n".join(m.value for m in at.markdown)
+    facts = re.sub(r"\\(.)", r"\1", "\n".join(m.value for m in at.markdown))  # facts.plain escapes Markdown
     assert "Gaussian process (auto) + median pruner" in facts
     assert any("Search: auto: Gaussian process, since the 1 searched parameters" in c.value for c in at.caption)
 
