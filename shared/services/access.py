@@ -19,7 +19,19 @@ from sqlalchemy import ColumnElement, or_, true
 from sqlmodel import Session
 
 from shared.core.errors import NotFoundError, PermissionDenied
-from shared.records import Action, Dataset, ModelPackage, Prediction, Role, Task, User, Visibility
+from shared.records import (
+    Action,
+    AuditAction,
+    Dataset,
+    ModelPackage,
+    Outcome,
+    Prediction,
+    Role,
+    Task,
+    User,
+    Visibility,
+)
+from shared.services import audit
 from shared.services.audit import KINDS
 
 Owned = TypeVar("Owned", Dataset, ModelPackage, Task, Prediction)
@@ -108,6 +120,26 @@ def require(user: User | None, action: Action | str, obj: Any = None) -> None:
         raise PermissionDenied(denial(user, action, obj))
 
 
+def require_audited(*, session: Session, user: User | None, action: Action | str, obj: Any,
+                    event: AuditAction, detail: str = "") -> None:
+    """``require``, writing the refusal to the audit log (for checks made outside ``audit.audited``)."""
+    if not can(user, action, obj):
+        audit.record(session=session, user=user, action=event, obj=obj, outcome=Outcome.denied,
+                     detail=f"{detail}: {denial(user, action, obj)}" if detail else denial(user, action, obj))
+        require(user, action, obj)
+
+
+def check_limits(user: User | None, limits: dict[str, int | None], defaults: dict[str, int | None] | None) -> None:
+    """Lowering a sandbox limit is anyone's choice; raising one past the platform's default (or any
+    override when the defaults are not known) needs the admin role."""
+    for key, value in limits.items():
+        default = (defaults or {}).get(key)
+        beyond = defaults is None or value is None or (default is not None and value > default)
+        if beyond and not can(user, Action.set_limits):
+            raise PermissionDenied(f"{key}: {denial(user, Action.set_limits)} "
+                                   "Leave it empty for the platform's default, or set a lower value.")
+
+
 def visible_filter(user: User | None, model: type[Owned]) -> ColumnElement[bool]:
     """The WHERE clause for lists of ``model``: team records and the user's own; admins see all;
     nobody signed in (or disabled) sees nothing."""
@@ -120,7 +152,8 @@ def visible_filter(user: User | None, model: type[Owned]) -> ColumnElement[bool]
 
 def get_visible(*, session: Session, user: User | None, model: type[Owned], obj_id: int) -> Owned:
     """The record, or ``NotFoundError`` worded exactly as for a missing one when it is not visible."""
-    obj = session.get(model, obj_id)
+    # populate_existing: a long-lived session (UI, CLI wait loops) must see workers' writes.
+    obj = session.get(model, obj_id, populate_existing=True)
     if obj is None or not is_visible(user, obj):
         raise NotFoundError(f"{_kind_name(model)} {obj_id} does not exist")
     return obj

@@ -16,10 +16,13 @@ from shared.core.errors import ConflictError, FieldError, NotFoundError
 from shared.core.queue import job_id
 from shared.core.settings import parse_size
 from shared.records import (
+    Action,
+    AuditAction,
     DeployStatus,
     Direction,
     JobKind,
     MetricPoint,
+    ObjectKind,
     ResourceSample,
     Run,
     RunStatus,
@@ -28,9 +31,12 @@ from shared.records import (
     Task,
     TaskStatus,
     TaskType,
+    User,
+    Visibility,
     utcnow,
 )
-from shared.services.datasets import check_name, get_dataset
+from shared.services import access, audit
+from shared.services.datasets import check_name, get_dataset, parse_visibility
 from shared.services.models import get_model, train_args
 
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(d|h|m|min|s|sec)?", re.IGNORECASE)
@@ -106,11 +112,18 @@ def parse_limits(limits: dict[str, Any]) -> dict[str, int | None]:
     return out
 
 
-def validate_task(*, session: Session, task_in: TaskIn, max_parallel_default: int = 4) -> Task:
-    """Every check of the form, in field order; FieldError names the field."""
+def default_limits(settings: Any) -> dict[str, int | None]:
+    """The platform's sandbox limits (from Settings), against which a task's overrides are judged."""
+    return {k: getattr(settings, k) for k in LIMIT_FIELDS}
+
+
+def validate_task(*, session: Session, task_in: TaskIn, actor: User, max_parallel_default: int = 4,
+                  limit_defaults: dict[str, int | None] | None = None) -> Task:
+    """Every check of the form, in field order; FieldError names the field. The model and the dataset must
+    be ones ``actor`` may see."""
     name = check_name(task_in.name, field="name")
-    model = get_model(session=session, model_id=task_in.model_id)
-    dataset = get_dataset(session=session, dataset_id=task_in.dataset_id)
+    model = get_model(session=session, model_id=task_in.model_id, actor=actor)
+    dataset = get_dataset(session=session, dataset_id=task_in.dataset_id, actor=actor)
     if model.status != DeployStatus.deployed:
         raise FieldError("model", f"model {model.id} is {model.status.value}, not deployed; "
                                   "deploy it (or wait for its deploy) first")
@@ -161,22 +174,34 @@ def validate_task(*, session: Session, task_in: TaskIn, max_parallel_default: in
     max_parallel = _positive_int(task_in.max_parallel or min(n_runs, max_parallel_default),
                                  field="max parallel", what="parallel runs")
     limits = parse_limits(task_in.limits)
+    access.check_limits(actor, limits, limit_defaults)
     return Task(name=name, model_id=model.id, dataset_id=dataset.id, epochs=epochs, n_runs=n_runs,
                 time_limit_s=time_limit_s, metrics=metrics, eval_metric=eval_metric, direction=direction,
                 score_mode=score_mode, params=params, sampler=sampler, prune=bool(task_in.prune),
                 max_parallel=max_parallel, seed=task_in.seed, limits=limits)
 
 
-def create_task(*, session: Session, task_in: TaskIn, max_parallel_default: int = 4) -> Task:
-    task = validate_task(session=session, task_in=task_in, max_parallel_default=max_parallel_default)
-    task.status = TaskStatus.waiting
-    session.add(task)
-    session.commit()
-    session.refresh(task)
+def create_task(*, session: Session, task_in: TaskIn, actor: User, visibility: str | Visibility = Visibility.team,
+                max_parallel_default: int = 4, limit_defaults: dict[str, int | None] | None = None) -> Task:
+    """A waiting task owned by ``actor`` (members and admins)."""
+    with audit.audited(session=session, user=actor, action=AuditAction.create, obj=Task,
+                       detail=f"task {task_in.name!r}") as note:
+        access.require(actor, Action.create, Task)
+        vis = parse_visibility(visibility)
+        task = validate_task(session=session, task_in=task_in, actor=actor, max_parallel_default=max_parallel_default,
+                             limit_defaults=limit_defaults)
+        task.status = TaskStatus.waiting
+        session.add(access.stamp_owner(task, actor, vis))
+        session.commit()
+        session.refresh(task)
+        note["obj"] = task
     return task
 
 
-def get_task(*, session: Session, task_id: int) -> Task:
+def get_task(*, session: Session, task_id: int, actor: User | None = None) -> Task:
+    """The task; with ``actor`` (pages, the CLI) one they may not see answers as missing."""
+    if actor is not None:
+        return access.get_visible(session=session, user=actor, model=Task, obj_id=task_id)
     # populate_existing: a long-lived session (UI, CLI wait loops) must see workers' writes.
     task = session.get(Task, task_id, populate_existing=True)
     if task is None:
@@ -195,14 +220,17 @@ def task_runs(*, session: Session, task_id: int) -> list[Run]:
     return list(session.exec(select(Run).where(Run.task_id == task_id).order_by(Run.index)))
 
 
-def request_stop(*, session: Session, task_id: int) -> Task:
-    """Flag the task; workers running its runs poll the flag and kill their trees."""
-    task = get_task(session=session, task_id=task_id)
-    if task.status.finished:
-        raise ConflictError(f"task {task_id} is already {task.status.value}")
-    task.stop_requested = True
-    session.add(task)
-    session.commit()
+def request_stop(*, session: Session, actor: User, task_id: int) -> Task:
+    """Flag the task (its owner or an admin); workers running its runs poll the flag and kill their trees."""
+    with audit.audited(session=session, user=actor, action=AuditAction.change, obj=(ObjectKind.task, task_id),
+                       detail="stop"):
+        task = get_task(session=session, task_id=task_id, actor=actor)
+        access.require(actor, Action.change, task)
+        if task.status.finished:
+            raise ConflictError(f"task {task_id} is already {task.status.value}")
+        task.stop_requested = True
+        session.add(task)
+        session.commit()
     return task
 
 
@@ -300,11 +328,13 @@ def task_summary(*, session: Session, task: Task, with_metrics: bool = True) -> 
     }
 
 
-def clone_task(*, session: Session, task_id: int, name: str | None = None,
-               max_parallel_default: int = 4) -> Task:
-    """A new waiting task with the same settings (validated again: the model
-    must still be deployed)."""
-    src = get_task(session=session, task_id=task_id)
+def clone_task(*, session: Session, actor: User, task_id: int, name: str | None = None,
+               max_parallel_default: int = 4, limit_defaults: dict[str, int | None] | None = None) -> Task:
+    """A new waiting task with the same settings and visibility (validated again: the model must still be
+    deployed). The source's owner or an admin clones it."""
+    src = get_task(session=session, task_id=task_id, actor=actor)
+    access.require_audited(session=session, user=actor, action=Action.change, obj=src, event=AuditAction.create,
+                           detail=f"clone of task {task_id}")
     params: dict[str, tuple[Any, bool]] = {}
     for key, p in src.params.items():
         if "range" in p:
@@ -318,13 +348,24 @@ def clone_task(*, session: Session, task_id: int, name: str | None = None,
                      eval_metric=src.eval_metric, direction=src.direction.value, score_mode=src.score_mode.value,
                      params=params, sampler=src.sampler.value, prune=src.prune, max_parallel=src.max_parallel,
                      seed=src.seed, limits=dict(src.limits))
-    return create_task(session=session, task_in=task_in, max_parallel_default=max_parallel_default)
+    return create_task(session=session, task_in=task_in, actor=actor, visibility=src.visibility,
+                       max_parallel_default=max_parallel_default, limit_defaults=limit_defaults)
 
 
-def rerun_run(*, session: Session, run_id: int) -> Run:
-    """Queue a finished, unsuccessful run again with the same parameters. A
-    finished task is reopened (its time limit starts again)."""
+def rerun_run(*, session: Session, actor: User, run_id: int) -> Run:
+    """Queue a finished, unsuccessful run again with the same parameters (the task's owner or an admin).
+    A finished task is reopened (its time limit starts again)."""
     run = get_run(session=session, run_id=run_id)
+    if not access.is_visible(actor, session.get(Task, run.task_id)):
+        raise NotFoundError(f"run {run_id} does not exist")
+    with audit.audited(session=session, user=actor, action=AuditAction.change, obj=(ObjectKind.task, run.task_id),
+                       detail=f"rerun run {run_id}"):
+        access.require(actor, Action.change, get_task(session=session, task_id=run.task_id))
+        return _rerun(session=session, run=run)
+
+
+def _rerun(*, session: Session, run: Run) -> Run:
+    run_id = run.id
     if run.status in (RunStatus.queued, RunStatus.running):
         raise ConflictError(f"run {run_id} is {run.status.value}; only a finished run can be re-run")
     if run.status == RunStatus.completed:

@@ -11,7 +11,8 @@ from sqlmodel import Session
 
 from shared.core.errors import NotFoundError
 from shared.core.settings import Settings
-from shared.records import Run, Task
+from shared.records import Action, AuditAction, ObjectKind, Run, Task, User
+from shared.services import access, audit
 from shared.services.tasks import get_run, get_task
 
 WEIGHT_EXTS = (".pt", ".pth", ".ckpt", ".onnx", ".safetensors", ".pkl", ".bin", ".h5", ".weights")
@@ -74,9 +75,18 @@ def safe_file(settings: Settings, run: Run, rel: str) -> Path:
     return path
 
 
-def write_weights_zip(*, session: Session, settings: Settings, task_id: int, run_id: int | None,
+def write_weights_zip(*, session: Session, settings: Settings, actor: User, task_id: int, run_id: int | None,
                       dest: Path) -> tuple[Path, int]:
-    task = get_task(session=session, task_id=task_id)
+    """The run's work dir as a zip at ``dest``, for anyone who may see the task (viewers included)."""
+    with audit.audited(session=session, user=actor, action=AuditAction.download, obj=(ObjectKind.task, task_id),
+                       detail=f"weights of run {run_id or 'best'}"):
+        task = get_task(session=session, task_id=task_id, actor=actor)
+        access.require(actor, Action.download, task)
+        return _write_zip(session=session, settings=settings, task=task, run_id=run_id, dest=dest)
+
+
+def _write_zip(*, session: Session, settings: Settings, task: Task, run_id: int | None,
+               dest: Path) -> tuple[Path, int]:
     run = pick_run(session=session, task=task, run_id=run_id)
     root = work_dir(settings, run)
     if not root.is_dir():
