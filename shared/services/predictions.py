@@ -19,6 +19,7 @@ from shared.core.storage import store_upload
 from shared.records import (
     Action,
     AuditAction,
+    ObjectKind,
     OutputMatch,
     Prediction,
     PredictionStatus,
@@ -225,6 +226,15 @@ def outputs_zip(settings: Settings, pred: Prediction, dest: Path) -> Path:
         for rel in regular_files(out) if out is not None else []:
             zf.write(out / rel, arcname=f"prediction{pred.id}/{rel}")
     return dest
+
+
+def download_outputs(*, session: Session, settings: Settings, actor: User, prediction_id: int, dest: Path) -> Path:
+    """The prediction's outputs as a zip at ``dest``, for anyone who may see it (viewers included); audited."""
+    with audit.audited(session=session, user=actor, action=AuditAction.download,
+                       obj=(ObjectKind.prediction, prediction_id), detail="outputs zip"):
+        pred = get_prediction(session=session, prediction_id=prediction_id, actor=actor)
+        access.require(actor, Action.download, pred)
+        return outputs_zip(settings, pred, dest)
 
 
 def mark(session: Session, pred: Prediction, status: PredictionStatus, reason: str | None = None) -> None:

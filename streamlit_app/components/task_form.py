@@ -19,7 +19,7 @@ from shared.contract.metrics import guess_direction
 from shared.contract.params import is_grid_searchable, parse_setting
 from shared.core.errors import FieldError, TrainyardError
 from shared.core.settings import Settings, format_size
-from shared.services.tasks import LIMIT_FIELDS, TaskIn, create_task
+from shared.services.tasks import LIMIT_FIELDS, TaskIn, create_task, default_limits
 from streamlit_app.components import deps
 
 ERROR_KEY = "tf_error"
@@ -226,8 +226,10 @@ def submit(user_args: list[dict]) -> None:
     clear_error()
     try:
         with deps.session() as s:
-            task = create_task(session=s, task_in=task_in_from_state(user_args),
-                               max_parallel_default=deps.settings().max_parallel_runs)
+            task = create_task(session=s, task_in=task_in_from_state(user_args), actor=deps.current_user(),
+                               visibility=st.session_state.get("tf_visibility") or "team",
+                               max_parallel_default=deps.settings().max_parallel_runs,
+                               limit_defaults=default_limits(deps.settings()))
     except FieldError as exc:
         set_error(exc.field, exc.field_message)
         return

@@ -75,7 +75,7 @@ def _runs_table(task: Task, runs: list[Run], best: int | None) -> None:
 
 def charts_body(task_id: int) -> None:
     with deps.session() as s:
-        task = get_task(session=s, task_id=task_id)
+        task = get_task(session=s, task_id=task_id, actor=deps.current_user())
         runs = task_runs(session=s, task_id=task_id)
         # Each run row keeps the names it printed so far (kept by the runner), so no scan of the points.
         parsed = sorted({name for r in runs for name in (r.metric_names or [])})
@@ -125,7 +125,7 @@ def live_charts(task_id: int) -> None:
 def run_body(task_id: int, run_id: int) -> None:
     settings = deps.settings()
     with deps.session() as s:
-        task = get_task(session=s, task_id=task_id)
+        task = get_task(session=s, task_id=task_id, actor=deps.current_user())
         run = next((r for r in task_runs(session=s, task_id=task_id) if r.id == run_id), None)
         if run is None:
             st.warning(f"Run {run_id} is not part of task {task_id}.")
@@ -210,8 +210,8 @@ def weights_zip(task_id: int, run_id: int | None) -> bytes:
     tmp_root = settings.data_dir / "tmp"
     tmp_root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=tmp_root) as tmp, deps.session() as s:
-        path, _rid = write_weights_zip(session=s, settings=settings, task_id=task_id, run_id=run_id,
-                                       dest=Path(tmp) / "weights.zip")
+        path, _rid = write_weights_zip(session=s, settings=settings, actor=deps.current_user(), task_id=task_id,
+                                       run_id=run_id, dest=Path(tmp) / "weights.zip")
         return path.read_bytes()
 
 

@@ -13,6 +13,7 @@ from shared.services.datasets import add_dataset, delete_dataset, get_dataset, l
 from streamlit_app.components import deps
 from streamlit_app.components.alerts import show_error
 from streamlit_app.components.dataset_view import render_dataset
+from streamlit_app.components.ownership import visibility_choice
 from streamlit_app.components.uploads import upload_to_file
 
 
@@ -21,6 +22,7 @@ def _upload() -> None:
     c1, c2 = st.columns(2)
     name = c1.text_input("Name", key="ds_name", placeholder=file.name.rsplit(".", 1)[0] if file else "")
     ttype = c2.selectbox("Task type", list(TaskType), format_func=lambda t: TASK_TYPE_LABELS[t], key="ds_type")
+    visibility = visibility_choice("ds_visibility")
     error_slot = st.empty()
     if not st.button("Upload and validate", key="ds_add", type="primary", disabled=file is None):
         return
@@ -28,8 +30,8 @@ def _upload() -> None:
     bar = st.progress(0.0, text="uploading")
     try:
         with upload_to_file(file, tmp_root=s.data_dir / "tmp") as path, deps.session() as session:
-            ds = add_dataset(session=session, settings=s, zip_path=path, name=name or file.name.rsplit(".", 1)[0],
-                             task_type=ttype,
+            ds = add_dataset(session=session, settings=s, actor=deps.current_user(), zip_path=path,
+                             name=name or file.name.rsplit(".", 1)[0], task_type=ttype, visibility=visibility,
                              progress=lambda stage, frac: bar.progress(min(max(frac, 0.0), 1.0), text=stage))
     except FieldError as exc:
         error_slot.error(f"{exc.field}: {exc.field_message}")
@@ -50,7 +52,7 @@ def render() -> None:
     if msg := st.session_state.pop("ds_added", None):
         st.success(msg)
     with deps.session() as session:
-        datasets = list_datasets(session=session)
+        datasets = list_datasets(session=session, actor=deps.current_user())
     if deps.can(Action.create, Dataset):
         with st.expander("Upload a dataset", expanded=not datasets):
             _upload()
@@ -71,7 +73,7 @@ def render() -> None:
     st.query_params["id"] = str(ds_id)
     with deps.session() as session:
         try:
-            ds = get_dataset(session=session, dataset_id=ds_id)
+            ds = get_dataset(session=session, dataset_id=ds_id, actor=deps.current_user())
         except NotFoundError as exc:
             st.error(str(exc))
             return
@@ -80,10 +82,12 @@ def render() -> None:
     if c1.button("Start training", key="ds_train", type="primary", icon=":material/rocket_launch:"):
         st.session_state["task_new_dataset"] = ds.id
         st.switch_page("views/task_new.py")
-    if c2.button("Delete", key="ds_delete", icon=":material/delete:"):
+    refused = deps.refusal(Action.delete, ds)
+    if c2.button("Delete", key="ds_delete", icon=":material/delete:", disabled=refused is not None, help=refused):
         try:
             with deps.session() as session:
-                delete_dataset(session=session, settings=deps.settings(), dataset_id=ds.id)
+                delete_dataset(session=session, settings=deps.settings(), actor=deps.current_user(),
+                               dataset_id=ds.id)
         except TrainyardError as exc:
             st.error(str(exc))
         else:

@@ -22,6 +22,7 @@ from streamlit_app.components import deps
 from streamlit_app.components import model_view as mv
 from streamlit_app.components.alerts import show_error
 from streamlit_app.components.badges import status_cell
+from streamlit_app.components.ownership import visibility_choice
 from streamlit_app.components.uploads import upload_to_file
 
 NETWORK_WARNING = ("With network on, this model's training and prediction runs can reach the internet "
@@ -42,7 +43,10 @@ def _upload() -> None:
     c1, c2 = st.columns(2)
     name = c1.text_input("Name", key="md_name", placeholder=file.name.rsplit(".", 1)[0] if file else "")
     ttype = c2.selectbox("Task type", list(TaskType), format_func=lambda t: TASK_TYPE_LABELS[t], key="md_type")
-    if st.checkbox("Allow network access for training and prediction", key="md_network"):
+    visibility = visibility_choice("md_visibility")
+    no_network = deps.refusal(Action.allow_network)
+    if st.checkbox("Allow network access for training and prediction", key="md_network",
+                   disabled=no_network is not None, help=no_network):
         st.warning(NETWORK_WARNING, icon=":material/public:")
     slot = st.empty()
     if not st.button("Upload and deploy", key="md_add", type="primary", disabled=file is None):
@@ -51,8 +55,9 @@ def _upload() -> None:
     try:
         with st.spinner("validating the package"), upload_to_file(file, tmp_root=s.data_dir / "tmp") as path, \
                 deps.session() as session:
-            model = add_model(session=session, settings=s, zip_path=path, name=name or file.name.rsplit(".", 1)[0],
-                              task_type=ttype, network=bool(st.session_state.get("md_network")))
+            model = add_model(session=session, settings=s, actor=deps.current_user(), zip_path=path,
+                              name=name or file.name.rsplit(".", 1)[0], task_type=ttype, visibility=visibility,
+                              network=bool(st.session_state.get("md_network")))
     except FieldError as exc:
         slot.error(f"{exc.field}: {exc.field_message}")
         return
@@ -69,11 +74,12 @@ def _upload() -> None:
 def _actions(model) -> None:
     c1, c2, _ = st.columns([1, 1, 3])
     busy = model.status in (DeployStatus.waiting, DeployStatus.deploying)
-    if c1.button("Redeploy", key="md_redeploy", icon=":material/refresh:", disabled=busy,
-                 help="a deploy is queued or running" if busy else None):
+    refused = deps.refusal(Action.change, model)
+    if c1.button("Redeploy", key="md_redeploy", icon=":material/refresh:", disabled=busy or refused is not None,
+                 help="a deploy is queued or running" if busy else refused):
         try:
             with deps.session() as s:
-                redeploy_model(session=s, connection=deps.redis(), model_id=model.id)
+                redeploy_model(session=s, connection=deps.redis(), actor=deps.current_user(), model_id=model.id)
         except TrainyardError as exc:
             st.error(str(exc))
         except (RedisError, OSError) as exc:
@@ -81,10 +87,10 @@ def _actions(model) -> None:
                      "with `make run` (or `python -m runner up`) and redeploy again.")
         else:
             st.rerun()
-    if c2.button("Delete", key="md_delete", icon=":material/delete:"):
+    if c2.button("Delete", key="md_delete", icon=":material/delete:", disabled=refused is not None, help=refused):
         try:
             with deps.session() as s:
-                delete_model(session=s, settings=deps.settings(), model_id=model.id)
+                delete_model(session=s, settings=deps.settings(), actor=deps.current_user(), model_id=model.id)
         except TrainyardError as exc:
             st.error(str(exc))
         else:
@@ -97,7 +103,7 @@ def render() -> None:
     if notice := st.session_state.pop("md_notice", None):
         st.warning(notice)
     with deps.session() as s:
-        models = list_models(session=s)
+        models = list_models(session=s, actor=deps.current_user())
     if deps.can(Action.create, ModelPackage):
         with st.expander("Upload a model package", expanded=not models):
             _upload()
@@ -117,7 +123,7 @@ def render() -> None:
     st.query_params["id"] = str(model_id)
     try:
         with deps.session() as s:
-            model = get_model(session=s, model_id=model_id)
+            model = get_model(session=s, model_id=model_id, actor=deps.current_user())
     except NotFoundError as exc:
         st.error(str(exc))
         return
