@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
+from tests.support.people import OP
 from tests.ui.conftest import error_under, frame, make_dataset, make_model, make_task, open_page
 
 
@@ -284,7 +285,7 @@ def test_form_template_prefills(ui_settings, db, tmp_path):
     from shared.services.models import save_template
 
     at, _ds, model = _form(db, ui_settings, tmp_path)
-    save_template(session=db, model_id=model.id, name="wide", values={"x": "[0.1, 0.9]", "k": "5"})
+    save_template(session=db, model_id=model.id, name="wide", values={"x": "[0.1, 0.9]", "k": "5"}, actor=OP)
     at.run()
     at.selectbox(key="tf_template").select_index(1)
     at.run()
