@@ -6,6 +6,7 @@ exists every command names a person (``shared.services.users.acting_user``)."""
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime, timedelta
 
 import click
@@ -42,7 +43,7 @@ def _find(s, name: str) -> User:
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
         # One line, as `echo pw |` or a password manager pipes it; only the line break is dropped.
-        return click.get_text_stream("stdin").readline().rstrip("\r\n")
+        return sys.stdin.readline().rstrip("\r\n")
     return click.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
