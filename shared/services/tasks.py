@@ -10,19 +10,19 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from shared.contract.argspec import ArgSpec
-from shared.contract.configs import check_config_value
 from shared.contract.metrics import guess_direction
 from shared.contract.params import is_grid_searchable, parse_setting, words_text
 from shared.core.errors import ConflictError, FieldError, NotFoundError
 from shared.core.queue import job_id
 from shared.core.settings import Settings, get_settings
 from shared.records import (
+    Action,
+    AuditAction,
     DeployStatus,
     Direction,
     JobKind,
     MetricPoint,
-    ModelPackage,
+    ObjectKind,
     ResourceSample,
     Run,
     RunStatus,
@@ -31,11 +31,15 @@ from shared.records import (
     Task,
     TaskStatus,
     TaskType,
+    User,
+    Visibility,
     utcnow,
 )
-from shared.services.datasets import check_name, get_dataset
+from shared.services import access, audit
+from shared.services.datasets import check_name, get_dataset, parse_visibility
 from shared.services.limits import check_time_limit, clamp_time_limit, parse_limits
-from shared.services.models import config_choices, config_files, get_model, train_args
+from shared.services.models import get_model, train_args
+from shared.services.task_args import check_config_files, check_required
 
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(d|h|m|min|s|sec)?", re.IGNORECASE)
 _UNIT_S = {"d": 86400, "h": 3600, "m": 60, "min": 60, "s": 1, "sec": 1, None: 60}
@@ -93,14 +97,15 @@ def _positive_int(value: Any, *, field: str, what: str) -> int:
     return n
 
 
-def validate_task(*, session: Session, task_in: TaskIn, max_parallel_default: int = 4,
+def validate_task(*, session: Session, task_in: TaskIn, actor: User, max_parallel_default: int = 4,
                   settings: Settings | None = None) -> Task:
-    """Every check of the form, in field order; FieldError names the field. Limits are
-    checked against the platform's ceilings (``settings``, by default the process's own)."""
+    """Every check of the form, in field order; FieldError names the field. The model and the dataset must
+    be ones ``actor`` may see. Limits are checked against the platform's ceilings (``settings``, by default
+    the process's own): the ceiling binds everyone, admins included."""
     settings = settings or get_settings()
     name = check_name(task_in.name, field="name")
-    model = get_model(session=session, model_id=task_in.model_id)
-    dataset = get_dataset(session=session, dataset_id=task_in.dataset_id)
+    model = get_model(session=session, model_id=task_in.model_id, actor=actor)
+    dataset = get_dataset(session=session, dataset_id=task_in.dataset_id, actor=actor)
     if model.status != DeployStatus.deployed:
         raise FieldError("model", f"model {model.id} is {model.status.value}, not deployed; "
                                   "deploy it (or wait for its deploy) first")
@@ -142,8 +147,8 @@ def validate_task(*, session: Session, task_in: TaskIn, max_parallel_default: in
             known = ", ".join(a.name for a in args.user) or "none"
             raise FieldError(key, f"train.py declares no user parameter {key!r} (user parameters: {known})")
         params[spec.name] = parse_setting(spec, raw, search=bool(search), field=spec.name)
-    _check_required(args.user, params, model)
-    _check_config_files(params, model)
+    check_required(args.user, params, model)
+    check_config_files(params, model)
     searching = any(p.get("search") for p in params.values())
     if sampler == Sampler.grid and not is_grid_searchable(params):
         raise FieldError("sampler", "grid search needs every searched parameter to be an int range or a "
@@ -159,45 +164,27 @@ def validate_task(*, session: Session, task_in: TaskIn, max_parallel_default: in
                 max_parallel=max_parallel, seed=task_in.seed, limits=limits)
 
 
-def _check_required(user: list[ArgSpec], params: dict[str, dict[str, Any]], model: ModelPackage) -> None:
-    """argparse would stop the run at once without these: say so at the argument's field instead."""
-    for spec in user:
-        if not spec.required or spec.name in params:
-            continue
-        what = "the positional argument" if spec.positional else "the required argument"
-        hint = ""
-        if spec.name in config_choices(model):
-            files = config_choices(model)[spec.name]
-            hint = f"; pick one of the package's config files: {', '.join(files[:12])}" if files else \
-                "; the package has no configs/ folder to pick a config file from"
-        raise FieldError(spec.name, f"train.py requires {what} {spec.flags[0]!r}: give it a value{hint}")
-
-
-def _check_config_files(params: dict[str, dict[str, Any]], model: ModelPackage) -> None:
-    """A config parameter's file must be in the package (it runs from a copy of it)."""
-    wanted = config_choices(model)
-    files = config_files(model)
-    for name, setting in params.items():
-        if name not in wanted:
-            continue
-        if "value" in setting and setting["value"] not in (None, ""):
-            setting["value"] = check_config_value(setting["value"], files, field=name)
-        elif "choices" in setting:
-            setting["choices"] = [check_config_value(v, files, field=name) for v in setting["choices"]]
-
-
-def create_task(*, session: Session, task_in: TaskIn, max_parallel_default: int = 4,
-                settings: Settings | None = None) -> Task:
-    task = validate_task(session=session, task_in=task_in, max_parallel_default=max_parallel_default,
-                         settings=settings)
-    task.status = TaskStatus.waiting
-    session.add(task)
-    session.commit()
-    session.refresh(task)
+def create_task(*, session: Session, task_in: TaskIn, actor: User, visibility: str | Visibility = Visibility.team,
+                max_parallel_default: int = 4, settings: Settings | None = None) -> Task:
+    """A waiting task owned by ``actor`` (members and admins)."""
+    with audit.audited(session=session, user=actor, action=AuditAction.create, obj=Task,
+                       detail=f"task {task_in.name!r}") as note:
+        access.require(actor, Action.create, Task)
+        vis = parse_visibility(visibility)
+        task = validate_task(session=session, task_in=task_in, actor=actor, max_parallel_default=max_parallel_default,
+                             settings=settings)
+        task.status = TaskStatus.waiting
+        session.add(access.stamp_owner(task, actor, vis))
+        session.commit()
+        session.refresh(task)
+        note["obj"] = task
     return task
 
 
-def get_task(*, session: Session, task_id: int) -> Task:
+def get_task(*, session: Session, task_id: int, actor: User | None = None) -> Task:
+    """The task; with ``actor`` (pages, the CLI) one they may not see answers as missing."""
+    if actor is not None:
+        return access.get_visible(session=session, user=actor, model=Task, obj_id=task_id)
     # populate_existing: a long-lived session (UI, CLI wait loops) must see workers' writes.
     task = session.get(Task, task_id, populate_existing=True)
     if task is None:
@@ -216,14 +203,17 @@ def task_runs(*, session: Session, task_id: int) -> list[Run]:
     return list(session.exec(select(Run).where(Run.task_id == task_id).order_by(Run.index)))
 
 
-def request_stop(*, session: Session, task_id: int) -> Task:
-    """Flag the task; workers running its runs poll the flag and kill their trees."""
-    task = get_task(session=session, task_id=task_id)
-    if task.status.finished:
-        raise ConflictError(f"task {task_id} is already {task.status.value}")
-    task.stop_requested = True
-    session.add(task)
-    session.commit()
+def request_stop(*, session: Session, actor: User, task_id: int) -> Task:
+    """Flag the task (its owner or an admin); workers running its runs poll the flag and kill their trees."""
+    with audit.audited(session=session, user=actor, action=AuditAction.change, obj=(ObjectKind.task, task_id),
+                       detail="stop"):
+        task = get_task(session=session, task_id=task_id, actor=actor)
+        access.require(actor, Action.change, task)
+        if task.status.finished:
+            raise ConflictError(f"task {task_id} is already {task.status.value}")
+        task.stop_requested = True
+        session.add(task)
+        session.commit()
     return task
 
 
@@ -323,11 +313,13 @@ def task_summary(*, session: Session, task: Task, with_metrics: bool = True) -> 
     }
 
 
-def clone_task(*, session: Session, task_id: int, name: str | None = None,
+def clone_task(*, session: Session, actor: User, task_id: int, name: str | None = None,
                max_parallel_default: int = 4, settings: Settings | None = None) -> Task:
-    """A new waiting task with the same settings (validated again: the model
-    must still be deployed)."""
-    src = get_task(session=session, task_id=task_id)
+    """A new waiting task with the same settings and visibility (validated again: the model must still be
+    deployed, the limits under today's ceilings). The source's owner or an admin clones it."""
+    src = get_task(session=session, task_id=task_id, actor=actor)
+    access.require_audited(session=session, user=actor, action=Action.change, obj=src, event=AuditAction.create,
+                           detail=f"clone of task {task_id}")
     params: dict[str, tuple[Any, bool]] = {}
     for key, p in src.params.items():
         if "range" in p:
@@ -341,14 +333,24 @@ def clone_task(*, session: Session, task_id: int, name: str | None = None,
                      eval_metric=src.eval_metric, direction=src.direction.value, score_mode=src.score_mode.value,
                      params=params, sampler=src.sampler.value, prune=src.prune, max_parallel=src.max_parallel,
                      seed=src.seed, limits=dict(src.limits))
-    return create_task(session=session, task_in=task_in, max_parallel_default=max_parallel_default,
-                       settings=settings)
+    return create_task(session=session, task_in=task_in, actor=actor, visibility=src.visibility,
+                       max_parallel_default=max_parallel_default, settings=settings)
 
 
-def rerun_run(*, session: Session, run_id: int) -> Run:
-    """Queue a finished, unsuccessful run again with the same parameters. A
-    finished task is reopened (its time limit starts again)."""
+def rerun_run(*, session: Session, actor: User, run_id: int) -> Run:
+    """Queue a finished, unsuccessful run again with the same parameters (the task's owner or an admin).
+    A finished task is reopened (its time limit starts again)."""
     run = get_run(session=session, run_id=run_id)
+    if not access.is_visible(actor, session.get(Task, run.task_id)):
+        raise NotFoundError(f"run {run_id} does not exist")
+    with audit.audited(session=session, user=actor, action=AuditAction.change, obj=(ObjectKind.task, run.task_id),
+                       detail=f"rerun run {run_id}"):
+        access.require(actor, Action.change, get_task(session=session, task_id=run.task_id))
+        return _rerun(session=session, run=run)
+
+
+def _rerun(*, session: Session, run: Run) -> Run:
+    run_id = run.id
     if run.status in (RunStatus.queued, RunStatus.running):
         raise ConflictError(f"run {run_id} is {run.status.value}; only a finished run can be re-run")
     if run.status == RunStatus.completed:

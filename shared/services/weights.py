@@ -13,7 +13,8 @@ from sqlmodel import Session
 from shared.core import safetree
 from shared.core.errors import NotFoundError
 from shared.core.settings import Settings
-from shared.records import Run, Task, utcnow
+from shared.records import Action, AuditAction, ObjectKind, Run, Task, User, utcnow
+from shared.services import access, audit
 from shared.services.tasks import get_run, get_task
 
 WEIGHT_EXTS = (".pt", ".pth", ".ckpt", ".onnx", ".safetensors", ".pkl", ".bin", ".h5", ".weights")
@@ -101,11 +102,19 @@ class WeightsZip:
 PARTIAL_NOTE = "PARTIAL.txt"
 
 
-def write_weights_zip(*, session: Session, settings: Settings, task_id: int, run_id: int | None,
+def write_weights_zip(*, session: Session, settings: Settings, actor: User, task_id: int, run_id: int | None,
                       dest: Path) -> WeightsZip:
-    """The run's work dir as a zip: regular files only, each copied as read through its
-    fd and capped at its size when opened. A running run gives a snapshot with a note."""
-    task = get_task(session=session, task_id=task_id)
+    """The run's work dir as a zip at ``dest``, for anyone who may see the task (viewers included); audited.
+    Regular files only, each copied as read through its fd and capped at its size when opened. A running
+    run gives a snapshot with a note."""
+    with audit.audited(session=session, user=actor, action=AuditAction.download, obj=(ObjectKind.task, task_id),
+                       detail=f"weights of run {run_id or 'best'}"):
+        task = get_task(session=session, task_id=task_id, actor=actor)
+        access.require(actor, Action.download, task)
+        return _write_zip(session=session, settings=settings, task=task, run_id=run_id, dest=dest)
+
+
+def _write_zip(*, session: Session, settings: Settings, task: Task, run_id: int | None, dest: Path) -> WeightsZip:
     run = pick_run(session=session, task=task, run_id=run_id)
     root = work_dir(settings, run)
     if not root.is_dir():

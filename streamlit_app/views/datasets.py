@@ -15,6 +15,7 @@ from streamlit_app.components import deps
 from streamlit_app.components.alerts import show_error
 from streamlit_app.components.confirm import delete_button
 from streamlit_app.components.dataset_view import render_dataset
+from streamlit_app.components.ownership import visibility_choice
 from streamlit_app.components.uploads import (
     SERVER,
     choose_source,
@@ -42,6 +43,7 @@ def _upload() -> None:
     c1, c2 = st.columns(2)
     name = c1.text_input("Name", key="ds_name", placeholder=default)
     ttype = c2.selectbox("Task type", list(TaskType), format_func=lambda t: TASK_TYPE_LABELS[t], key="ds_type")
+    visibility = visibility_choice("ds_visibility")
     error_slot = st.empty()
     label = "Import and validate" if source == SERVER else "Upload and validate"
     if not st.button(label, key="ds_add", type="primary", disabled=chosen is None or bad_type):
@@ -54,12 +56,13 @@ def _upload() -> None:
     try:
         if source == SERVER:
             with deps.session() as session:
-                ds = import_dataset(session=session, settings=s, file_name=chosen, name=name or default,
-                                    task_type=ttype, progress=progress)
+                ds = import_dataset(session=session, settings=s, actor=deps.current_user(), file_name=chosen,
+                                    name=name or default, task_type=ttype, visibility=visibility, progress=progress)
         else:
             with upload_to_file(file, tmp_root=s.data_dir / "tmp") as path, deps.session() as session:
-                ds = add_dataset(session=session, settings=s, zip_path=path, name=name or default, task_type=ttype,
-                                 progress=progress, display_name=file.name)
+                ds = add_dataset(session=session, settings=s, actor=deps.current_user(), zip_path=path,
+                                 name=name or default, task_type=ttype, visibility=visibility, progress=progress,
+                                 display_name=file.name)
     except FieldError as exc:
         error_slot.error(f"{exc.field}: {exc.field_message}")
     except TrainyardError as exc:
@@ -76,7 +79,7 @@ def _upload() -> None:
 
 def _delete(dataset_id: int) -> None:
     with deps.session() as session:
-        delete_dataset(session=session, settings=deps.settings(), dataset_id=dataset_id)
+        delete_dataset(session=session, settings=deps.settings(), actor=deps.current_user(), dataset_id=dataset_id)
     st.query_params.clear()
 
 
@@ -85,7 +88,7 @@ def render() -> None:
     if msg := st.session_state.pop("ds_added", None):
         st.success(msg)
     with deps.session() as session:
-        datasets = list_datasets(session=session)
+        datasets = list_datasets(session=session, actor=deps.current_user())
     if deps.can(Action.create, Dataset):
         with st.expander("Add a dataset", expanded=not datasets):
             _upload()
@@ -106,7 +109,7 @@ def render() -> None:
     st.query_params["id"] = str(ds_id)
     with deps.session() as session:
         try:
-            ds = get_dataset(session=session, dataset_id=ds_id)
+            ds = get_dataset(session=session, dataset_id=ds_id, actor=deps.current_user())
         except NotFoundError as exc:
             st.error(str(exc))
             return
@@ -115,7 +118,8 @@ def render() -> None:
     if c1.button("Start training", key="ds_train", type="primary", icon=":material/rocket_launch:"):
         st.session_state["task_new_dataset"] = ds.id
         st.switch_page("views/task_new.py")
-    delete_button(f"dataset #{ds.id} {ds.name}", key="ds_delete", container=c2, on_confirm=lambda: _delete(ds.id))
+    delete_button(f"dataset #{ds.id} {ds.name}", key="ds_delete", container=c2, on_confirm=lambda: _delete(ds.id),
+                  refused=deps.refusal(Action.delete, ds))
     render_dataset(ds, deps.settings())
 
 

@@ -10,6 +10,7 @@ from shared.services.datasets import list_datasets
 from shared.services.models import list_models, list_templates, metric_suggestions, model_summary
 from streamlit_app.components import deps
 from streamlit_app.components import task_form as tf
+from streamlit_app.components.ownership import visibility_choice
 
 
 def render() -> None:
@@ -23,14 +24,15 @@ def render() -> None:
     if (pre := st.session_state.pop("task_new_dataset", None)) is not None:
         st.session_state["tf_dataset"] = pre
     with deps.session() as s:
-        datasets = {d.id: d for d in list_datasets(session=s)}
-        ready = {m.task_type for m in list_models(session=s, deployed_only=True)}
+        datasets = {d.id: d for d in list_datasets(session=s, actor=deps.current_user())}
+        ready = {m.task_type for m in list_models(session=s, actor=deps.current_user(), deployed_only=True)}
     if not datasets:
         st.info("Upload a dataset first.")
         st.page_link("views/datasets.py", label="Datasets", icon=":material/dataset:")
         return
     st.text_input("Task name", key="tf_name", placeholder="e.g. yolo baseline, lr search")
     tf.field_error("name")
+    visibility_choice("tf_visibility")
     if st.session_state.get("tf_dataset") not in datasets:
         # Open on the newest dataset that some deployed model can train on.
         st.session_state["tf_dataset"] = next(
@@ -41,7 +43,8 @@ def render() -> None:
     tf.field_error("dataset")
     ds = datasets[ds_id]
     with deps.session() as s:
-        models = {m.id: m for m in list_models(session=s, task_type=ds.task_type, deployed_only=True)}
+        models = {m.id: m for m in list_models(session=s, actor=deps.current_user(), task_type=ds.task_type,
+                                                   deployed_only=True)}
     if not models:
         st.warning(f"No deployed model for {TASK_TYPE_LABELS[ds.task_type]} datasets yet: upload one "
                    "(or wait for its deploy to finish).")
@@ -54,7 +57,7 @@ def render() -> None:
     user_args = summary["user_parameters"]
     epochs_arg = summary.get("epochs_argument") or {}
     with deps.session() as s:
-        templates = {t.id: t for t in list_templates(session=s, model_id=model_id)}
+        templates = {t.id: t for t in list_templates(session=s, actor=deps.current_user(), model_id=model_id)}
         found = metric_suggestions(session=s, settings=deps.settings(), model=models[model_id])
     suggestions = list(found)
     if templates:
