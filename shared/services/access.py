@@ -19,7 +19,19 @@ from sqlalchemy import ColumnElement, or_, true
 from sqlmodel import Session
 
 from shared.core.errors import NotFoundError, PermissionDenied
-from shared.records import Action, Dataset, ModelPackage, Prediction, Role, Task, User, Visibility
+from shared.records import (
+    Action,
+    AuditAction,
+    Dataset,
+    ModelPackage,
+    Outcome,
+    Prediction,
+    Role,
+    Task,
+    User,
+    Visibility,
+)
+from shared.services import audit
 from shared.services.audit import KINDS
 
 Owned = TypeVar("Owned", Dataset, ModelPackage, Task, Prediction)
@@ -108,6 +120,15 @@ def require(user: User | None, action: Action | str, obj: Any = None) -> None:
         raise PermissionDenied(denial(user, action, obj))
 
 
+def require_audited(*, session: Session, user: User | None, action: Action | str, obj: Any,
+                    event: AuditAction, detail: str = "") -> None:
+    """``require``, writing the refusal to the audit log (for checks made outside ``audit.audited``)."""
+    if not can(user, action, obj):
+        audit.record(session=session, user=user, action=event, obj=obj, outcome=Outcome.denied,
+                     detail=f"{detail}: {denial(user, action, obj)}" if detail else denial(user, action, obj))
+        require(user, action, obj)
+
+
 def visible_filter(user: User | None, model: type[Owned]) -> ColumnElement[bool]:
     """The WHERE clause for lists of ``model``: team records and the user's own; admins see all;
     nobody signed in (or disabled) sees nothing."""
@@ -120,7 +141,8 @@ def visible_filter(user: User | None, model: type[Owned]) -> ColumnElement[bool]
 
 def get_visible(*, session: Session, user: User | None, model: type[Owned], obj_id: int) -> Owned:
     """The record, or ``NotFoundError`` worded exactly as for a missing one when it is not visible."""
-    obj = session.get(model, obj_id)
+    # populate_existing: a long-lived session (UI, CLI wait loops) must see workers' writes.
+    obj = session.get(model, obj_id, populate_existing=True)
     if obj is None or not is_visible(user, obj):
         raise NotFoundError(f"{_kind_name(model)} {obj_id} does not exist")
     return obj

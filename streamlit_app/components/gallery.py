@@ -20,11 +20,11 @@ from shared.core.errors import NotFoundError
 from shared.records import OutputMatch, Prediction, PredictionStatus, utcnow
 from shared.services.predictions import (
     connected_workers,
+    download_outputs,
     get_prediction,
     input_dir,
     match_outputs,
     output_bytes,
-    outputs_zip,
     safe_output_dir,
 )
 from shared.services.weights import regular_files
@@ -90,8 +90,8 @@ def _zip_bytes(pred_id: int) -> bytes:
     tmp_root = settings.data_dir / "tmp"
     tmp_root.mkdir(parents=True, exist_ok=True)
     with deps.session() as s, tempfile.TemporaryDirectory(dir=tmp_root) as tmp:
-        pred = get_prediction(session=s, prediction_id=pred_id)
-        return outputs_zip(settings, pred, Path(tmp) / "outputs.zip").read_bytes()
+        return download_outputs(session=s, settings=settings, actor=deps.current_user(), prediction_id=pred_id,
+                                dest=Path(tmp) / "outputs.zip").read_bytes()
 
 
 def _log_path(pred: Prediction) -> Path:
@@ -122,7 +122,7 @@ def _waiting_note() -> None:
 def live(pred_id: int) -> None:
     """Reruns alone every second; hands over to the whole page once predict.py is done."""
     with deps.session() as s:
-        pred = get_prediction(session=s, prediction_id=pred_id)
+        pred = get_prediction(session=s, prediction_id=pred_id, actor=deps.current_user())
     if pred.status not in _ACTIVE:
         st.rerun()
     # One source for the status: when it moves (queued -> running) the whole page reruns, so the
@@ -209,7 +209,7 @@ def show(pred_id: int, *, key: str = "pr_view") -> None:
     """Live while queued or running, the results after."""
     try:
         with deps.session() as s:
-            pred = get_prediction(session=s, prediction_id=pred_id)
+            pred = get_prediction(session=s, prediction_id=pred_id, actor=deps.current_user())
     except NotFoundError as exc:
         st.warning(str(exc))
         return
