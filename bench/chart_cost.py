@@ -17,7 +17,7 @@ RUNS = 4
 
 
 def series(points: int, *, runs: int = RUNS, seed: int = 0) -> dict[int, dict[str, tuple[list[int], list[float]]]]:
-    """What ``shared.services.tasks.metric_series`` returns for ``runs`` runs of ``points`` metric lines each."""
+    """What ``shared.services.task_metrics.metric_series`` returns for ``runs`` runs of ``points`` metric lines each."""
     rng = np.random.default_rng(seed)
     out: dict[int, dict[str, tuple[list[int], list[float]]]] = {}
     for run_id in range(1, runs + 1):

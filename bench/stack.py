@@ -26,6 +26,7 @@ from typing import Any
 from sqlmodel import Session, func, select
 
 from shared.core.errors import TrainyardError
+from shared.services.users import operator
 
 ROOT = Path(__file__).resolve().parent.parent
 # Logical Redis DB the benchmarks take (and flush) on an external REDIS_URL; the tests use 14.
@@ -200,7 +201,7 @@ class Stack:
         write_dataset(zip_path)
         with self.session() as s:
             ds = add_dataset(session=s, settings=self.settings, zip_path=zip_path, name="bench",
-                             task_type="classification")
+                             task_type="classification", actor=operator())
             return ds.id
 
     def add_model(self, *, train: str, requirements: str = "", name: str = "bench") -> int:
@@ -212,7 +213,7 @@ class Stack:
         write_package(zip_path, train=train, requirements=requirements)
         with self.session() as s:
             model = add_model(session=s, settings=self.settings, zip_path=zip_path, name=name,
-                              task_type="classification")
+                              task_type="classification", actor=operator())
         enqueue_deploy(model.id, connection=self.ctx.redis)
         return model.id
 
@@ -243,7 +244,8 @@ class Stack:
 
         fields.setdefault("name", f"bench-{time.monotonic_ns()}")
         with self.session() as s:
-            task = create_task(session=s, task_in=TaskIn(model_id=model_id, dataset_id=dataset_id, **fields))
+            task_in = TaskIn(model_id=model_id, dataset_id=dataset_id, **fields)
+            task = create_task(session=s, task_in=task_in, actor=operator())
         self.ctx.schedule(task.id)
         return task.id
 

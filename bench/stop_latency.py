@@ -30,6 +30,7 @@ from pathlib import Path
 from bench.config import Config
 from bench.report import Goal, Row
 from bench.stack import BenchError, poll, world_dir
+from shared.services.users import operator
 
 STUBBORN = r'''
 import os, signal, subprocess, sys, time
@@ -222,7 +223,7 @@ def _platform_stop_seconds(cfg: Config, reps: int) -> list[float]:
             poll(running, timeout=120, what="the stubborn run to be running")
             t0 = time.monotonic()
             with st.session() as s:
-                request_stop(session=s, task_id=task_id)
+                request_stop(session=s, task_id=task_id, actor=operator())
             poll(lambda marker=marker: not procs_with(marker), timeout=60, what="the run's processes to go",
                  poll_s=0.005)
             out.append(time.monotonic() - t0)

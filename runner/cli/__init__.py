@@ -1,6 +1,8 @@
-"""The command line: ``python -m runner <noun> <verb>``. Every command takes
+"""The command line: ``python -m runner [--as NAME] <noun> <verb>``. Every command takes
 ``--json``, exits 0 on success, 1 with the reason on stderr when the platform
-refuses (a ``TrainyardError``), and 2 on a usage error or invalid settings."""
+refuses (a ``TrainyardError``, a missing right included), and 2 on a usage error
+or invalid settings. Commands act as the person ``--as`` names, with their rights
+(see ``shared.services.users.acting_user`` for the rule without one)."""
 
 from __future__ import annotations
 
@@ -11,13 +13,14 @@ from typing import Any
 
 import click
 
-from runner.cli.common import JSON_META, CliError
+from runner.cli.common import AS_META, JSON_META, CliError
 from runner.cli.dataset import dataset
 from runner.cli.db import backup, db, restore
 from runner.cli.model import model
 from runner.cli.predict import predict
 from runner.cli.service import doctor, examples, reconcile, redis_, up, worker
 from runner.cli.task import task
+from runner.cli.user import audit, user
 from shared.core.errors import TrainyardError
 from shared.core.i18n import Language, _, negotiate, use_language
 
@@ -45,8 +48,12 @@ class TrainyardGroup(click.Group):
 
 
 @click.group(cls=TrainyardGroup, context_settings={"help_option_names": ["-h", "--help"]})
-def cli() -> None:
+@click.option("--as", "as_name", envvar="TRAINYARD_AS", metavar="NAME",
+              help="act as this person, with their rights (or set TRAINYARD_AS); needed once anyone has an account")
+@click.pass_context
+def cli(ctx: click.Context, as_name: str | None) -> None:
     """Trainyard: train your own code on your data."""
+    ctx.meta[AS_META] = as_name
 
 
 def cli_language(environ: Mapping[str, str]) -> Language:
@@ -57,7 +64,8 @@ def cli_language(environ: Mapping[str, str]) -> Language:
     return negotiate(environ.get("TRAINYARD_LANGUAGE"), locale_env)
 
 
-for command in (up, redis_, worker, reconcile, examples, doctor, dataset, model, predict, task, db, backup,
+for command in (up, redis_, worker, reconcile, examples, doctor, dataset, model, predict, task, user, audit, db,
+                backup,
                 restore):
     cli.add_command(command)
 

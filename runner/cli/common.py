@@ -23,6 +23,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 # ctx.meta is one dict shared by the whole chain of contexts, so the root group
 # can tell after a failure whether the command asked for JSON.
 JSON_META = "trainyard.json"
+# The root group's ``--as NAME`` (or TRAINYARD_AS), read by ``pass_actor``.
+AS_META = "trainyard.as"
 
 
 # Status words as the text output shows them; --json keeps the enum values. The msgids are the values,
@@ -70,6 +72,28 @@ def pass_settings(f: F) -> F:
         return f(*args, settings=settings, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def pass_actor(f: F) -> F:
+    """Hands the handler ``actor``: the person named by ``--as`` (or TRAINYARD_AS), whose rights the command
+    has; with no name, the built-in operator while no account exists (``users.acting_user``). Goes below
+    ``pass_settings``."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, settings: Settings, **kwargs: Any) -> Any:
+        from shared.services.users import acting_user
+
+        with session(settings) as s:
+            actor = acting_user(session=s, name=click.get_current_context().meta.get(AS_META))
+        return f(*args, settings=settings, actor=actor, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def visibility_option(f: F) -> F:
+    """``--visibility team|private`` on what a command creates; the handler gets ``visibility``."""
+    return click.option("--visibility", type=click.Choice(["team", "private"]), default="team", show_default=True,
+                        help="team: everyone signed in sees and uses it; private: only you and admins")(f)
 
 
 def out(as_json: bool, data: Any, text: str | None = None) -> None:

@@ -9,9 +9,10 @@ from typing import Any
 
 import click
 
-from runner.cli.common import CliError, json_option, out, pass_settings, session
+from runner.cli.common import CliError, json_option, out, pass_actor, pass_settings, session, visibility_option
 from shared.core.i18n import N_, _
 from shared.core.settings import Settings
+from shared.records import User
 
 
 @click.group()
@@ -24,9 +25,12 @@ def dataset() -> None:
 @click.option("--name", help="dataset name (default: the zip's file name without .zip)")
 @click.option("--type", "task_type", default="other", show_default=True,
               help="task type, e.g. classification, detection")
+@visibility_option
 @json_option
 @pass_settings
-def add(file: str, name: str | None, task_type: str, as_json: bool, settings: Settings) -> None:
+@pass_actor
+def add(file: str, name: str | None, task_type: str, visibility: str, as_json: bool, settings: Settings,
+        actor: User) -> None:
     """Validate the dataset zip FILE and store it."""
     from shared.services.datasets import add_dataset
 
@@ -41,8 +45,8 @@ def add(file: str, name: str | None, task_type: str, as_json: bool, settings: Se
             print(f"\r{stage} {frac:5.0%}", end="", file=sys.stderr)
 
     with session(settings) as s:
-        ds = add_dataset(session=s, settings=settings, zip_path=path, name=name or path.stem,
-                         task_type=task_type, progress=progress)
+        ds = add_dataset(session=s, settings=settings, actor=actor, zip_path=path, name=name or path.stem,
+                         task_type=task_type, visibility=visibility, progress=progress)
         data = dataset_dict(ds)
     out(as_json, data, _("dataset {id} added: {name} ({task_type}, {images} images, {warnings} warnings)",
                          id=ds.id, name=ds.name, task_type=ds.task_type.value, images=ds.images,
@@ -53,24 +57,26 @@ def add(file: str, name: str | None, task_type: str, as_json: bool, settings: Se
 @click.argument("dataset_id", metavar="ID", type=int)
 @json_option
 @pass_settings
-def show(dataset_id: int, as_json: bool, settings: Settings) -> None:
+@pass_actor
+def show(dataset_id: int, as_json: bool, settings: Settings, actor: User) -> None:
     """Splits, classes, warnings and the arguments train.py gets for dataset ID."""
     from shared.services.datasets import get_dataset
 
     with session(settings) as s:
-        out(as_json, dataset_dict(get_dataset(session=s, dataset_id=dataset_id)))
+        out(as_json, dataset_dict(get_dataset(session=s, dataset_id=dataset_id, actor=actor)))
 
 
 @dataset.command(name="list")
 @json_option
 @pass_settings
-def list_(as_json: bool, settings: Settings) -> None:
+@pass_actor
+def list_(as_json: bool, settings: Settings, actor: User) -> None:
     """All datasets, newest first."""
     from shared.services.datasets import list_datasets
 
     with session(settings) as s:
         rows = [{"id": d.id, "name": d.name, "task_type": d.task_type.value, "images": d.images}
-                for d in list_datasets(session=s)]
+                for d in list_datasets(session=s, actor=actor)]
     out(as_json, rows, "\n".join(f"{r['id']:>4}  {r['task_type']:<22} {r['images']:>7}  {r['name']}"
                                  for r in rows) or _("no datasets"))
 

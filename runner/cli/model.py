@@ -15,16 +15,18 @@ from runner.cli.common import (
     exit_with,
     json_option,
     out,
+    pass_actor,
     pass_settings,
     redis,
     session,
     split_kv,
     status_text,
+    visibility_option,
     warn_no_worker,
 )
 from shared.core.i18n import N_, _
 from shared.core.settings import Settings
-from shared.records import DeployStatus
+from shared.records import DeployStatus, User
 
 WAIT_HELP = "wait until the deploy finished (deployed or failed)"
 TIMEOUT_HELP = "seconds to wait with --wait"
@@ -56,15 +58,17 @@ def _wait_model(settings: Settings, model_id: int, timeout: float) -> Any:
 @click.option("--name", help="model name (default: the zip's file name without .zip)")
 @click.option("--type", "task_type", default="other", show_default=True,
               help="task type, e.g. classification, detection")
-@click.option("--network", is_flag=True, help="let training/prediction reach the network (off by default)")
+@click.option("--network", is_flag=True, help="let training/prediction reach the network (off by default; admins only)")
 @click.option("--distributed", is_flag=True,
               help="start training with torchrun, one process per GPU of the run (needs torch in requirements.txt)")
+@visibility_option
 @click.option("--wait", is_flag=True, help=WAIT_HELP + "; exit 1 if it failed")
 @click.option("--timeout", type=float, default=3600, show_default=True, help=TIMEOUT_HELP)
 @json_option
 @pass_settings
-def add(file: str, name: str | None, task_type: str, network: bool, distributed: bool, wait: bool, timeout: float,
-        as_json: bool, settings: Settings) -> None:
+@pass_actor
+def add(file: str, name: str | None, task_type: str, network: bool, distributed: bool, visibility: str, wait: bool,
+        timeout: float, as_json: bool, settings: Settings, actor: User) -> None:
     """Validate the model package zip FILE, store it and queue its deploy (env build)."""
     from shared.core.queue import enqueue_deploy
     from shared.services.models import add_model, model_summary
@@ -74,8 +78,8 @@ def add(file: str, name: str | None, task_type: str, network: bool, distributed:
         raise CliError(N_("{file}: no such file"), params={"file": file})
     conn = redis(settings)
     with session(settings) as s:
-        pkg = add_model(session=s, settings=settings, zip_path=path, name=name or path.stem,
-                        task_type=task_type, network=network, distributed=distributed)
+        pkg = add_model(session=s, settings=settings, actor=actor, zip_path=path, name=name or path.stem,
+                        task_type=task_type, network=network, distributed=distributed, visibility=visibility)
     enqueue_deploy(pkg.id, connection=conn)
     if wait:
         warn_no_worker(conn)
@@ -91,24 +95,26 @@ def add(file: str, name: str | None, task_type: str, network: bool, distributed:
 @click.argument("model_id", metavar="ID", type=int)
 @json_option
 @pass_settings
-def show(model_id: int, as_json: bool, settings: Settings) -> None:
+@pass_actor
+def show(model_id: int, as_json: bool, settings: Settings, actor: User) -> None:
     """Status, requirements and the parameters read from train.py of model ID."""
     from shared.services.models import get_model, model_summary
 
     with session(settings) as s:
-        out(as_json, model_summary(get_model(session=s, model_id=model_id)))
+        out(as_json, model_summary(get_model(session=s, model_id=model_id, actor=actor)))
 
 
 @model.command(name="list")
 @json_option
 @pass_settings
-def list_(as_json: bool, settings: Settings) -> None:
+@pass_actor
+def list_(as_json: bool, settings: Settings, actor: User) -> None:
     """All models, newest first."""
     from shared.services.models import list_models
 
     with session(settings) as s:
         rows = [{"id": m.id, "name": m.name, "task_type": m.task_type.value, "status": m.status.value}
-                for m in list_models(session=s)]
+                for m in list_models(session=s, actor=actor)]
     out(as_json, rows, "\n".join(f"{r['id']:>4}  {r['status']:<10} {r['task_type']:<22} {r['name']}"
                                  for r in rows) or _("no models"))
 
@@ -119,13 +125,14 @@ def list_(as_json: bool, settings: Settings) -> None:
 @click.option("--timeout", type=float, default=3600, show_default=True, help=TIMEOUT_HELP)
 @json_option
 @pass_settings
-def redeploy(model_id: int, wait: bool, timeout: float, as_json: bool, settings: Settings) -> None:
+@pass_actor
+def redeploy(model_id: int, wait: bool, timeout: float, as_json: bool, settings: Settings, actor: User) -> None:
     """Build the env of model ID again (e.g. after a failed deploy)."""
     from shared.services.models import model_summary, redeploy_model
 
     conn = redis(settings)
     with session(settings) as s:
-        pkg = redeploy_model(session=s, connection=conn, model_id=model_id)
+        pkg = redeploy_model(session=s, connection=conn, actor=actor, model_id=model_id)
     if wait:
         pkg = _wait_model(settings, pkg.id, timeout)
     out(as_json, model_summary(pkg), _("model {id} {status}", id=pkg.id, status=status_text(pkg.status)))
@@ -135,12 +142,13 @@ def redeploy(model_id: int, wait: bool, timeout: float, as_json: bool, settings:
 @click.argument("model_id", metavar="ID", type=int)
 @json_option
 @pass_settings
-def delete(model_id: int, as_json: bool, settings: Settings) -> None:
+@pass_actor
+def delete(model_id: int, as_json: bool, settings: Settings, actor: User) -> None:
     """Delete model ID and its files (refused while tasks use it)."""
     from shared.services.models import delete_model
 
     with session(settings) as s:
-        delete_model(session=s, settings=settings, model_id=model_id)
+        delete_model(session=s, settings=settings, actor=actor, model_id=model_id)
     out(as_json, {"deleted": model_id}, _("model {id} deleted", id=model_id))
 
 
@@ -151,16 +159,17 @@ def delete(model_id: int, as_json: bool, settings: Settings) -> None:
               help="a parameter value of the template set with --set (repeatable)")
 @json_option
 @pass_settings
+@pass_actor
 def templates(model_id: int, set_name: str | None, values: tuple[str, ...], as_json: bool,
-              settings: Settings) -> None:
+              settings: Settings, actor: User) -> None:
     """List the parameter templates of model ID, or save one with --set."""
     from shared.services.models import list_templates, save_template
 
     with session(settings) as s:
         if set_name:
-            save_template(session=s, model_id=model_id, name=set_name,
+            save_template(session=s, actor=actor, model_id=model_id, name=set_name,
                           values=dict(split_kv(p, "--value") for p in values))
         rows = [{"id": t.id, "name": t.name, "values": t.values}
-                for t in list_templates(session=s, model_id=model_id)]
+                for t in list_templates(session=s, actor=actor, model_id=model_id)]
     out(as_json, rows, "\n".join(f"{r['id']:>4}  {r['name']}: {json.dumps(r['values'])}" for r in rows)
         or "no templates")

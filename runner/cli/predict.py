@@ -12,14 +12,17 @@ from runner.cli.common import (
     exit_with,
     json_option,
     out,
+    pass_actor,
     pass_settings,
     redis,
     session,
     status_text,
+    visibility_option,
     warn_no_worker,
 )
 from shared.core.i18n import N_, _
 from shared.core.settings import Settings
+from shared.records import User
 
 
 @click.command()
@@ -30,10 +33,13 @@ from shared.core.settings import Settings
 @click.option("-o", "--output", help="where to write the output images (default: prediction-ID)")
 @click.option("--confidence", type=float, default=0.25, show_default=True, help="passed to predict.py")
 @click.option("--timeout", type=float, default=3600, show_default=True, help="seconds to wait for the prediction")
+@visibility_option
 @json_option
 @pass_settings
+@pass_actor
 def predict(task_id: int, run_id: int | None, weights: str | None, images: str, output: str | None,
-            confidence: float, timeout: float, as_json: bool, settings: Settings) -> None:
+            confidence: float, timeout: float, visibility: str, as_json: bool, settings: Settings,
+            actor: User) -> None:
     """Run predict.py of a trained task on images, wait, write outputs; exit 1 unless it completed."""
     from shared.core.errors import NotFoundError
     from shared.core.queue import enqueue_prediction
@@ -52,8 +58,8 @@ def predict(task_id: int, run_id: int | None, weights: str | None, images: str, 
     uploads = [Upload(p.name, p.read_bytes()) for p in files]
     conn = redis(settings)
     with session(settings) as s:
-        pred = create_prediction(session=s, settings=settings, task_id=task_id, run_id=run_id,
-                                 weights=weights, uploads=uploads, confidence=confidence)
+        pred = create_prediction(session=s, settings=settings, actor=actor, task_id=task_id, run_id=run_id,
+                                 weights=weights, uploads=uploads, confidence=confidence, visibility=visibility)
     enqueue_prediction(pred.id, connection=conn)
     warn_no_worker(conn)
     deadline = time.monotonic() + timeout

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import click
 
-from runner.cli.common import exit_with, json_option, out, pass_settings, redis, session
+from runner.cli.common import exit_with, json_option, out, pass_actor, pass_settings, redis, session
 from runner.up import AUTO, parse_workers
 from shared.core.settings import Settings
+from shared.records import User
 
 
 @click.command()
@@ -107,13 +108,14 @@ def reconcile(as_json: bool, settings: Settings) -> None:
 @click.argument("which", default="all", type=click.Choice(["all", "classification", "detection"]))
 @json_option
 @pass_settings
-def examples(which: str, as_json: bool, settings: Settings) -> None:
+@pass_actor
+def examples(which: str, as_json: bool, settings: Settings, actor: User) -> None:
     """Add the example datasets and models (one step for new users); WHICH is all, classification or detection."""
     from shared.services.examples import EXAMPLE_KINDS, load_examples
 
     conn = redis(settings)
     kinds = EXAMPLE_KINDS if which == "all" else (which,)
     with session(settings) as s:
-        added = load_examples(session=s, settings=settings, connection=conn, kinds=kinds)
+        added = load_examples(session=s, settings=settings, connection=conn, actor=actor, kinds=kinds)
     out(as_json, added, "\n".join(f"{k}: dataset {v['dataset']}, model {v['model']} (deploying)"
                                   for k, v in added.items()))

@@ -11,16 +11,18 @@ from runner.cli.common import (
     exit_with,
     json_option,
     out,
+    pass_actor,
     pass_settings,
     redis,
     session,
     split_kv,
     status_text,
+    visibility_option,
     warn_no_worker,
 )
 from shared.core.i18n import N_, _
 from shared.core.settings import Settings
-from shared.records import Pruner, Sampler
+from shared.records import Pruner, Sampler, User
 
 SEARCH_SUFFIX = ":search"
 
@@ -98,16 +100,18 @@ LIMIT_HELP = "per-run limit, at most the platform's TRAINYARD_{} (its default an
 @click.option("--max-files", help=LIMIT_HELP.format("MAX_FILES", "100000") + "; files and folders a run may create")
 @click.option("--wait", is_flag=True, help="wait until the task finished; exit 1 unless it completed")
 @click.option("--timeout", type=float, default=24 * 3600, show_default=True, help="seconds to wait with --wait")
+@visibility_option
 @json_option
 @pass_settings
+@pass_actor
 def create(*, name: str, model_id: int, dataset_id: int, epochs: int, runs: int, time_limit: str | None,
            metrics: str | None, eval_metric: str | None, score: str, params: tuple[str, ...], sampler: str,
            no_prune: bool, pruner: str, warm_start: int | None, max_parallel: int | None, seed: int | None,
            gpus_per_run: int,
            memory_limit: str | None, max_procs: str | None, max_open_files: str | None,
            max_file_size: str | None, max_disk: str | None,
-           max_log: str | None, max_files: str | None, wait: bool, timeout: float, as_json: bool,
-           settings: Settings) -> None:
+           max_log: str | None, max_files: str | None, wait: bool, timeout: float, visibility: str, as_json: bool,
+           settings: Settings, actor: User) -> None:
     """Create a task and schedule its runs."""
     from shared.services.tasks import TaskIn, create_task, task_summary
 
@@ -125,8 +129,8 @@ def create(*, name: str, model_id: int, dataset_id: int, epochs: int, runs: int,
                              "max_files": max_files})
     conn = redis(settings)
     with session(settings) as s:
-        t = create_task(session=s, task_in=task_in, max_parallel_default=settings.max_parallel_runs,
-                        settings=settings)
+        t = create_task(session=s, task_in=task_in, actor=actor, visibility=visibility,
+                        max_parallel_default=settings.max_parallel_runs, settings=settings)
     _schedule(settings, t.id)
     if wait:
         warn_no_worker(conn)
@@ -143,12 +147,13 @@ def create(*, name: str, model_id: int, dataset_id: int, epochs: int, runs: int,
 @click.argument("task_id", metavar="ID", type=int)
 @json_option
 @pass_settings
-def show(task_id: int, as_json: bool, settings: Settings) -> None:
+@pass_actor
+def show(task_id: int, as_json: bool, settings: Settings, actor: User) -> None:
     """Settings, runs, scores and metrics of task ID."""
     from shared.services.tasks import get_task, task_summary
 
     with session(settings) as s:
-        data = task_summary(session=s, task=get_task(session=s, task_id=task_id))
+        data = task_summary(session=s, task=get_task(session=s, task_id=task_id, actor=actor))
     if as_json:
         out(as_json, data)
         return
@@ -166,12 +171,15 @@ def show(task_id: int, as_json: bool, settings: Settings) -> None:
 @click.option("--limit", type=int, default=50, show_default=True, help="at most this many tasks")
 @json_option
 @pass_settings
-def list_(status: str | None, search: str | None, limit: int, as_json: bool, settings: Settings) -> None:
+@pass_actor
+def list_(status: str | None, search: str | None, limit: int, as_json: bool, settings: Settings,
+          actor: User) -> None:
     """Tasks, newest first."""
     from shared.services.task_list import TaskFilter, list_tasks
 
     with session(settings) as s:
-        rows, total = list_tasks(session=s, flt=TaskFilter(status=status, search=search), offset=0, limit=limit)
+        rows, total = list_tasks(session=s, actor=actor, flt=TaskFilter(status=status, search=search),
+                                 offset=0, limit=limit)
     out(as_json, {"total": total, "tasks": rows},
         "\n".join(f"{r['id']:>4}  {r['status']:<10} {r['name']}" for r in rows) or _("no tasks"))
 
@@ -182,13 +190,14 @@ def list_(status: str | None, search: str | None, limit: int, as_json: bool, set
               help="seconds to wait for the runs to stop before printing the status")
 @json_option
 @pass_settings
-def stop(task_id: int, timeout: float, as_json: bool, settings: Settings) -> None:
+@pass_actor
+def stop(task_id: int, timeout: float, as_json: bool, settings: Settings, actor: User) -> None:
     """Stop task ID: its running runs are killed, queued ones never start."""
     from shared.services.tasks import get_task, request_stop
 
     redis(settings)
     with session(settings) as s:
-        request_stop(session=s, task_id=task_id)
+        request_stop(session=s, actor=actor, task_id=task_id)
     _schedule(settings, task_id)
     deadline = time.monotonic() + timeout
     with session(settings) as s:
@@ -206,14 +215,15 @@ def stop(task_id: int, timeout: float, as_json: bool, settings: Settings) -> Non
 @click.option("--name", help="name of the new task (default: the original's name + ' (copy)')")
 @json_option
 @pass_settings
-def clone(task_id: int, name: str | None, as_json: bool, settings: Settings) -> None:
+@pass_actor
+def clone(task_id: int, name: str | None, as_json: bool, settings: Settings, actor: User) -> None:
     """A new task with the same settings as task ID."""
     from shared.services.tasks import clone_task
 
     redis(settings)
     with session(settings) as s:
-        t = clone_task(session=s, task_id=task_id, name=name, max_parallel_default=settings.max_parallel_runs,
-                       settings=settings)
+        t = clone_task(session=s, actor=actor, task_id=task_id, name=name,
+                       max_parallel_default=settings.max_parallel_runs, settings=settings)
     _schedule(settings, t.id)
     out(as_json, {"id": t.id, "name": t.name, "status": t.status.value}, _("task {id} created", id=t.id))
 
@@ -222,14 +232,15 @@ def clone(task_id: int, name: str | None, as_json: bool, settings: Settings) -> 
 @click.argument("run_id", metavar="RUN_ID", type=int)
 @json_option
 @pass_settings
-def rerun(run_id: int, as_json: bool, settings: Settings) -> None:
+@pass_actor
+def rerun(run_id: int, as_json: bool, settings: Settings, actor: User) -> None:
     """Queue a failed/stopped run again with the same parameters."""
     from shared.core.queue import enqueue_run
     from shared.services.tasks import get_task, rerun_run
 
     conn = redis(settings)
     with session(settings) as s:
-        run = rerun_run(session=s, run_id=run_id)
+        run = rerun_run(session=s, actor=actor, run_id=run_id)
         gpus = get_task(session=s, task_id=run.task_id).gpus_per_run
     enqueue_run(run.id, connection=conn, attempt=run.attempt, gpus=gpus)
     out(as_json, {"run": run.id, "task": run.task_id, "status": run.status.value}, 
@@ -243,12 +254,14 @@ def rerun(run_id: int, as_json: bool, settings: Settings) -> None:
 @click.option("--run", "run_id", type=int, help="a run of the task (default: the best run)")
 @json_option
 @pass_settings
-def weights(task_id: int, output: str, run_id: int | None, as_json: bool, settings: Settings) -> None:
+@pass_actor
+def weights(task_id: int, output: str, run_id: int | None, as_json: bool, settings: Settings, actor: User) -> None:
     """Write the weights of a run of task ID as a zip."""
     from shared.services.weights import write_weights_zip
 
     with session(settings) as s:
-        made = write_weights_zip(session=s, settings=settings, task_id=task_id, run_id=run_id, dest=output)
+        made = write_weights_zip(session=s, settings=settings, actor=actor, task_id=task_id, run_id=run_id,
+                                 dest=output)
     text = _("wrote {path} (run {run_id})", path=made.path, run_id=made.run_id)
     if made.partial:
         text += "\n" + _("run {run_id} is still running: this is a partial snapshot (see PARTIAL.txt in the zip); "

@@ -20,7 +20,19 @@ from sqlmodel import Session
 
 from shared.core.errors import Msg, NotFoundError, PermissionDenied
 from shared.core.i18n import N_
-from shared.records import Action, Dataset, ModelPackage, Prediction, Role, Task, User, Visibility
+from shared.records import (
+    Action,
+    AuditAction,
+    Dataset,
+    ModelPackage,
+    Outcome,
+    Prediction,
+    Role,
+    Task,
+    User,
+    Visibility,
+)
+from shared.services import audit
 from shared.services.audit import KINDS
 
 Owned = TypeVar("Owned", Dataset, ModelPackage, Task, Prediction)
@@ -128,6 +140,15 @@ def require(user: User | None, action: Action | str, obj: Any = None) -> None:
         raise denial_error(user, action, obj)
 
 
+def require_audited(*, session: Session, user: User | None, action: Action | str, obj: Any,
+                    event: AuditAction, detail: str = "") -> None:
+    """``require``, writing the refusal to the audit log (for checks made outside ``audit.audited``)."""
+    if not can(user, action, obj):
+        audit.record(session=session, user=user, action=event, obj=obj, outcome=Outcome.denied,
+                     detail=f"{detail}: {denial(user, action, obj)}" if detail else denial(user, action, obj))
+        require(user, action, obj)
+
+
 def visible_filter(user: User | None, model: type[Owned]) -> ColumnElement[bool]:
     """The WHERE clause for lists of ``model``: team records and the user's own; admins see all;
     nobody signed in (or disabled) sees nothing."""
@@ -140,7 +161,8 @@ def visible_filter(user: User | None, model: type[Owned]) -> ColumnElement[bool]
 
 def get_visible(*, session: Session, user: User | None, model: type[Owned], obj_id: int) -> Owned:
     """The record, or ``NotFoundError`` worded exactly as for a missing one when it is not visible."""
-    obj = session.get(model, obj_id)
+    # populate_existing: a long-lived session (UI, CLI wait loops) must see workers' writes.
+    obj = session.get(model, obj_id, populate_existing=True)
     if obj is None or not is_visible(user, obj):
         raise NotFoundError(N_("{kind} {obj_id} does not exist"), params={"kind": _kind_name(model), "obj_id": obj_id})
     return obj

@@ -6,12 +6,14 @@ record even when the caller then rolls its work back.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
 
+from shared.core.errors import PermissionDenied
 from shared.records import (
     Action,
     AuditAction,
@@ -62,6 +64,27 @@ def record(*, session: Session, user: User | None, action: AuditAction | Action,
     session.commit()
     session.refresh(event)
     return event
+
+
+@contextmanager
+def audited(*, session: Session, user: User | None, action: AuditAction | Action, obj: Any = None,
+            detail: str = "", client: str | None = None) -> Iterator[dict[str, Any]]:
+    """Record how the action in the ``with`` body ended: ok, denied (``PermissionDenied``) or failed
+    (any other error, re-raised after the event is written). The body may set ``note["obj"]`` (the record
+    it made) and ``note["detail"]``. A failed body's half-done work is rolled back before the event is
+    written, so the event's own commit cannot carry it."""
+    before = object_ref(obj)  # read now: after a rollback the record may be gone
+    note: dict[str, Any] = {"obj": obj, "detail": detail}
+    try:
+        yield note
+    except Exception as exc:
+        session.rollback()
+        outcome = Outcome.denied if isinstance(exc, PermissionDenied) else Outcome.failed
+        text = f"{note['detail']}: {exc}" if note["detail"] else str(exc)
+        record(session=session, user=user, action=action, obj=before if before[0] else None, outcome=outcome,
+               detail=text, client=client)
+        raise
+    record(session=session, user=user, action=action, obj=note["obj"], detail=note["detail"], client=client)
 
 
 def list_events(*, session: Session, user_name: str | None = None, user_id: int | None = None,

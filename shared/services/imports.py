@@ -26,7 +26,8 @@ from shared.core.errors import ImportDirError
 from shared.core.i18n import N_
 from shared.core.settings import Settings, format_size
 from shared.core.storage import remove_tree
-from shared.records import Dataset, ModelPackage, TaskType
+from shared.records import Action, AuditAction, Dataset, ModelPackage, TaskType, User, Visibility
+from shared.services import access
 from shared.services.datasets import add_dataset
 from shared.services.models import add_model
 
@@ -116,24 +117,38 @@ def _copy_in(settings: Settings, name: str) -> Path:
     return work
 
 
-def import_dataset(*, session: Session, settings: Settings, file_name: str, name: str | None = None,
-                   task_type: str | TaskType, progress: Callable[[str, float], None] | None = None) -> Dataset:
+def _may_create(session: Session, actor: User, kind: type[Dataset] | type[ModelPackage], file_name: str) -> None:
+    """Refused (and audited) before the copy: a viewer's import should not cost a copy of a large zip."""
+    access.require_audited(session=session, user=actor, action=Action.create, obj=kind, event=AuditAction.create,
+                           detail=f"import {file_name!r}")
+
+
+def import_dataset(*, session: Session, settings: Settings, actor: User, file_name: str, name: str | None = None,
+                   task_type: str | TaskType, visibility: str | Visibility = Visibility.team,
+                   progress: Callable[[str, float], None] | None = None) -> Dataset:
+    """Validate and store, owned by ``actor``, as after an upload."""
+    _may_create(session, actor, Dataset, file_name)
     work = _copy_in(settings, file_name)
     try:
-        return add_dataset(session=session, settings=settings, zip_path=work / file_name,
-                           name=name or file_name.rsplit(".", 1)[0], task_type=task_type, progress=progress)
+        return add_dataset(session=session, settings=settings, actor=actor, zip_path=work / file_name,
+                           name=name or file_name.rsplit(".", 1)[0], task_type=task_type, visibility=visibility,
+                           progress=progress)
     finally:
         remove_tree(work)
 
 
-def import_model(*, session: Session, settings: Settings, file_name: str, name: str | None = None,
-                 task_type: str | TaskType | None = None, network: bool = False,
-                 distributed: bool = False) -> ModelPackage:
-    """Validate and store; the caller enqueues its deploy, as after an upload."""
+def import_model(*, session: Session, settings: Settings, actor: User, file_name: str, name: str | None = None,
+                 task_type: str | TaskType | None = None, network: bool = False, distributed: bool = False,
+                 visibility: str | Visibility = Visibility.team) -> ModelPackage:
+    """Validate and store, owned by ``actor``; the caller enqueues its deploy, as after an upload."""
+    _may_create(session, actor, ModelPackage, file_name)
+    if network:
+        access.require_audited(session=session, user=actor, action=Action.allow_network, obj=None,
+                               event=AuditAction.create, detail=f"import {file_name!r} with network access")
     work = _copy_in(settings, file_name)
     try:
-        return add_model(session=session, settings=settings, zip_path=work / file_name,
+        return add_model(session=session, settings=settings, actor=actor, zip_path=work / file_name,
                          name=name or file_name.rsplit(".", 1)[0], task_type=task_type, network=network,
-                         distributed=distributed)
+                         distributed=distributed, visibility=visibility)
     finally:
         remove_tree(work)

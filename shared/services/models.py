@@ -21,37 +21,68 @@ from shared.core.i18n import N_
 from shared.core.queue import enqueue_deploy, job_id, job_state
 from shared.core.settings import Settings
 from shared.core.storage import remove_tree, store_upload
-from shared.records import DeployStatus, JobKind, ModelPackage, ParamTemplate, Run, Task, TaskStatus, TaskType, utcnow
-from shared.services.datasets import check_name, parse_task_type
+from shared.records import (
+    Action,
+    AuditAction,
+    DeployStatus,
+    JobKind,
+    ModelPackage,
+    ObjectKind,
+    ParamTemplate,
+    Run,
+    Task,
+    TaskStatus,
+    TaskType,
+    User,
+    Visibility,
+    utcnow,
+)
+from shared.services import access, audit
+from shared.services.datasets import check_name, parse_task_type, parse_visibility
 
 
-def add_model(*, session: Session, settings: Settings, zip_path: Path, name: str,
+def add_model(*, session: Session, settings: Settings, actor: User, zip_path: Path, name: str,
               task_type: str | TaskType | None = None, network: bool = False,
-              display_name: str | None = None, distributed: bool = False) -> ModelPackage:
-    """Validate and store a package; the caller enqueues its deploy. ``display_name``: the zip's
-    name as the user knows it, for the errors (a browser upload lands in a temp file). ``distributed``:
-    runs start through torchrun, one process per GPU of the run."""
-    name = check_name(name)
-    ttype = parse_task_type(task_type)
-    def prepare(tmp: Path) -> tuple[ModelPackage, Path]:
-        report = validate_package_zip(zip_path=Path(zip_path), dest=tmp, limits=ArchiveLimits.from_settings(settings),
-                                      display_name=display_name)
-        return ModelPackage(name=name, task_type=ttype, path="", report=report.to_dict(), network=network,
-                            distributed=distributed, status=DeployStatus.waiting), tmp
+              visibility: str | Visibility = Visibility.team, display_name: str | None = None,
+              distributed: bool = False) -> ModelPackage:
+    """Validate and store a package owned by ``actor``; the caller enqueues its deploy. Network access
+    for its runs is the admins' call. ``display_name``: the zip's name as the user knows it, for the
+    errors (a browser upload lands in a temp file). ``distributed``: runs start through torchrun, one
+    process per GPU of the run."""
+    with audit.audited(session=session, user=actor, action=AuditAction.create, obj=ModelPackage,
+                       detail=f"upload {name!r}" + (" with network access" if network else "")) as note:
+        access.require(actor, Action.create, ModelPackage)
+        if network:
+            access.require(actor, Action.allow_network)
+        name = check_name(name)
+        ttype = parse_task_type(task_type)
+        vis = parse_visibility(visibility)
 
-    return store_upload(session=session, data_dir=settings.data_dir, kind="models", prepare=prepare)
+        def prepare(tmp: Path) -> tuple[ModelPackage, Path]:
+            report = validate_package_zip(zip_path=Path(zip_path), dest=tmp,
+                                          limits=ArchiveLimits.from_settings(settings), display_name=display_name)
+            return access.stamp_owner(ModelPackage(name=name, task_type=ttype, path="", report=report.to_dict(),
+                                                   network=network, distributed=distributed,
+                                                   status=DeployStatus.waiting), actor, vis), tmp
+
+        note["obj"] = model = store_upload(session=session, data_dir=settings.data_dir, kind="models",
+                                           prepare=prepare)
+    return model
 
 
-def get_model(*, session: Session, model_id: int) -> ModelPackage:
+def get_model(*, session: Session, model_id: int, actor: User | None = None) -> ModelPackage:
+    """The model; with ``actor`` (pages, the CLI) one they may not see answers as missing."""
+    if actor is not None:
+        return access.get_visible(session=session, user=actor, model=ModelPackage, obj_id=model_id)
     model = session.get(ModelPackage, model_id)
     if model is None:
         raise NotFoundError(N_("model {model_id} does not exist"), params={"model_id": model_id})
     return model
 
 
-def list_models(*, session: Session, task_type: TaskType | None = None, deployed_only: bool = False
+def list_models(*, session: Session, actor: User, task_type: TaskType | None = None, deployed_only: bool = False
                 ) -> list[ModelPackage]:
-    stmt = select(ModelPackage).order_by(ModelPackage.id.desc())
+    stmt = select(ModelPackage).where(access.visible_filter(actor, ModelPackage)).order_by(ModelPackage.id.desc())
     if task_type is not None and task_type != TaskType.other:
         # "other" datasets offer every model; typed datasets only models of the same type.
         stmt = stmt.where(ModelPackage.task_type == task_type)
@@ -87,10 +118,18 @@ def queue_deploy(*, connection: Redis, model_id: int) -> str:
     return enqueue_deploy(model_id, connection=connection)
 
 
-def redeploy_model(*, session: Session, connection: Redis, model_id: int) -> ModelPackage:
-    """Mark the model for a new deploy and enqueue it. Refused while a deploy is
+def redeploy_model(*, session: Session, connection: Redis, actor: User, model_id: int) -> ModelPackage:
+    """Mark the model for a new deploy and enqueue it (its owner or an admin). Refused while a deploy is
     queued or running: the worker would otherwise build the same environment twice."""
-    model = get_model(session=session, model_id=model_id)
+    with audit.audited(session=session, user=actor, action=AuditAction.change, obj=(ObjectKind.model, model_id),
+                       detail="redeploy"):
+        model = get_model(session=session, model_id=model_id, actor=actor)
+        access.require(actor, Action.change, model)
+        return _redeploy(session=session, connection=connection, model=model)
+
+
+def _redeploy(*, session: Session, connection: Redis, model: ModelPackage) -> ModelPackage:
+    model_id = model.id
     wait = Msg(N_("wait until its status is deployed or failed, then redeploy"))
     if model.status == DeployStatus.waiting:
         raise ConflictError(N_("model {model_id} is already queued to deploy; {wait}"),
@@ -112,8 +151,15 @@ def redeploy_model(*, session: Session, connection: Redis, model_id: int) -> Mod
     return model
 
 
-def delete_model(*, session: Session, settings: Settings, model_id: int) -> None:
-    model = get_model(session=session, model_id=model_id)
+def delete_model(*, session: Session, settings: Settings, actor: User, model_id: int) -> None:
+    with audit.audited(session=session, user=actor, action=AuditAction.delete, obj=(ObjectKind.model, model_id)):
+        model = get_model(session=session, model_id=model_id, actor=actor)
+        access.require(actor, Action.delete, model)
+        _delete_model(session=session, settings=settings, model=model)
+
+
+def _delete_model(*, session: Session, settings: Settings, model: ModelPackage) -> None:
+    model_id = model.id
     used = session.exec(select(Task).where(Task.model_id == model_id)).first()
     if used is not None:
         active = used.status in (TaskStatus.waiting, TaskStatus.running)
@@ -218,9 +264,12 @@ def validate_template_values(model: ModelPackage, values: dict[str, Any]) -> dic
     return out
 
 
-def save_template(*, session: Session, model_id: int, name: str, values: dict[str, Any],
+def save_template(*, session: Session, actor: User, model_id: int, name: str, values: dict[str, Any],
                   template_id: int | None = None) -> ParamTemplate:
-    model = get_model(session=session, model_id=model_id)
+    """Templates belong to their model: its owner or an admin saves them."""
+    model = get_model(session=session, model_id=model_id, actor=actor)
+    access.require_audited(session=session, user=actor, action=Action.change, obj=model, event=AuditAction.change,
+                           detail=f"save template {name!r}")
     name = check_name(name, field="template name")
     clean = validate_template_values(model, values)
     clash = session.exec(select(ParamTemplate).where(ParamTemplate.model_id == model_id,
@@ -242,15 +291,22 @@ def save_template(*, session: Session, model_id: int, name: str, values: dict[st
     return tpl
 
 
-def list_templates(*, session: Session, model_id: int) -> list[ParamTemplate]:
-    get_model(session=session, model_id=model_id)
+def list_templates(*, session: Session, actor: User, model_id: int) -> list[ParamTemplate]:
+    get_model(session=session, model_id=model_id, actor=actor)
     return list(session.exec(select(ParamTemplate).where(ParamTemplate.model_id == model_id)
                              .order_by(ParamTemplate.name)))
 
 
-def delete_template(*, session: Session, template_id: int) -> None:
+def delete_template(*, session: Session, actor: User, template_id: int) -> None:
     tpl = session.get(ParamTemplate, template_id)
+    missing = NotFoundError(f"template {template_id} does not exist")
     if tpl is None:
-        raise NotFoundError(N_("template {template_id} does not exist"), params={"template_id": template_id})
+        raise missing
+    try:
+        model = get_model(session=session, model_id=tpl.model_id, actor=actor)
+    except NotFoundError:
+        raise missing from None
+    access.require_audited(session=session, user=actor, action=Action.change, obj=model, event=AuditAction.change,
+                           detail=f"delete template {tpl.name!r}")
     session.delete(tpl)
     session.commit()

@@ -19,7 +19,23 @@ from shared.core.i18n import N_
 from shared.core.queue import enqueue_prediction, worker_count
 from shared.core.settings import Settings, format_size
 from shared.core.storage import store_upload
-from shared.records import OutputMatch, Prediction, PredictionStatus, Run, RunStatus, Task, TaskStatus, utcnow
+from shared.records import (
+    Action,
+    AuditAction,
+    ObjectKind,
+    OutputMatch,
+    Prediction,
+    PredictionStatus,
+    Run,
+    RunStatus,
+    Task,
+    TaskStatus,
+    User,
+    Visibility,
+    utcnow,
+)
+from shared.services import access, audit
+from shared.services.datasets import parse_visibility
 from shared.services.tasks import get_task
 from shared.services.weights import pick_run, safe_file, weight_files
 
@@ -78,9 +94,9 @@ def expand_uploads(uploads: Iterable[Upload], *, max_files: int = 10_000) -> lis
     return out
 
 
-def prediction_source(*, session: Session, settings: Settings, task_id: int, run_id: int | None,
+def prediction_source(*, session: Session, settings: Settings, actor: User, task_id: int, run_id: int | None,
                       weights: str | None) -> tuple[Task, Run, str]:
-    task = get_task(session=session, task_id=task_id)
+    task = get_task(session=session, task_id=task_id, actor=actor)
     if task.status != TaskStatus.completed and run_id is None and task.best_run_id is None:
         raise FieldError("task", N_("task {task_id} is {task_status}; pick a completed task"),
                                  params={"task_id": task.id, "task_status": task.status.value})
@@ -101,12 +117,25 @@ def prediction_source(*, session: Session, settings: Settings, task_id: int, run
     return task, run, weights
 
 
-def create_prediction(*, session: Session, settings: Settings, task_id: int, run_id: int | None = None,
-                      weights: str | None = None, uploads: list[Upload], confidence: float = 0.25) -> Prediction:
+def create_prediction(*, session: Session, settings: Settings, actor: User, task_id: int, run_id: int | None = None,
+                      weights: str | None = None, uploads: list[Upload], confidence: float = 0.25,
+                      visibility: str | Visibility = Visibility.team) -> Prediction:
+    """A queued prediction owned by ``actor`` (members and admins) with a task they may see."""
+    with audit.audited(session=session, user=actor, action=AuditAction.create, obj=Prediction,
+                       detail=f"prediction with task {task_id}") as note:
+        access.require(actor, Action.create, Prediction)
+        note["obj"] = pred = _create(session=session, settings=settings, actor=actor, task_id=task_id, run_id=run_id,
+                                     weights=weights, uploads=uploads, confidence=confidence,
+                                     visibility=parse_visibility(visibility))
+    return pred
+
+
+def _create(*, session: Session, settings: Settings, actor: User, task_id: int, run_id: int | None,
+            weights: str | None, uploads: list[Upload], confidence: float, visibility: Visibility) -> Prediction:
     if not 0.0 <= confidence <= 1.0:
         raise FieldError("confidence", N_("{confidence} is outside 0..1"), params={"confidence": confidence})
-    task, run, weights = prediction_source(session=session, settings=settings, task_id=task_id, run_id=run_id,
-                                           weights=weights)
+    task, run, weights = prediction_source(session=session, settings=settings, actor=actor, task_id=task_id,
+                                           run_id=run_id, weights=weights)
     files = expand_uploads(uploads)
     if not files:
         raise FieldError("images", N_("no images were uploaded; add at least one image (or a zip of images)"))
@@ -126,9 +155,9 @@ def create_prediction(*, session: Session, settings: Settings, task_id: int, run
         (tmp / "in").mkdir(parents=True)
         for up in files:
             (tmp / "in" / Path(up.name).name).write_bytes(up.data)
-        return Prediction(task_id=task.id, run_id=run.id, model_id=task.model_id, weights=weights,
-                          confidence=confidence, path="", images=sorted(names),
-                          status=PredictionStatus.queued), tmp
+        return access.stamp_owner(Prediction(task_id=task.id, run_id=run.id, model_id=task.model_id,
+                                             weights=weights, confidence=confidence, path="", images=sorted(names),
+                                             status=PredictionStatus.queued), actor, visibility), tmp
 
     return store_upload(session=session, data_dir=settings.data_dir, kind="predictions", prepare=prepare)
 
@@ -143,15 +172,19 @@ def connected_workers(*, connection: Redis) -> int:
     return worker_count(connection=connection)
 
 
-def get_prediction(*, session: Session, prediction_id: int) -> Prediction:
+def get_prediction(*, session: Session, prediction_id: int, actor: User | None = None) -> Prediction:
+    """The prediction; with ``actor`` (pages, the CLI) one they may not see answers as missing."""
+    if actor is not None:
+        return access.get_visible(session=session, user=actor, model=Prediction, obj_id=prediction_id)
     pred = session.get(Prediction, prediction_id)
     if pred is None:
         raise NotFoundError(N_("prediction {prediction_id} does not exist"), params={"prediction_id": prediction_id})
     return pred
 
 
-def history(*, session: Session, model_id: int | None = None, limit: int = 50) -> list[Prediction]:
-    stmt = select(Prediction).order_by(Prediction.id.desc()).limit(limit)
+def history(*, session: Session, actor: User, model_id: int | None = None, limit: int = 50) -> list[Prediction]:
+    stmt = (select(Prediction).where(access.visible_filter(actor, Prediction))
+            .order_by(Prediction.id.desc()).limit(limit))
     if model_id is not None:
         stmt = stmt.where(Prediction.model_id == model_id)
     return list(session.exec(stmt))
@@ -221,6 +254,13 @@ def output_bytes(settings: Settings, pred: Prediction, rel: str) -> bytes | None
         return safetree.read_file(out, rel, max_bytes=settings.max_image_bytes)
     except NotFoundError:
         return None
+def download_outputs(*, session: Session, settings: Settings, actor: User, prediction_id: int, dest: Path) -> Path:
+    """The prediction's outputs as a zip at ``dest``, for anyone who may see it (viewers included); audited."""
+    with audit.audited(session=session, user=actor, action=AuditAction.download,
+                       obj=(ObjectKind.prediction, prediction_id), detail="outputs zip"):
+        pred = get_prediction(session=session, prediction_id=prediction_id, actor=actor)
+        access.require(actor, Action.download, pred)
+        return outputs_zip(settings, pred, dest)
 
 
 def mark(session: Session, pred: Prediction, status: PredictionStatus, reason: str | None = None) -> None:

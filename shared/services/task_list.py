@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from shared.records import Dataset, MetricPoint, ModelPackage, Run, Task, TaskStatus, utcnow
+from shared.records import Dataset, MetricPoint, ModelPackage, Run, Task, TaskStatus, User, utcnow
+from shared.services import access
 from shared.services.tasks import run_counts
 
 
@@ -21,7 +22,8 @@ class TaskFilter:
     search: str | None = None
 
 
-def _where(stmt, flt: TaskFilter):
+def _where(stmt, flt: TaskFilter, actor: User):
+    stmt = stmt.where(access.visible_filter(actor, Task))
     if flt.status:
         stmt = stmt.where(Task.status == TaskStatus(flt.status))
     if flt.model_id:
@@ -33,10 +35,11 @@ def _where(stmt, flt: TaskFilter):
     return stmt
 
 
-def list_tasks(*, session: Session, flt: TaskFilter, offset: int = 0, limit: int = 50
+def list_tasks(*, session: Session, actor: User, flt: TaskFilter, offset: int = 0, limit: int = 50
                ) -> tuple[list[dict[str, Any]], int]:
-    total = session.exec(_where(select(func.count()).select_from(Task), flt)).one()
-    tasks = list(session.exec(_where(select(Task), flt).order_by(Task.id.desc()).offset(offset).limit(limit)))
+    """The tasks ``actor`` may see, newest first."""
+    total = session.exec(_where(select(func.count()).select_from(Task), flt, actor)).one()
+    tasks = list(session.exec(_where(select(Task), flt, actor).order_by(Task.id.desc()).offset(offset).limit(limit)))
     ids = [t.id for t in tasks]
     counts = run_counts(session=session, task_ids=ids)
     models = {m.id: m.name for m in session.exec(select(ModelPackage).where(

@@ -17,12 +17,14 @@ from shared.core.i18n import N_
 from shared.core.queue import MAX_GPUS_PER_RUN, job_id
 from shared.core.settings import Settings, get_settings
 from shared.records import (
+    Action,
+    AuditAction,
     DeployStatus,
     Direction,
     JobKind,
     MetricPoint,
+    ObjectKind,
     Pruner,
-    ResourceSample,
     Run,
     RunStatus,
     Sampler,
@@ -30,13 +32,16 @@ from shared.records import (
     Task,
     TaskStatus,
     TaskType,
+    User,
+    Visibility,
     utcnow,
 )
-from shared.services import search
-from shared.services.datasets import check_name, get_dataset
+from shared.services import access, audit, search
+from shared.services.datasets import check_name, get_dataset, parse_visibility
 from shared.services.framework_args import check_config_files, check_required
 from shared.services.limits import check_time_limit, clamp_time_limit, parse_limits
 from shared.services.models import get_model, train_args
+from shared.services.task_metrics import metric_series
 from shared.services.warm_start import check_warm_start
 
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(d|h|m|min|s|sec)?", re.IGNORECASE)
@@ -100,14 +105,15 @@ def _positive_int(value: Any, *, field: str, what: str) -> int:
     return n
 
 
-def validate_task(*, session: Session, task_in: TaskIn, max_parallel_default: int = 4,
+def validate_task(*, session: Session, task_in: TaskIn, actor: User, max_parallel_default: int = 4,
                   settings: Settings | None = None) -> Task:
-    """Every check of the form, in field order; FieldError names the field. Limits are
-    checked against the platform's ceilings (``settings``, by default the process's own)."""
+    """Every check of the form, in field order; FieldError names the field. The model and the dataset must
+    be ones ``actor`` may see. Limits are checked against the platform's ceilings (``settings``, by default
+    the process's own): the ceiling binds everyone, admins included."""
     settings = settings or get_settings()
     name = check_name(task_in.name, field="name")
-    model = get_model(session=session, model_id=task_in.model_id)
-    dataset = get_dataset(session=session, dataset_id=task_in.dataset_id)
+    model = get_model(session=session, model_id=task_in.model_id, actor=actor)
+    dataset = get_dataset(session=session, dataset_id=task_in.dataset_id, actor=actor)
     if model.status != DeployStatus.deployed:
         raise FieldError("model", N_("model {model_id} is {model_status}, not deployed; deploy it (or wait for its "
                                      "deploy) first"),
@@ -183,7 +189,7 @@ def validate_task(*, session: Session, task_in: TaskIn, max_parallel_default: in
     seeded = 0
     if task_in.warm_start_task_id not in (None, ""):
         source = _positive_int(task_in.warm_start_task_id, field="warm start", what="the task to continue from")
-        seeded = check_warm_start(session=session, task=task, source_id=source)
+        seeded = check_warm_start(session=session, task=task, source_id=source, actor=actor)
         task.warm_start_task_id = source
     chosen = search.choose_sampler(task, seeded_runs=seeded)
     if chosen is not None:
@@ -191,18 +197,27 @@ def validate_task(*, session: Session, task_in: TaskIn, max_parallel_default: in
     return task
 
 
-def create_task(*, session: Session, task_in: TaskIn, max_parallel_default: int = 4,
-                settings: Settings | None = None) -> Task:
-    task = validate_task(session=session, task_in=task_in, max_parallel_default=max_parallel_default,
-                         settings=settings)
-    task.status = TaskStatus.waiting
-    session.add(task)
-    session.commit()
-    session.refresh(task)
+def create_task(*, session: Session, task_in: TaskIn, actor: User, visibility: str | Visibility = Visibility.team,
+                max_parallel_default: int = 4, settings: Settings | None = None) -> Task:
+    """A waiting task owned by ``actor`` (members and admins)."""
+    with audit.audited(session=session, user=actor, action=AuditAction.create, obj=Task,
+                       detail=f"task {task_in.name!r}") as note:
+        access.require(actor, Action.create, Task)
+        vis = parse_visibility(visibility)
+        task = validate_task(session=session, task_in=task_in, actor=actor, max_parallel_default=max_parallel_default,
+                             settings=settings)
+        task.status = TaskStatus.waiting
+        session.add(access.stamp_owner(task, actor, vis))
+        session.commit()
+        session.refresh(task)
+        note["obj"] = task
     return task
 
 
-def get_task(*, session: Session, task_id: int) -> Task:
+def get_task(*, session: Session, task_id: int, actor: User | None = None) -> Task:
+    """The task; with ``actor`` (pages, the CLI) one they may not see answers as missing."""
+    if actor is not None:
+        return access.get_visible(session=session, user=actor, model=Task, obj_id=task_id)
     # populate_existing: a long-lived session (UI, CLI wait loops) must see workers' writes.
     task = session.get(Task, task_id, populate_existing=True)
     if task is None:
@@ -221,15 +236,18 @@ def task_runs(*, session: Session, task_id: int) -> list[Run]:
     return list(session.exec(select(Run).where(Run.task_id == task_id).order_by(Run.index)))
 
 
-def request_stop(*, session: Session, task_id: int) -> Task:
-    """Flag the task; workers running its runs poll the flag and kill their trees."""
-    task = get_task(session=session, task_id=task_id)
-    if task.status.finished:
-        raise ConflictError(N_("task {task_id} is already {task_status}"),
-                            params={"task_id": task_id, "task_status": task.status.value})
-    task.stop_requested = True
-    session.add(task)
-    session.commit()
+def request_stop(*, session: Session, actor: User, task_id: int) -> Task:
+    """Flag the task (its owner or an admin); workers running its runs poll the flag and kill their trees."""
+    with audit.audited(session=session, user=actor, action=AuditAction.change, obj=(ObjectKind.task, task_id),
+                       detail="stop"):
+        task = get_task(session=session, task_id=task_id, actor=actor)
+        access.require(actor, Action.change, task)
+        if task.status.finished:
+            raise ConflictError(N_("task {task_id} is already {task_status}"),
+                                params={"task_id": task_id, "task_status": task.status.value})
+        task.stop_requested = True
+        session.add(task)
+        session.commit()
     return task
 
 
@@ -240,54 +258,6 @@ def start_deadline(task: Task, settings: Settings | None = None) -> None:
         limit = clamp_time_limit(task.time_limit_s, settings or get_settings())
         if limit:
             task.deadline = task.started_at + timedelta(seconds=limit)
-
-
-def metric_series(*, session: Session, run_ids: list[int], names: list[str] | None = None
-                  ) -> dict[int, dict[str, tuple[list[int], list[float]]]]:
-    """run_id -> metric -> (seq list, value list), ordered by seq. One query."""
-    out: dict[int, dict[str, tuple[list[int], list[float]]]] = {rid: {} for rid in run_ids}
-    if not run_ids:
-        return out
-    stmt = select(MetricPoint.run_id, MetricPoint.name, MetricPoint.seq, MetricPoint.value).where(
-        MetricPoint.run_id.in_(run_ids))
-    if names:
-        stmt = stmt.where(MetricPoint.name.in_(names))
-    stmt = stmt.order_by(MetricPoint.run_id, MetricPoint.name, MetricPoint.seq)
-    for rid, name, seq, value in session.exec(stmt):
-        xs, ys = out[rid].setdefault(name, ([], []))
-        xs.append(seq)
-        ys.append(value)
-    return out
-
-
-AXIS_METRICS = ("epoch", "step")  # the charts' x axes, not charted against themselves
-
-
-def metrics_to_chart(task: Task, runs: list[Run]) -> list[str]:
-    """The task's chosen metrics; a task created without any charts every metric its runs print."""
-    if task.metrics:
-        return list(task.metrics)
-    printed = dict.fromkeys(name for r in runs for name in (r.metric_names or []))
-    return [name for name in printed if name not in AXIS_METRICS]
-
-
-def metric_names(*, session: Session, run_ids: list[int]) -> list[str]:
-    if not run_ids:
-        return []
-    rows = session.exec(select(MetricPoint.name).where(MetricPoint.run_id.in_(run_ids)).distinct())
-    return sorted(rows)
-
-
-def resource_samples(*, session: Session, run_ids: list[int]) -> dict[int, list[ResourceSample]]:
-    """run_id -> its resource samples in time order. One query."""
-    out: dict[int, list[ResourceSample]] = {rid: [] for rid in run_ids}
-    if not run_ids:
-        return out
-    stmt = select(ResourceSample).where(ResourceSample.run_id.in_(run_ids)).order_by(
-        ResourceSample.run_id, ResourceSample.t)
-    for row in session.exec(stmt):
-        out[row.run_id].append(row)
-    return out
 
 
 def run_counts(*, session: Session, task_ids: list[int]) -> dict[int, dict[str, int]]:
@@ -332,11 +302,13 @@ def task_summary(*, session: Session, task: Task, with_metrics: bool = True) -> 
     }
 
 
-def clone_task(*, session: Session, task_id: int, name: str | None = None,
+def clone_task(*, session: Session, actor: User, task_id: int, name: str | None = None,
                max_parallel_default: int = 4, settings: Settings | None = None) -> Task:
-    """A new waiting task with the same settings (validated again: the model
-    must still be deployed)."""
-    src = get_task(session=session, task_id=task_id)
+    """A new waiting task with the same settings and visibility (validated again: the model must still be
+    deployed, the limits under today's ceilings). The source's owner or an admin clones it."""
+    src = get_task(session=session, task_id=task_id, actor=actor)
+    access.require_audited(session=session, user=actor, action=Action.change, obj=src, event=AuditAction.create,
+                           detail=f"clone of task {task_id}")
     params: dict[str, tuple[Any, bool]] = {}
     for key, p in src.params.items():
         if "range" in p:
@@ -352,14 +324,24 @@ def clone_task(*, session: Session, task_id: int, name: str | None = None,
                      rank_pruned=src.rank_pruned, warm_start_task_id=src.warm_start_task_id,
                      max_parallel=src.max_parallel, seed=src.seed, limits=dict(src.limits),
                      gpus_per_run=src.gpus_per_run)
-    return create_task(session=session, task_in=task_in, max_parallel_default=max_parallel_default,
-                       settings=settings)
+    return create_task(session=session, task_in=task_in, actor=actor, visibility=src.visibility,
+                       max_parallel_default=max_parallel_default, settings=settings)
 
 
-def rerun_run(*, session: Session, run_id: int) -> Run:
-    """Queue a finished, unsuccessful run again with the same parameters. A
-    finished task is reopened (its time limit starts again)."""
+def rerun_run(*, session: Session, actor: User, run_id: int) -> Run:
+    """Queue a finished, unsuccessful run again with the same parameters (the task's owner or an admin).
+    A finished task is reopened (its time limit starts again)."""
     run = get_run(session=session, run_id=run_id)
+    if not access.is_visible(actor, session.get(Task, run.task_id)):
+        raise NotFoundError(f"run {run_id} does not exist")
+    with audit.audited(session=session, user=actor, action=AuditAction.change, obj=(ObjectKind.task, run.task_id),
+                       detail=f"rerun run {run_id}"):
+        access.require(actor, Action.change, get_task(session=session, task_id=run.task_id))
+        return _rerun(session=session, run=run)
+
+
+def _rerun(*, session: Session, run: Run) -> Run:
+    run_id = run.id
     if run.status in (RunStatus.queued, RunStatus.running):
         raise ConflictError(N_("run {run_id} is {run_status}; only a finished run can be re-run"),
                             params={"run_id": run_id, "run_status": run.status.value})

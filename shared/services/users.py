@@ -16,10 +16,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, update
 from sqlmodel import Session, select
 
-from shared.core.errors import ConflictError, FieldError, NotFoundError
+from shared.core.errors import ConflictError, FieldError, NotFoundError, PermissionDenied
 from shared.core.i18n import N_
-from shared.records import AuditAction, Dataset, ModelPackage, Outcome, Prediction, Role, Task, User
-from shared.services import audit
+from shared.records import Action, AuditAction, Dataset, ModelPackage, Outcome, Prediction, Role, Task, User
+from shared.services import access, audit
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,31}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -114,10 +114,45 @@ def find_by_email(*, session: Session, email: str) -> User | None:
     return session.exec(select(User).where(User.email == email.strip().lower())).first()
 
 
+OPERATOR = "operator"
+
+
+def operator() -> User:
+    """The built-in admin the CLI acts as while nobody has an account (a fresh install). It is never
+    stored: what it makes has no owner, and the audit log names it "operator"."""
+    return User(name=OPERATOR, role=Role.admin)
+
+
+def acting_user(*, session: Session, name: str | None) -> User:
+    """Who a CLI command acts as: the enabled person ``name``; with no name, the built-in operator, but
+    only while no account exists at all. Once people exist every command names one (``--as``)."""
+    if name:
+        user = find_user(session=session, name=name)
+        if user is None or user.disabled:
+            raise PermissionDenied(f"--as {name}: no enabled person has that name; "
+                                   "`python -m runner --as ADMIN user list` shows who does")
+        return user
+    if count_users(session=session) == 0:
+        return operator()
+    raise PermissionDenied("people have accounts now, so every command acts as one of them: add --as NAME "
+                           "(or set TRAINYARD_AS=NAME) before the command, e.g. "
+                           "`python -m runner --as alice task list`")
+
+
+def _require_admin(session: Session, actor: User | None, user: User | None, what: str, client: str | None) -> None:
+    """People are managed by admins. ``actor`` None is the platform itself (a sign-up, an OIDC first sign-in)."""
+    if actor is None or access.can(actor, Action.manage_users):
+        return
+    audit.record(session=session, user=actor, action=Action.manage_users, obj=user, outcome=Outcome.denied,
+                 detail=what, client=client)
+    access.require(actor, Action.manage_users)
+
+
 def create_user(*, session: Session, name: str, role: Role | str = Role.member, password: str | None = None,
                 email: str | None = None, language: str | None = None, actor: User | None = None,
                 client: str | None = None) -> User:
     """A new person. ``password`` None makes an account that signs in through OIDC only."""
+    _require_admin(session, actor, None, f"create {name}", client)
     clean = validate_name(name)
     mail = validate_email(email)
     role = Role(role)
@@ -157,6 +192,7 @@ def _other_active_admins(session: Session, user: User) -> int:
 def set_role(*, session: Session, user_id: int, role: Role | str, actor: User | None = None,
              client: str | None = None) -> User:
     user = get_user(session=session, user_id=user_id)
+    _require_admin(session, actor, user, f"set role of {user.name}", client)
     role = Role(role)
     if user.role == Role.admin and role != Role.admin and not user.disabled \
             and _other_active_admins(session, user) == 0:
@@ -175,6 +211,7 @@ def set_disabled(*, session: Session, user_id: int, disabled: bool, actor: User 
                  client: str | None = None) -> User:
     """Disable (every open session of theirs ends at its next page load) or enable a person."""
     user = get_user(session=session, user_id=user_id)
+    _require_admin(session, actor, user, f"{'disable' if disabled else 'enable'} {user.name}", client)
     if disabled and user.role == Role.admin and not user.disabled and _other_active_admins(session, user) == 0:
         raise ConflictError(N_("{user_name} is the only admin; make someone else admin before disabling them"),
                             params={"user_name": user.name})
@@ -210,6 +247,8 @@ def change_password(*, session: Session, user_id: int, new_password: str, old_pa
     """Set a new password; every other open session of the person ends. ``old_password`` is checked when
     given (a person changing their own); an admin resetting someone's passes None."""
     user = get_user(session=session, user_id=user_id)
+    if actor is not None and actor.id != user.id:
+        _require_admin(session, actor, user, f"set the password of {user.name}", client)
     if old_password is not None and not verify_password(user.password_hash, old_password):
         audit.record(session=session, user=actor or user, action=AuditAction.change_password, obj=user,
                      outcome=Outcome.denied, detail="the current password was wrong", client=client)

@@ -16,8 +16,8 @@ from typing import Any
 from sqlmodel import Session, select
 
 from shared.core.errors import FieldError
-from shared.records import Run, RunStatus, Task
-from shared.services import search
+from shared.records import Run, RunStatus, Task, User
+from shared.services import access, search
 
 FIELD = "warm start"
 
@@ -36,11 +36,11 @@ def _setting_text(p: dict[str, Any]) -> str:
     return f"[{lo}, {hi}]" + (" on a log scale" if p.get("log") else "")
 
 
-def check_warm_start(*, session: Session, task: Task, source_id: int) -> int:
+def check_warm_start(*, session: Session, task: Task, source_id: int, actor: User | None = None) -> int:
     """FieldError unless ``task`` (not yet saved) can continue from task ``source_id``; else the
-    number of finished runs it will start from."""
+    number of finished runs it will start from. With ``actor``, a task they may not see answers as missing."""
     src = session.get(Task, source_id)
-    if src is None:
+    if src is None or (actor is not None and not access.is_visible(actor, src)):
         raise FieldError(FIELD, f"task {source_id} does not exist; pick one of this model's earlier tasks")
     if src.model_id != task.model_id:
         raise FieldError(FIELD, f"task {src.id} trained model {src.model_id}, not model {task.model_id}; "
@@ -68,9 +68,13 @@ def check_warm_start(*, session: Session, task: Task, source_id: int) -> int:
     return seeded
 
 
-def warm_start_candidates(*, session: Session, model_id: int, limit: int = 50) -> list[Task]:
-    """The model's tasks, newest first, that searched and have a completed, scored run."""
+def warm_start_candidates(*, session: Session, model_id: int, limit: int = 50,
+                          actor: User | None = None) -> list[Task]:
+    """The model's tasks, newest first, that searched and have a completed, scored run (with ``actor``:
+    only those they may see)."""
     done = select(Run.task_id).where(Run.status == RunStatus.completed, Run.score.is_not(None)).distinct()
-    stmt = (select(Task).where(Task.model_id == model_id, Task.id.in_(done)).order_by(Task.id.desc())
-            .limit(limit))
+    stmt = select(Task).where(Task.model_id == model_id, Task.id.in_(done))
+    if actor is not None:
+        stmt = stmt.where(access.visible_filter(actor, Task))
+    stmt = stmt.order_by(Task.id.desc()).limit(limit)
     return [t for t in session.exec(stmt) if search.is_search(t)]

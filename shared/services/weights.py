@@ -16,7 +16,8 @@ from shared.core import safetree
 from shared.core.errors import NotFoundError, OutputError
 from shared.core.i18n import N_
 from shared.core.settings import Settings
-from shared.records import Run, Task, utcnow
+from shared.records import Action, AuditAction, ObjectKind, Run, Task, User, utcnow
+from shared.services import access, audit
 from shared.services.tasks import get_run, get_task
 
 WEIGHT_EXTS = (".pt", ".pth", ".ckpt", ".onnx", ".safetensors", ".pkl", ".bin", ".h5", ".weights")
@@ -113,13 +114,22 @@ def weights_zip_name(task_id: int, run_id: int) -> str:
     return f"task-{task_id}-run-{run_id}.zip"
 
 
-def write_weights_zip(*, session: Session, settings: Settings, task_id: int, run_id: int | None,
+def write_weights_zip(*, session: Session, settings: Settings, actor: User, task_id: int, run_id: int | None,
                       dest: Path | str) -> WeightsZip:
-    """The run's work dir as a zip: regular files only, each copied as read through its fd and capped at
-    its size when opened; a running run gives a snapshot with a note. ``dest`` may be a folder (existing, or
-    written with a trailing slash): the zip is then ``task-<id>-run-<n>.zip`` inside it. Written to a
-    ``.part`` file and renamed, so a failure leaves nothing behind."""
-    task = get_task(session=session, task_id=task_id)
+    """The run's work dir as a zip, for anyone who may see the task (viewers included); audited. Regular
+    files only, each copied as read through its fd and capped at its size when opened; a running run gives
+    a snapshot with a note. ``dest`` may be a folder (existing, or written with a trailing slash): the zip
+    is then ``task-<id>-run-<n>.zip`` inside it. Written to a ``.part`` file and renamed, so a failure
+    leaves nothing behind."""
+    with audit.audited(session=session, user=actor, action=AuditAction.download, obj=(ObjectKind.task, task_id),
+                       detail=f"weights of run {run_id or 'best'}"):
+        task = get_task(session=session, task_id=task_id, actor=actor)
+        access.require(actor, Action.download, task)
+        return _write_zip(session=session, settings=settings, task=task, run_id=run_id, dest=dest)
+
+
+def _write_zip(*, session: Session, settings: Settings, task: Task, run_id: int | None,
+               dest: Path | str) -> WeightsZip:
     run = pick_run(session=session, task=task, run_id=run_id)
     root = work_dir(settings, run)
     if not root.is_dir():

@@ -17,12 +17,14 @@ from shared.core.i18n import _
 
 
 def delete_button(what: str, *, key: str, on_confirm: Callable[[], None], label: str | None = None,
-                  container=None) -> None:
+                  container=None, refused: str | None = None) -> None:
     """``what``: "dataset #3 shapes", in the reader's language; ``on_confirm`` deletes (and may raise
-    TrainyardError)."""
+    TrainyardError). ``refused``: why the signed-in person may not (the role it needs); the button is then
+    disabled with that as its help, and no dialog opens."""
     flag = f"{key}_asking"
-    (container or st).button(label or _("Delete"), key=key, icon=":material/delete:", on_click=_set, args=(flag, True))
-    if st.session_state.get(flag):
+    (container or st).button(label or _("Delete"), key=key, icon=":material/delete:", on_click=_set, args=(flag, True),
+                             disabled=refused is not None, help=refused)
+    if refused is None and st.session_state.get(flag):
         _open(what, key, flag, on_confirm)
 
 

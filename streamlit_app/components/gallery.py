@@ -21,11 +21,11 @@ from shared.core.i18n import _, fmt_datetime
 from shared.records import OutputMatch, Prediction, PredictionStatus, utcnow
 from shared.services.predictions import (
     connected_workers,
+    download_outputs,
     get_prediction,
     input_dir,
     match_outputs,
     output_bytes,
-    outputs_zip,
     safe_output_dir,
 )
 from shared.services.weights import regular_files
@@ -91,8 +91,8 @@ def _zip_bytes(pred_id: int) -> bytes:
     tmp_root = settings.data_dir / "tmp"
     tmp_root.mkdir(parents=True, exist_ok=True)
     with deps.session() as s, tempfile.TemporaryDirectory(dir=tmp_root) as tmp:
-        pred = get_prediction(session=s, prediction_id=pred_id)
-        return outputs_zip(settings, pred, Path(tmp) / "outputs.zip").read_bytes()
+        return download_outputs(session=s, settings=settings, actor=deps.current_user(), prediction_id=pred_id,
+                                dest=Path(tmp) / "outputs.zip").read_bytes()
 
 
 def _log_path(pred: Prediction) -> Path:
@@ -125,7 +125,7 @@ def live(pred_id: int) -> None:
     """Reruns alone every second; hands over to the whole page once predict.py is done."""
     language.reapply()  # a fragment's own rerun skips the router, which sets the language
     with deps.session() as s:
-        pred = get_prediction(session=s, prediction_id=pred_id)
+        pred = get_prediction(session=s, prediction_id=pred_id, actor=deps.current_user())
     if pred.status not in _ACTIVE:
         st.rerun()
     # One source for the status: when it moves (queued -> running) the whole page reruns, so the
@@ -214,7 +214,7 @@ def show(pred_id: int, *, key: str = "pr_view") -> None:
     """Live while queued or running, the results after."""
     try:
         with deps.session() as s:
-            pred = get_prediction(session=s, prediction_id=pred_id)
+            pred = get_prediction(session=s, prediction_id=pred_id, actor=deps.current_user())
     except NotFoundError as exc:
         st.warning(exc.localized())
         return

@@ -91,7 +91,7 @@ def live_deploy(model_id: int) -> None:
     """While the model waits or deploys: status, elapsed time and the install log, every 2 s."""
     language.reapply()  # a fragment's own rerun skips the router, which sets the language
     with deps.session() as s:
-        model = get_model(session=s, model_id=model_id)
+        model = get_model(session=s, model_id=model_id, actor=deps.current_user())
     deploy_status(model)
     deploy_log(model)
     if model.status in (DeployStatus.deployed, DeployStatus.failed):
@@ -173,7 +173,7 @@ def templates(model: ModelPackage) -> None:
     summary = model_summary(model)
     args = summary["user_parameters"] + ([summary["epochs_argument"]] if summary.get("epochs_argument") else [])
     with deps.session() as s:
-        existing = {t.id: t for t in list_templates(session=s, model_id=model.id)}
+        existing = {t.id: t for t in list_templates(session=s, actor=deps.current_user(), model_id=model.id)}
     if existing:
         st.dataframe(pd.DataFrame([{_("name"): t.name, **{k: setting_text(v)[0] for k, v in t.values.items()}}
                                    for t in existing.values()]), hide_index=True, key="md_tpl_table")
@@ -204,7 +204,8 @@ def templates(model: ModelPackage) -> None:
         st.session_state.pop("md_tpl_error", None)
         try:
             with deps.session() as s:
-                save_template(session=s, model_id=model.id, name=name, values=values, template_id=choice)
+                save_template(session=s, actor=deps.current_user(), model_id=model.id, name=name, values=values,
+                              template_id=choice)
         except FieldError as exc:
             st.session_state["md_tpl_error"] = (exc.field, exc.localized_field_message())
         except TrainyardError as exc:
@@ -217,6 +218,7 @@ def templates(model: ModelPackage) -> None:
 
 
 def _delete_template(template_id: int) -> None:
+    """A refusal (not the model's owner nor an admin) is shown in the dialog."""
     with deps.session() as s:
-        delete_template(session=s, template_id=template_id)
+        delete_template(session=s, actor=deps.current_user(), template_id=template_id)
     st.session_state.pop("md_tpl_error", None)

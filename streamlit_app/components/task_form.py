@@ -280,7 +280,8 @@ def submit(user_args: list[dict]) -> None:
     with st.status(_("Checking the form and saving the task…")) as status:
         try:
             with deps.session() as s:
-                task = create_task(session=s, task_in=task_in_from_state(user_args),
+                task = create_task(session=s, task_in=task_in_from_state(user_args), actor=deps.current_user(),
+                                   visibility=st.session_state.get("tf_visibility") or "team",
                                    max_parallel_default=deps.settings().max_parallel_runs,
                                    settings=deps.settings())
         except FieldError as exc:

@@ -19,7 +19,8 @@ from sqlmodel import Session
 from shared.core.i18n import _
 from shared.records import Run, RunStatus, Task, utcnow
 from shared.services.live import last_values, metric_lines
-from shared.services.tasks import get_task, metric_series, metrics_to_chart, resource_samples, task_runs
+from shared.services.task_metrics import metric_series, metrics_to_chart, resource_samples
+from shared.services.tasks import get_task, task_runs
 from streamlit_app.components import deps, language, logs, runs_table
 from streamlit_app.components.badges import status_label
 from streamlit_app.components.charts import X_AXES, build_metric_figure, resources_figure
@@ -107,7 +108,7 @@ def _live_facts(task: Task, runs: list[Run], now: datetime, epochs: dict[int, fl
 def charts_body(task_id: int) -> None:
     now = utcnow()  # the one clock of this tick: every duration below is measured against it
     with deps.session() as s:
-        task = get_task(session=s, task_id=task_id)
+        task = get_task(session=s, task_id=task_id, actor=deps.current_user())
         runs = task_runs(session=s, task_id=task_id)
         epochs = last_values(session=s, run_ids=[r.id for r in runs], name="epoch")
         _live_facts(task, runs, now, epochs)
@@ -186,7 +187,7 @@ def run_detail(task_id: int) -> None:
     """The run picker and one run's detail. Until the user picks a run (kept in session_state),
     the picker follows the run that is running, so the log tail is the one that moves."""
     with deps.session() as s:
-        task = get_task(session=s, task_id=task_id)
+        task = get_task(session=s, task_id=task_id, actor=deps.current_user())
         runs = task_runs(session=s, task_id=task_id)
     if not runs:
         st.caption(_("No runs yet."))
@@ -210,7 +211,7 @@ def run_detail(task_id: int) -> None:
 def run_body(task_id: int, run_id: int) -> None:
     settings = deps.settings()
     with deps.session() as s:
-        task = get_task(session=s, task_id=task_id)
+        task = get_task(session=s, task_id=task_id, actor=deps.current_user())
         run = next((r for r in task_runs(session=s, task_id=task_id) if r.id == run_id), None)
         if run is None:
             st.warning(_("Run {run} is not part of task {task}.", run=run_id, task=task_id))
@@ -324,8 +325,8 @@ def weights_zip(task_id: int, run_id: int | None) -> bytes:
     tmp_root = settings.data_dir / "tmp"
     tmp_root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=tmp_root) as tmp, deps.session() as s:
-        made = write_weights_zip(session=s, settings=settings, task_id=task_id, run_id=run_id,
-                                 dest=Path(tmp) / "weights.zip")
+        made = write_weights_zip(session=s, settings=settings, actor=deps.current_user(), task_id=task_id,
+                                 run_id=run_id, dest=Path(tmp) / "weights.zip")
         return made.path.read_bytes()
 
 

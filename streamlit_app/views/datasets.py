@@ -16,6 +16,7 @@ from streamlit_app.components import deps
 from streamlit_app.components.alerts import show_error
 from streamlit_app.components.confirm import delete_button
 from streamlit_app.components.dataset_view import render_dataset
+from streamlit_app.components.ownership import visibility_choice
 from streamlit_app.components.uploads import (
     SERVER,
     choose_source,
@@ -43,6 +44,7 @@ def _upload() -> None:
     c1, c2 = st.columns(2)
     name = c1.text_input(_("Name"), key="ds_name", placeholder=default)
     ttype = c2.selectbox(_("Task type"), list(TaskType), format_func=lambda t: _(TASK_TYPE_LABELS[t]), key="ds_type")
+    visibility = visibility_choice("ds_visibility")
     error_slot = st.empty()
     label = _("Import and validate") if source == SERVER else _("Upload and validate")
     if not st.button(label, key="ds_add", type="primary", disabled=chosen is None or bad_type):
@@ -55,12 +57,13 @@ def _upload() -> None:
     try:
         if source == SERVER:
             with deps.session() as session:
-                ds = import_dataset(session=session, settings=s, file_name=chosen, name=name or default,
-                                    task_type=ttype, progress=progress)
+                ds = import_dataset(session=session, settings=s, actor=deps.current_user(), file_name=chosen,
+                                    name=name or default, task_type=ttype, visibility=visibility, progress=progress)
         else:
             with upload_to_file(file, tmp_root=s.data_dir / "tmp") as path, deps.session() as session:
-                ds = add_dataset(session=session, settings=s, zip_path=path, name=name or default, task_type=ttype,
-                                 progress=progress, display_name=file.name)
+                ds = add_dataset(session=session, settings=s, actor=deps.current_user(), zip_path=path,
+                                 name=name or default, task_type=ttype, visibility=visibility, progress=progress,
+                                 display_name=file.name)
     except FieldError as exc:
         error_slot.error(exc.localized())
     except TrainyardError as exc:
@@ -78,7 +81,7 @@ def _upload() -> None:
 
 def _delete(dataset_id: int) -> None:
     with deps.session() as session:
-        delete_dataset(session=session, settings=deps.settings(), dataset_id=dataset_id)
+        delete_dataset(session=session, settings=deps.settings(), actor=deps.current_user(), dataset_id=dataset_id)
     st.query_params.clear()
 
 
@@ -87,7 +90,7 @@ def render() -> None:
     if msg := st.session_state.pop("ds_added", None):
         st.success(msg)
     with deps.session() as session:
-        datasets = list_datasets(session=session)
+        datasets = list_datasets(session=session, actor=deps.current_user())
     if deps.can(Action.create, Dataset):
         with st.expander(_("Add a dataset"), expanded=not datasets):
             _upload()
@@ -108,7 +111,7 @@ def render() -> None:
     st.query_params["id"] = str(ds_id)
     with deps.session() as session:
         try:
-            ds = get_dataset(session=session, dataset_id=ds_id)
+            ds = get_dataset(session=session, dataset_id=ds_id, actor=deps.current_user())
         except NotFoundError as exc:
             st.error(exc.localized())
             return
@@ -118,7 +121,7 @@ def render() -> None:
         st.session_state["task_new_dataset"] = ds.id
         st.switch_page("views/task_new.py")
     delete_button(_("dataset #{id} {name}", id=ds.id, name=ds.name), key="ds_delete", container=c2,
-                  on_confirm=lambda: _delete(ds.id))
+                  on_confirm=lambda: _delete(ds.id), refused=deps.refusal(Action.delete, ds))
     render_dataset(ds, deps.settings())
 
 

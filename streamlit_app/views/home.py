@@ -27,7 +27,8 @@ def render() -> None:
         from shared.services.datasets import list_datasets
         from shared.services.models import list_models
 
-        n_data, n_models = len(list_datasets(session=s)), len(list_models(session=s))
+        me = deps.current_user()
+        n_data, n_models = len(list_datasets(session=s, actor=me)), len(list_models(session=s, actor=me))
     c1, c2 = st.columns(2)
     c1.metric(_("Datasets"), fmt_number(n_data))
     c2.metric(_("Models"), fmt_number(n_models))
@@ -42,6 +43,7 @@ def render() -> None:
         try:
             with deps.session() as s:
                 made = load_examples(session=s, settings=deps.settings(), connection=deps.redis(),
+                                     actor=deps.current_user(),
                                      progress=lambda text, frac: bar.progress(min(max(frac, 0.0), 1.0), text=text))
         except TrainyardError as exc:
             show_error(exc, prefix=_("Loading the examples failed."))

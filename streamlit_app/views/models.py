@@ -27,6 +27,7 @@ from streamlit_app.components import model_view as mv
 from streamlit_app.components.alerts import show_error
 from streamlit_app.components.badges import status_cell, styled
 from streamlit_app.components.confirm import delete_button
+from streamlit_app.components.ownership import visibility_choice
 from streamlit_app.components.uploads import (
     SERVER,
     choose_source,
@@ -68,7 +69,10 @@ def _upload() -> None:
     c1, c2 = st.columns(2)
     name = c1.text_input(_("Name"), key="md_name", placeholder=default)
     ttype = c2.selectbox(_("Task type"), list(TaskType), format_func=lambda t: _(TASK_TYPE_LABELS[t]), key="md_type")
-    if st.checkbox(_("Allow network access for training and prediction"), key="md_network"):
+    visibility = visibility_choice("md_visibility")
+    no_network = deps.refusal(Action.allow_network)
+    if st.checkbox(_("Allow network access for training and prediction"), key="md_network",
+                   disabled=no_network is not None, help=no_network):
         st.warning(_(NETWORK_WARNING), icon=":material/public:")
     st.checkbox(_("Launch training with torchrun (one process per GPU of a run)"), key="md_distributed",
                 help=_("For code written for torch.distributed (e.g. MMDetection): each run starts "
@@ -84,13 +88,14 @@ def _upload() -> None:
         with st.spinner(_("validating the package")):
             if source == SERVER:
                 with deps.session() as session:
-                    model = import_model(session=session, settings=s, file_name=chosen, name=name or default,
-                                         task_type=ttype, network=network, distributed=distributed)
+                    model = import_model(session=session, settings=s, actor=deps.current_user(), file_name=chosen,
+                                         name=name or default, task_type=ttype, network=network,
+                                         distributed=distributed, visibility=visibility)
             else:
                 with upload_to_file(file, tmp_root=s.data_dir / "tmp") as path, deps.session() as session:
-                    model = add_model(session=session, settings=s, zip_path=path, name=name or default,
-                                      task_type=ttype, network=network, display_name=file.name,
-                                      distributed=distributed)
+                    model = add_model(session=session, settings=s, actor=deps.current_user(), zip_path=path,
+                                      name=name or default, task_type=ttype, network=network, visibility=visibility,
+                                      display_name=file.name, distributed=distributed)
     except FieldError as exc:
         slot.error(exc.localized())
         return
@@ -107,11 +112,12 @@ def _upload() -> None:
 def _actions(model) -> None:
     c1, c2, _x = st.columns([1, 1, 3])
     busy = model.status in (DeployStatus.waiting, DeployStatus.deploying)
-    if c1.button(_("Redeploy"), key="md_redeploy", icon=":material/refresh:", disabled=busy,
-                 help=_("a deploy is queued or running") if busy else None):
+    refused = deps.refusal(Action.change, model)
+    if c1.button(_("Redeploy"), key="md_redeploy", icon=":material/refresh:", disabled=busy or refused is not None,
+                 help=_("a deploy is queued or running") if busy else refused):
         try:
             with deps.session() as s:
-                redeploy_model(session=s, connection=deps.redis(), model_id=model.id)
+                redeploy_model(session=s, connection=deps.redis(), actor=deps.current_user(), model_id=model.id)
         except TrainyardError as exc:
             st.error(exc.localized())
         except (RedisError, OSError) as exc:
@@ -120,12 +126,12 @@ def _actions(model) -> None:
         else:
             st.rerun()
     delete_button(_("model #{id} {name}", id=model.id, name=model.name), key="md_delete", container=c2,
-                  on_confirm=lambda: _delete(model.id))
+                  on_confirm=lambda: _delete(model.id), refused=refused)
 
 
 def _delete(model_id: int) -> None:
     with deps.session() as s:
-        delete_model(session=s, settings=deps.settings(), model_id=model_id)
+        delete_model(session=s, settings=deps.settings(), actor=deps.current_user(), model_id=model_id)
     st.query_params.clear()
 
 
@@ -134,7 +140,7 @@ def render() -> None:
     if notice := st.session_state.pop("md_notice", None):
         st.warning(notice)
     with deps.session() as s:
-        models = list_models(session=s)
+        models = list_models(session=s, actor=deps.current_user())
     if deps.can(Action.create, ModelPackage):
         with st.expander(_("Add a model package"), expanded=not models):
             _upload()
@@ -156,7 +162,7 @@ def render() -> None:
     st.query_params["id"] = str(model_id)
     try:
         with deps.session() as s:
-            model = get_model(session=s, model_id=model_id)
+            model = get_model(session=s, model_id=model_id, actor=deps.current_user())
     except NotFoundError as exc:
         st.error(exc.localized())
         return

@@ -44,7 +44,7 @@ def _default_task(ids: list[int], view: int | None) -> int:
         return 0
     try:
         with deps.session() as s:
-            task_id = get_prediction(session=s, prediction_id=view).task_id
+            task_id = get_prediction(session=s, prediction_id=view, actor=deps.current_user()).task_id
     except NotFoundError:
         return 0
     return ids.index(task_id) if task_id in ids else 0
@@ -85,7 +85,7 @@ def _submit(task_id: int, run: Run | None, weights: str | None, files, confidenc
     uploads = [Upload(f.name, f.getvalue()) for f in files or []]
     try:
         with deps.session() as s:
-            pred = create_prediction(session=s, settings=deps.settings(), task_id=task_id,
+            pred = create_prediction(session=s, settings=deps.settings(), actor=deps.current_user(), task_id=task_id,
                                      run_id=run.id if run else None, weights=weights, uploads=uploads,
                                      confidence=confidence)
     except FieldError as exc:
@@ -112,7 +112,8 @@ def _submit(task_id: int, run: Run | None, weights: str | None, files, confidenc
 def render() -> None:
     st.title(_("Predict"))
     with deps.session() as s:
-        tasks, _total = list_tasks(session=s, flt=TaskFilter(status="completed"), limit=500)
+        tasks, _total = list_tasks(session=s, actor=deps.current_user(), flt=TaskFilter(status="completed"),
+                                   limit=500)
     view = _view_id()
     if not tasks:
         st.info(_("No completed task yet. Train a model on the task pages; its weights can then predict here."))
@@ -128,7 +129,7 @@ def render() -> None:
                                                    dataset=by_id[i]["dataset"]))
     slots["task"] = st.empty()
     with deps.session() as s:
-        task = get_task(session=s, task_id=task_id)
+        task = get_task(session=s, task_id=task_id, actor=deps.current_user())
         runs = [r for r in task_runs(session=s, task_id=task_id) if r.status in _PREDICTABLE]
     c = st.columns(2)
     with c[0]:
@@ -158,7 +159,7 @@ def render() -> None:
     st.divider()
     st.subheader(_("History for this model"))
     with deps.session() as s:
-        past = history(session=s, model_id=task.model_id, limit=300)
+        past = history(session=s, actor=deps.current_user(), model_id=task.model_id, limit=300)
     gallery.history_list(past, current=view, key="pr_hist")
 
 

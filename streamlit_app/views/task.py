@@ -8,7 +8,7 @@ from redis.exceptions import RedisError
 
 from shared.core.errors import NotFoundError, TrainyardError
 from shared.core.i18n import _
-from shared.records import TaskStatus
+from shared.records import Action, TaskStatus
 from shared.services.datasets import get_dataset
 from shared.services.models import get_model
 from shared.services.tasks import get_task, request_stop, task_runs
@@ -60,7 +60,7 @@ def _header(task, model_name: str, dataset_name: str) -> None:
 def _stop(task_id: int) -> None:
     try:
         with deps.session() as s:
-            request_stop(session=s, task_id=task_id)
+            request_stop(session=s, actor=deps.current_user(), task_id=task_id)
         deps.schedule_task(task_id)
     except TrainyardError as exc:
         st.session_state["task_page_notice"] = exc.localized()
@@ -75,7 +75,8 @@ def render() -> None:
         return
     try:
         with deps.session() as s:
-            task = get_task(session=s, task_id=task_id)
+            # Someone else's private task answers exactly like a missing one.
+            task = get_task(session=s, task_id=task_id, actor=deps.current_user())
             runs = task_runs(session=s, task_id=task_id)
             model_name = get_model(session=s, model_id=task.model_id).name
             dataset_name = get_dataset(session=s, dataset_id=task.dataset_id).name
@@ -83,12 +84,14 @@ def render() -> None:
         st.error(exc.localized())
         return
     _header(task, model_name, dataset_name)
-    if not task.status.finished and st.button(
-            _("Stop task"), key="tk_stop", icon=":material/stop_circle:", disabled=task.stop_requested,
-            help=_("stop requested") if task.stop_requested else None):
-        with st.spinner(_("Stopping: cancelling the queued runs and telling the running ones to end…")):
-            _stop(task_id)
-        st.rerun()
+    if not task.status.finished:
+        refused = deps.refusal(Action.change, task)
+        if st.button(_("Stop task"), key="tk_stop", icon=":material/stop_circle:",
+                     disabled=task.stop_requested or refused is not None,
+                     help=_("stop requested") if task.stop_requested else refused):
+            with st.spinner(_("Stopping: cancelling the queued runs and telling the running ones to end…")):
+                _stop(task_id)
+            st.rerun()
     (tv.charts_body if task.status.finished else tv.live_charts)(task_id)
 
     tabs = st.tabs([_("Run detail"), _("Search"), _("Downloads")])

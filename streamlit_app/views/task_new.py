@@ -13,6 +13,7 @@ from shared.services.search import PRUNER_LABELS, SAMPLER_LABELS
 from shared.services.warm_start import warm_start_candidates
 from streamlit_app.components import deps
 from streamlit_app.components import task_form as tf
+from streamlit_app.components.ownership import visibility_choice
 
 
 def render() -> None:
@@ -26,14 +27,15 @@ def render() -> None:
     if (pre := st.session_state.pop("task_new_dataset", None)) is not None:
         st.session_state["tf_dataset"] = pre
     with deps.session() as s:
-        datasets = {d.id: d for d in list_datasets(session=s)}
-        ready = {m.task_type for m in list_models(session=s, deployed_only=True)}
+        datasets = {d.id: d for d in list_datasets(session=s, actor=deps.current_user())}
+        ready = {m.task_type for m in list_models(session=s, actor=deps.current_user(), deployed_only=True)}
     if not datasets:
         st.info(_("Upload a dataset first."))
         st.page_link("views/datasets.py", label=_("Datasets"), icon=":material/dataset:")
         return
     st.text_input(_("Task name"), key="tf_name", placeholder=_("e.g. yolo baseline, lr search"))
     tf.field_error("name")
+    visibility_choice("tf_visibility")
     if st.session_state.get("tf_dataset") not in datasets:
         # Open on the newest dataset that some deployed model can train on.
         st.session_state["tf_dataset"] = next(
@@ -45,7 +47,8 @@ def render() -> None:
     tf.field_error("dataset")
     ds = datasets[ds_id]
     with deps.session() as s:
-        models = {m.id: m for m in list_models(session=s, task_type=ds.task_type, deployed_only=True)}
+        models = {m.id: m for m in list_models(session=s, actor=deps.current_user(), task_type=ds.task_type,
+                                                   deployed_only=True)}
     if not models:
         st.warning(_("No deployed model for {task_type} datasets yet: upload one "
                      "(or wait for its deploy to finish).", task_type=_(TASK_TYPE_LABELS[ds.task_type])))
@@ -59,7 +62,7 @@ def render() -> None:
     user_args = summary["user_parameters"]
     epochs_arg = summary.get("epochs_argument") or {}
     with deps.session() as s:
-        templates = {t.id: t for t in list_templates(session=s, model_id=model_id)}
+        templates = {t.id: t for t in list_templates(session=s, actor=deps.current_user(), model_id=model_id)}
         found = metric_suggestions(session=s, settings=deps.settings(), model=models[model_id])
     suggestions = list(found)
     if templates:
@@ -135,7 +138,7 @@ def render() -> None:
         st.number_input(_("Seed"), min_value=0, value=None, step=1, key="tf_seed", placeholder=_("random"))
         tf.gpus_per_run_input()
     with deps.session() as s:
-        earlier = {t.id: t for t in warm_start_candidates(session=s, model_id=model_id)}
+        earlier = {t.id: t for t in warm_start_candidates(session=s, model_id=model_id, actor=deps.current_user())}
     if earlier:
         st.selectbox(_("Continue searching from task"), [None, *earlier], key="tf_warm",
                      format_func=lambda i: _("— (start afresh)") if i is None else f"#{i} {earlier[i].name}",

@@ -36,8 +36,8 @@ def render() -> None:
     st.title(_("Training tasks"))
     st.page_link("views/task_new.py", label=_("New task"), icon=":material/add_circle:")
     with deps.session() as s:
-        models = {m.id: m.name for m in list_models(session=s)}
-        datasets = {d.id: d.name for d in list_datasets(session=s)}
+        models = {m.id: m.name for m in list_models(session=s, actor=deps.current_user())}
+        datasets = {d.id: d.name for d in list_datasets(session=s, actor=deps.current_user())}
     c = st.columns([1, 1, 1, 2])
     status = c[0].selectbox(_("Status"), [None, *[t.value for t in TaskStatus]], key="tl_status",
                             format_func=lambda v: _("any") if v is None else status_label(v))
@@ -48,12 +48,13 @@ def render() -> None:
     search = c[3].text_input(_("Name contains"), key="tl_search")
     flt = TaskFilter(status=status, model_id=model, dataset_id=dataset, search=search or None)
     with deps.session() as s:
-        _rows, total = list_tasks(session=s, flt=flt, offset=0, limit=0)
+        _rows, total = list_tasks(session=s, actor=deps.current_user(), flt=flt, offset=0, limit=0)
     pages = max(1, math.ceil(total / PAGE_SIZE))
     page = st.number_input(_("Page (of {pages}; {total} tasks)", pages=pages, total=total), min_value=1,
                            max_value=pages, value=1, step=1, key="tl_page")
     with deps.session() as s:
-        rows, total = list_tasks(session=s, flt=flt, offset=(int(page) - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+        rows, total = list_tasks(session=s, actor=deps.current_user(), flt=flt, offset=(int(page) - 1) * PAGE_SIZE,
+                                  limit=PAGE_SIZE)
     if not rows:
         st.info(_("No tasks match.") if total or any([status, model, dataset, search]) else
                 _("No tasks yet: create one from a dataset's page or with New task."))

@@ -18,6 +18,7 @@ from shared.services.models import add_model
 from shared.services.tasks import TaskIn, create_task, get_task, request_stop, task_runs
 from tests.browser.conftest import CHROMIUM, wait_for
 from tests.conftest import ROOT
+from tests.support.people import OP
 from tests.support.pkgs import write_dataset, write_package
 
 if not CHROMIUM.exists():
@@ -48,9 +49,9 @@ def _deployed(settings, session, burst, tmp_path):
     from redis import Redis
 
     ds = add_dataset(session=session, settings=settings, name="pets", task_type="classification",
-                     zip_path=write_dataset(tmp_path / "pets.zip", classes=("cat", "dog"), per_class=3))
+                     zip_path=write_dataset(tmp_path / "pets.zip", classes=("cat", "dog"), per_class=3), actor=OP)
     model = add_model(session=session, settings=settings, zip_path=write_package(tmp_path / "quadratic.zip"),
-                      name="quadratic", task_type="classification")
+                      name="quadratic", task_type="classification", actor=OP)
     enqueue_deploy(model.id, connection=Redis.from_url(settings.effective_redis_url))
     burst()
     session.refresh(model)
@@ -88,7 +89,7 @@ def test_live_chart_grows_without_a_reload_and_stop_works(ui_server, worker, set
     # ~40 s of training at one metrics line every 0.3 s: long enough to watch, stopped well before the end.
     task = create_task(session=session, task_in=TaskIn(
         name="live loss", model_id=model.id, dataset_id=ds.id, epochs=130, metrics=["loss"],
-        params={"sleep": ("0.3", False)}))
+        params={"sleep": ("0.3", False)}), actor=OP)
     worker()
     context.current().schedule(task.id)
     try:
@@ -126,7 +127,7 @@ def test_live_chart_grows_without_a_reload_and_stop_works(ui_server, worker, set
     finally:
         # Whatever failed above, leave no run behind: stop through the service as the page would.
         if not _task_status(session, task.id).finished:
-            request_stop(session=session, task_id=task.id)
+            request_stop(session=session, task_id=task.id, actor=OP)
             context.current().schedule(task.id)
             wait_for(lambda: _task_status(session, task.id).finished, 30, "the task to stop at cleanup")
 
@@ -139,7 +140,7 @@ def test_finished_search_renders_charts_runs_and_detail(ui_server, settings, ses
     task = create_task(session=session, task_in=TaskIn(
         name="quadratic sweep", model_id=model.id, dataset_id=ds.id, epochs=8, n_runs=3,
         metrics=["loss", "score"], eval_metric="score", sampler="random", prune=False, seed=4,
-        params={"x": ("[0.0, 1.0]", True), "k": ("[3, 11]", True), "sleep": (sleep, False)}))
+        params={"x": ("[0.0, 1.0]", True), "k": ("[3, 11]", True), "sleep": (sleep, False)}), actor=OP)
     context.current().schedule(task.id)
     burst()  # the three real runs, in this process, while streamlit starts
     session.expire_all()

@@ -15,6 +15,7 @@ from shared.services.datasets import add_dataset
 from shared.services.models import add_model
 from tests.browser.conftest import CHROMIUM, _free_port, _stop, wait_for
 from tests.conftest import ROOT
+from tests.support.people import OP
 from tests.support.pkgs import write_dataset, write_package
 
 if not CHROMIUM.exists():
@@ -38,14 +39,14 @@ def _no_exception(page, server) -> None:
 
 
 def _dataset(settings, session, tmp_path):
-    return add_dataset(session=session, settings=settings, name="pets", task_type="classification",
+    return add_dataset(actor=OP, session=session, settings=settings, name="pets", task_type="classification",
                        zip_path=write_dataset(tmp_path / "pets.zip", classes=("cat", "dog"), per_class=2))
 
 
 def test_metrics_picker_offers_the_code_s_names_for_a_model_with_no_runs(ui_server, settings, session, page,
                                                                         tmp_path):
     _dataset(settings, session, tmp_path)
-    model = add_model(session=session, settings=settings, zip_path=write_package(tmp_path / "quadratic.zip"),
+    model = add_model(actor=OP, session=session, settings=settings, zip_path=write_package(tmp_path / "quadratic.zip"),
                       name="quadratic", task_type="classification")
     model.status, model.deployed_at = DeployStatus.deployed, utcnow()  # the form lists deployed models only
     session.add(model)

@@ -19,6 +19,7 @@ if not CHROMIUM.exists():
 pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 
 from tests.browser.test_live import _deployed, _no_exception  # noqa: E402 - after the skips above
+from tests.support.people import OP
 
 pytestmark = pytest.mark.slow
 
@@ -79,7 +80,7 @@ def test_elapsed_ticks_and_the_log_follows_the_running_run(ui_server, worker, se
                                                            tmp_path):
     ds, model = _deployed(settings, session, burst, tmp_path)
     # Two runs one after the other (one worker), ~30 s each: room to read the clock twice in run 1 on a busy host.
-    task = create_task(session=session, task_in=TaskIn(
+    task = create_task(actor=OP, session=session, task_in=TaskIn(
         name="follow me", model_id=model.id, dataset_id=ds.id, epochs=75, n_runs=2, metrics=["loss"],
         params={"sleep": ("0.4", False)}))
     worker()
@@ -114,14 +115,14 @@ def test_elapsed_ticks_and_the_log_follows_the_running_run(ui_server, worker, se
         _no_exception(page, ui_server)
     finally:
         if not _status(session, task.id).finished:
-            request_stop(session=session, task_id=task.id)
+            request_stop(actor=OP, session=session, task_id=task.id)
             context.current().schedule(task.id)
             wait_for(lambda: _status(session, task.id).finished, 30, "the task to stop at cleanup")
 
 
 def test_search_plot_draws_lines_without_webgl(ui_server, settings, session, burst, page, tmp_path):
     ds, model = _deployed(settings, session, burst, tmp_path)
-    task = create_task(session=session, task_in=TaskIn(
+    task = create_task(actor=OP, session=session, task_in=TaskIn(
         name="svg sweep", model_id=model.id, dataset_id=ds.id, epochs=3, n_runs=3, metrics=["score"],
         eval_metric="score", sampler="random", prune=False, seed=1,
         params={"x": ("[0.0, 1.0]", True), "k": ("[3, 11]", True)}))

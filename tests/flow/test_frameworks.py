@@ -15,6 +15,7 @@ from shared.records import RunStatus
 from shared.services.datasets import add_dataset
 from shared.services.models import add_model
 from shared.services.tasks import TaskIn, create_task, task_runs
+from tests.support.people import OP
 from tests.support.pkgs import write_package
 
 YOLO_TRAIN = '''
@@ -59,15 +60,15 @@ except OSError as exc:
 def run_one(settings, ctx, session, burst, tmp_path):
     def run(*, task_type: str, train: str, **dataset_kw):
         zip_path = make_dataset(task_type=task_type, dest=tmp_path / f"{task_type}.zip", as_zip=True, **dataset_kw)
-        ds = add_dataset(session=session, settings=settings, zip_path=zip_path, name="d", task_type=task_type)
-        model = add_model(session=session, settings=settings, zip_path=write_package(tmp_path / "m.zip", train=train),
-                          name="m", task_type=task_type)
+        ds = add_dataset(session=session, actor=OP, settings=settings, zip_path=zip_path, name="d", task_type=task_type)
+        model = add_model(session=session, actor=OP, settings=settings,
+                          zip_path=write_package(tmp_path / "m.zip", train=train), name="m", task_type=task_type)
         enqueue_deploy(model.id, connection=ctx.redis)
         burst()
         session.refresh(model)
         assert model.status.value == "deployed", model.reason
-        task = create_task(session=session, task_in=TaskIn(name="t", model_id=model.id, dataset_id=ds.id,
-                                                           epochs=1, metrics=["loss", "boxes"]))
+        task = create_task(session=session, actor=OP, task_in=TaskIn(name="t", model_id=model.id, dataset_id=ds.id,
+                                                                     epochs=1, metrics=["loss", "boxes"]))
         context.current().schedule(task.id)
         burst()
         session.expire_all()
@@ -113,7 +114,7 @@ def test_a_download_in_an_offline_run_says_why_and_what_to_do(run_one):
 def test_a_download_that_fails_in_the_install_script_says_what_to_do(settings, ctx, session, burst, tmp_path):
     # .invalid never resolves (RFC 2606), with or without a network on this machine.
     script = 'curl -fsS -o "$1/model.pt" http://weights.invalid/model.pt\n'
-    model = add_model(session=session, settings=settings, name="m", task_type="classification",
+    model = add_model(session=session, actor=OP, settings=settings, name="m", task_type="classification",
                       zip_path=write_package(tmp_path / "m.zip", extra={"install_dependencies.sh": script}))
     enqueue_deploy(model.id, connection=ctx.redis)
     burst()

@@ -20,6 +20,7 @@ from shared.services.datasets import add_dataset
 from shared.services.models import add_model
 from shared.services.tasks import TaskIn, create_task, get_task, request_stop, task_runs
 from tests.conftest import ROOT, bwrap_works
+from tests.support.people import OP
 from tests.support.pkgs import write_dataset, write_package
 from tests.support.procs import wait_for
 
@@ -60,9 +61,9 @@ def _records(settings, session, task_id):
 
 @pytest.mark.skipif(not bwrap_works(), reason="bubblewrap cannot start a sandbox here")
 def test_runs_get_their_gpus_and_never_share_one(settings, ctx, session, burst, tmp_path):
-    ds = add_dataset(session=session, settings=settings, zip_path=write_dataset(tmp_path / "d.zip"), name="tiny",
-                     task_type="classification")
-    model = add_model(session=session, settings=settings, name="m", task_type="classification",
+    ds = add_dataset(session=session, actor=OP, settings=settings, zip_path=write_dataset(tmp_path / "d.zip"),
+                     name="tiny", task_type="classification")
+    model = add_model(session=session, actor=OP, settings=settings, name="m", task_type="classification",
                       zip_path=write_package(tmp_path / "m.zip", train=RECORDING_TRAIN))
     enqueue_deploy(model.id, connection=ctx.redis)
     burst()
@@ -70,9 +71,9 @@ def test_runs_get_their_gpus_and_never_share_one(settings, ctx, session, burst, 
     assert model.status.value == "deployed", model.reason
     tasks = {}
     for gpus, runs in ((2, 3), (1, 4), (4, 1)):
-        t = create_task(session=session, task_in=TaskIn(name=f"g{gpus}", model_id=model.id, dataset_id=ds.id,
-                                                        n_runs=runs, max_parallel=runs, gpus_per_run=gpus,
-                                                        params={"local_rank": ("3", False)}))
+        t = create_task(session=session, actor=OP, task_in=TaskIn(
+            name=f"g{gpus}", model_id=model.id, dataset_id=ds.id, n_runs=runs, max_parallel=runs, gpus_per_run=gpus,
+            params={"local_rank": ("3", False)}))
         ctx.schedule(t.id)
         tasks[gpus] = t.id
     lock_dir = tmp_path / "gpus"
@@ -90,7 +91,7 @@ def test_runs_get_their_gpus_and_never_share_one(settings, ctx, session, burst, 
                 p.terminate()
             for p in procs:
                 p.wait(timeout=60)
-    request_stop(session=session, task_id=tasks[4])
+    request_stop(session=session, actor=OP, task_id=tasks[4])
     ctx.schedule(tasks[4])
 
     spans: list[tuple[str, float, float, int]] = []

@@ -17,6 +17,7 @@ from shared.services.datasets import add_dataset
 from shared.services.models import add_model, model_summary
 from shared.services.tasks import TaskIn, create_task, get_task, task_runs
 from shared.services.weights import weight_files
+from tests.support.people import OP
 
 
 @pytest.mark.slow
@@ -25,8 +26,9 @@ def test_mmstyle_example_trains_from_its_config(settings, ctx, session, burst, t
     from examples.packages import build_package_zip
 
     dz = make_dataset(task_type="classification", dest=tmp_path / "shapes.zip", as_zip=True, n_train=24, n_val=8)
-    ds = add_dataset(session=session, settings=settings, zip_path=dz, name="shapes", task_type="classification")
-    model = add_model(session=session, settings=settings, name="mm", task_type="classification",
+    ds = add_dataset(actor=OP, session=session, settings=settings, zip_path=dz, name="shapes",
+                     task_type="classification")
+    model = add_model(actor=OP, session=session, settings=settings, name="mm", task_type="classification",
                       zip_path=build_package_zip(name="mmstyle", dest=tmp_path / "mm.zip"))
     enqueue_deploy(model.id, connection=ctx.redis)
     burst()
@@ -43,10 +45,10 @@ def test_mmstyle_example_trains_from_its_config(settings, ctx, session, burst, t
 
     base = dict(name="mm", model_id=model.id, dataset_id=ds.id, epochs=1, eval_metric="val_accuracy")
     with pytest.raises(FieldError) as err:
-        create_task(session=session, task_in=TaskIn(**base))
+        create_task(actor=OP, session=session, task_in=TaskIn(**base))
     assert err.value.field == "config" and "configs/linear_shapes.py" in err.value.field_message
 
-    task = create_task(session=session, task_in=TaskIn(**base, params={
+    task = create_task(actor=OP, session=session, task_in=TaskIn(**base, params={
         "config": ("configs/linear_shapes.py", False),
         "cfg-options": ("train_cfg.max_epochs=3 custom_imports.imports=[mmlite.metrics,mmlite.error_metric]", False),
         "resume": ("false", False),

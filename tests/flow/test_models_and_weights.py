@@ -19,12 +19,13 @@ from shared.services.models import add_model, delete_model, get_model, list_temp
 from shared.services.tasks import TaskIn, clone_task, create_task, get_task, rerun_run, task_runs
 from shared.services.weights import write_weights_zip
 from tests.conftest import ROOT
+from tests.support.people import OP
 from tests.support.pkgs import write_dataset, write_package
 
 
 def _model(session, settings, ctx, burst, tmp_path, name="m", **kw):
     model = add_model(session=session, settings=settings, zip_path=write_package(tmp_path / f"{name}.zip", **kw),
-                      name=name, task_type="classification")
+                      name=name, task_type="classification", actor=OP)
     enqueue_deploy(model.id, connection=ctx.redis)
     burst()
     session.refresh(model)
@@ -33,7 +34,7 @@ def _model(session, settings, ctx, burst, tmp_path, name="m", **kw):
 
 def _dataset(session, settings, tmp_path):
     return add_dataset(session=session, settings=settings, zip_path=write_dataset(tmp_path / "d.zip"), name="d",
-                       task_type="classification")
+                       task_type="classification", actor=OP)
 
 
 def test_install_script_runs_in_the_sandbox_after_requirements(settings, ctx, session, burst, tmp_path,
@@ -70,16 +71,16 @@ def test_failing_requirement_shows_the_resolver_line(settings, ctx, session, bur
 def test_templates_are_typed_and_delete_is_refused_while_used(settings, ctx, session, burst, tmp_path):
     model = _model(session, settings, ctx, burst, tmp_path)
     with pytest.raises(FieldError, match="'abc' is not an integer"):
-        save_template(session=session, model_id=model.id, name="bad", values={"k": "abc"})
+        save_template(session=session, model_id=model.id, name="bad", values={"k": "abc"}, actor=OP)
     with pytest.raises(FieldError, match="no user parameter"):
-        save_template(session=session, model_id=model.id, name="bad", values={"nope": "1"})
-    tpl = save_template(session=session, model_id=model.id, name="fast", values={"k": "7", "x": "0.3"})
+        save_template(session=session, model_id=model.id, name="bad", values={"nope": "1"}, actor=OP)
+    tpl = save_template(session=session, model_id=model.id, name="fast", values={"k": "7", "x": "0.3"}, actor=OP)
     assert tpl.values == {"k": 7, "x": 0.3}
-    assert [t.name for t in list_templates(session=session, model_id=model.id)] == ["fast"]
+    assert [t.name for t in list_templates(session=session, model_id=model.id, actor=OP)] == ["fast"]
     ds = _dataset(session, settings, tmp_path)
-    create_task(session=session, task_in=TaskIn(name="t", model_id=model.id, dataset_id=ds.id, epochs=1))
+    create_task(session=session, task_in=TaskIn(name="t", model_id=model.id, dataset_id=ds.id, epochs=1), actor=OP)
     with pytest.raises(ConflictError, match="used by task"):
-        delete_model(session=session, settings=settings, model_id=model.id)
+        delete_model(session=session, settings=settings, model_id=model.id, actor=OP)
     assert get_model(session=session, model_id=model.id)
 
 
@@ -104,14 +105,14 @@ def test_weights_zip_clone_and_rerun(settings, ctx, session, burst, tmp_path, db
     ds = _dataset(session, settings, tmp_path)
     task = create_task(session=session, task_in=TaskIn(name="w", model_id=model.id, dataset_id=ds.id, epochs=2,
                                                       n_runs=2, eval_metric="score",
-                                                      params={"x": ("{0.3, 0.9}", True)}, sampler="grid"))
+                                                      params={"x": ("{0.3, 0.9}", True)}, sampler="grid"), actor=OP)
     context.current().schedule(task.id)
     burst()
     session.expire_all()
     task = get_task(session=session, task_id=task.id)
     assert task.status == TaskStatus.completed
     made = write_weights_zip(session=session, settings=settings, task_id=task.id, run_id=None,
-                             dest=tmp_path / "w.zip")
+                             dest=tmp_path / "w.zip", actor=OP)
     out, run_id = made.path, made.run_id
     assert not made.partial
     assert run_id == task.best_run_id
@@ -124,23 +125,23 @@ def test_weights_zip_clone_and_rerun(settings, ctx, session, burst, tmp_path, db
     proc = subprocess.run([sys.executable, "-m", "runner", "task", "weights", str(task.id), "-o",
                            str(tmp_path / "cli.zip"), "--json"], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr and json.loads(proc.stdout)["run"] == run_id
-    clone = clone_task(session=session, task_id=task.id)
+    clone = clone_task(session=session, task_id=task.id, actor=OP)
     assert clone.id != task.id and clone.params == task.params and clone.status == TaskStatus.waiting
     with pytest.raises(ConflictError, match="completed"):
-        rerun_run(session=session, run_id=run_id)
+        rerun_run(session=session, run_id=run_id, actor=OP)
 
 
 def test_rerun_a_failed_run(settings, ctx, session, burst, tmp_path):
     model = _model(session, settings, ctx, burst, tmp_path)
     ds = _dataset(session, settings, tmp_path)
     task = create_task(session=session, task_in=TaskIn(name="f", model_id=model.id, dataset_id=ds.id, epochs=1,
-                                                      params={"fail": ("true", False)}))
+                                                      params={"fail": ("true", False)}), actor=OP)
     context.current().schedule(task.id)
     burst()
     [run] = task_runs(session=session, task_id=task.id)
     session.refresh(run)
     assert run.status == RunStatus.failed
-    run = rerun_run(session=session, run_id=run.id)
+    run = rerun_run(session=session, run_id=run.id, actor=OP)
     assert run.status == RunStatus.queued and run.attempt == 1
     assert get_task(session=session, task_id=task.id).status == TaskStatus.running
     enqueue_run(run.id, connection=ctx.redis, attempt=run.attempt)
@@ -157,7 +158,7 @@ def test_deploy_evicts_lru_envs_over_the_cache_size_but_not_envs_in_use(settings
     used = _model(session, settings, ctx, burst, tmp_path, name="used", requirements="six\n")
     idle = _model(session, settings, ctx, burst, tmp_path, name="idle", requirements="idna\n")
     ds = _dataset(session, settings, tmp_path)
-    create_task(session=session, task_in=TaskIn(name="keeps", model_id=used.id, dataset_id=ds.id, epochs=1))
+    create_task(session=session, task_in=TaskIn(name="keeps", model_id=used.id, dataset_id=ds.id, epochs=1), actor=OP)
     # Room for about one env: the next build must evict, and only the idle one may go.
     ctx.settings.env_cache_max_bytes = envs_disk_usage(settings=settings) // 2
     new = _model(session, settings, ctx, burst, tmp_path, name="new", requirements="colorama\n")

@@ -28,6 +28,7 @@ from shared.core.settings import Settings
 from shared.records import DeployStatus, MetricPoint, ModelPackage, Run, RunStatus, Task
 from tests.conftest import bwrap_works
 from tests.support.paths import ROOT, UV_CACHE
+from tests.support.people import OP
 from tests.support.pkgs import write_dataset, write_package
 from tests.support.procs import wait_for
 
@@ -215,9 +216,9 @@ def test_a_task_spreads_over_two_hosts_and_survives_losing_one(cluster, tmp_path
     redis = Redis.from_url(web.redis_url)
     with Session(engine, expire_on_commit=False) as s:
         ensure_store_mark(session=s, data_dir=web.data_dir)
-        ds = add_dataset(session=s, settings=web, zip_path=write_dataset(tmp_path / "d.zip"), name="tiny",
+        ds = add_dataset(session=s, actor=OP, settings=web, zip_path=write_dataset(tmp_path / "d.zip"), name="tiny",
                          task_type="classification")
-        model = add_model(session=s, settings=web, zip_path=write_package(tmp_path / "m.zip"), name="m",
+        model = add_model(session=s, actor=OP, settings=web, zip_path=write_package(tmp_path / "m.zip"), name="m",
                           task_type="classification")
     enqueue_deploy(model.id, connection=redis)
 
@@ -236,7 +237,7 @@ def test_a_task_spreads_over_two_hosts_and_survives_losing_one(cluster, tmp_path
     assert "deploying on host hostA" in deploy_log or "deploying on host hostB" in deploy_log
 
     with Session(engine, expire_on_commit=False) as s:
-        task = create_task(session=s, max_parallel_default=6, task_in=TaskIn(
+        task = create_task(session=s, actor=OP, max_parallel_default=6, task_in=TaskIn(
             name="spread", model_id=model.id, dataset_id=ds.id, epochs=10, n_runs=6, max_parallel=6,
             params={"sleep": ("0.5", False)}))
     schedule_task(engine=engine, redis=redis, settings=web, task_id=task.id)

@@ -37,6 +37,7 @@ from shared.services.predictions import (
 from shared.services.tasks import TaskIn, create_task, get_task
 from shared.services.weights import pick_run, weight_files
 from tests.conftest import ROOT
+from tests.support.people import OP
 from tests.support.pkgs import PREDICT, write_dataset, write_package
 
 # Prints its argv, then copies the inputs like tests.support.pkgs.PREDICT does.
@@ -118,16 +119,17 @@ def zip_of(entries: dict[str, bytes]) -> bytes:
 def train_task(*, session, settings, ctx, burst, tmp_path: Path, **pkg):
     """A completed task of a freshly deployed stdlib package, trained through the in-process worker."""
     ds = add_dataset(session=session, settings=settings, zip_path=write_dataset(tmp_path / "d.zip"),
-                     name="tiny", task_type="classification")
+                     name="tiny", task_type="classification", actor=OP)
     model = add_model(session=session, settings=settings, name="m", task_type="classification",
-                      zip_path=write_package(tmp_path / "m.zip", **pkg))
+                      zip_path=write_package(tmp_path / "m.zip", **pkg), actor=OP)
     enqueue_deploy(model.id, connection=ctx.redis)
     burst()
     session.refresh(model)
     assert model.status.value == "deployed", model.reason
     task = create_task(session=session, task_in=TaskIn(name="t", model_id=model.id, dataset_id=ds.id, epochs=1,
                                                       eval_metric="score",
-                                                      params={"x": ("0.3", False)} if "train" not in pkg else {}))
+                                                      params={"x": ("0.3", False)} if "train" not in pkg else {}),
+                       actor=OP)
     context.current().schedule(task.id)
     burst()
     session.expire_all()
@@ -143,7 +145,7 @@ def trained(settings, ctx, session, burst, tmp_path):
 
 
 def predict(session, settings, ctx, burst, task, uploads, **kw) -> Prediction:
-    pred = create_prediction(session=session, settings=settings, task_id=task.id, uploads=uploads, **kw)
+    pred = create_prediction(session=session, settings=settings, task_id=task.id, uploads=uploads, **kw, actor=OP)
     enqueue_prediction(pred.id, connection=ctx.redis)
     burst()
     session.expire_all()
@@ -164,7 +166,7 @@ def test_outputs_match_inputs_by_name_with_per_image_status(trained, settings, c
     assert weight_files(settings, run) == ["best.pt"]
     images = {"a.png": png((255, 0, 0)), "b.jpg": png((0, 255, 0), "JPEG")}
     zipped = {"c.png": png((0, 0, 255)), "sub/d.webp": png((9, 9, 9), "WEBP"), "__MACOSX/._c.png": b"junk"}
-    pred = create_prediction(session=session, settings=settings, task_id=task.id, confidence=0.4,
+    pred = create_prediction(session=session, actor=OP, settings=settings, task_id=task.id, confidence=0.4,
                              uploads=[Upload(n, d) for n, d in images.items()] + [Upload("more.zip", zip_of(zipped))])
     assert pred.status == PredictionStatus.queued and pred.weights == "best.pt" and pred.run_id == run.id
     assert pred.images == ["a.png", "b.jpg", "c.png", "d.webp"]
@@ -189,8 +191,8 @@ def test_outputs_match_inputs_by_name_with_per_image_status(trained, settings, c
     assert {text for _s, text in log if text.startswith("predicted ")} == {f"predicted {n}" for n in pred.images}
     with zipfile.ZipFile(outputs_zip(settings, pred, tmp_path / "out.zip")) as zf:
         assert sorted(zf.namelist()) == [f"prediction{pred.id}/{n}" for n in pred.images]
-    assert [p.id for p in history(session=session, model_id=task.model_id)] == [pred.id]
-    assert history(session=session, model_id=task.model_id + 1) == []
+    assert [p.id for p in history(session=session, model_id=task.model_id, actor=OP)] == [pred.id]
+    assert history(session=session, model_id=task.model_id + 1, actor=OP) == []
 
 
 def test_predict_py_that_writes_nothing_completes_with_a_flag_per_image(trained, settings, ctx, session, burst):
@@ -272,7 +274,7 @@ def test_bad_requests_are_refused_at_their_field_and_nothing_is_stored(trained, 
         s = settings.model_copy(update={"max_image_bytes": kw.pop("max_image_bytes")}) if "max_image_bytes" in kw \
             else settings
         with pytest.raises(TrainyardError) as err:
-            create_prediction(session=session, settings=s, task_id=task.id, uploads=uploads, **kw)
+            create_prediction(session=session, settings=s, task_id=task.id, uploads=uploads, **kw, actor=OP)
         text = getattr(err.value, "field_message", str(err.value))
         assert getattr(err.value, "field", None) == field, text
         for name in named:
@@ -287,12 +289,13 @@ def test_run_without_weights_file_is_refused_before_anything_runs(trained, setti
     run = pick_run(session=session, task=task, run_id=None)
     assert weight_files(settings, run) == []
     with pytest.raises(FieldError) as err:
-        create_prediction(session=session, settings=settings, task_id=task.id, uploads=[Upload("a.png", png())])
+        create_prediction(session=session, settings=settings, task_id=task.id, uploads=[Upload("a.png", png())],
+                          actor=OP)
     assert err.value.field == "weights"
     assert f"run {run.id}" in err.value.field_message and "no weights file" in err.value.field_message
     with pytest.raises(NotFoundError, match="no file"):
         create_prediction(session=session, settings=settings, task_id=task.id, weights="../../trainyard.db",
-                          uploads=[Upload("a.png", png())])
+                          uploads=[Upload("a.png", png())], actor=OP)
     nothing_stored(session, settings, ctx)
     # Any file of the work dir can still be chosen explicitly.
     pred = predict(session, settings, ctx, burst, task, [Upload("a.png", png())], weights="notes.txt")
@@ -359,15 +362,17 @@ def test_example_classification_package_predicts_end_to_end(settings, ctx, sessi
     from examples.packages import build_package_zip
 
     dz = make_dataset(task_type="classification", dest=tmp_path / "shapes.zip", as_zip=True, n_train=24, n_val=8)
-    ds = add_dataset(session=session, settings=settings, zip_path=dz, name="shapes", task_type="classification")
+    ds = add_dataset(session=session, settings=settings, zip_path=dz, name="shapes", task_type="classification",
+                     actor=OP)
     model = add_model(session=session, settings=settings, name="cls", task_type="classification",
-                      zip_path=build_package_zip(name="classification", dest=tmp_path / "cls.zip"))
+                      zip_path=build_package_zip(name="classification", dest=tmp_path / "cls.zip"), actor=OP)
     enqueue_deploy(model.id, connection=ctx.redis)
     burst()
     session.refresh(model)
     assert model.status.value == "deployed", model.reason
     task = create_task(session=session, task_in=TaskIn(name="shapes", model_id=model.id, dataset_id=ds.id, epochs=1,
-                                                      eval_metric="accuracy", params={"batch-size": ("8", False)}))
+                                                      eval_metric="accuracy", params={"batch-size": ("8", False)}),
+                       actor=OP)
     context.current().schedule(task.id)
     burst()
     session.expire_all()

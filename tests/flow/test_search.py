@@ -11,6 +11,7 @@ from shared.services import search
 from shared.services.tasks import TaskIn, create_task, task_summary
 from shared.services.warm_start import warm_start_candidates
 from tests.flow.test_tasks import _run_task, setup  # noqa: F401 - setup is a fixture
+from tests.support.people import OP
 
 PARAMS = {"x": ("[0.0, 1.0]", True), "k": ("[5, 9]", True)}
 
@@ -57,14 +58,14 @@ def test_warm_start_is_refused_at_the_field(setup, session, burst):  # noqa: F81
     for change, field, text in cases:
         kw = {"name": "bad", "warm_start_task_id": src.id, **change}
         with pytest.raises(FieldError) as err:
-            create_task(session=session, task_in=_task_in(model, ds, **kw))
+            create_task(session=session, actor=OP, task_in=_task_in(model, ds, **kw))
         assert err.value.field == field and text in err.value.field_message, (change, err.value)
     # A task with no finished run yet has nothing to continue from.
-    waiting = create_task(session=session, task_in=_task_in(model, ds, name="waiting"))
+    waiting = create_task(session=session, actor=OP, task_in=_task_in(model, ds, name="waiting"))
     with pytest.raises(FieldError, match="no completed run"):
-        create_task(session=session, task_in=_task_in(model, ds, name="bad", warm_start_task_id=waiting.id))
+        create_task(session=session, actor=OP, task_in=_task_in(model, ds, name="bad", warm_start_task_id=waiting.id))
     # Another model's task.
     ds2, model2 = setup()
     with pytest.raises(FieldError, match="same model") as err:
-        create_task(session=session, task_in=_task_in(model2, ds2, name="bad", warm_start_task_id=src.id))
+        create_task(session=session, actor=OP, task_in=_task_in(model2, ds2, name="bad", warm_start_task_id=src.id))
     assert err.value.field == "warm start"

@@ -18,12 +18,13 @@ from shared.services.datasets import add_dataset
 from shared.services.models import add_model
 from shared.services.tasks import TaskIn, create_task, get_task, task_runs, task_summary
 from tests.conftest import ROOT
+from tests.support.people import OP
 from tests.support.pkgs import QUADRATIC_TRAIN, write_dataset, write_package
 
 
 def _deployed_model(session, settings, ctx, burst, tmp_path, **kw):
     model = add_model(session=session, settings=settings, zip_path=write_package(tmp_path / "m.zip", **kw),
-                      name="quadratic", task_type="classification")
+                      name="quadratic", task_type="classification", actor=OP)
     enqueue_deploy(model.id, connection=ctx.redis)
     burst()
     session.refresh(model)
@@ -32,12 +33,12 @@ def _deployed_model(session, settings, ctx, burst, tmp_path, **kw):
 
 def test_one_run_end_to_end(settings, ctx, session, burst, tmp_path, db_url):
     ds = add_dataset(session=session, settings=settings, zip_path=write_dataset(tmp_path / "d.zip"), name="tiny",
-                     task_type="classification")
+                     task_type="classification", actor=OP)
     model = _deployed_model(session, settings, ctx, burst, tmp_path)
     assert model.status == DeployStatus.deployed, model.reason
     task = create_task(session=session, task_in=TaskIn(name="t", model_id=model.id, dataset_id=ds.id, epochs=4,
                                                       metrics=["loss", "score"], eval_metric="score",
-                                                      params={"x": ("0.25", False)}))
+                                                      params={"x": ("0.25", False)}), actor=OP)
     context.current().schedule(task.id)
     burst()
     session.expire_all()
@@ -66,10 +67,10 @@ def test_one_run_end_to_end(settings, ctx, session, burst, tmp_path, db_url):
 
 def test_failing_train_py_keeps_log_and_reason(settings, ctx, session, burst, tmp_path):
     ds = add_dataset(session=session, settings=settings, zip_path=write_dataset(tmp_path / "d.zip"), name="tiny",
-                     task_type="classification")
+                     task_type="classification", actor=OP)
     model = _deployed_model(session, settings, ctx, burst, tmp_path)
     task = create_task(session=session, task_in=TaskIn(name="t", model_id=model.id, dataset_id=ds.id, epochs=2,
-                                                      params={"fail": ("true", False)}))
+                                                      params={"fail": ("true", False)}), actor=OP)
     context.current().schedule(task.id)
     burst()
     session.expire_all()
@@ -94,9 +95,10 @@ print(f"seen: {data}|{work}|{classes}|{n + 0}")
 print("epoch: 1, acc: 0.5")
 '''
     ds = add_dataset(session=session, settings=settings, zip_path=write_dataset(tmp_path / "d.zip"), name="tiny",
-                     task_type="classification")
+                     task_type="classification", actor=OP)
     model = _deployed_model(session, settings, ctx, burst, tmp_path, train=train)
-    task = create_task(session=session, task_in=TaskIn(name="g", model_id=model.id, dataset_id=ds.id, epochs=1))
+    task = create_task(session=session, actor=OP,
+                       task_in=TaskIn(name="g", model_id=model.id, dataset_id=ds.id, epochs=1))
     context.current().schedule(task.id)
     burst()
     [run] = task_runs(session=session, task_id=task.id)
@@ -115,7 +117,7 @@ def test_package_missing_predict_is_rejected_and_leaves_nothing(settings, sessio
         zf.writestr("m/requirements.txt", "")
         zf.writestr("m/weights/.keep", "")
     with pytest.raises(PackageError, match="predict.py"):
-        add_model(session=session, settings=settings, zip_path=bad, name="bad")
+        add_model(session=session, settings=settings, zip_path=bad, name="bad", actor=OP)
     assert session.exec(select(ModelPackage)).all() == []
     models_dir = settings.data_dir / "models"
     leftovers = [p for p in models_dir.rglob("*") if p.name != ".incoming"] if models_dir.exists() else []

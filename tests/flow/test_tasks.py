@@ -19,6 +19,7 @@ from shared.services.datasets import add_dataset
 from shared.services.models import add_model
 from shared.services.tasks import TaskIn, create_task, get_task, request_stop, task_runs
 from tests.conftest import ROOT
+from tests.support.people import OP
 from tests.support.pkgs import write_dataset, write_package
 from tests.support.procs import procs_with, wait_for
 
@@ -43,9 +44,9 @@ for i in range(600):
 def setup(settings, ctx, session, burst, tmp_path):
     def make(**pkg):
         ds = add_dataset(session=session, settings=settings, zip_path=write_dataset(tmp_path / "d.zip"),
-                         name="tiny", task_type="classification")
+                         name="tiny", task_type="classification", actor=OP)
         model = add_model(session=session, settings=settings, zip_path=write_package(tmp_path / "m.zip", **pkg),
-                          name="m", task_type="classification")
+                          name="m", task_type="classification", actor=OP)
         enqueue_deploy(model.id, connection=ctx.redis)
         burst()
         session.refresh(model)
@@ -55,7 +56,7 @@ def setup(settings, ctx, session, burst, tmp_path):
 
 
 def _run_task(session, burst, task_in):
-    task = create_task(session=session, task_in=task_in)
+    task = create_task(session=session, task_in=task_in, actor=OP)
     context.current().schedule(task.id)
     burst()
     session.expire_all()
@@ -110,7 +111,7 @@ def test_min_direction_and_missing_metric_is_flagged(setup, session, burst):
 def test_pruning_stops_clearly_worse_runs(setup, session, burst):
     ds, model = setup()
     # Sequential runs: good ones first (x near 0.3), then clearly worse ones.
-    task = create_task(session=session, task_in=TaskIn(
+    task = create_task(session=session, actor=OP, task_in=TaskIn(
         name="prune", model_id=model.id, dataset_id=ds.id, epochs=8, n_runs=8, eval_metric="score",
         params={"x": ("[-3.0, 3.0]", True), "sleep": ("0.15", False)}, sampler="random", seed=7, max_parallel=1))
     context.current().schedule(task.id)
@@ -138,7 +139,7 @@ def test_bad_combinations_are_refused_at_the_field(setup, session, bad, field):
     ds, model = setup()
     kw = {"name": "bad", "model_id": model.id, "dataset_id": ds.id, "epochs": 1, **bad}
     with pytest.raises(FieldError) as err:
-        create_task(session=session, task_in=TaskIn(**kw))
+        create_task(session=session, task_in=TaskIn(**kw), actor=OP)
     assert err.value.field == field
 
 
@@ -168,14 +169,14 @@ def test_stop_and_time_limit_kill_the_whole_tree(setup, settings, session, how, 
     marker = f"trainyard-marker-{how}-{os.getpid()}"
     task = create_task(session=session, task_in=TaskIn(
         name=how, model_id=model.id, dataset_id=ds.id, epochs=1, n_runs=2, max_parallel=1,
-        params={"marker": (marker, False)}, time_limit="4s" if how == "time_limit" else None))
+        params={"marker": (marker, False)}, time_limit="4s" if how == "time_limit" else None), actor=OP)
     worker = _worker(settings)
     context.current().schedule(task.id)
     try:
         wait_for(lambda: _running_run(session, task.id), 60, "the run to start")
         assert procs_with(marker), "the stubborn child should be running"
         if how == "stop":
-            request_stop(session=session, task_id=task.id)
+            request_stop(session=session, task_id=task.id, actor=OP)
             # How soon they go is measured in bench/ (figure 9, stop latency); here, that they all go.
             wait_for(lambda: not procs_with(marker), 30, "every process of the run to be gone")
         wait_for(lambda: get_task(session=session, task_id=task.id).status.finished
@@ -202,7 +203,7 @@ def test_worker_killed_mid_run_is_recovered(setup, settings, ctx, session, monke
     ds, model = setup(train=STUBBORN_TRAIN)
     marker = f"trainyard-marker-kill9-{os.getpid()}"
     task = create_task(session=session, task_in=TaskIn(name="k9", model_id=model.id, dataset_id=ds.id, epochs=1,
-                                                      params={"marker": (marker, False)}))
+                                                      params={"marker": (marker, False)}), actor=OP)
     worker = _worker(settings)
     context.current().schedule(task.id)
     try:
@@ -227,7 +228,8 @@ def test_worker_killed_mid_run_is_recovered(setup, settings, ctx, session, monke
 
 def test_reconciler_reenqueues_runs_redis_lost(setup, ctx, session, burst):
     ds, model = setup()
-    task = create_task(session=session, task_in=TaskIn(name="lost", model_id=model.id, dataset_id=ds.id, epochs=1))
+    task = create_task(session=session, actor=OP,
+                       task_in=TaskIn(name="lost", model_id=model.id, dataset_id=ds.id, epochs=1))
     context.current().schedule(task.id)
     [run] = task_runs(session=session, task_id=task.id)
     assert run.job_id in queued_job_ids(connection=ctx.redis)
@@ -243,7 +245,7 @@ def test_worker_shutdown_kills_the_run_tree(setup, settings, session):
     ds, model = setup(train=STUBBORN_TRAIN)
     marker = f"trainyard-marker-term-{os.getpid()}"
     task = create_task(session=session, task_in=TaskIn(name="term", model_id=model.id, dataset_id=ds.id, epochs=1,
-                                                      params={"marker": (marker, False)}))
+                                                      params={"marker": (marker, False)}), actor=OP)
     worker = _worker(settings)
     context.current().schedule(task.id)
     try:
@@ -265,7 +267,8 @@ def test_lost_run_is_requeued_when_the_setting_says_so(setup, ctx, session, burs
     from shared.records import utcnow
 
     ds, model = setup()
-    task = create_task(session=session, task_in=TaskIn(name="rq", model_id=model.id, dataset_id=ds.id, epochs=1))
+    task = create_task(session=session, actor=OP,
+                       task_in=TaskIn(name="rq", model_id=model.id, dataset_id=ds.id, epochs=1))
     context.current().schedule(task.id)
     [run] = task_runs(session=session, task_id=task.id)
     # What a worker killed mid-run leaves behind: running, heartbeat long ago, job gone.

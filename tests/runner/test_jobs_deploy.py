@@ -7,12 +7,13 @@ from runner.jobs import deploy_model
 from runner.jobs.deploy import _deploy_claim
 from shared.records import DeployStatus, ModelPackage
 from shared.services.models import add_model
+from tests.support.people import OP
 from tests.support.pkgs import write_package
 
 
 def _upload(session, settings, tmp_path) -> ModelPackage:
     return add_model(session=session, settings=settings, zip_path=write_package(tmp_path / "m.zip"), name="m",
-                     task_type="classification")
+                     task_type="classification", actor=OP)
 
 
 def _row(session, model_id: int) -> ModelPackage:

@@ -33,6 +33,7 @@ from shared.services.models import add_model
 from shared.services.tasks import TaskIn, create_task, get_task, task_runs
 from tests.conftest import ROOT
 from tests.security.probe_source import PROBE
+from tests.support.people import OP
 from tests.support.pkgs import write_dataset, write_package
 from tests.support.procs import procs_with, wait_for  # noqa: F401 - re-exported to the suite
 
@@ -151,7 +152,7 @@ class Platform:
     def dataset(self, *, name: str = "tiny", classes: tuple[str, ...] = ("a", "b")) -> Dataset:
         zip_path = write_dataset(self.tmp_path / f"{uuid.uuid4().hex[:8]}.zip", classes=classes, per_class=1)
         return add_dataset(session=self.session, settings=self.settings, zip_path=zip_path, name=name,
-                           task_type="classification")
+                           task_type="classification", actor=OP)
 
     @property
     def default_dataset(self) -> Dataset:
@@ -165,7 +166,7 @@ class Platform:
         zip_path = write_package(self.tmp_path / f"m{self._models}.zip", train=train, predict=predict,
                                  requirements=requirements, extra={"probe.py": PROBE, **(extra or {})})
         return add_model(session=self.session, settings=self.settings, zip_path=zip_path,
-                         name=f"attacker{self._models}", task_type="classification", network=network)
+                         name=f"attacker{self._models}", task_type="classification", network=network, actor=OP)
 
     def deploy(self, model: ModelPackage) -> ModelPackage:
         enqueue_deploy(model.id, connection=self.ctx.redis)
@@ -191,7 +192,7 @@ class Platform:
                       params=params, limits=limits or {}, **kw)
 
     def run_task(self, **kw) -> tuple[Task, list[Run]]:
-        task = create_task(session=self.session, task_in=self.task_in(**kw))
+        task = create_task(session=self.session, task_in=self.task_in(**kw), actor=OP)
         context.current().schedule(task.id)
         self.burst()
         return self.refresh(task.id)

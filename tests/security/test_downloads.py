@@ -33,6 +33,7 @@ from shared.records import (
 )
 from shared.services.predictions import output_bytes, outputs_zip
 from shared.services.weights import list_files, read_file, weight_files, write_weights_zip
+from tests.support.people import OP
 
 ROUNDS = 150
 RAW_NAME = b"w\xff.pt"  # not UTF-8
@@ -102,7 +103,7 @@ def test_a_folder_swapped_for_a_link_during_the_download_is_never_followed(setti
     seen_ckpt = 0
     try:
         for i in range(ROUNDS):
-            made = write_weights_zip(session=session, settings=settings, task_id=task.id, run_id=run.id,
+            made = write_weights_zip(actor=OP, session=session, settings=settings, task_id=task.id, run_id=run.id,
                                      dest=tmp_path / f"w{i}.zip")
             with zipfile.ZipFile(made.path) as zf:
                 for name in zf.namelist():
@@ -126,7 +127,7 @@ def test_a_folder_swapped_for_a_link_during_the_download_is_never_followed(setti
 
 def test_a_running_runs_zip_is_a_snapshot_that_says_so(settings, session, running, tmp_path, monkeypatch):
     task, run, work = running
-    made = write_weights_zip(session=session, settings=settings, task_id=task.id, run_id=run.id,
+    made = write_weights_zip(actor=OP, session=session, settings=settings, task_id=task.id, run_id=run.id,
                              dest=tmp_path / "w.zip")
     top = f"task{task.id}-run{run.id}"
     with zipfile.ZipFile(made.path) as zf:
@@ -143,7 +144,7 @@ def test_a_running_runs_zip_is_a_snapshot_that_says_so(settings, session, runnin
     run.status = RunStatus.completed
     session.add(run)
     session.commit()
-    done = write_weights_zip(session=session, settings=settings, task_id=task.id, run_id=run.id,
+    done = write_weights_zip(actor=OP, session=session, settings=settings, task_id=task.id, run_id=run.id,
                              dest=tmp_path / "done.zip")
     with zipfile.ZipFile(done.path) as zf:
         assert not done.partial and f"{top}/PARTIAL.txt" not in zf.namelist()
@@ -155,7 +156,7 @@ def test_links_and_fifos_in_the_work_dir_are_left_out(settings, session, running
     os.symlink(host / "w.pt", work / "link.pt")
     os.symlink(host, work / "linkdir")
     os.mkfifo(work / "pipe.pt")  # opening it for a blocking read would hang the download
-    made = write_weights_zip(session=session, settings=settings, task_id=task.id, run_id=run.id,
+    made = write_weights_zip(actor=OP, session=session, settings=settings, task_id=task.id, run_id=run.id,
                              dest=tmp_path / "w.zip")
     with zipfile.ZipFile(made.path) as zf:
         names = [n.split("/", 1)[1] for n in zf.namelist()]
@@ -179,7 +180,7 @@ def test_names_that_are_not_utf8_are_served_escaped(settings, session, tmp_path)
     assert list_files(settings, run) == ["sub/\\xfe\\xfd.txt", SHOWN_NAME]
     assert weight_files(settings, run) == [SHOWN_NAME]
     assert read_file(settings, run, SHOWN_NAME) == b"odd-name-weights"
-    made = write_weights_zip(session=session, settings=settings, task_id=task.id, run_id=run.id,
+    made = write_weights_zip(actor=OP, session=session, settings=settings, task_id=task.id, run_id=run.id,
                              dest=tmp_path / "w.zip")
     top = f"task{task.id}-run{run.id}"
     with zipfile.ZipFile(made.path) as zf:

@@ -22,6 +22,7 @@ from shared.services.models import model_summary
 from shared.services.predictions import Upload, create_prediction, get_prediction
 from shared.services.tasks import create_task
 from tests.security.conftest import SECRET_NAMES, outcomes, procs_with, results, sqlite_path, start_worker, wait_for
+from tests.support.people import OP
 
 
 def _png() -> bytes:
@@ -213,7 +214,7 @@ def test_signals_cannot_reach_the_worker_and_the_next_task_completes(plat, setti
     try:
         redis_pid = int(ctx.redis.info("server")["process_id"])
         host_pids = [worker.pid, os.getpid(), redis_pid, 1]
-        task = create_task(session=session, task_in=plat.task_in(model=model, cfg={"kill": host_pids}))
+        task = create_task(session=session, task_in=plat.task_in(model=model, cfg={"kill": host_pids}), actor=OP)
         context.current().schedule(task.id)
         wait_for(lambda: plat.refresh(task.id)[0].status.finished, 60, "the attacking task to finish")
         task, [run] = plat.refresh(task.id)
@@ -225,7 +226,7 @@ def test_signals_cannot_reach_the_worker_and_the_next_task_completes(plat, setti
         assert worker.poll() is None, "the worker was killed"
         os.kill(redis_pid, 0)  # Redis is alive
         # The same worker takes the next task and completes it.
-        nxt = create_task(session=session, task_in=plat.task_in(model=model, name="next"))
+        nxt = create_task(session=session, task_in=plat.task_in(model=model, name="next"), actor=OP)
         context.current().schedule(nxt.id)
         wait_for(lambda: plat.refresh(nxt.id)[0].status.finished, 60, "the next task to finish")
         nxt, [nrun] = plat.refresh(nxt.id)
@@ -290,7 +291,7 @@ def test_predict_py_is_sandboxed_like_training(plat, listen, settings, secrets):
     weights = settings.path(run.work_dir) / "best.pt"
     weights_before = weights.read_bytes()
     pred = create_prediction(session=plat.session, settings=settings, task_id=task.id,
-                             uploads=[Upload("a.png", _png())])
+                             uploads=[Upload("a.png", _png())], actor=OP)
     enqueue_prediction(pred.id, connection=plat.ctx.redis)
     plat.burst()
     plat.session.expire_all()
@@ -339,7 +340,7 @@ def test_a_work_dir_replaced_by_a_symlink_exposes_no_host_file(plat, settings):
     leaks["weight_files"] = gone(lambda: weight_files(settings, run))
     leaks["safe_file"] = gone(lambda: safe_file(settings, run, victim_rel))
     zipped = gone(lambda: write_weights_zip(session=plat.session, settings=settings, task_id=task.id,
-                                            run_id=run.id, dest=plat.tmp_path / "w.zip"))
+                                            run_id=run.id, dest=plat.tmp_path / "w.zip", actor=OP))
     if zipped:
         import zipfile
 
@@ -347,7 +348,7 @@ def test_a_work_dir_replaced_by_a_symlink_exposes_no_host_file(plat, settings):
             leaks["write_weights_zip"] = zf.namelist()
     leaks["create_prediction"] = gone(lambda: create_prediction(
         session=plat.session, settings=settings, task_id=task.id, run_id=run.id, weights=victim_rel,
-        uploads=[Upload("a.png", _png())]))
+        uploads=[Upload("a.png", _png())], actor=OP))
     leaks = {k: (v[:3] if isinstance(v, list) else v) for k, v in leaks.items() if v}
     assert leaks == {}, f"host files reached through the run's work-dir symlink: {leaks}"
     plat.healthy(model)
@@ -362,7 +363,7 @@ def test_a_prediction_out_dir_replaced_by_a_symlink_exposes_no_host_file(plat, s
     task, [run] = plat.run_task(model=model)
     assert task.status == TaskStatus.completed, task.reason
     pred = create_prediction(session=plat.session, settings=settings, task_id=task.id,
-                             uploads=[Upload("a.png", _png())])
+                             uploads=[Upload("a.png", _png())], actor=OP)
     enqueue_prediction(pred.id, connection=plat.ctx.redis)
     plat.burst()
     plat.session.expire_all()

@@ -17,9 +17,16 @@ from shared.core.settings import Settings
 from shared.records import Task
 from shared.services.limits import LIMIT_FIELDS, clamp_limits, parse_limits
 from shared.services.tasks import TaskIn, create_task, start_deadline
+from tests.support.people import OP
 from tests.ui.conftest import make_dataset, make_model
 
 SETTING = {k: f"TRAINYARD_{k.upper()}" for k in LIMIT_FIELDS}
+
+
+@pytest.fixture(autouse=True)
+def _procs_ceiling(monkeypatch):
+    """The ceiling these tests name (the default grows with the host's CPU count since issue 20)."""
+    monkeypatch.setenv("TRAINYARD_MAX_PROCS", "256")
 
 
 @pytest.fixture
@@ -36,7 +43,8 @@ def _task_in(model, ds, **kw) -> TaskIn:
 def test_a_million_processes_is_refused_naming_the_ceiling_and_the_setting(settings, session, deployed):
     model, ds = deployed
     with pytest.raises(FieldError) as err:
-        create_task(session=session, settings=settings, task_in=_task_in(model, ds, limits={"max_procs": 1_000_000}))
+        create_task(actor=OP, session=session, settings=settings,
+                    task_in=_task_in(model, ds, limits={"max_procs": 1_000_000}))
     assert err.value.field == "max_procs"
     assert "1,000,000" in err.value.field_message and "256" in err.value.field_message
     assert "TRAINYARD_MAX_PROCS" in err.value.field_message
@@ -65,17 +73,18 @@ def test_a_task_may_lower_every_limit_and_the_form_and_cli_default_stays_the_cei
     model, ds = deployed
     lower = {"memory_limit": "1GiB", "max_procs": 64, "max_open_files": "256", "max_file_bytes": "1GiB",
              "max_disk_bytes": "2GiB", "max_log_bytes": "1MiB", "max_files": 5000}
-    task = create_task(session=session, settings=settings, task_in=_task_in(model, ds, limits=lower))
+    task = create_task(actor=OP, session=session, settings=settings, task_in=_task_in(model, ds, limits=lower))
     assert task.limits == {"memory_limit": 2**30, "max_procs": 64, "max_open_files": 256, "max_file_bytes": 2**30,
                            "max_disk_bytes": 2 * 2**30, "max_log_bytes": 2**20, "max_files": 5000}
-    plain = create_task(session=session, settings=settings, task_in=_task_in(model, ds))
+    plain = create_task(actor=OP, session=session, settings=settings, task_in=_task_in(model, ds))
     assert plain.limits == {} and Limits.from_settings(settings, run_limits(plain, settings)).max_procs == 256
 
 
 def test_an_operator_who_sets_none_lets_tasks_go_without(session, deployed, settings):
     model, ds = deployed
     open_ended = settings.model_copy(update={"max_procs": None})
-    task = create_task(session=session, settings=open_ended, task_in=_task_in(model, ds, limits={"max_procs": "none"}))
+    task = create_task(actor=OP, session=session, settings=open_ended,
+                       task_in=_task_in(model, ds, limits={"max_procs": "none"}))
     assert task.limits == {"max_procs": None}
 
 
@@ -87,7 +96,7 @@ def test_the_service_reads_the_ceiling_from_the_environment(settings, session, d
     monkeypatch.setenv("TRAINYARD_MAX_PROCS", "32")
     get_settings.cache_clear()
     with pytest.raises(FieldError, match="ceiling of 32 .TRAINYARD_MAX_PROCS"):
-        create_task(session=session, task_in=_task_in(model, ds, limits={"max_procs": 64}))
+        create_task(actor=OP, session=session, task_in=_task_in(model, ds, limits={"max_procs": 64}))
 
 
 def test_the_cli_refuses_with_the_field_error(settings, deployed):
@@ -104,11 +113,11 @@ def test_the_time_limit_has_a_ceiling_when_the_operator_sets_one(session, deploy
     assert capped.max_time_limit == 7200
     for off in ("none", "off"):
         with pytest.raises(FieldError, match="time limit: cannot be switched off.*TRAINYARD_MAX_TIME_LIMIT"):
-            create_task(session=session, settings=capped, task_in=_task_in(model, ds, time_limit=off))
+            create_task(actor=OP, session=session, settings=capped, task_in=_task_in(model, ds, time_limit=off))
     with pytest.raises(FieldError, match="over the platform's ceiling of 7200 s"):
-        create_task(session=session, settings=capped, task_in=_task_in(model, ds, time_limit="3h"))
-    assert create_task(session=session, settings=capped, task_in=_task_in(model, ds)).time_limit_s == 7200
-    assert create_task(session=session, settings=capped,
+        create_task(actor=OP, session=session, settings=capped, task_in=_task_in(model, ds, time_limit="3h"))
+    assert create_task(actor=OP, session=session, settings=capped, task_in=_task_in(model, ds)).time_limit_s == 7200
+    assert create_task(actor=OP, session=session, settings=capped,
                        task_in=_task_in(model, ds, time_limit="30m")).time_limit_s == 1800
 
 

@@ -17,6 +17,7 @@ from runner.sandbox.bwrap import feats_of
 from shared.records import MetricPoint, RunStatus, TaskStatus
 from shared.services.tasks import create_task, task_summary
 from tests.security.conftest import procs_with, start_worker, wait_for
+from tests.support.people import OP
 
 LIMITS = [
     pytest.param("memory", {"memory_limit": "256MiB"}, r"memory limit 256 MiB", id="memory-1GiB"),
@@ -94,7 +95,8 @@ def test_long_lines_cannot_stall_the_worker(plat, settings, session):
     the line length spends seconds per line, the worker's loop falls behind, and the run goes
     on long past its limit. A real worker process, so that a stalled one can be killed."""
     model = plat.model()
-    task = create_task(session=session, task_in=plat.task_in(model=model, attack="longwords", time_limit="3s"))
+    task = create_task(session=session, task_in=plat.task_in(model=model, attack="longwords", time_limit="3s"),
+                       actor=OP)
     worker = start_worker(settings)
     try:
         context.current().schedule(task.id)

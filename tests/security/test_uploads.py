@@ -20,6 +20,7 @@ from shared.core.errors import ArchiveError, PackageError
 from shared.records import Dataset, ModelPackage
 from shared.services.models import add_model
 from tests.security.conftest import outcomes, sqlite_path
+from tests.support.people import OP
 from tests.support.pkgs import PREDICT, QUADRATIC_TRAIN
 
 
@@ -154,7 +155,7 @@ def test_unsafe_model_zips_are_refused_leaving_nothing(plat, settings, tmp_path,
     zip_path.write_bytes(make())
     with pytest.raises((ArchiveError, PackageError)) as err:
         add_model(session=plat.session, settings=settings, zip_path=zip_path, name="hostile",
-                  task_type="classification")
+                  task_type="classification", actor=OP)
     assert named in str(err.value), str(err.value)
     _nothing_stored(plat)
     assert hashlib.sha256(Path("/etc/passwd").read_bytes()).hexdigest() == passwd
@@ -178,7 +179,7 @@ def test_unsafe_dataset_zips_are_refused_leaving_nothing(plat, settings, tmp_pat
 
     with pytest.raises(ArchiveError) as err:
         add_dataset(session=plat.session, settings=settings, zip_path=zip_path, name="hostile",
-                    task_type="classification")
+                    task_type="classification", actor=OP)
     assert named in str(err.value), str(err.value)
     _nothing_stored(plat, "datasets")
     assert not (settings.data_dir / "evil.png").exists() and not (settings.data_dir.parent / "evil.png").exists()

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session
 
+from tests.support.people import OP
 from tests.support.pkgs import write_dataset, write_package
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,7 +115,7 @@ def make_dataset(db: Session, settings, tmp_path: Path, *, name: str = "shapes",
     from shared.services.datasets import add_dataset
 
     z = write_dataset(tmp_path / f"{name}.zip", classes=("cat", "dog"), per_class=per_class)
-    return add_dataset(session=db, settings=settings, zip_path=z, name=name, task_type="classification")
+    return add_dataset(session=db, settings=settings, zip_path=z, name=name, task_type="classification", actor=OP)
 
 
 def make_model(db: Session, settings, tmp_path: Path, *, name: str = "quadratic", deployed: bool = True,
@@ -125,7 +126,7 @@ def make_model(db: Session, settings, tmp_path: Path, *, name: str = "quadratic"
 
     z = write_package(tmp_path / f"{name}.zip", requirements="numpy>=1.23\n")
     model = add_model(session=db, settings=settings, zip_path=z, name=name, task_type="classification",
-                      network=network)
+                      network=network, actor=OP)
     if deployed:
         model.status = DeployStatus.deployed
         model.deploy_started_at = utcnow() - timedelta(seconds=12)

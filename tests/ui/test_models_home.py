@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import zipfile
 
+from tests.support.people import OP
 from tests.support.pkgs import write_package
 from tests.ui.conftest import APP, app_test, frame, make_dataset, make_model, make_task, open_page
 
@@ -124,12 +125,12 @@ def test_templates_create_validate_edit_delete(ui_settings, db, tmp_path):
     at.run()
     assert not at.exception, at.exception
     assert any("not an integer" in e.value for e in at.error)
-    assert not list_templates(session=db, model_id=model.id)
+    assert not list_templates(session=db, model_id=model.id, actor=OP)
     at.text_input(key=f"md_tpl_v_{suffix}_k").set_value("[2, 8]")
     at.button(key=f"md_tpl_save_{suffix}").click()
     at.run()
     assert not at.exception, at.exception
-    [tpl] = list_templates(session=db, model_id=model.id)
+    [tpl] = list_templates(session=db, model_id=model.id, actor=OP)
     assert tpl.name == "fast" and tpl.values["k"]["range"] == [2, 8]
     at.selectbox(key=f"md{model.id}_tpl_pick").set_value(tpl.id)
     at.run()
@@ -139,7 +140,7 @@ def test_templates_create_validate_edit_delete(ui_settings, db, tmp_path):
     at.button(key=f"md_tpl_delete_{model.id}_{tpl.id}_yes").click()
     at.run()
     assert not at.exception, at.exception
-    assert not list_templates(session=db, model_id=model.id)
+    assert not list_templates(session=db, model_id=model.id, actor=OP)
 
 
 def test_redeploy_marks_and_enqueues(ui_settings, ui_redis, db, tmp_path):
@@ -176,7 +177,7 @@ def test_redeploy_while_a_deploy_is_queued_is_refused_with_the_reason(ui_setting
     # Someone else redeploys while this page still shows "deployed": the click adds no second job,
     # and the page now shows the queued deploy with the button off.
     ui_redis.flushdb()
-    redeploy_model(session=db, connection=ui_redis, model_id=model.id)
+    redeploy_model(session=db, connection=ui_redis, model_id=model.id, actor=OP)
     at.button(key="md_redeploy").click()
     at.run()
     assert not at.exception, at.exception
@@ -193,8 +194,8 @@ def test_load_examples(ui_settings, ui_redis, db):
     at.run()
     assert not at.exception, at.exception
     assert any("Examples loaded" in s.value for s in at.success)
-    assert sorted(d.task_type.value for d in list_datasets(session=db)) == ["classification", "detection"]
-    assert len(list_models(session=db)) == 2
+    assert sorted(d.task_type.value for d in list_datasets(session=db, actor=OP)) == ["classification", "detection"]
+    assert len(list_models(session=db, actor=OP)) == 2
     assert ui_redis.llen("rq:queue:deploy") == 2
     # The counters count what was just loaded (they were drawn before it, so the page reruns).
     assert [(m.label, m.value) for m in at.metric] == [("Datasets", "2"), ("Models", "2")]
@@ -208,4 +209,4 @@ def test_load_examples_without_redis_says_so(ui_settings, db):
     at.run()
     assert not at.exception, at.exception
     assert any("Redis is not reachable" in e.value for e in at.error)
-    assert not list_datasets(session=db)
+    assert not list_datasets(session=db, actor=OP)

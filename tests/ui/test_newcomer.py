@@ -8,6 +8,7 @@ from pathlib import Path
 
 from examples.make_dataset import make_dataset as make_example_dataset
 from shared.records import DeployStatus, PredictionStatus, RunStatus, TaskStatus
+from tests.support.people import OP
 from tests.support.pkgs import write_package
 from tests.ui.conftest import ROOT, frame, make_dataset, make_model, make_task, open_page
 
@@ -35,8 +36,8 @@ def test_model_page_lists_the_metric_names_and_unread_forms(ui_settings, db, tmp
 
     train = ('import argparse\np = argparse.ArgumentParser()\np.add_argument("--work-dir")\np.add_argument("--data")\n'
              'a = p.parse_args()\nprint(f"loss: {1}, top1: {2}")\nprint(f"f1={3}")\n')
-    model = add_model(session=db, settings=ui_settings, zip_path=write_package(tmp_path / "m.zip", train=train),
-                      name="m", task_type="classification")
+    model = add_model(actor=OP, session=db, settings=ui_settings,
+                      zip_path=write_package(tmp_path / "m.zip", train=train), name="m", task_type="classification")
     at = open_page("views/models.py", id=str(model.id))
     assert not at.exception, at.exception
     names = frame(at, "metric")

@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 from shared.core.queue import PREDICT_QUEUE
 from shared.records import Prediction, PredictionStatus
 from tests.flow.test_predictions import png, train_task
+from tests.support.people import OP
 from tests.ui.conftest import app_test, error_under, image_captions, make_dataset, make_model, make_task
 
 PAGE = Path(__file__).resolve().parents[2] / "streamlit_app" / "views" / "predict.py"
@@ -166,7 +167,8 @@ def test_a_shared_link_opens_the_prediction_on_its_task(ui_settings, db, tmp_pat
     model = make_model(db, ui_settings, tmp_path)
     first, _ = make_task(db, ui_settings, model_id=model.id, dataset_id=ds.id, status="completed")
     make_task(db, ui_settings, model_id=model.id, dataset_id=ds.id, status="completed")
-    pred = create_prediction(session=db, settings=ui_settings, task_id=first.id, uploads=[Upload("q.png", png())])
+    pred = create_prediction(session=db, settings=ui_settings, task_id=first.id, uploads=[Upload("q.png", png())],
+                             actor=OP)
     at = app_test(PAGE)
     at.query_params["prediction"] = str(pred.id)
     at.run()

@@ -5,6 +5,7 @@ line for several-value overrides, a switch, and no --local_rank row."""
 from __future__ import annotations
 
 from tests.runner.cli.test_task_framework_args import CONFIGS, MM_TRAIN
+from tests.support.people import OP
 from tests.support.pkgs import write_package
 from tests.ui.conftest import error_under, make_dataset, open_page
 
@@ -14,7 +15,7 @@ def _mm_model(db, settings, tmp_path):
     from shared.services.models import add_model
 
     z = write_package(tmp_path / "mm.zip", train=MM_TRAIN, extra=CONFIGS)
-    model = add_model(session=db, settings=settings, zip_path=z, name="mm", task_type="classification")
+    model = add_model(actor=OP, session=db, settings=settings, zip_path=z, name="mm", task_type="classification")
     model.status = DeployStatus.deployed  # as the deploy job records it
     db.add(model)
     db.commit()

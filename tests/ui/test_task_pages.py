@@ -7,7 +7,8 @@ import re
 
 from streamlit.testing.v1 import AppTest
 
-from tests.ui.conftest import error_under, frame, make_dataset, make_model, make_task, open_page
+from tests.support.people import OP
+from tests.ui.conftest import error_under, frame, make_dataset, make_model, make_task, open_page, signed_in
 
 
 def _rows(db, ui_settings, tmp_path, **task_kw):
@@ -105,7 +106,7 @@ def test_failed_task_leads_with_its_reason(ui_settings, db, tmp_path):
     assert not [b for b in at.button if b.key == "tk_stop"]
 
 
-def test_downloads_metrics_log_and_weights(ui_settings, db, tmp_path):
+def test_downloads_metrics_log_and_weights(ui_settings, db, tmp_path, monkeypatch):
     _ds, _model, task, runs = _rows(db, ui_settings, tmp_path, status="completed")
     at = open_page("views/task.py", id=str(task.id))
     keys = {b.key for b in at.get("download_button")}
@@ -124,6 +125,10 @@ def test_downloads_metrics_log_and_weights(ui_settings, db, tmp_path):
     import io
     import zipfile
 
+    from streamlit_app.components import deps
+
+    # Outside a script run there is no session state: the person the page was shown to, as the button has it.
+    monkeypatch.setattr(deps, "current_user", lambda: signed_in("admin")[0])
     names = zipfile.ZipFile(io.BytesIO(tv.weights_zip(task.id, None))).namelist()
     assert names == [f"task{task.id}-run{runs[0].id}/best.pt"]
     assert tv.file_bytes(runs[1], "best.pt") == b"weights-1"
@@ -290,7 +295,7 @@ def test_form_template_prefills(ui_settings, db, tmp_path):
     from shared.services.models import save_template
 
     at, _ds, model = _form(db, ui_settings, tmp_path)
-    save_template(session=db, model_id=model.id, name="wide", values={"x": "[0.1, 0.9]", "k": "5"})
+    save_template(session=db, model_id=model.id, name="wide", values={"x": "[0.1, 0.9]", "k": "5"}, actor=OP)
     at.run()
     at.selectbox(key="tf_template").select_index(1)
     at.run()

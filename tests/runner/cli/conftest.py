@@ -33,8 +33,8 @@ def cli(settings):
     from runner.cli import PROG
     from runner.cli import cli as root
 
-    def run(*argv: str) -> Result:
-        r = CliRunner().invoke(root, list(argv), prog_name=PROG, catch_exceptions=False)
+    def run(*argv: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:
+        r = CliRunner().invoke(root, list(argv), prog_name=PROG, catch_exceptions=False, input=input, env=env)
         return Result(r.exit_code, r.stdout, r.stderr)
 
     return run

@@ -25,13 +25,14 @@ from shared.core.queue import (
 from shared.records import DeployStatus, JobKind, JobState
 from shared.services.models import add_model, get_model, redeploy_model
 from tests.conftest import ROOT
+from tests.support.people import OP
 from tests.support.pkgs import write_package
 
 
 def _deployed_model(session, settings, ctx, tmp_path):
     """A model whose deploy ran: the row says deployed, its job finished and Redis let it go."""
     model = add_model(session=session, settings=settings, zip_path=write_package(tmp_path / "m.zip"), name="m",
-                      task_type="classification")
+                      task_type="classification", actor=OP)
     enqueue_deploy(model.id, connection=ctx.redis)
     Job.fetch(job_id(JobKind.deploy, model.id), connection=ctx.redis).delete()
     model.status = DeployStatus.deployed
@@ -61,7 +62,7 @@ def test_job_ids_come_from_one_function(ctx):
 
 def test_redeploy_then_reconcile_queues_exactly_one_deploy(settings, ctx, session, tmp_path):
     model = _deployed_model(session, settings, ctx, tmp_path)
-    redeploy_model(session=session, connection=ctx.redis, model_id=model.id)
+    redeploy_model(session=session, connection=ctx.redis, model_id=model.id, actor=OP)
     assert get_model(session=session, model_id=model.id).status == DeployStatus.waiting
     counts = reconcile_once()
     assert counts["reenqueued"] == 0
@@ -70,20 +71,20 @@ def test_redeploy_then_reconcile_queues_exactly_one_deploy(settings, ctx, sessio
 
 def test_redeploy_refused_while_the_deploy_is_queued_or_running(settings, ctx, session, tmp_path):
     model = _deployed_model(session, settings, ctx, tmp_path)
-    redeploy_model(session=session, connection=ctx.redis, model_id=model.id)
+    redeploy_model(session=session, connection=ctx.redis, model_id=model.id, actor=OP)
     with pytest.raises(ConflictError, match=f"model {model.id} is already queued to deploy; wait until"):
-        redeploy_model(session=session, connection=ctx.redis, model_id=model.id)
+        redeploy_model(session=session, connection=ctx.redis, model_id=model.id, actor=OP)
     model.status = DeployStatus.deploying  # what deploy_model writes when a worker picks the job up
     session.add(model)
     session.commit()
     with pytest.raises(ConflictError, match=f"model {model.id} is deploying now"):
-        redeploy_model(session=session, connection=ctx.redis, model_id=model.id)
+        redeploy_model(session=session, connection=ctx.redis, model_id=model.id, actor=OP)
     # The row already says deployed but its job has not ended yet: the job's state decides.
     model.status = DeployStatus.deployed
     session.add(model)
     session.commit()
     with pytest.raises(ConflictError, match=f"model {model.id}'s deploy job is still queued"):
-        redeploy_model(session=session, connection=ctx.redis, model_id=model.id)
+        redeploy_model(session=session, connection=ctx.redis, model_id=model.id, actor=OP)
     assert _deploy_jobs(ctx) == [job_id(JobKind.deploy, model.id)]
 
 

@@ -13,6 +13,7 @@ from shared.records import DeployStatus, JobKind
 from shared.services.datasets import list_datasets
 from shared.services.models import list_models
 from tests.conftest import ROOT
+from tests.support.people import OP
 
 
 def test_cli_examples_adds_the_dataset_and_model_and_queues_its_deploy(settings, ctx, session):
@@ -20,8 +21,8 @@ def test_cli_examples_adds_the_dataset_and_model_and_queues_its_deploy(settings,
     proc = subprocess.run([sys.executable, "-m", "runner", "examples", "classification"], cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    [ds] = list_datasets(session=session)
-    [model] = list_models(session=session)
+    [ds] = list_datasets(session=session, actor=OP)
+    [model] = list_models(session=session, actor=OP)
     assert proc.stdout == f"classification: dataset {ds.id}, model {model.id} (deploying)\n"
     assert (ds.name, ds.task_type.value, model.name) == ("example classification dataset", "classification",
                                                          "example classification model")

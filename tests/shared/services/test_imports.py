@@ -8,9 +8,11 @@ import os
 import pytest
 from sqlmodel import select
 
-from shared.core.errors import ArchiveError, ImportDirError
-from shared.records import Dataset, DeployStatus, ModelPackage
+from shared.core.errors import ArchiveError, ImportDirError, PermissionDenied
+from shared.records import AuditAction, Dataset, DeployStatus, ModelPackage, Outcome, Role, Visibility
+from shared.services import audit
 from shared.services.imports import import_dataset, import_model, list_import_files
+from tests.support.people import OP, person
 from tests.support.pkgs import write_dataset, write_package
 
 
@@ -38,10 +40,10 @@ def test_only_regular_zips_with_plain_names_are_listed(drop):
 
 
 def test_a_dataset_and_a_model_are_imported_like_uploads(drop, session):
-    ds = import_dataset(session=session, settings=drop, file_name="shapes.zip", task_type="classification")
+    ds = import_dataset(actor=OP, session=session, settings=drop, file_name="shapes.zip", task_type="classification")
     assert (ds.name, ds.images) == ("shapes", 8)
     assert (drop.data_dir / ds.path / "train").is_dir()
-    model = import_model(session=session, settings=drop, file_name="model v2.zip", name="quad")
+    model = import_model(actor=OP, session=session, settings=drop, file_name="model v2.zip", name="quad")
     assert (model.name, model.status) == ("quad", DeployStatus.waiting)
     assert (drop.import_dir / "shapes.zip").exists(), "the operator's file is copied, not moved"
     assert not list((drop.data_dir / "tmp").iterdir())
@@ -55,13 +57,13 @@ def test_a_dataset_and_a_model_are_imported_like_uploads(drop, session):
 ])
 def test_anything_but_a_regular_zip_in_the_folder_is_refused(drop, session, name, why):
     with pytest.raises(ImportDirError, match=why):
-        import_dataset(session=session, settings=drop, file_name=name, task_type="classification")
+        import_dataset(actor=OP, session=session, settings=drop, file_name=name, task_type="classification")
     assert session.exec(select(Dataset)).all() == []
 
 
 def test_a_bad_zip_is_rejected_by_the_upload_validation_and_nothing_is_kept(drop, session):
     with pytest.raises(ArchiveError, match="broken.zip is not a zip archive"):
-        import_model(session=session, settings=drop, file_name="broken.zip")
+        import_model(actor=OP, session=session, settings=drop, file_name="broken.zip")
     assert session.exec(select(ModelPackage)).all() == []
     assert not list((drop.data_dir / "tmp").iterdir())
 
@@ -69,10 +71,25 @@ def test_a_bad_zip_is_rejected_by_the_upload_validation_and_nothing_is_kept(drop
 def test_the_size_limit_of_uploads_applies(drop, session):
     small = drop.model_copy(update={"max_upload_bytes": 100})
     with pytest.raises(ImportDirError, match="limited to 100 B .TRAINYARD_MAX_UPLOAD."):
-        import_dataset(session=session, settings=small, file_name="shapes.zip", task_type="classification")
+        import_dataset(actor=OP, session=session, settings=small, file_name="shapes.zip", task_type="classification")
 
 
 def test_without_the_setting_there_is_no_import(settings, session):
     assert settings.import_dir is None
     with pytest.raises(ImportDirError, match="set TRAINYARD_IMPORT_DIR"):
         list_import_files(settings=settings)
+
+
+def test_an_import_is_owned_by_its_importer_and_refused_to_a_viewer_before_the_copy(drop, session):
+    alice, val = person(session, "alice"), person(session, "val", Role.viewer)
+    ds = import_dataset(actor=alice, session=session, settings=drop, file_name="shapes.zip",
+                        task_type="classification", visibility="private")
+    assert (ds.owner_id, ds.visibility) == (alice.id, Visibility.private)
+    with pytest.raises(PermissionDenied, match="you are a viewer"):
+        import_model(actor=val, session=session, settings=drop, file_name="model v2.zip")
+    with pytest.raises(PermissionDenied, match="Giving a model network access needs the admin role"):
+        import_model(actor=alice, session=session, settings=drop, file_name="model v2.zip", network=True)
+    assert session.exec(select(ModelPackage)).all() == []
+    assert not list((drop.data_dir / "tmp").iterdir())
+    denied = audit.list_events(session=session, actions=[AuditAction.create], outcome=Outcome.denied)
+    assert [e.user_name for e in denied] == ["alice", "val"]  # newest first

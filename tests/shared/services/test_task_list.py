@@ -9,6 +9,7 @@ from sqlmodel import Session
 from shared.core.db import get_engine
 from shared.records import Dataset, DeployStatus, MetricPoint, ModelPackage, Run, RunStatus, Task, TaskStatus, TaskType
 from shared.services.task_list import TaskFilter, list_tasks
+from tests.support.people import OP
 
 
 def _fill(session: Session, n: int) -> None:
@@ -42,7 +43,7 @@ def test_thousand_tasks_fixed_queries_per_page(tmp_path):
     for limit in (10, 50, 200):
         statements.clear()
         with Session(engine) as session:
-            rows, total = list_tasks(session=session, flt=TaskFilter(), offset=0, limit=limit)
+            rows, total = list_tasks(session=session, flt=TaskFilter(), offset=0, limit=limit, actor=OP)
         assert total == 1000 and len(rows) == limit
         counts.append(len(statements))
     assert counts[0] == counts[1] == counts[2], counts  # no query per row
@@ -50,10 +51,11 @@ def test_thousand_tasks_fixed_queries_per_page(tmp_path):
     first = rows[0]
     assert first["runs"] == {"completed": 2} and first["best_score"] == 0.1 and first["epoch_done"] == 3.0
     with Session(engine) as session:
-        rows, total = list_tasks(session=session, flt=TaskFilter(status="failed", search="sweep"), offset=0, limit=50)
+        rows, total = list_tasks(session=session, flt=TaskFilter(status="failed", search="sweep"), offset=0, limit=50,
+                                 actor=OP)
     assert total == len([i for i in range(1000) if i % 3 == 2 and i % 10 == 0])
     assert all(r["status"] == "failed" and "sweep" in r["name"] for r in rows)
     with Session(engine) as session:
-        page2, _ = list_tasks(session=session, flt=TaskFilter(), offset=50, limit=50)
-        page1, _ = list_tasks(session=session, flt=TaskFilter(), offset=0, limit=50)
+        page2, _ = list_tasks(session=session, flt=TaskFilter(), offset=50, limit=50, actor=OP)
+        page1, _ = list_tasks(session=session, flt=TaskFilter(), offset=0, limit=50, actor=OP)
     assert {r["id"] for r in page1}.isdisjoint({r["id"] for r in page2})
