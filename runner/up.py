@@ -14,7 +14,7 @@ from runner import redis_server
 from runner.sandbox.reach import check_paths
 from shared.core.errors import SandboxError
 from shared.core.redisconn import RedisAuthError, check, connect, redact
-from shared.core.settings import Settings
+from shared.core.settings import SYSTEM_DATA_DIR, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -100,6 +100,9 @@ def resolve_workers(*, settings: Settings, workers: int | str, gpus: str | None)
 
 def up(*, settings: Settings, workers: int | str = AUTO, gpus: str | None = None, port: int | None = None,
        ui: bool = True, host: str | None = None) -> int:
+    if settings.data_dir == SYSTEM_DATA_DIR:
+        print(f"[up] DATA_DIR is {SYSTEM_DATA_DIR}: ./data lies in a directory the sandbox's user cannot enter "
+              "(a checkout in root's home); set DATA_DIR to keep the data elsewhere", flush=True)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     try:  # a DATA_DIR or interpreter under root's 0700 home is named now, not by the first run
         check_paths(settings)

@@ -76,6 +76,31 @@ def format_size(n: int | None) -> str:
     return f"{n} B"
 
 
+# Where a root-run platform keeps its data when the default ./data sits somewhere the sandbox's unprivileged
+# uid cannot enter (a checkout in root's 0700 home): bubblewrap mounts a run's work dir and dataset as that uid.
+SYSTEM_DATA_DIR = Path("/var/lib/trainyard")
+
+
+def others_can_enter(path: Path) -> bool:
+    """Whether every existing directory on the way to ``path`` lets other users pass (o+x)."""
+    for p in (path, *path.parents):
+        try:
+            if p.is_dir() and not p.stat().st_mode & 0o001:
+                return False
+        except OSError:
+            return False
+    return True
+
+
+def default_data_dir(local: Path, *, system: Path = SYSTEM_DATA_DIR) -> Path:
+    """``./data``, unless the platform runs as root (so runs drop to another uid) and ``./data`` lies behind a
+    directory that uid cannot enter: then ``system``. ``up`` says which it chose and why; setting DATA_DIR
+    always wins."""
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and not others_can_enter(local):
+        return system
+    return local
+
+
 def _default_env_python() -> str:
     # A run env's interpreter must be reachable by the sandbox's unprivileged
     # uid; root's pyenv under a 0700 home is not, the system one is.
@@ -236,7 +261,10 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _defaults(self) -> Settings:
+        chosen = "data_dir" in self.model_fields_set  # read first: assigning below marks the field as set
         self.data_dir = self.data_dir.expanduser().resolve()
+        if not chosen and not self.unsafe_no_sandbox:
+            self.data_dir = default_data_dir(self.data_dir)
         if self.import_dir is not None:
             self.import_dir = self.import_dir.expanduser().resolve()
         if not self.database_url:

@@ -68,3 +68,29 @@ def test_the_ui_command_turns_streamlit_s_chrome_off(tmp_path, monkeypatch):
         get_settings.cache_clear()
     assert cmd[cmd.index("--client.toolbarMode") + 1] == "viewer"
     assert cmd[cmd.index("--browser.serverAddress") + 1] == "localhost"
+
+
+def test_default_data_dir_leaves_a_home_the_sandbox_cannot_enter(tmp_path, monkeypatch):
+    """A root checkout in a 0700 home: ./data would be out of the sandbox uid's reach, so the default moves to
+    the system folder; a reachable ./data stays, and an explicit DATA_DIR always wins."""
+    import os
+    from pathlib import Path
+
+    from shared.core.settings import SYSTEM_DATA_DIR, default_data_dir, others_can_enter
+
+    home = tmp_path / "home"
+    (home / "checkout").mkdir(parents=True)
+    home.chmod(0o700)
+    local = home / "checkout" / "data"
+    assert not others_can_enter(local)
+    if os.geteuid() == 0:  # the platform only drops to another uid when it runs as root
+        assert default_data_dir(local) == SYSTEM_DATA_DIR
+        monkeypatch.chdir(home / "checkout")
+        monkeypatch.delenv("DATA_DIR", raising=False)
+        monkeypatch.delenv("TRAINYARD_DATA_DIR", raising=False)
+        monkeypatch.delenv("TRAINYARD_DATABASE_URL", raising=False)
+        monkeypatch.delenv("DATABASE_URL", raising=False)
+        assert Settings().data_dir == SYSTEM_DATA_DIR
+        assert Settings(data_dir=local).data_dir == local  # said explicitly: kept
+    reachable = Path("/usr/share/trainyard-data")  # /usr and /usr/share let everyone pass
+    assert others_can_enter(reachable) and default_data_dir(reachable) == reachable
