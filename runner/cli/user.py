@@ -13,6 +13,7 @@ import click
 
 from runner.cli.common import CliError, json_option, out, pass_actor, pass_settings, session
 from shared.core.errors import NotFoundError
+from shared.core.i18n import N_
 from shared.core.settings import Settings
 from shared.records import Action, AuditAction, ObjectKind, Outcome, Role, User
 
@@ -36,7 +37,8 @@ def _find(s, name: str) -> User:
 
     found = find_user(session=s, name=name)
     if found is None:
-        raise NotFoundError(f"user {name!r} does not exist; `python -m runner --as ADMIN user list` shows who does")
+        raise NotFoundError(N_("user {name} does not exist; `python -m runner --as ADMIN user list` shows who does"),
+                            params={"name": repr(name)})
     return found
 
 
@@ -69,8 +71,8 @@ def add(name: str, role: str, email: str | None, password_stdin: bool, no_passwo
     if actor.id is None and role != Role.admin.value:
         # The operator's rights end with the first account: a first account that is not an admin
         # would leave nobody to manage people from then on.
-        raise CliError("the first account must be an admin: add --role admin (more people can be added "
-                       "with --as that admin afterwards)")
+        raise CliError(N_("the first account must be an admin: add --role admin (more people can be added "
+                          "with --as that admin afterwards)"))
     password = None if no_password else _read_password(password_stdin)
     with session(settings) as s:
         made = create_user(session=s, name=name, role=role, password=password, email=email, actor=actor,

@@ -142,7 +142,7 @@ def host_env(model: ModelPackage) -> Path:
     ctx = context.current()
     settings = ctx.settings
     if not model.env_key:
-        raise TrainyardError(f"model {model.id}'s environment is missing; redeploy the model")
+        raise TrainyardError(N_("model {id}'s environment is missing; redeploy the model"), params={"id": model.id})
     lines: list[str] = []
     result = _ensure_model_env(settings, model, lines.append)
     if result.built:

@@ -21,7 +21,7 @@ from runner.jobs.common import copy_package, tail, visible
 from runner.jobs.deploy import host_env
 from runner.sandbox import ENV_MOUNT, WORKSPACE, Limits, Mount, SandboxSpec
 from runner.substitute import substitute, substitute_package
-from shared.contract.datasets.yolo import DATA_YAML, VIEW_DIR, ensure_yolo_view, has_yolo_view, no_view_message
+from shared.contract.datasets.yolo import DATA_YAML, VIEW_DIR, ensure_yolo_view, has_yolo_view, no_view_error
 from shared.contract.names import (
     DATA_YAML_FLAG,
     FLAG_TO_GLOBAL,
@@ -32,7 +32,7 @@ from shared.contract.names import (
     WORK_DIR_FLAG,
 )
 from shared.contract.params import to_argv
-from shared.core.errors import DatasetFormatError, TrainyardError
+from shared.core.errors import TrainyardError
 from shared.core.i18n import N_
 from shared.core.settings import Settings
 from shared.records import (
@@ -73,7 +73,7 @@ def prepare_data_yaml(*, settings, model: ModelPackage, dataset: Dataset) -> str
     if not wants_data_yaml(model):
         return ""
     if not has_yolo_view(dataset.task_type):
-        raise DatasetFormatError(no_view_message(dataset.task_type))
+        raise no_view_error(dataset.task_type)
     root = settings.path(dataset.path)
     inside = f"{visible(settings, root, DATASET_MOUNT).rstrip('/')}/{VIEW_DIR}"
     ensure_yolo_view(root=root, report=dataset_report(dataset), path_inside=inside)

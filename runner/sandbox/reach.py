@@ -17,6 +17,7 @@ from typing import Any
 from runner.sandbox.access import blocked_for, drop_uid
 from runner.sandbox.environ import index_mounts
 from shared.core.errors import SandboxError
+from shared.core.i18n import N_
 
 
 def _needed(settings: Any) -> list[tuple[Path, int, str, str]]:
@@ -57,8 +58,9 @@ def check_paths(settings: Any) -> None:
             where = _blocking_dir(blocked) or str(path)
             problems.append(f"{path} ({what}): {blocked}. Fix: {fix.format(dir=where)}.")
     if problems:
-        raise SandboxError(f"The sandbox user (uid {uid} and the uids above it) cannot reach what sandboxes are "
-                           "built from: bubblewrap mounts these as that user. " + " ".join(problems))
+        raise SandboxError(N_("The sandbox user (uid {uid} and the uids above it) cannot reach what sandboxes are "
+                              "built from: bubblewrap mounts these as that user. {problems}"),
+                           params={"uid": uid, "problems": " ".join(problems)})
 
 
 def _blocking_dir(blocked: str) -> str | None:

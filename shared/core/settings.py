@@ -227,7 +227,9 @@ class Settings(BaseSettings):
     def _language(cls, v):
         from shared.core.i18n import parse_language
 
-        lang = parse_language(str(v)) if v is not None else None
+        if v is None or not str(v).strip():  # TRAINYARD_LANGUAGE= (set but empty): the default
+            return "en"
+        lang = parse_language(str(v))
         if lang is None:
             raise ValueError(f"{v!r} is not a language of the UI; use en or zh-CN")
         return lang.value

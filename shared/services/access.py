@@ -164,8 +164,21 @@ def get_visible(*, session: Session, user: User | None, model: type[Owned], obj_
     # populate_existing: a long-lived session (UI, CLI wait loops) must see workers' writes.
     obj = session.get(model, obj_id, populate_existing=True)
     if obj is None or not is_visible(user, obj):
-        raise NotFoundError(N_("{kind} {obj_id} does not exist"), params={"kind": _kind_name(model), "obj_id": obj_id})
+        raise missing_error(model, obj_id)
     return obj
+
+
+def missing_error(model: type, obj_id: int) -> NotFoundError:
+    """"task 7 does not exist" and the like, each kind's own message (so the kind reads translated too)."""
+    if model is Task:
+        return NotFoundError(N_("task {task_id} does not exist"), params={"task_id": obj_id})
+    if model is ModelPackage:
+        return NotFoundError(N_("model {model_id} does not exist"), params={"model_id": obj_id})
+    if model is Dataset:
+        return NotFoundError(N_("dataset {dataset_id} does not exist"), params={"dataset_id": obj_id})
+    if model is Prediction:
+        return NotFoundError(N_("prediction {prediction_id} does not exist"), params={"prediction_id": obj_id})
+    return NotFoundError(N_("{kind} {obj_id} does not exist"), params={"kind": _kind_name(model), "obj_id": obj_id})
 
 
 def stamp_owner(obj: Owned, user: User | None, visibility: Visibility | str = Visibility.team) -> Owned:

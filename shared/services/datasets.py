@@ -48,7 +48,8 @@ def parse_visibility(value: str | Visibility | None, *, field: str = "visibility
     try:
         return Visibility(value.strip().lower() if isinstance(value, str) else value)
     except ValueError:
-        raise FieldError(field, f"{value!r}: use team (everyone signed in) or private (you and admins)") from None
+        raise FieldError(field, N_("{value}: use team (everyone signed in) or private (you and admins)"),
+                         params={"value": repr(value)}) from None
 
 
 def add_dataset(*, session: Session, settings: Settings, actor: User, zip_path: Path, name: str,

@@ -299,7 +299,7 @@ def list_templates(*, session: Session, actor: User, model_id: int) -> list[Para
 
 def delete_template(*, session: Session, actor: User, template_id: int) -> None:
     tpl = session.get(ParamTemplate, template_id)
-    missing = NotFoundError(f"template {template_id} does not exist")
+    missing = NotFoundError(N_("template {template_id} does not exist"), params={"template_id": template_id})
     if tpl is None:
         raise missing
     try:

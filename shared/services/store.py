@@ -12,6 +12,7 @@ from pathlib import Path
 from sqlmodel import Session, select
 
 from shared.core.errors import StoreError
+from shared.core.i18n import N_
 from shared.records import StoreMark
 
 MARKER = ".trainyard-store"
@@ -43,9 +44,10 @@ def ensure_store_mark(*, session: Session, data_dir: Path) -> str:
         session.add(StoreMark(store_id=recorded))
         session.commit()
     elif on_disk is not None and on_disk != recorded:
-        raise StoreError(f"DATA_DIR={data_dir} holds the files of another Trainyard store ({MARKER}: {on_disk}); "
-                         f"this database belongs to store {recorded}. Point DATA_DIR at this platform's store, "
-                         "or DATABASE_URL at that store's database.")
+        raise StoreError(N_("DATA_DIR={data_dir} holds the files of another Trainyard store ({marker}: {on_disk}); "
+                            "this database belongs to store {recorded}. Point DATA_DIR at this platform's store, "
+                            "or DATABASE_URL at that store's database."),
+                         params={"data_dir": data_dir, "marker": MARKER, "on_disk": on_disk, "recorded": recorded})
     if on_disk is None:
         Path(data_dir).mkdir(parents=True, exist_ok=True)
         marker_path(data_dir).write_text(recorded + "\n", encoding="utf-8")
@@ -56,14 +58,15 @@ def check_store(*, session: Session, data_dir: Path) -> str:
     """On a joining worker: DATA_DIR must be the store the database describes. Returns the store id."""
     recorded = recorded_store_id(session=session)
     if recorded is None:
-        raise StoreError("DATABASE_URL: the database records no shared store yet; start the platform "
-                         "(`python -m runner up`) on its main host once, then join workers.")
+        raise StoreError(N_("DATABASE_URL: the database records no shared store yet; start the platform "
+                            "(`python -m runner up`) on its main host once, then join workers."))
     on_disk = read_marker(data_dir)
     if on_disk is None:
-        raise StoreError(f"DATA_DIR={data_dir} is not the shared store: {MARKER} is missing there. Mount the "
-                         "platform's DATA_DIR (NFS or another shared filesystem) at this path on this host, "
-                         "or set DATA_DIR to where it is mounted.")
+        raise StoreError(N_("DATA_DIR={data_dir} is not the shared store: {marker} is missing there. Mount the "
+                            "platform's DATA_DIR (NFS or another shared filesystem) at this path on this host, "
+                            "or set DATA_DIR to where it is mounted."), params={"data_dir": data_dir, "marker": MARKER})
     if on_disk != recorded:
-        raise StoreError(f"DATA_DIR={data_dir} is another Trainyard store ({MARKER}: {on_disk}), not this "
-                         f"platform's ({recorded}). Set DATA_DIR to where this platform's store is mounted.")
+        raise StoreError(N_("DATA_DIR={data_dir} is another Trainyard store ({marker}: {on_disk}), not this "
+                            "platform's ({recorded}). Set DATA_DIR to where this platform's store is mounted."),
+                         params={"data_dir": data_dir, "marker": MARKER, "on_disk": on_disk, "recorded": recorded})
     return recorded

@@ -180,7 +180,8 @@ def validate_task(*, session: Session, task_in: TaskIn, actor: User, max_paralle
     limits = parse_limits(task_in.limits, settings)
     gpus_per_run = _positive_int(task_in.gpus_per_run, field="GPUs per run", what="GPUs per run")
     if gpus_per_run > MAX_GPUS_PER_RUN:
-        raise FieldError("GPUs per run", f"at most {MAX_GPUS_PER_RUN}: a run uses the GPUs of one host")
+        raise FieldError("GPUs per run", N_("at most {n}: a run uses the GPUs of one host"),
+                         params={"n": MAX_GPUS_PER_RUN})
     task = Task(name=name, model_id=model.id, dataset_id=dataset.id, epochs=epochs, n_runs=n_runs,
                 time_limit_s=time_limit_s, metrics=metrics, eval_metric=eval_metric, direction=direction,
                 score_mode=score_mode, params=params, sampler=sampler, prune=bool(task_in.prune), pruner=pruner,
@@ -333,7 +334,7 @@ def rerun_run(*, session: Session, actor: User, run_id: int) -> Run:
     A finished task is reopened (its time limit starts again)."""
     run = get_run(session=session, run_id=run_id)
     if not access.is_visible(actor, session.get(Task, run.task_id)):
-        raise NotFoundError(f"run {run_id} does not exist")
+        raise NotFoundError(N_("run {run_id} does not exist"), params={"run_id": run_id})
     with audit.audited(session=session, user=actor, action=AuditAction.change, obj=(ObjectKind.task, run.task_id),
                        detail=f"rerun run {run_id}"):
         access.require(actor, Action.change, get_task(session=session, task_id=run.task_id))

@@ -129,14 +129,14 @@ def acting_user(*, session: Session, name: str | None) -> User:
     if name:
         user = find_user(session=session, name=name)
         if user is None or user.disabled:
-            raise PermissionDenied(f"--as {name}: no enabled person has that name; "
-                                   "`python -m runner --as ADMIN user list` shows who does")
+            raise PermissionDenied(N_("--as {name}: no enabled person has that name; "
+                                      "`python -m runner --as ADMIN user list` shows who does"), params={"name": name})
         return user
     if count_users(session=session) == 0:
         return operator()
-    raise PermissionDenied("people have accounts now, so every command acts as one of them: add --as NAME "
-                           "(or set TRAINYARD_AS=NAME) before the command, e.g. "
-                           "`python -m runner --as alice task list`")
+    raise PermissionDenied(N_("people have accounts now, so every command acts as one of them: add --as NAME "
+                              "(or set TRAINYARD_AS=NAME) before the command, e.g. "
+                              "`python -m runner --as alice task list`"))
 
 
 def _require_admin(session: Session, actor: User | None, user: User | None, what: str, client: str | None) -> None:
@@ -233,7 +233,7 @@ def set_language(*, session: Session, user_id: int, language: str | None) -> Use
     user = get_user(session=session, user_id=user_id)
     lang = parse_language(language) if language else None
     if language and lang is None:
-        raise FieldError("language", "{language} is not a language of the UI; use en or zh-CN",
+        raise FieldError("language", N_("{language} is not a language of the UI; use en or zh-CN"),
                          params={"language": repr(language)})
     user.language = lang.value if lang else None
     session.add(user)

@@ -15,7 +15,8 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from shared.core.errors import FieldError
+from shared.core.errors import FieldError, Msg
+from shared.core.i18n import N_
 from shared.records import Run, RunStatus, Task, User
 from shared.services import access, search
 
@@ -41,30 +42,36 @@ def check_warm_start(*, session: Session, task: Task, source_id: int, actor: Use
     number of finished runs it will start from. With ``actor``, a task they may not see answers as missing."""
     src = session.get(Task, source_id)
     if src is None or (actor is not None and not access.is_visible(actor, src)):
-        raise FieldError(FIELD, f"task {source_id} does not exist; pick one of this model's earlier tasks")
+        raise FieldError(FIELD, N_("task {task_id} does not exist; pick one of this model's earlier tasks"),
+                         params={"task_id": source_id})
     if src.model_id != task.model_id:
-        raise FieldError(FIELD, f"task {src.id} trained model {src.model_id}, not model {task.model_id}; "
-                                "a search can only continue from a task of the same model")
+        raise FieldError(FIELD, N_("task {task_id} trained model {source_model}, not model {model_id}; "
+                                   "a search can only continue from a task of the same model"),
+                         params={"task_id": src.id, "source_model": src.model_id, "model_id": task.model_id})
     mine, theirs = search.distributions(task), search.distributions(src)
     if not mine:
-        raise FieldError(FIELD, f"this task searches no parameter; turn Search on for the ones task {src.id} "
-                                f"searched ({', '.join(sorted(theirs)) or 'none'})")
+        raise FieldError(FIELD, N_("this task searches no parameter; turn Search on for the ones task {task_id} "
+                                   "searched ({theirs})"),
+                         params={"task_id": src.id, "theirs": ", ".join(sorted(theirs)) or Msg(N_("none"))})
     if mine.keys() != theirs.keys():
-        raise FieldError(FIELD, f"task {src.id} searched {', '.join(sorted(theirs)) or 'nothing'} but this task "
-                                f"searches {', '.join(sorted(mine))}; search the same parameters to continue from it")
+        raise FieldError(FIELD, N_("task {task_id} searched {theirs} but this task searches {mine}; search the same "
+                                   "parameters to continue from it"),
+                         params={"task_id": src.id, "theirs": ", ".join(sorted(theirs)) or Msg(N_("nothing")),
+                                 "mine": ", ".join(sorted(mine))})
     for name in sorted(mine):
         if mine[name] != theirs[name]:
-            raise FieldError(name, f"task {src.id} searched {name} over {_setting_text(src.params[name])}, this "
-                                   f"task over {_setting_text(task.params[name])}; use the same range or choices "
-                                   "to continue from it")
+            raise FieldError(name, N_("task {task_id} searched {name} over {theirs}, this task over {mine}; use the "
+                                      "same range or choices to continue from it"),
+                             params={"task_id": src.id, "name": name, "theirs": _setting_text(src.params[name]),
+                                     "mine": _setting_text(task.params[name])})
     if (src.eval_metric, src.direction) != (task.eval_metric, task.direction):
-        raise FieldError("eval metric", f"task {src.id} ranked its runs by {src.eval_metric} "
-                                        f"({src.direction.value}); rank by the same metric and direction to "
-                                        "continue from it")
+        raise FieldError("eval metric", N_("task {task_id} ranked its runs by {metric} ({direction}); rank by the "
+                                           "same metric and direction to continue from it"),
+                         params={"task_id": src.id, "metric": src.eval_metric, "direction": src.direction.value})
     seeded = len(warm_start_seeds(session=session, task_id=src.id))
     if not seeded:
-        raise FieldError(FIELD, f"task {src.id} has no completed run with a score yet; pick a task whose runs "
-                                "finished")
+        raise FieldError(FIELD, N_("task {task_id} has no completed run with a score yet; pick a task whose runs "
+                                   "finished"), params={"task_id": src.id})
     return seeded
 
 

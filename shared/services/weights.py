@@ -157,8 +157,9 @@ def _write_zip(*, session: Session, settings: Settings, task: Task, run_id: int 
             tmp.unlink()
         reason = exc.strerror or str(exc)
         other = exc.filename if exc.filename not in (None, str(tmp), str(dest)) else None
-        raise OutputError(f"cannot write the weights zip {dest}: " + (f"{other}: " if other else "")
-                          + f"{reason}; choose a folder you can write to, e.g. -o ~/weights/") from None
+        raise OutputError(N_("cannot write the weights zip {dest}: {other}{reason}; choose a folder you can write "
+                             "to, e.g. -o ~/weights/"),
+                          params={"dest": dest, "other": f"{other}: " if other else "", "reason": reason}) from None
     return WeightsZip(dest, run.id, partial, len(listing.files), listing.skipped)
 
 

@@ -323,17 +323,17 @@ def gpus_per_run_input() -> None:
     from shared.services.tasks import MAX_GPUS_PER_RUN
     from shared.services.workers import list_workers, placement_text
 
-    n = st.number_input("GPUs per run", min_value=1, max_value=MAX_GPUS_PER_RUN, value=1, step=1, key="tf_gpus",
-                        help="Each run gets this many GPUs of one host (--device 0,1 and CUDA_VISIBLE_DEVICES); "
-                             "it starts when a worker has that many free. A model set to launch with torchrun "
-                             "gets one process per GPU.")
+    n = st.number_input(_("GPUs per run"), min_value=1, max_value=MAX_GPUS_PER_RUN, value=1, step=1, key="tf_gpus",
+                        help=_("Each run gets this many GPUs of one host (--device 0,1 and CUDA_VISIBLE_DEVICES); "
+                               "it starts when a worker has that many free. A model set to launch with torchrun "
+                               "gets one process per GPU."))
     field_error("GPUs per run")
     try:
         warning = placement_text(workers=list_workers(redis=deps.redis()), gpus_per_run=int(n or 1))
     except (RedisError, OSError):
         warning = None  # the parallel-runs caption already says Redis does not answer
     if warning:
-        st.caption(f":orange[{warning}]")
+        st.caption(":orange[" + warning + "]")
 
 
 @st.cache_resource(show_spinner=False)

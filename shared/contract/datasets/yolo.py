@@ -41,6 +41,7 @@ from PIL import Image
 from shared.contract.datasets.common import DatasetReport, parse_num, safe_rel, walk_files, walk_images
 from shared.contract.names import SPLITS
 from shared.core.errors import DatasetFormatError
+from shared.core.i18n import N_
 from shared.records import TASK_TYPE_LABELS, TaskType
 
 VIEW_DIR = ".trainyard-yolo"  # hidden: dataset walkers and previews skip it
@@ -57,11 +58,13 @@ def has_yolo_view(task_type: TaskType | str) -> bool:
     return TaskType(task_type) in YOLO_TASK_TYPES
 
 
-def no_view_message(task_type: TaskType | str) -> str:
+def no_view_error(task_type: TaskType | str) -> DatasetFormatError:
+    """The error for a run that asks for the YOLO view of a dataset type that has none."""
     names = ", ".join(TASK_TYPE_LABELS[t].lower() for t in YOLO_TASK_TYPES)
-    return (f"train.py asks for --data-yaml (or DATA_YAML_PATH), but a {TASK_TYPE_LABELS[TaskType(task_type)].lower()} "
-            f"dataset has no YOLO view; there is one for {names}. Read the dataset from --data instead, "
-            "or pick a dataset of one of those types.")
+    return DatasetFormatError(
+        N_("train.py asks for --data-yaml (or DATA_YAML_PATH), but a {type} dataset has no YOLO view; there is "
+           "one for {names}. Read the dataset from --data instead, or pick a dataset of one of those types."),
+        params={"type": TASK_TYPE_LABELS[TaskType(task_type)].lower(), "names": names})
 
 
 # --------------------------------------------------------------------------- numbers
@@ -223,7 +226,7 @@ def write_yolo_view(*, root: Path, report: DatasetReport, dest: Path) -> dict:
     ``data.yaml`` keys other than ``path`` (which depends on where runs see it)."""
     task_type = report.task_type
     if not has_yolo_view(task_type):
-        raise DatasetFormatError(no_view_message(task_type))
+        raise no_view_error(task_type)
     dest.mkdir(parents=True, exist_ok=True)
     splits = [s for s in SPLITS if s in report.splits]
     if task_type == TaskType.classification:
