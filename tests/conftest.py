@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -15,7 +14,14 @@ from urllib.parse import urlparse
 
 import pytest
 
-from tests.support.paths import ROOT, UV_CACHE  # noqa: F401 - re-exported for tests that import them from here
+# Helpers live in tests/support/ (no test module imports from a conftest: tests/test_layout.py); their asserts
+# get pytest's messages as a conftest's would. Registered before anything imports them.
+pytest.register_assert_rewrite("tests.support")
+
+from tests.support.paths import UV_CACHE  # noqa: E402
+
+# Fixtures more than one directory uses: a plugin may only be listed here, in the root conftest.
+pytest_plugins = ["tests.support.browser_fixtures"]
 
 
 @pytest.fixture(scope="session")
@@ -155,17 +161,3 @@ def burst(ctx):
 
 def pytest_sessionstart(session) -> None:
     UV_CACHE.mkdir(parents=True, exist_ok=True)
-
-
-def bwrap_works() -> bool:
-    from shared.core.settings import Settings
-
-    path = Settings().resolve_bwrap()
-    if not path:
-        return False
-    return subprocess.run([path, "--unshare-user", "--ro-bind", "/", "/", "true"],
-                          capture_output=True).returncode == 0
-
-
-def rm(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)

@@ -20,7 +20,7 @@ from examples.packages import EXAMPLES_DIR, _included, available, build_package_
 from runner.envs import EnvResult, ensure_env, env_python
 from shared.contract.metrics import parse_line
 from shared.core.settings import Settings
-from tests.conftest import UV_CACHE
+from tests.support.paths import UV_CACHE
 
 ROOT = Path(__file__).resolve().parent.parent
 SHAPES = ["circle", "square", "triangle"]

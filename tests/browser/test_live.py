@@ -16,8 +16,8 @@ from shared.records import DeployStatus, TaskStatus
 from shared.services.datasets import add_dataset
 from shared.services.models import add_model
 from shared.services.tasks import TaskIn, create_task, get_task, request_stop, task_runs
-from tests.browser.conftest import CHROMIUM, wait_for
-from tests.conftest import ROOT
+from tests.support.browser import CHROMIUM, wait_for
+from tests.support.paths import ROOT
 from tests.support.people import OP
 from tests.support.pkgs import write_dataset, write_package
 

@@ -13,8 +13,8 @@ import pytest
 from shared.records import DeployStatus, utcnow
 from shared.services.datasets import add_dataset
 from shared.services.models import add_model
-from tests.browser.conftest import CHROMIUM, _free_port, _stop, wait_for
-from tests.conftest import ROOT
+from tests.support.browser import CHROMIUM, free_port, stop, wait_for
+from tests.support.paths import ROOT
 from tests.support.people import OP
 from tests.support.pkgs import write_dataset, write_package
 
@@ -108,7 +108,7 @@ def test_startup_prints_one_url_and_no_external_ip_lookup(settings, tmp_path):
     sets the address, so Streamlit does not go looking for the machine's external IP."""
     import urllib.request
 
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "streamlit.log"
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "streamlit_app/app.py", "--server.port",
@@ -125,7 +125,7 @@ def test_startup_prints_one_url_and_no_external_ip_lookup(settings, tmp_path):
         wait_for(up, 60, "streamlit to answer")
         wait_for(lambda: f"localhost:{port}" in log.read_text(errors="replace"), 10, "the URL line")
     finally:
-        _stop(proc, timeout=10)
+        stop(proc, timeout=10)
     text = log.read_text(errors="replace")
     assert f"URL: http://localhost:{port}" in text, text
     assert "External URL" not in text and "external IP" not in text, text
@@ -134,7 +134,7 @@ def test_startup_prints_one_url_and_no_external_ip_lookup(settings, tmp_path):
 def test_predict_says_the_same_status_in_result_and_history(ui_server, settings, session, page, tmp_path):
     """The result area refreshes alone every second; when the status moves, the history list follows."""
     from shared.records import Prediction, PredictionStatus
-    from tests.ui.conftest import make_dataset, make_model, make_task
+    from tests.support.ui import make_dataset, make_model, make_task
 
     ds = make_dataset(session, settings, tmp_path)
     model = make_model(session, settings, tmp_path)

@@ -8,7 +8,7 @@ import pytest
 from shared.records import Role
 from shared.services import users
 from streamlit_app.components.auth import COOKIE
-from tests.browser.conftest import CHROMIUM
+from tests.support.browser import CHROMIUM
 
 if not CHROMIUM.exists():
     pytest.skip(f"Debian's chromium is not installed at {CHROMIUM}", allow_module_level=True)

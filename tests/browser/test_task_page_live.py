@@ -11,7 +11,7 @@ import pytest
 from runner import context
 from shared.records import RunStatus, TaskStatus
 from shared.services.tasks import TaskIn, create_task, get_task, request_stop, task_runs
-from tests.browser.conftest import CHROMIUM, wait_for
+from tests.support.browser import CHROMIUM, wait_for
 
 if not CHROMIUM.exists():
     pytest.skip(f"Debian's chromium is not installed at {CHROMIUM}; the browser tests never download a browser",

@@ -24,8 +24,8 @@ from shared.records import RunStatus, TaskStatus
 from shared.services.datasets import add_dataset
 from shared.services.models import add_model
 from shared.services.tasks import TaskIn
-from tests.conftest import ROOT
 from tests.flow.test_tasks import _run_task
+from tests.support.paths import ROOT
 from tests.support.pkgs import QUADRATIC_TRAIN, write_dataset, write_package
 
 IS_ROOT = os.geteuid() == 0

@@ -18,7 +18,7 @@ from shared.services.datasets import add_dataset
 from shared.services.models import add_model, delete_model, get_model, list_templates, model_summary, save_template
 from shared.services.tasks import TaskIn, clone_task, create_task, get_task, rerun_run, task_runs
 from shared.services.weights import write_weights_zip
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 from tests.support.people import OP
 from tests.support.pkgs import write_dataset, write_package
 

@@ -26,11 +26,11 @@ from runner.redis_server import redis_binary
 from shared.core.queue import enqueue_deploy
 from shared.core.settings import Settings
 from shared.records import DeployStatus, MetricPoint, ModelPackage, Run, RunStatus, Task
-from tests.conftest import bwrap_works
 from tests.support.paths import ROOT, UV_CACHE
 from tests.support.people import OP
 from tests.support.pkgs import write_dataset, write_package
 from tests.support.procs import wait_for
+from tests.support.sandbox import bwrap_works
 
 pytestmark = pytest.mark.slow
 

@@ -36,7 +36,7 @@ from shared.services.predictions import (
 )
 from shared.services.tasks import TaskIn, create_task, get_task
 from shared.services.weights import pick_run, weight_files
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 from tests.support.people import OP
 from tests.support.pkgs import PREDICT, write_dataset, write_package
 

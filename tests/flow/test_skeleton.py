@@ -17,7 +17,7 @@ from shared.records import DeployStatus, MetricPoint, ModelPackage, RunStatus, T
 from shared.services.datasets import add_dataset
 from shared.services.models import add_model
 from shared.services.tasks import TaskIn, create_task, get_task, task_runs, task_summary
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 from tests.support.people import OP
 from tests.support.pkgs import QUADRATIC_TRAIN, write_dataset, write_package
 

@@ -18,7 +18,7 @@ from shared.records import RunStatus, TaskStatus
 from shared.services.datasets import add_dataset
 from shared.services.models import add_model
 from shared.services.tasks import TaskIn, create_task, get_task, request_stop, task_runs
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 from tests.support.people import OP
 from tests.support.pkgs import write_dataset, write_package
 from tests.support.procs import procs_with, wait_for

@@ -21,8 +21,9 @@ from shared.records import PredictionStatus, RunStatus, TaskStatus
 from shared.services.models import model_summary
 from shared.services.predictions import Upload, create_prediction, get_prediction
 from shared.services.tasks import create_task
-from tests.security.conftest import SECRET_NAMES, outcomes, procs_with, results, sqlite_path, start_worker, wait_for
+from tests.support.hostile import SECRET_NAMES, outcomes, results, sqlite_path
 from tests.support.people import OP
+from tests.support.procs import procs_with, start_worker, wait_for
 
 
 def _png() -> bytes:

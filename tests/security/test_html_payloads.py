@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 
 from shared.records import MetricPoint, Run, RunStatus, Task, TaskStatus, utcnow
-from tests.browser.conftest import CHROMIUM, anonymous_page, browser, page, ui_server, wait_for  # noqa: F401 - fixtures
-from tests.ui.conftest import make_dataset, make_model
+from tests.support.browser import CHROMIUM, wait_for
+from tests.support.ui import make_dataset, make_model
 
 if not CHROMIUM.exists():
     pytest.skip(f"Debian's chromium is not installed at {CHROMIUM}; this test never downloads a browser",
@@ -52,7 +52,7 @@ def _payload_task(session, settings, tmp_path) -> Task:
     return task
 
 
-def test_payloads_in_a_task_and_metric_name_never_run(ui_server, settings, session, page, tmp_path):  # noqa: F811
+def test_payloads_in_a_task_and_metric_name_never_run(ui_server, settings, session, page, tmp_path):
     task = _payload_task(session, settings, tmp_path)
     ui_server.wait_ready()
     for path, shown in ((f"/task?id={task.id}", "Evaluation"), ("/tasks", "sweep")):

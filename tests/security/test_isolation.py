@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from shared.records import RunStatus, TaskStatus
-from tests.security.conftest import outcomes
+from tests.support.hostile import outcomes
 
 GiB = 1024**3
 

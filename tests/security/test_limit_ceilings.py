@@ -18,7 +18,7 @@ from shared.records import Task
 from shared.services.limits import LIMIT_FIELDS, clamp_limits, parse_limits
 from shared.services.tasks import TaskIn, create_task, start_deadline
 from tests.support.people import OP
-from tests.ui.conftest import make_dataset, make_model
+from tests.support.ui import make_dataset, make_model
 
 SETTING = {k: f"TRAINYARD_{k.upper()}" for k in LIMIT_FIELDS}
 

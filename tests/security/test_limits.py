@@ -16,8 +16,8 @@ from runner import context
 from runner.sandbox.bwrap import feats_of
 from shared.records import MetricPoint, RunStatus, TaskStatus
 from shared.services.tasks import create_task, task_summary
-from tests.security.conftest import procs_with, start_worker, wait_for
 from tests.support.people import OP
+from tests.support.procs import procs_with, start_worker, wait_for
 
 LIMITS = [
     pytest.param("memory", {"memory_limit": "256MiB"}, r"memory limit 256 MiB", id="memory-1GiB"),

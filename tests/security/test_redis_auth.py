@@ -24,7 +24,7 @@ from shared.core.queue import enqueue_deploy, job_state
 from shared.core.redisconn import RedisAuthError, check, connect, redact
 from shared.core.settings import Settings
 from shared.records import JobState
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 
 PASSWORD = f"pw-{uuid.uuid4().hex}"
 

@@ -11,7 +11,7 @@ import pytest
 
 from shared.core.settings import Settings
 from shared.records import RunStatus, TaskStatus
-from tests.security.conftest import procs_with
+from tests.support.procs import procs_with
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from sqlmodel import select
 from shared.core.errors import ArchiveError, PackageError
 from shared.records import Dataset, ModelPackage
 from shared.services.models import add_model
-from tests.security.conftest import outcomes, sqlite_path
+from tests.support.hostile import outcomes, sqlite_path
 from tests.support.people import OP
 from tests.support.pkgs import PREDICT, QUADRATIC_TRAIN
 

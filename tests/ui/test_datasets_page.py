@@ -5,7 +5,7 @@ from __future__ import annotations
 import zipfile
 
 from tests.support.pkgs import write_dataset
-from tests.ui.conftest import frame, image_captions, make_dataset, open_page
+from tests.support.ui import frame, image_captions, make_dataset, open_page
 
 
 def test_empty_list_invites_an_upload(ui_settings):

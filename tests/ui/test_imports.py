@@ -8,7 +8,7 @@ import os
 import pytest
 
 from tests.support.pkgs import write_dataset, write_package
-from tests.ui.conftest import open_page
+from tests.support.ui import open_page
 
 
 @pytest.fixture

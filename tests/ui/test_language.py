@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from tests.ui.conftest import app_test, open_page
+from tests.support.ui import app_test, open_page
 
 
 def _titles(at) -> list[str]:

@@ -7,7 +7,7 @@ import zipfile
 
 from tests.support.people import OP
 from tests.support.pkgs import write_package
-from tests.ui.conftest import APP, app_test, frame, make_dataset, make_model, make_task, open_page
+from tests.support.ui import APP, app_test, frame, make_dataset, make_model, make_task, open_page
 
 
 def test_navigation_lists_every_page_and_home_renders(ui_settings):

@@ -10,7 +10,7 @@ from examples.make_dataset import make_dataset as make_example_dataset
 from shared.records import DeployStatus, PredictionStatus, RunStatus, TaskStatus
 from tests.support.people import OP
 from tests.support.pkgs import write_package
-from tests.ui.conftest import ROOT, frame, make_dataset, make_model, make_task, open_page
+from tests.support.ui import ROOT, frame, make_dataset, make_model, make_task, open_page
 
 CODE = "found in the code"
 

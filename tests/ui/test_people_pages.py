@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from shared.records import Role, Visibility
 from tests.support.people import person
-from tests.ui.conftest import make_dataset, make_model, make_task, open_page, signed_in
+from tests.support.ui import make_dataset, make_model, make_task, open_page, signed_in
 
 
 def _private_task_of_someone_else(db, ui_settings, tmp_path):

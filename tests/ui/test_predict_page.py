@@ -14,7 +14,7 @@ from shared.core.queue import PREDICT_QUEUE
 from shared.records import Prediction, PredictionStatus
 from tests.flow.test_predictions import png, train_task
 from tests.support.people import OP
-from tests.ui.conftest import app_test, error_under, image_captions, make_dataset, make_model, make_task
+from tests.support.ui import app_test, error_under, image_captions, make_dataset, make_model, make_task
 
 PAGE = Path(__file__).resolve().parents[2] / "streamlit_app" / "views" / "predict.py"
 
@@ -137,7 +137,7 @@ def test_missing_renamed_and_extra_outputs_are_flagged(settings, ctx, session, b
 
 
 def test_choices_are_remembered_across_pages(ui_settings, db, tmp_path):
-    from tests.ui.conftest import APP
+    from tests.support.ui import APP
 
     ds = make_dataset(db, ui_settings, tmp_path)
     model = make_model(db, ui_settings, tmp_path)

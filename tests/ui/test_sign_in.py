@@ -9,7 +9,7 @@ import pytest
 from shared.records import Role
 from shared.services import auth, users
 from streamlit_app.components.auth import TOKEN_KEY
-from tests.ui.conftest import make_dataset, make_model, make_task, open_page, signed_in
+from tests.support.ui import make_dataset, make_model, make_task, open_page, signed_in
 
 VIEWS = ("home", "datasets", "models", "task_new", "tasks", "task", "predict", "users", "audit", "sign_in")
 PW = "correct horse battery"

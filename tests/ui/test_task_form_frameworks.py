@@ -7,7 +7,7 @@ from __future__ import annotations
 from tests.runner.cli.test_task_framework_args import CONFIGS, MM_TRAIN
 from tests.support.people import OP
 from tests.support.pkgs import write_package
-from tests.ui.conftest import error_under, make_dataset, open_page
+from tests.support.ui import error_under, make_dataset, open_page
 
 
 def _mm_model(db, settings, tmp_path):

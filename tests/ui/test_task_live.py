@@ -8,7 +8,7 @@ import re
 from datetime import timedelta
 
 from shared.records import MetricPoint, Run, RunStatus, utcnow
-from tests.ui.conftest import frame, make_dataset, make_model, make_task, open_page
+from tests.support.ui import frame, make_dataset, make_model, make_task, open_page
 
 
 def _rows(db, ui_settings, tmp_path, **task_kw):
@@ -29,9 +29,9 @@ def test_live_facts_come_from_the_db_and_this_ticks_clock(ui_settings, db, tmp_p
     at = open_page("views/task.py", id=str(task.id))
     assert not at.exception, at.exception
     facts = _facts(at)
-    assert "Running for</small><br><strong>3m 0" in facts  # started 3 minutes ago
-    assert "<strong>1 done · 1 running · 1 queued</strong>" in facts  # the third run is not created yet: it waits too
-    assert "run 2\\: epoch 5/5" in facts
+    assert "Running for</small><br>**3m 0" in facts  # started 3 minutes ago
+    assert "**1 done · 1 running · 1 queued**" in facts  # the third run is not created yet: it waits too
+    assert "run 2: epoch 5/5" in facts
     # Another tick reads the DB again: the facts move with it (the browser test watches the timer itself).
     task.started_at = utcnow() - timedelta(minutes=10)
     db.add(task)
@@ -39,7 +39,7 @@ def test_live_facts_come_from_the_db_and_this_ticks_clock(ui_settings, db, tmp_p
     db.commit()
     at.run()
     facts = _facts(at)
-    assert "Running for</small><br><strong>10m 0" in facts and "run 2\\: epoch 6/5" in facts
+    assert "Running for</small><br>**10m 0" in facts and "run 2: epoch 6/5" in facts
     assert "No worker is up" in "\n".join(c.value for c in at.caption) or \
         any("Cannot see the workers" in c.value for c in at.caption)
 

@@ -8,7 +8,7 @@ import re
 from streamlit.testing.v1 import AppTest
 
 from tests.support.people import OP
-from tests.ui.conftest import error_under, frame, make_dataset, make_model, make_task, open_page, signed_in
+from tests.support.ui import error_under, frame, make_dataset, make_model, make_task, open_page, signed_in
 
 
 def _rows(db, ui_settings, tmp_path, **task_kw):

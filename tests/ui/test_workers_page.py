@@ -6,7 +6,7 @@ from __future__ import annotations
 from runner.worker import TrainyardWorker
 from shared.core.queue import QUEUES
 from shared.services.workers import advertise_devices
-from tests.ui.conftest import make_dataset, make_model, open_page
+from tests.support.ui import make_dataset, make_model, open_page
 
 
 def _born(conn, name: str, host: str, gpus: tuple[str, ...]) -> TrainyardWorker:

@@ -31,8 +31,8 @@ from shared.records import (
     TaskStatus,
     TaskType,
 )
-from tests.conftest import ROOT
 from tests.support.legacy_schema import JSON_COLUMNS, ROWS, make_legacy_db
+from tests.support.paths import ROOT
 
 MODELS = {"dataset": Dataset, "model_package": ModelPackage, "param_template": ParamTemplate, "task": Task,
           "run": Run, "metric_point": MetricPoint, "resource_sample": ResourceSample, "prediction": Prediction}

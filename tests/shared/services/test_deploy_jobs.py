@@ -24,7 +24,7 @@ from shared.core.queue import (
 )
 from shared.records import DeployStatus, JobKind, JobState
 from shared.services.models import add_model, get_model, redeploy_model
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 from tests.support.people import OP
 from tests.support.pkgs import write_package
 

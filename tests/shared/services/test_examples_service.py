@@ -12,7 +12,7 @@ from shared.core.queue import DEPLOY_QUEUE, job_id
 from shared.records import DeployStatus, JobKind
 from shared.services.datasets import list_datasets
 from shared.services.models import list_models
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 from tests.support.people import OP
 
 
