@@ -29,7 +29,10 @@ _NETWORK = re.compile(
     r"\bDownload failure\b|may be offline|\boffline mode\b|HF_HUB_OFFLINE|LocalEntryNotFoundError|"
     r"couldn't connect to '?https://huggingface\.co|We couldn't connect to|"
     r"Cannot find an appropriate cached snapshot|Failed to download|"
-    r"Could not fetch URL|Retrying \(Retry\(total=",
+    r"Could not fetch URL|Retrying \(Retry\(total=|"
+    # the worker's egress proxy refusing a host (its own log line, and what clients print for its 403)
+    r"egress to \S+ refused|Tunnel connection failed: 403|\bProxyError\b|returned error: 403|"
+    r"CONNECT tunnel failed, response 403",
     re.IGNORECASE)
 _HF = re.compile(r"huggingface|hf_hub|from_pretrained|transformers", re.IGNORECASE)
 _TORCH_HUB = re.compile(r"torch\.hub|torchvision\.models|download\.pytorch\.org|load_state_dict_from_url")
