@@ -17,6 +17,7 @@ from runner import context
 from shared.records import TaskStatus
 from shared.services.tasks import TaskIn, create_task, get_task
 from tests.support.browser import CHROMIUM, wait_for
+from tests.support.people import OP
 
 if not CHROMIUM.exists():
     pytest.skip(f"Debian's chromium is not installed at {CHROMIUM}; the browser tests never download a browser",
@@ -124,13 +125,13 @@ def test_every_page_reads_chinese(ui_server, settings, session, burst, page, bro
     ds, model = _deployed(settings, session, burst, tmp_path)
     done = create_task(session=session, task_in=TaskIn(
         name="猫狗搜索", model_id=model.id, dataset_id=ds.id, epochs=3, n_runs=2, metrics=["loss", "score"],
-        eval_metric="score", sampler="random", prune=False, seed=1, params={"x": ("[0.0, 1.0]", True)}))
+        eval_metric="score", sampler="random", prune=False, seed=1, params={"x": ("[0.0, 1.0]", True)}), actor=OP)
     context.current().schedule(done.id)
     burst()
     assert get_task(session=session, task_id=done.id).status == TaskStatus.completed
     # A second task with no worker to run it: its page keeps its live fragment ticking.
     waiting = create_task(session=session, task_in=TaskIn(
-        name="排队中的任务", model_id=model.id, dataset_id=ds.id, epochs=3, n_runs=1, metrics=["loss"]))
+        name="排队中的任务", model_id=model.id, dataset_id=ds.id, epochs=3, n_runs=1, metrics=["loss"]), actor=OP)
     context.current().schedule(waiting.id)
     ui_server.wait_ready()
 
