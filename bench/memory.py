@@ -96,6 +96,21 @@ def _chromium() -> str | None:
     return None
 
 
+def _admin_token(settings) -> str:
+    from sqlmodel import Session
+
+    from shared.core.db import get_engine
+    from shared.records import Role, User
+    from shared.services import auth
+
+    with Session(get_engine(settings.database_url), expire_on_commit=False) as s:
+        admin = User(name=f"bench-admin-{time.monotonic_ns()}", role=Role.admin)
+        s.add(admin)
+        s.commit()
+        s.refresh(admin)
+    return auth.issue_token(settings, admin)
+
+
 def streamlit_rss(st, *, task_id: int, charts: int) -> tuple[int, float, float]:
     """(server RSS in bytes, seconds until the charts were drawn the first time, and the second time)
     after opening the task page in a fresh server, then reloading it."""
@@ -123,10 +138,15 @@ def streamlit_rss(st, *, task_id: int, charts: int) -> tuple[int, float, float]:
                 tail = (st.data_dir / "streamlit.log").read_text(errors="replace")[-1500:]
                 raise BenchError(f"the Streamlit server did not come up: {tail}")
             time.sleep(0.2)
+        from streamlit_app.components.auth import COOKIE
+
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=browser_path, args=["--no-sandbox"])
             try:
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                # Every page wants a signed-in person: hand the browser an admin's session cookie.
+                page.context.add_cookies([{"name": COOKIE, "value": _admin_token(st.settings),
+                                           "domain": "127.0.0.1", "path": "/"}])
                 drawn = []
                 for _ in range(2):  # a fresh server's first page view, then a reload
                     t0 = time.perf_counter()

@@ -26,6 +26,7 @@ from shared.services.models import add_model
 from shared.services.tasks import TaskIn
 from tests.flow.test_tasks import _run_task
 from tests.support.paths import ROOT
+from tests.support.people import OP
 from tests.support.pkgs import QUADRATIC_TRAIN, write_dataset, write_package
 
 IS_ROOT = os.geteuid() == 0
@@ -47,8 +48,8 @@ def test_install_script_and_runs_see_the_env_at_its_fixed_path(settings, ctx, se
         pytest.skip("no file:// package index in pip's configuration for the install script's pip")
     settings.index_url, settings.extra_index_urls = local[0], local[1:]
     ds = add_dataset(session=session, settings=settings, zip_path=write_dataset(tmp_path / "d.zip"), name="d",
-                     task_type="classification")
-    model = add_model(session=session, settings=settings, name="m", task_type="classification",
+                     task_type="classification", actor=OP)
+    model = add_model(session=session, settings=settings, actor=OP, name="m", task_type="classification",
                       zip_path=write_package(tmp_path / "m.zip", train=TRAIN,
                                              extra={"install_dependencies.sh": INSTALL}))
     enqueue_deploy(model.id, connection=ctx.redis)

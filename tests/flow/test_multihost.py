@@ -191,8 +191,14 @@ def _start_worker(cluster, host: str, name: str, log) -> subprocess.Popen:
                TRAINYARD_REQUEUE_LOST_RUNS="1", TRAINYARD_MAX_PARALLEL_RUNS="6",
                TRAINYARD_UV_CACHE_DIR=str(UV_CACHE))
     store = str(cluster["store"])
-    # Its own /tmp (so its own GPU lock folder) and the shared store bound at the same path.
-    script = (f'mount -t tmpfs tmpfs /tmp && mount --bind "{store}" "{store}" && '
+    # Its own /tmp (so its own GPU lock folder) and the shared store bound at the same path. A checkout
+    # (with its .venv) that itself lies under /tmp is bound back in from the real /tmp, kept aside first.
+    keep = [p for p in {Path(ROOT).resolve(), Path(sys.executable).resolve().parent.parent}
+            if Path("/tmp") in p.parents]
+    rebind = "".join(f'mkdir -p "{p}" && mount --bind "/run/trainyard-test-tmp/{p.relative_to("/tmp")}" "{p}" && '
+                     for p in sorted(keep))
+    script = ('mkdir -p /run/trainyard-test-tmp && mount --bind /tmp /run/trainyard-test-tmp && '
+              f'mount -t tmpfs tmpfs /tmp && {rebind}mount --bind "{store}" "{store}" && '
               f'exec "{sys.executable}" -m runner worker --join --gpus 0,1 --name {name}')
     proc = subprocess.Popen(["ip", "netns", "exec", h["ns"], "unshare", "--mount", "--propagation", "private",
                              "--", "sh", "-c", script], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
