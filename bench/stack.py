@@ -10,7 +10,6 @@ The benchmark process itself plays the UI: it calls the same services
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import shutil
 import signal
@@ -18,7 +17,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,7 @@ from sqlmodel import Session, func, select
 
 from shared.core.errors import TrainyardError
 from shared.services.users import operator
+from tests.support.pkgs import write_dataset, write_package
 
 ROOT = Path(__file__).resolve().parent.parent
 # Logical Redis DB the benchmarks take (and flush) on an external REDIS_URL; the tests use 14.
@@ -210,7 +209,7 @@ class Stack:
         from shared.services.models import add_model
 
         zip_path = self.data_dir / f"bench-model-{time.monotonic_ns()}.zip"
-        write_package(zip_path, train=train, requirements=requirements)
+        write_package(zip_path, train=train, predict=PREDICT, requirements=requirements)
         with self.session() as s:
             model = add_model(session=s, settings=self.settings, zip_path=zip_path, name=name,
                               task_type="classification", actor=operator())
@@ -316,29 +315,6 @@ p.add_argument("--weights")
 a = p.parse_args()
 os.makedirs(a.out_dir, exist_ok=True)
 '''
-
-
-def write_package(dest: Path, *, train: str, requirements: str = "") -> Path:
-    files = {"train.py": train, "predict.py": PREDICT, "requirements.txt": requirements,
-             "weights/README.txt": "initial weights go here\n"}
-    with zipfile.ZipFile(dest, "w") as zf:
-        for name, text in files.items():
-            zf.writestr(f"pkg/{name}", text)
-    return dest
-
-
-def write_dataset(dest: Path, *, classes: tuple[str, ...] = ("a", "b"), per_class: int = 2) -> Path:
-    """A tiny classification dataset in the class sub-folder format."""
-    from PIL import Image
-
-    with zipfile.ZipFile(dest, "w") as zf:
-        for split in ("train", "val"):
-            for ci, c in enumerate(classes):
-                for i in range(per_class):
-                    buf = io.BytesIO()
-                    Image.new("RGB", (16, 16), (ci * 100, i * 40, 50)).save(buf, "PNG")
-                    zf.writestr(f"data/{split}/{c}/{i}.png", buf.getvalue())
-    return dest
 
 
 def peak_rss_reset(pid: int) -> bool:

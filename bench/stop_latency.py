@@ -31,29 +31,7 @@ from bench.config import Config
 from bench.report import Goal, Row
 from bench.stack import BenchError, poll, world_dir
 from shared.services.users import operator
-
-STUBBORN = r'''
-import os, signal, subprocess, sys, time
-marker = sys.argv[1]
-subprocess.Popen([sys.executable, "-c",
-                  "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
-                  "print('stubborn up', flush=True); time.sleep(600)", marker])
-pid = os.fork()
-if pid == 0:
-    os.setsid()
-    if os.fork() == 0:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        devnull = os.open(os.devnull, os.O_RDWR)
-        for fd in (0, 1, 2):
-            os.dup2(devnull, fd)
-        os.execv(sys.executable, [sys.executable, "-c", "import time; time.sleep(600)", marker])
-    os._exit(0)
-os.waitpid(pid, 0)
-signal.signal(signal.SIGTERM, signal.SIG_IGN)
-time.sleep(0.3)
-print("ready", flush=True)
-time.sleep(600)
-'''
+from tests.support.procs import STUBBORN, STUBBORN_TRAIN, procs_with
 
 MEMORY = ("import os, sys, time\n"
           "for i in range(3):\n"
@@ -69,37 +47,6 @@ DISK = ("import os, sys, time\n"
         "        f.write(os.urandom(1 << 20))\n"
         "        os.fsync(f.fileno())\n"
         "time.sleep(60)\n")
-
-# The platform's train.py: stubborn like the one above, printing a metric line every 0.2 s.
-STUBBORN_TRAIN = '''
-import argparse, signal, subprocess, sys, time
-p = argparse.ArgumentParser()
-p.add_argument("--epochs", type=int, default=1)
-p.add_argument("--marker", default="x")
-a = p.parse_args()
-signal.signal(signal.SIGTERM, signal.SIG_IGN)
-subprocess.Popen([sys.executable, "-c",
-    "import signal, time, os; signal.signal(signal.SIGTERM, signal.SIG_IGN); os.setsid(); time.sleep(600)",
-    a.marker], start_new_session=True)
-for i in range(3000):
-    print(f"epoch: {i}, loss: {1.0 / (i + 1)}", flush=True)
-    time.sleep(0.2)
-'''
-
-
-def procs_with(marker: str) -> list[int]:
-    """Pids whose command line holds ``marker``."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as fh:
-                    if marker.encode() in fh.read():
-                        found.append(int(entry))
-            except OSError:
-                continue
-    return found
-
 
 class _Runs:
     """Runs of scripts through ``execute()`` in a venv of the settings' interpreter."""

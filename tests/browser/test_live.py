@@ -11,15 +11,12 @@ import os
 import pytest
 
 from runner import context
-from shared.core.queue import enqueue_deploy
-from shared.records import DeployStatus, TaskStatus
-from shared.services.datasets import add_dataset
-from shared.services.models import add_model
+from shared.records import TaskStatus
 from shared.services.tasks import TaskIn, create_task, get_task, request_stop, task_runs
 from tests.support.browser import CHROMIUM, wait_for
+from tests.support.live import deployed, no_exception, task_status
 from tests.support.paths import ROOT
 from tests.support.people import OP
-from tests.support.pkgs import write_dataset, write_package
 
 if not CHROMIUM.exists():
     pytest.skip(f"Debian's chromium is not installed at {CHROMIUM} (`python dev.py test` apt-installs it when run "
@@ -44,21 +41,6 @@ CHARTS_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).ma
 })"""
 
 
-def _deployed(settings, session, burst, tmp_path):
-    """A dataset and a stdlib-only model (tests/support/pkgs.py), deployed by the real deploy job in-process."""
-    from redis import Redis
-
-    ds = add_dataset(session=session, settings=settings, name="pets", task_type="classification",
-                     zip_path=write_dataset(tmp_path / "pets.zip", classes=("cat", "dog"), per_class=3), actor=OP)
-    model = add_model(session=session, settings=settings, zip_path=write_package(tmp_path / "quadratic.zip"),
-                      name="quadratic", task_type="classification", actor=OP)
-    enqueue_deploy(model.id, connection=Redis.from_url(settings.effective_redis_url))
-    burst()
-    session.refresh(model)
-    assert model.status == DeployStatus.deployed, model.reason
-    return ds, model
-
-
 def _charts(page) -> dict[str, dict]:
     return {c["title"]: c for c in page.evaluate(CHARTS_JS)}
 
@@ -73,19 +55,9 @@ def _header_line(page, task_id: int):
     return page.locator('[data-testid="stMarkdownContainer"]', has_text=f"task #{task_id}").first
 
 
-def _no_exception(page, server) -> None:
-    shown = page.locator('[data-testid="stException"]')
-    assert shown.count() == 0, f"the page shows an exception: {shown.first.inner_text()}\n{server.log_tail()}"
-
-
-def _task_status(session, task_id: int) -> TaskStatus:
-    session.expire_all()
-    return get_task(session=session, task_id=task_id).status
-
-
 def test_live_chart_grows_without_a_reload_and_stop_works(ui_server, worker, settings, session, burst, page,
                                                           tmp_path):
-    ds, model = _deployed(settings, session, burst, tmp_path)
+    ds, model = deployed(settings, session, burst, tmp_path)
     # ~40 s of training at one metrics line every 0.3 s: long enough to watch, stopped well before the end.
     task = create_task(session=session, task_in=TaskIn(
         name="live loss", model_id=model.id, dataset_id=ds.id, epochs=130, metrics=["loss"],
@@ -103,7 +75,7 @@ def test_live_chart_grows_without_a_reload_and_stop_works(ui_server, worker, set
         page.goto(f"{ui_server.url}/task?id={task.id}")
         page.get_by_role("heading", name="live loss").wait_for(timeout=30_000)
         wait_for(lambda: _points(page, "loss") > 0, 30, f"the loss chart to draw\n{ui_server.log_tail()}")
-        _no_exception(page, ui_server)
+        no_exception(page, ui_server)
         # A full reload would drop this; a fragment rerun leaves the document alone.
         page.evaluate("window.__trainyardMarker = 'still the same document'")
         seen = [_points(page, "loss")]
@@ -113,27 +85,27 @@ def test_live_chart_grows_without_a_reload_and_stop_works(ui_server, worker, set
             seen.append(_points(page, "loss"))
         assert page.evaluate("window.__trainyardMarker") == "still the same document", "the page reloaded"
         assert seen[0] < seen[1] < seen[2], seen
-        _no_exception(page, ui_server)
+        no_exception(page, ui_server)
 
         page.get_by_role("button", name="Stop task").click()
-        wait_for(lambda: _task_status(session, task.id) == TaskStatus.stopped, 30, "the task to stop")
+        wait_for(lambda: task_status(session, task.id) == TaskStatus.stopped, 30, "the task to stop")
         # The fragment sees the finished task and reruns the whole page: the Stop button goes, the badge says so.
         page.get_by_role("button", name="Stop task").wait_for(state="detached", timeout=15_000)
         expect(_header_line(page, task.id)).to_contain_text("stopped", timeout=15_000)
         assert page.evaluate("window.__trainyardMarker") == "still the same document", "the page reloaded"
         # The rerun redraws the chart from the finished run's points: none lost.
         wait_for(lambda: _points(page, "loss") >= seen[-1], 15, f"the stopped task's chart with ≥ {seen[-1]} points")
-        _no_exception(page, ui_server)
+        no_exception(page, ui_server)
     finally:
         # Whatever failed above, leave no run behind: stop through the service as the page would.
-        if not _task_status(session, task.id).finished:
+        if not task_status(session, task.id).finished:
             request_stop(session=session, task_id=task.id, actor=OP)
             context.current().schedule(task.id)
-            wait_for(lambda: _task_status(session, task.id).finished, 30, "the task to stop at cleanup")
+            wait_for(lambda: task_status(session, task.id).finished, 30, "the task to stop at cleanup")
 
 
 def test_finished_search_renders_charts_runs_and_detail(ui_server, settings, session, burst, page, tmp_path):
-    ds, model = _deployed(settings, session, burst, tmp_path)
+    ds, model = deployed(settings, session, burst, tmp_path)
     write = os.environ.get("TRAINYARD_WRITE_SCREENSHOT") == "1"
     # For the picture each run lasts ~5 s, so the resource chart (one sample every 2 s) has a line to draw.
     sleep = "0.6" if write else "0.1"
@@ -162,7 +134,7 @@ def test_finished_search_renders_charts_runs_and_detail(ui_server, settings, ses
     page.get_by_text("3 of 3 runs finished").wait_for(timeout=10_000)
     expect(_header_line(page, task.id)).to_contain_text("completed", timeout=10_000)
     assert page.get_by_role("button", name="Stop task").count() == 0, "a finished task offers Stop"
-    _no_exception(page, ui_server)
+    no_exception(page, ui_server)
 
     if write:
         _write_screenshot(page)

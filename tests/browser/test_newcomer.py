@@ -14,6 +14,7 @@ from shared.records import DeployStatus, utcnow
 from shared.services.datasets import add_dataset
 from shared.services.models import add_model
 from tests.support.browser import CHROMIUM, free_port, stop, wait_for
+from tests.support.live import no_exception
 from tests.support.paths import ROOT
 from tests.support.people import OP
 from tests.support.pkgs import write_dataset, write_package
@@ -31,11 +32,6 @@ def _app(page, server, path: str = "") -> None:
     server.wait_ready()
     page.goto(f"{server.url}/{path}")
     page.locator('[data-testid="stSidebarNav"]').wait_for(timeout=30_000)
-
-
-def _no_exception(page, server) -> None:
-    shown = page.locator('[data-testid="stException"]')
-    assert shown.count() == 0, f"the page shows an exception: {shown.first.inner_text()}\n{server.log_tail()}"
 
 
 def _dataset(settings, session, tmp_path):
@@ -59,7 +55,7 @@ def test_metrics_picker_offers_the_code_s_names_for_a_model_with_no_runs(ui_serv
         expect(page.get_by_role("option", name=f"{name} · found in the code")).to_be_visible(timeout=10_000)
     page.get_by_role("option", name="loss · found in the code").click()
     expect(picker).to_contain_text("loss · found in the code")
-    _no_exception(page, ui_server)
+    no_exception(page, ui_server)
 
 
 def test_a_wrong_file_type_is_refused_in_plain_sight(ui_server, page, tmp_path):
@@ -71,7 +67,7 @@ def test_a_wrong_file_type_is_refused_in_plain_sight(ui_server, page, tmp_path):
     alert = page.locator('[data-testid="stAlertContentError"]', has_text="notes.txt is not a .zip file")
     expect(alert).to_be_visible(timeout=15_000)  # on the page, not in a tooltip
     expect(page.get_by_role("button", name="Upload and validate")).to_be_disabled()
-    _no_exception(page, ui_server)
+    no_exception(page, ui_server)
 
 
 def test_delete_asks_in_a_dialog(ui_server, settings, session, page, tmp_path):
@@ -89,7 +85,7 @@ def test_delete_asks_in_a_dialog(ui_server, settings, session, page, tmp_path):
     page.get_by_role("dialog").get_by_role("button", name="Delete").click()
     expect(page.get_by_text("No datasets yet")).to_be_visible(timeout=15_000)
     assert not settings.path(ds.path).exists()
-    _no_exception(page, ui_server)
+    no_exception(page, ui_server)
 
 
 def test_no_deploy_button_and_no_dead_end_task_entry(ui_server, page):
@@ -153,4 +149,4 @@ def test_predict_says_the_same_status_in_result_and_history(ui_server, settings,
     # Result and History both say running: no "queued" left anywhere on the page.
     wait_for(lambda: "queued" not in main.inner_text(), 15, "the history to follow the result's status")
     assert main.inner_text().count("running") >= 2
-    _no_exception(page, ui_server)
+    no_exception(page, ui_server)

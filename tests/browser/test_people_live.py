@@ -7,7 +7,7 @@ import pytest
 
 from shared.records import Role
 from shared.services import users
-from tests.support.browser import CHROMIUM
+from tests.support.browser import CHROMIUM, sign_in_form
 
 if not CHROMIUM.exists():
     pytest.skip(f"Debian's chromium is not installed at {CHROMIUM}", allow_module_level=True)
@@ -23,10 +23,7 @@ def test_a_viewer_finds_no_task_form(ui_server, settings, session, anonymous_pag
     users.create_user(session=session, name="vera", password=PW, role=Role.viewer)
     ui_server.wait_ready()
     page.goto(f"{ui_server.url}/task_new")
-    page.get_by_role("heading", name="Sign in to Trainyard").wait_for(timeout=30_000)
-    page.get_by_role("textbox", name="Name", exact=True).fill("vera")
-    page.get_by_role("textbox", name="Password", exact=True).fill(PW)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in_form(page, "vera", PW)
     page.get_by_role("heading", name="New training task").wait_for(timeout=30_000)
     page.get_by_text(REFUSAL).wait_for(timeout=10_000)
     assert page.get_by_role("textbox", name="Task name").count() == 0

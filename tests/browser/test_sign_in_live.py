@@ -8,7 +8,7 @@ import pytest
 from shared.records import Role
 from shared.services import users
 from streamlit_app.components.auth import COOKIE
-from tests.support.browser import CHROMIUM
+from tests.support.browser import CHROMIUM, sign_in_form
 
 if not CHROMIUM.exists():
     pytest.skip(f"Debian's chromium is not installed at {CHROMIUM}", allow_module_level=True)
@@ -23,10 +23,7 @@ def test_sign_in_survives_a_reload_and_sign_out_ends_it(ui_server, settings, ses
     users.create_user(session=session, name="alice", password=PW, role=Role.member)
     ui_server.wait_ready()
     page.goto(f"{ui_server.url}/tasks")
-    page.get_by_role("heading", name="Sign in to Trainyard").wait_for(timeout=30_000)
-    page.get_by_role("textbox", name="Name", exact=True).fill("alice")
-    page.get_by_role("textbox", name="Password", exact=True).fill(PW)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in_form(page, "alice", PW)
     page.get_by_role("heading", name="Training tasks").wait_for(timeout=30_000)
     page.wait_for_function(f"document.cookie.includes('{COOKIE}=')", timeout=10_000)
     cookie = next(c for c in page.context.cookies() if c["name"] == COOKIE)

@@ -10,15 +10,15 @@ import pytest
 
 from runner import context
 from shared.records import RunStatus, TaskStatus
-from shared.services.tasks import TaskIn, create_task, get_task, request_stop, task_runs
+from shared.services.tasks import TaskIn, create_task, request_stop, task_runs
 from tests.support.browser import CHROMIUM, wait_for
+from tests.support.live import deployed, no_exception, task_status
 
 if not CHROMIUM.exists():
     pytest.skip(f"Debian's chromium is not installed at {CHROMIUM}; the browser tests never download a browser",
                 allow_module_level=True)
 pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 
-from tests.browser.test_live import _deployed, _no_exception  # noqa: E402 - after the skips above
 from tests.support.people import OP
 
 pytestmark = pytest.mark.slow
@@ -71,14 +71,9 @@ def _wait_detail(page, expected: str, what: str, timeout: float = 15) -> None:
         raise AssertionError(f"{exc}; the detail reads {_detail(page)!r}") from None
 
 
-def _status(session, task_id: int) -> TaskStatus:
-    session.expire_all()
-    return get_task(session=session, task_id=task_id).status
-
-
 def test_elapsed_ticks_and_the_log_follows_the_running_run(ui_server, worker, settings, session, burst, page,
                                                            tmp_path):
-    ds, model = _deployed(settings, session, burst, tmp_path)
+    ds, model = deployed(settings, session, burst, tmp_path)
     # Two runs one after the other (one worker), ~30 s each: room to read the clock twice in run 1 on a busy host.
     task = create_task(actor=OP, session=session, task_in=TaskIn(
         name="follow me", model_id=model.id, dataset_id=ds.id, epochs=75, n_runs=2, metrics=["loss"],
@@ -103,7 +98,7 @@ def test_elapsed_ticks_and_the_log_follows_the_running_run(ui_server, worker, se
         assert page.evaluate("window.__trainyardMarker") == "same document", "the page reloaded"
         runs = task_runs(session=session, task_id=task.id)
         _wait_detail(page, f"run 1 (#{runs[0].id}) · running", "the run detail on run 1, the running one")
-        _no_exception(page, ui_server)
+        no_exception(page, ui_server)
 
         wait_for(lambda: running(1), 60, "run 2 to start")
         runs = task_runs(session=session, task_id=task.id)
@@ -112,23 +107,23 @@ def test_elapsed_ticks_and_the_log_follows_the_running_run(ui_server, worker, se
         log_text = page.locator(".ty-log").first.inner_text()
         assert "epoch: " in log_text, log_text[-500:]
         assert page.evaluate("window.__trainyardMarker") == "same document", "the page reloaded"
-        _no_exception(page, ui_server)
+        no_exception(page, ui_server)
     finally:
-        if not _status(session, task.id).finished:
+        if not task_status(session, task.id).finished:
             request_stop(actor=OP, session=session, task_id=task.id)
             context.current().schedule(task.id)
-            wait_for(lambda: _status(session, task.id).finished, 30, "the task to stop at cleanup")
+            wait_for(lambda: task_status(session, task.id).finished, 30, "the task to stop at cleanup")
 
 
 def test_search_plot_draws_lines_without_webgl(ui_server, settings, session, burst, page, tmp_path):
-    ds, model = _deployed(settings, session, burst, tmp_path)
+    ds, model = deployed(settings, session, burst, tmp_path)
     task = create_task(actor=OP, session=session, task_in=TaskIn(
         name="svg sweep", model_id=model.id, dataset_id=ds.id, epochs=3, n_runs=3, metrics=["score"],
         eval_metric="score", sampler="random", prune=False, seed=1,
         params={"x": ("[0.0, 1.0]", True), "k": ("[3, 11]", True)}))
     context.current().schedule(task.id)
     burst()
-    assert _status(session, task.id) == TaskStatus.completed
+    assert task_status(session, task.id) == TaskStatus.completed
     ui_server.wait_ready()
     page.goto(f"{ui_server.url}/task?id={task.id}")
     page.get_by_role("heading", name="svg sweep").wait_for(timeout=30_000)
@@ -141,4 +136,4 @@ def test_search_plot_draws_lines_without_webgl(ui_server, settings, session, bur
     plot = parallel()
     assert "parcoords" not in plot["types"] and set(plot["types"]) == {"scatter"}, plot
     assert plot["svg_lines"] >= 3, plot  # a line per run
-    _no_exception(page, ui_server)
+    no_exception(page, ui_server)

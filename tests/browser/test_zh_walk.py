@@ -17,6 +17,7 @@ from runner import context
 from shared.records import TaskStatus
 from shared.services.tasks import TaskIn, create_task, get_task
 from tests.support.browser import CHROMIUM, wait_for
+from tests.support.live import deployed, no_exception
 from tests.support.people import OP
 
 if not CHROMIUM.exists():
@@ -24,7 +25,6 @@ if not CHROMIUM.exists():
                 allow_module_level=True)
 pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 
-from tests.browser.test_live import _deployed, _no_exception  # noqa: E402 - after the skips above
 
 pytestmark = pytest.mark.slow
 
@@ -116,13 +116,13 @@ def _visit(page, server, path: str, what: str) -> str:
     sep = "&" if "?" in path else "?"
     page.goto(f"{server.url}/{path}{sep}lang=zh-CN")
     text = _read_all_tabs(page, what)
-    _no_exception(page, server)
+    no_exception(page, server)
     assert re.search(r"[\u4e00-\u9fff]", text), f"{what}: no Chinese at all:\n{text[:800]}"
     return text
 
 
 def test_every_page_reads_chinese(ui_server, settings, session, burst, page, browser, tmp_path):
-    ds, model = _deployed(settings, session, burst, tmp_path)
+    ds, model = deployed(settings, session, burst, tmp_path)
     done = create_task(session=session, task_in=TaskIn(
         name="猫狗搜索", model_id=model.id, dataset_id=ds.id, epochs=3, n_runs=2, metrics=["loss", "score"],
         eval_metric="score", sampler="random", prune=False, seed=1, params={"x": ("[0.0, 1.0]", True)}), actor=OP)
@@ -176,4 +176,4 @@ def test_switch_and_lang_en(ui_server, settings, page):
     page.get_by_role("heading", name="Training tasks").wait_for(timeout=30_000)
     text = _settle(page, "tasks in English")
     assert not re.search(r"[\u4e00-\u9fff]", text.replace("中文", "")), text[:800]
-    _no_exception(page, ui_server)
+    no_exception(page, ui_server)

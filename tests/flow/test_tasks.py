@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
@@ -18,26 +16,9 @@ from shared.records import RunStatus, TaskStatus
 from shared.services.datasets import add_dataset
 from shared.services.models import add_model
 from shared.services.tasks import TaskIn, create_task, get_task, request_stop, task_runs
-from tests.support.paths import ROOT
 from tests.support.people import OP
 from tests.support.pkgs import write_dataset, write_package
-from tests.support.procs import procs_with, wait_for
-
-STUBBORN_TRAIN = '''
-import argparse, os, signal, subprocess, sys, time
-p = argparse.ArgumentParser()
-p.add_argument("--epochs", type=int, default=1)
-p.add_argument("--marker", default="x")
-a = p.parse_args()
-signal.signal(signal.SIGTERM, signal.SIG_IGN)
-# a child that ignores SIGTERM and leaves our session
-subprocess.Popen([sys.executable, "-c",
-    "import signal, time, os; signal.signal(signal.SIGTERM, signal.SIG_IGN); os.setsid(); time.sleep(600)",
-    a.marker], start_new_session=True)
-for i in range(600):
-    print(f"epoch: {i}, loss: {1.0 / (i + 1)}", flush=True)
-    time.sleep(0.2)
-'''
+from tests.support.procs import STUBBORN_TRAIN, procs_with, start_worker, wait_for
 
 
 @pytest.fixture
@@ -143,19 +124,6 @@ def test_bad_combinations_are_refused_at_the_field(setup, session, bad, field):
     assert err.value.field == field
 
 
-def _worker(settings, *extra) -> subprocess.Popen:
-    """A real worker process, returned once it is registered and listening."""
-    from redis import Redis
-    from rq import Worker
-
-    proc = subprocess.Popen([sys.executable, "-m", "runner", "worker", "--cpu", *extra], cwd=ROOT,
-                            env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    conn = Redis.from_url(settings.effective_redis_url)
-    wait_for(lambda: bool(Worker.all(connection=conn)) or proc.poll() is not None, 60, "the worker to start")
-    assert proc.poll() is None, "the worker exited at start"
-    return proc
-
-
 def _running_run(session, task_id):
     session.expire_all()
     runs = task_runs(session=session, task_id=task_id)
@@ -170,7 +138,7 @@ def test_stop_and_time_limit_kill_the_whole_tree(setup, settings, session, how, 
     task = create_task(session=session, task_in=TaskIn(
         name=how, model_id=model.id, dataset_id=ds.id, epochs=1, n_runs=2, max_parallel=1,
         params={"marker": (marker, False)}, time_limit="4s" if how == "time_limit" else None), actor=OP)
-    worker = _worker(settings)
+    worker = start_worker(settings)
     context.current().schedule(task.id)
     try:
         wait_for(lambda: _running_run(session, task.id), 60, "the run to start")
@@ -204,7 +172,7 @@ def test_worker_killed_mid_run_is_recovered(setup, settings, ctx, session, monke
     marker = f"trainyard-marker-kill9-{os.getpid()}"
     task = create_task(session=session, task_in=TaskIn(name="k9", model_id=model.id, dataset_id=ds.id, epochs=1,
                                                       params={"marker": (marker, False)}), actor=OP)
-    worker = _worker(settings)
+    worker = start_worker(settings)
     context.current().schedule(task.id)
     try:
         wait_for(lambda: _running_run(session, task.id), 60, "the run to start")
@@ -246,7 +214,7 @@ def test_worker_shutdown_kills_the_run_tree(setup, settings, session):
     marker = f"trainyard-marker-term-{os.getpid()}"
     task = create_task(session=session, task_in=TaskIn(name="term", model_id=model.id, dataset_id=ds.id, epochs=1,
                                                       params={"marker": (marker, False)}), actor=OP)
-    worker = _worker(settings)
+    worker = start_worker(settings)
     context.current().schedule(task.id)
     try:
         wait_for(lambda: _running_run(session, task.id), 60, "the run to start")

@@ -15,7 +15,7 @@ from runner.execute.lines import LineSplitter
 from runner.sandbox import Limits, Mount, SandboxSpec
 from shared.contract.runlog import iter_plain_log, read_log
 from shared.core.settings import Settings
-from tests.support.procs import procs_with, wait_for
+from tests.support.procs import STUBBORN, procs_with, wait_for
 
 IS_ROOT = os.geteuid() == 0
 RUN_UID = 63000 + os.getpid() % 3000
@@ -80,30 +80,6 @@ def test_success_and_exit_reasons(run):
     killed = run("import os, signal\nprint('bye', flush=True)\nos.kill(os.getpid(), signal.SIGKILL)")
     assert killed.signal == 9 and killed.exit_code is None
     assert killed.summary.startswith("killed by signal 9 (SIGKILL)")
-
-
-STUBBORN = r'''
-import os, signal, subprocess, sys, time
-marker = sys.argv[1]
-subprocess.Popen([sys.executable, "-c",
-                  "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
-                  "print('stubborn up', flush=True); time.sleep(600)", marker])
-pid = os.fork()
-if pid == 0:
-    os.setsid()
-    if os.fork() == 0:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        devnull = os.open(os.devnull, os.O_RDWR)
-        for fd in (0, 1, 2):
-            os.dup2(devnull, fd)
-        os.execv(sys.executable, [sys.executable, "-c", "import time; time.sleep(600)", marker])
-    os._exit(0)
-os.waitpid(pid, 0)
-signal.signal(signal.SIGTERM, signal.SIG_IGN)
-time.sleep(0.3)
-print("ready", flush=True)
-time.sleep(600)
-'''
 
 
 def _stop_when_ready(run: Run, marker: str, state: dict):

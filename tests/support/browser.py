@@ -1,31 +1,25 @@
 """Browser helpers: Debian's Chromium (never a downloaded browser) and how it is started, a free port, a
-process stopped by its own PID, and a handle on a real ``streamlit run`` of the app. The fixtures built on them
-are in tests/support/browser_fixtures.py (a plugin of tests/conftest.py, so every directory gets them)."""
+process stopped by its own PID, a handle on a real ``streamlit run`` of the app, and signing in through its
+form. The fixtures built on them are in tests/support/browser_fixtures.py (a plugin of tests/conftest.py, so
+every directory gets them)."""
 
 from __future__ import annotations
 
 import signal
 import socket
 import subprocess
-import time
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.support.procs import wait_for
+
+__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "UIServer", "free_port", "sign_in_form", "stop", "wait_for"]
 
 CHROMIUM = Path("/usr/bin/chromium")
 # No network beyond the local server, no first-run or sync machinery: the test must not depend on the internet.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
-
-
-def wait_for(cond: Callable[[], object], timeout: float, what: str, *, every: float = 0.2) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def free_port() -> int:
@@ -65,3 +59,11 @@ class UIServer:
                 return False
 
         wait_for(healthy, timeout, f"streamlit to answer on {self.url}", every=0.3)
+
+
+def sign_in_form(page, name: str, password: str) -> None:
+    """Wait for the sign-in screen the page shows now, fill it in and send it."""
+    page.get_by_role("heading", name="Sign in to Trainyard").wait_for(timeout=30_000)
+    page.get_by_role("textbox", name="Name", exact=True).fill(name)
+    page.get_by_role("textbox", name="Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in").click()
