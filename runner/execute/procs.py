@@ -62,7 +62,9 @@ def killpg(pid: int, sig: int) -> None:
             os.killpg(pgid, sig)
 
 
-def _wait_gone(procs: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+def wait_gone(procs: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Those of ``procs`` still alive after up to ``timeout`` seconds (a zombie counts as gone: it runs
+    nothing, and its parent reaps it)."""
     deadline = time.monotonic() + timeout
     while True:
         alive = [p for p in procs if is_alive(p)]
@@ -85,9 +87,9 @@ def kill_tree(pid: int, *, grace: float = 1.0) -> None:
         if not any(is_bwrap(p, root) for p in members):
             killpg(pid, signal_mod.SIGTERM)
         signal_all(users, signal_mod.SIGTERM)
-        _wait_gone(users, grace)
+        wait_gone(users, grace)
     hard_kill(root, members)
-    _wait_gone([root], _HARD_KILL_WAIT_S)
+    wait_gone([root], _HARD_KILL_WAIT_S)
 
 
 def hard_kill(root: psutil.Process, known: list[psutil.Process]) -> None:

@@ -27,7 +27,7 @@ from runner.execute.lines import LineSplitter, Specials
 from runner.execute.logfile import LogWriter
 from runner.execute.outcome import KILL_TEXT, CheckResult, KillReason, Sample
 from runner.execute.probes import GpuProbe, disk_usage, pss_bytes
-from runner.execute.procs import exited, hard_kill, is_alive, is_bwrap, killpg, members_of, signal_all
+from runner.execute.procs import exited, hard_kill, is_alive, is_bwrap, killpg, members_of, signal_all, wait_gone
 from runner.sandbox import SandboxSpec
 from shared.contract.runlog import STDERR, STDOUT, TAGS
 from shared.core.settings import format_size
@@ -39,6 +39,7 @@ _CR_LOG_EVERY_S = 1.0            # a \r progress bar is logged at most once a se
 _WATCH_S = 0.5                   # memory / process-count watch
 _DISK_EVERY_S = 2.0
 _DRAIN_AFTER_EXIT_S = 2.0
+_LEFTOVER_WAIT_S = 2.0          # a SIGKILLed leftover leaves within this (it is only waited on, not slept)
 
 
 class Execution:
@@ -161,10 +162,15 @@ class Execution:
         """After the main process ended: nothing of the run may stay behind."""
         if self.root is not None:
             killpg(self.root.pid, signal_mod.SIGKILL)
+        killed = []
         for p in list(self.known.values()):
             if p.pid != self.proc.pid and is_alive(p):
                 with contextlib.suppress(psutil.Error):
                     p.kill()
+                    killed.append(p)
+        # SIGKILL is delivered when the process next runs: on a busy host it can still be listed (and
+        # hold files, a GPU) for a moment. execute() returns once it is really gone.
+        wait_gone(killed, _LEFTOVER_WAIT_S)
         uid = self.spec.uid
         # Without the pid namespace a daemon can escape the tree (setsid + fork);
         # a dedicated uid still finds it.
