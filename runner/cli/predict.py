@@ -23,6 +23,7 @@ from runner.cli.common import (
 from shared.core.i18n import N_, _
 from shared.core.settings import Settings
 from shared.records import User
+from shared.records.labels import term
 
 
 @click.command()
@@ -66,7 +67,7 @@ def predict(task_id: int, run_id: int | None, weights: str | None, images: str, 
     while pred.status in (PredictionStatus.queued, PredictionStatus.running):
         if time.monotonic() > deadline:
             raise CliError(N_("prediction {prediction_id} still {prediction_status} after {timeout:.0f} s"),
-                           params={"prediction_id": pred.id, "prediction_status": pred.status.value,
+                           params={"prediction_id": pred.id, "prediction_status": term(pred.status),
                                    "timeout": timeout})
         time.sleep(0.3)
         with session(settings) as s:

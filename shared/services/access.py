@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, or_, true
 from sqlmodel import Session
 
-from shared.core.errors import Msg, NotFoundError, PermissionDenied
+from shared.core.errors import Msg, NotFoundError, PermissionDenied, Term
 from shared.core.i18n import N_
 from shared.records import (
     Action,
@@ -32,6 +32,7 @@ from shared.records import (
     User,
     Visibility,
 )
+from shared.records.labels import term
 from shared.services import audit
 from shared.services.audit import KINDS
 
@@ -91,10 +92,10 @@ def can(user: User | None, action: Action | str, obj: Any = None) -> bool:
     return False
 
 
-def _kind_name(obj: Any) -> str:
+def _kind_name(obj: Any) -> Term:
     cls = obj if isinstance(obj, type) else type(obj)
     kind = KINDS.get(cls)
-    return kind.value if kind is not None else "record"
+    return term(kind.value if kind is not None else "record")
 
 
 def denial_error(user: User | None, action: Action | str, obj: Any = None) -> PermissionDenied:
@@ -145,7 +146,8 @@ def require_audited(*, session: Session, user: User | None, action: Action | str
     """``require``, writing the refusal to the audit log (for checks made outside ``audit.audited``)."""
     if not can(user, action, obj):
         audit.record(session=session, user=user, action=event, obj=obj, outcome=Outcome.denied,
-                     detail=f"{detail}: {denial(user, action, obj)}" if detail else denial(user, action, obj))
+                     detail=str(denial_error(user, action, obj)) if not detail  # the log keeps English
+                     else f"{detail}: {denial_error(user, action, obj)}")
         require(user, action, obj)
 
 
