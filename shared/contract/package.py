@@ -106,7 +106,8 @@ def check_package(*, root: Path, unwrapped: str | None = None) -> PackageReport:
     root = Path(root)
     if not root.is_dir():
         raise PackageError(N_("the package folder {root} does not exist"), params={"root": root})
-    at_root = "at its root" + (f" (after unwrapping the single top folder '{unwrapped}/')" if unwrapped else "")
+    at_root = N_("at its root (after unwrapping the single top folder '{folder}/')").format(folder=unwrapped) \
+        if unwrapped else N_("at its root")
     problems: list[str] = []
     warnings: list[str] = []
 
@@ -126,8 +127,8 @@ def check_package(*, root: Path, unwrapped: str | None = None) -> PackageReport:
             problems.append(str(err))
         else:
             if not requirements.requirements:
-                warnings.append("requirements.txt lists no packages; the environment gets only what "
-                                f"{INSTALL_SCRIPT} installs")
+                warnings.append(N_("requirements.txt lists no packages; the environment gets only what {script} "
+                                   "installs").format(script=INSTALL_SCRIPT))
 
     has_script, violations = _install_script(root, problems, warnings)
     config_files = list_config_files(root)
@@ -162,21 +163,23 @@ def _required(root: Path, name: str, at_root: str) -> str | None:
     bare = name.rstrip("/")
     path = root / bare
     if path.is_symlink():
-        kind = "folder" if is_dir else "file"
-        return f"{bare} {at_root} is a symbolic link; the package must contain the real {kind}"
+        kind = N_("folder") if is_dir else N_("file")
+        return N_("{name} {at_root} is a symbolic link; the package must contain the real {kind}").format(
+            name=bare, at_root=at_root, kind=kind)
     if is_dir:
         if path.is_dir():
             return None
         if path.exists():
-            return (f"weights {at_root} is a file, but it must be a folder: put the weight files in a folder "
-                    "named weights/ (it may be empty)")
-        return (f"the package has no {name} folder {at_root}: add a {name} folder (it may be empty)"
-                f"{_hint(root, name)}")
+            return N_("weights {at_root} is a file, but it must be a folder: put the weight files in a folder "
+                      "named weights/ (it may be empty)").format(at_root=at_root)
+        return N_("the package has no {name} folder {at_root}: add a {name} folder (it may be empty)").format(
+            name=name, at_root=at_root) + _hint(root, name)
     if path.is_file():
         return None
     if path.exists():
-        return f"{name} {at_root} is a folder, but it must be a file: put the script itself at the package root"
-    return f"the package has no {name} {at_root}: add {name}{_hint(root, name)}"
+        return N_("{name} {at_root} is a folder, but it must be a file: put the script itself at the package "
+                  "root").format(name=name, at_root=at_root)
+    return N_("the package has no {name} {at_root}: add {name}").format(name=name, at_root=at_root) + _hint(root, name)
 
 
 def _hint(root: Path, name: str) -> str:
@@ -186,7 +189,8 @@ def _hint(root: Path, name: str) -> str:
     try:
         for entry in sorted(os.listdir(root)):
             if entry.lower() == bare.lower() and entry != bare:
-                return f" (found '{entry}{'/' if want_dir else ''}': the name must be exactly {name})"
+                return " " + N_("(found '{found}': the name must be exactly {name})").format(
+                    found=entry + ("/" if want_dir else ""), name=name)
     except OSError:
         return ""
     for dirpath, dirnames, filenames in os.walk(root):
@@ -198,8 +202,8 @@ def _hint(root: Path, name: str) -> str:
         names = dirnames if want_dir else filenames
         if bare in names and rel.parts:
             found = (rel / bare).as_posix()
-            return (f" (found '{found}{'/' if want_dir else ''}': it must be at the package root; zip the "
-                    f"contents of '{rel.as_posix()}/' instead)")
+            return " " + N_("(found '{found}': it must be at the package root; zip the contents of '{folder}/' "
+                            "instead)").format(found=found + ("/" if want_dir else ""), folder=rel.as_posix())
     return ""
 
 
@@ -253,11 +257,11 @@ def _install_script(root: Path, problems: list[str], warnings: list[str]) -> tup
     if not path.exists() and not path.is_symlink():
         for entry in sorted(os.listdir(root)):
             if entry.lower() == INSTALL_SCRIPT or entry.lower() == "install_dependencies":
-                warnings.append(f"'{entry}' is not run: the install script must be named exactly "
-                                f"{INSTALL_SCRIPT}")
+                warnings.append(N_("'{entry}' is not run: the install script must be named exactly {script}").format(
+                    entry=entry, script=INSTALL_SCRIPT))
         return False, []
     if path.is_symlink() or not path.is_file():
-        problems.append(f"{INSTALL_SCRIPT} must be a regular file at the package root")
+        problems.append(N_("{script} must be a regular file at the package root").format(script=INSTALL_SCRIPT))
         return False, []
     try:
         text = read_source(path, shown=INSTALL_SCRIPT)
@@ -265,8 +269,8 @@ def _install_script(root: Path, problems: list[str], warnings: list[str]) -> tup
         problems.append(str(err))
         return True, []
     if "\r\n" in text:
-        warnings.append(f"{INSTALL_SCRIPT} has Windows (CRLF) line endings; bash reads the '\\r' as part of "
-                        "each command. Save it with Unix (LF) line endings")
+        warnings.append(N_("{script} has Windows (CRLF) line endings; bash reads the '\\r' as part of each command. "
+                           "Save it with Unix (LF) line endings").format(script=INSTALL_SCRIPT))
     violations = check_install_script(text=text, filename=INSTALL_SCRIPT)
     problems.extend(v.message for v in violations)
     return True, violations

@@ -21,7 +21,7 @@ _MAX_LINE = 2000
 _MAX_DEPTH = 3
 # Stored sentences joined by the platform's separators, each part translated on its own when no template
 # covers the whole ("exit code 1: RuntimeError: boom", "<reason>. <what to do>").
-_JOINS = (("; ", "；"), (". ", "。"), (": ", "："))
+_JOINS = (("; ", "；"), (". ", "。"), (": ", "："), (" (", " ("))
 # A value the stored English carries raw ("timed_out"): its label is the words ("timed out").
 _SNAKE = re.compile(r"[a-z]+(?:_[a-z]+)+")
 
@@ -90,9 +90,22 @@ def _line(text: str, lang: Language, depth: int) -> str | None:
             left = _line(stripped[:at], lang, depth + 1)
             if left is not None:
                 rest = stripped[at + len(sep):]
+                if sep == " (":  # a parenthesis after a sentence ("... (found 'Train.py': ...)") is one piece
+                    rest, joined = "(" + rest, " "
                 return lead + left + joined + (_line(rest, lang, depth + 1) or rest) + trail
             at = stripped.find(sep, at + 1)
+    # "<file> line 3: <message>", a dataset problem: the place is a path (perhaps with a line), the rest a message.
+    place, found, message = stripped.partition(": ")
+    if found and (said := _line(message, lang, depth + 1)) is not None:
+        return lead + _place(place, lang, depth) + "：" + said + trail
     return None
+
+
+def _place(place: str, lang: Language, depth: int) -> str:
+    """"labels/a.txt line 3": the path as it is, the line (or column) read like any message."""
+    path, _sp, where = place.partition(" ")
+    said = _line(where, lang, depth + 1) if where else None
+    return f"{path} {said}" if said is not None else place
 
 
 @lru_cache(maxsize=4096)

@@ -9,7 +9,7 @@ from enum import Enum
 
 from shared.core.errors import Term
 from shared.core.i18n import N_, _, pgettext
-from shared.records.enums import TASK_TYPE_LABELS
+from shared.records.enums import TASK_TYPE_LABELS, TaskType
 
 # Every value of TaskStatus, RunStatus, DeployStatus and PredictionStatus (catalog msgids).
 STATUS_LABELS: dict[str, str] = {
@@ -60,6 +60,12 @@ def term(value: str | Enum) -> Term:
     """``value`` as a message parameter: its raw value in ``str()``, its label once localized."""
     v = _value(value)
     return Term(v, _LABELS.get(v) or (lambda: v.replace("_", " ")))
+
+
+def task_type_term(task_type: TaskType) -> Term:
+    """A task type inside a sentence: "image classification" in the English, 图像分类 once localized."""
+    msgid = TASK_TYPE_LABELS[task_type]
+    return Term(msgid.lower(), _msgid(msgid))
 
 
 def label(value: str | Enum) -> str:

@@ -62,12 +62,9 @@ ALLOWED = {
 # Identifiers, file names, flags, paths and environment variables are tokens as a whole.
 _TOKEN = re.compile(r"\S*[_./=\\@]\S*|--?[a-z][\w-]*|\b[A-Z][A-Z0-9_]{2,}\b")
 _WORD = re.compile(r"[A-Za-z]{3,}")
-# Known English left, each recorded or written outside the UI, so not the UI's to translate (see the report):
-# the sampler's reason is stored in English when the task is scheduled; package warnings come from
-# shared/contract in English (error and warning texts there are being converted separately).
-KNOWN_ENGLISH = (re.compile(r"^搜索：\w+, as chosen for the task$"),
-                 re.compile(r"^requirements\.txt lists no packages; the environment gets only what "
-                            r"install_dependencies\.sh installs$"))
+# Known English left, recorded outside the UI, so not the UI's to translate (see the report): the sampler's
+# reason is stored in English when the task is scheduled (being converted separately).
+KNOWN_ENGLISH = (re.compile(r"^搜索：\w+, as chosen for the task$"),)
 
 
 def english_words(text: str) -> list[str]:

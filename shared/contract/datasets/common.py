@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.contract.names import APPLEDOUBLE_PREFIX, IMAGE_EXTS, JUNK_DIRS, JUNK_FILES
+from shared.core.i18n import N_
 from shared.records import TaskType
 
 MAX_ERROR_DETAILS = 50
@@ -45,7 +46,7 @@ class Issue:
         head = self.file + (f" {self.where}" if self.where else "")
         text = f"{head}: {self.message}"
         if self.count > 1:
-            text += f" (and {self.count - 1} more like it)"
+            text = N_("{text} (and {n} more like it)").format(text=text, n=self.count - 1)
         return text
 
 

@@ -26,6 +26,7 @@ from shared.contract.datasets.common import (
     walk_images,
 )
 from shared.contract.names import SPLITS
+from shared.core.i18n import N_
 from shared.records import TaskType
 
 
@@ -77,11 +78,13 @@ class Ctx:
             (e.name + "/" if e.is_dir() else e.name) for e in self.root.iterdir() if not is_junk(e.name)
         )
         if names:
-            shown = ", ".join(names[:12]) + (f", ... ({len(names)} entries)" if len(names) > 12 else "")
-            held = f"the dataset root holds: {shown}"
+            shown = ", ".join(names[:12]) if len(names) <= 12 else \
+                N_("{names}, ... ({n} entries)").format(names=", ".join(names[:12]), n=len(names))
+            held = N_("the dataset root holds: {names}").format(names=shown)
         else:
-            held = "the dataset root is empty"
-        self.error(file, None, f"the train split is missing: expected {expected}; {held}")
+            held = N_("the dataset root is empty")
+        self.error(file, None, N_("the train split is missing: expected {expected}; {held}").format(
+            expected=expected, held=held))
 
     # images -------------------------------------------------------------
     def probe(self, rel: str, *, group: str) -> tuple[int, int] | None:
@@ -90,7 +93,7 @@ class Ctx:
             with Image.open(self.root / rel) as im:
                 size = im.size
         except Exception as exc:  # noqa: BLE001 - any decoder failure means "unreadable"
-            self.warn(rel, None, "image cannot be read; it is kept but training code may fail on it",
+            self.warn(rel, None, N_("image cannot be read; it is kept but training code may fail on it"),
                       group=group, detail=f" ({type(exc).__name__}: {exc})")
             return None
         self.sizes.append(size)
@@ -107,13 +110,14 @@ class Ctx:
         try:
             raw = (self.root / rel).read_bytes()
         except OSError as exc:
-            self.error(rel, None, f"cannot be read: {exc}")
+            self.error(rel, None, N_("cannot be read: {error}").format(error=exc))
             return None
         try:
             return raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             line = raw[: exc.start].count(b"\n") + 1
-            self.error(rel, f"line {line}", f"is not UTF-8 text; save the {what} as UTF-8")
+            self.error(rel, N_("line {line}").format(line=line),
+                       N_("is not UTF-8 text; save the {what} as UTF-8").format(what=what))
             return None
 
     def read_lines(self, rel: str) -> list[str] | None:
@@ -127,7 +131,8 @@ class Ctx:
         try:
             return json.loads(text)
         except json.JSONDecodeError as exc:
-            self.error(rel, f"line {exc.lineno}, column {exc.colno}", f"invalid JSON: {exc.msg}")
+            self.error(rel, N_("line {line}, column {column}").format(line=exc.lineno, column=exc.colno),
+                       N_("invalid JSON: {error}").format(error=exc.msg))
             return None
 
     def report(self) -> DatasetReport:
@@ -184,8 +189,8 @@ def pair_labels(ctx: Ctx, *, img_rel: str, lab_rel: str, label_exts: tuple[str, 
         pairs.append((f"{img_rel}/{img}", f"{lab_rel}/{lab}" if lab else None))
     for f in label_files:
         if f not in used:
-            ctx.error(f"{lab_rel}/{f}", None, f"{what} has no image: expected {img_rel}/"
-                      f"{os.path.splitext(f)[0]}.<jpg|png|...> with the same name")
+            ctx.error(f"{lab_rel}/{f}", None, N_("{what} has no image: expected {path} with the same name").format(
+                what=what, path=f"{img_rel}/{os.path.splitext(f)[0]}.<jpg|png|...>"))
     return pairs
 
 
@@ -197,7 +202,8 @@ def split_dirs(ctx: Ctx, *, lab_root: str, expected: str, train_file: str) -> li
     out = []
     for split in found:
         if not (root / "images" / split).is_dir():
-            ctx.error(f"{lab_root}/{split}/", None, f"has no image folder: add images/{split}/")
+            ctx.error(f"{lab_root}/{split}/", None, N_("has no image folder: add {folder}").format(
+                folder=f"images/{split}/"))
             continue
         out.append(split)
     return out

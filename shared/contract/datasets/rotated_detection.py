@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from shared.contract.datasets.common import outside, parse_num, polygon_area, read_classes_file
 from shared.contract.datasets.context import Ctx, pair_labels, split_dirs
+from shared.core.i18n import N_
 
 
 def validate_rotated(ctx: Ctx) -> None:
@@ -26,7 +27,8 @@ def validate_rotated(ctx: Ctx) -> None:
         for img, lab in pairs:
             size = ctx.probe(img, group=img_rel)
             if lab is None:
-                ctx.warn(img, None, f"image has no label file in {lab_rel}/", group=img_rel)
+                ctx.warn(img, None, N_("image has no label file in {folder}").format(folder=f"{lab_rel}/"),
+                         group=img_rel)
                 continue
             lines = ctx.read_lines(lab)
             if lines is None:
