@@ -35,7 +35,7 @@ from shared.contract.names import (
 )
 from shared.contract.requirements import FlatRequirements, flatten_requirements
 from shared.contract.scriptargs import ScriptArgs, parse_source, read_arguments, syntax_error
-from shared.core.errors import PackageError
+from shared.core.errors import PackageError, Stored
 from shared.core.i18n import N_
 
 REQUIRED = (TRAIN_SCRIPT, PREDICT_SCRIPT, REQUIREMENTS_FILE, WEIGHTS_DIR + "/")
@@ -139,7 +139,7 @@ def check_package(*, root: Path, unwrapped: str | None = None) -> PackageReport:
     if problems:
         if len(problems) == 1:
             # A problem is a line about one file, often an error caught above and kept as text.
-            raise PackageError(N_("{problem}"), params={"problem": problems[0]})
+            raise PackageError(N_("{problem}"), params={"problem": Stored(problems[0])})
         raise PackageError(N_("the model package has {count} problems; fix them and upload it again"),
                            details=problems, params={"count": len(problems)})
     names = metric_names_of(root)

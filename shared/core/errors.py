@@ -30,6 +30,11 @@ class Term(str):
         return obj
 
 
+class Stored(str):
+    """English a check wrote as a whole line (a package problem) used as a message parameter: ``localized()``
+    reads it back through the catalog templates it was made from (``shared.core.relocalize``)."""
+
+
 def localize_param(value: Any) -> Any:
     """A message parameter as the reader reads it: a Msg translated, a Term by its label, others as they are."""
     from shared.core.i18n import _
@@ -38,6 +43,10 @@ def localize_param(value: Any) -> Any:
         return value.label()
     if isinstance(value, Msg):
         return _(value)
+    if isinstance(value, Stored):
+        from shared.core.relocalize import relocalize
+
+        return relocalize(value)
     return value
 
 

@@ -14,6 +14,8 @@ from functools import cache, lru_cache
 from shared.core.i18n import Language, catalog, current_language
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
+# A value inside a sentence does not run past its end: "exit code {code}" must not swallow the sentence after it.
+_VALUE = r"(?:(?!\. [A-Z][a-z]).)+?"
 # A template must say something besides its values to be matched: "{field}: {message}" would match any
 # line with a colon in it.
 _MIN_LETTERS = 3
@@ -21,8 +23,9 @@ _MAX_LINE = 2000
 _MAX_DEPTH = 3
 # Stored sentences joined by the platform's separators, each part translated on its own when no template
 # covers the whole ("exit code 1: RuntimeError: boom", "<reason>. <what to do>").
-_JOINS = (("; ", "；"), (". ", "。"), (": ", "："), (" (", " ("))
+_JOINS = ((". ", "。"), ("; ", "；"), (" (", " ("), (": ", "："))
 # A value the stored English carries raw ("timed_out"): its label is the words ("timed out").
+_PATH = re.compile(r"[^\s:]*[/.][^\s:]*( |$)")  # a file or folder name first
 _SNAKE = re.compile(r"[a-z]+(?:_[a-z]+)+")
 
 
@@ -41,14 +44,16 @@ def _compile(msgid: str) -> _Template | None:
     stripped = _PLACEHOLDER.sub("", msgid)
     if "{" in stripped or "}" in stripped:  # a format spec ({n:,}) or a conversion ({x!r}): not read back
         return None
-    names = tuple(_PLACEHOLDER.findall(msgid))
-    if not names or len(set(names)) != len(names):
+    every = _PLACEHOLDER.findall(msgid)
+    names = tuple(dict.fromkeys(every))  # a value named twice ("add {name}") is the same text both times
+    if not names:
         return None
     letters = sum(c.isalpha() for c in stripped)
     if letters < _MIN_LETTERS:
         return None
     parts = _PLACEHOLDER.split(msgid)[::2]
-    regex = "".join(re.escape(p) + ("(.+?)" if i < len(names) else "") for i, p in enumerate(parts))
+    groups = [f"(?P={n})" if n in every[:i] else f"(?P<{n}>{_VALUE})" for i, n in enumerate(every)]
+    regex = "".join(re.escape(p) + (groups[i] if i < len(groups) else "") for i, p in enumerate(parts))
     return _Template(msgid, names, re.compile(regex, re.S), max(parts, key=len), letters)
 
 
@@ -73,13 +78,17 @@ def _line(text: str, lang: Language, depth: int) -> str | None:
         return lead + cat[stripped] + trail
     if _SNAKE.fullmatch(stripped) and stripped.replace("_", " ") in cat:
         return lead + cat[stripped.replace("_", " ")] + trail
+    # "<file> line 3: <message>", a dataset problem: the place is a path (perhaps with a line), the rest a message.
+    place, found, message = stripped.partition(": ")
+    if found and _PATH.match(place) and (said := _line(message, lang, depth + 1)) is not None:
+        return lead + _place(place, lang, depth) + "：" + said + trail
     for t in _templates(lang):
         if t.anchor not in stripped:
             continue
         m = t.pattern.fullmatch(stripped)
         if m is None:
             continue
-        values = {name: _line(v, lang, depth + 1) or v for name, v in zip(t.names, m.groups(), strict=True)}
+        values = {name: _line(v, lang, depth + 1) or v for name, v in m.groupdict().items()}
         try:
             return lead + cat[t.msgid].format(**values) + trail
         except (KeyError, IndexError, ValueError):
@@ -94,10 +103,6 @@ def _line(text: str, lang: Language, depth: int) -> str | None:
                     rest, joined = "(" + rest, " "
                 return lead + left + joined + (_line(rest, lang, depth + 1) or rest) + trail
             at = stripped.find(sep, at + 1)
-    # "<file> line 3: <message>", a dataset problem: the place is a path (perhaps with a line), the rest a message.
-    place, found, message = stripped.partition(": ")
-    if found and (said := _line(message, lang, depth + 1)) is not None:
-        return lead + _place(place, lang, depth) + "：" + said + trail
     return None
 
 

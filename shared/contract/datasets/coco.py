@@ -14,6 +14,7 @@ from shared.contract.datasets.common import fmt_ids, is_num, outside, safe_rel, 
 from shared.contract.datasets.context import Ctx
 from shared.contract.datasets.instance_segmentation import check_segmentation
 from shared.contract.names import SPLITS
+from shared.core.i18n import N_
 
 
 def _coco_hint(root: Path) -> str:
@@ -23,7 +24,8 @@ def _coco_hint(root: Path) -> str:
     others = sorted(p.name for p in ann_dir.glob("*.json") if p.stem not in SPLITS)
     if not others:
         return ""
-    return f" (annotations/ holds {', '.join(others[:5])}: name the files train.json, val.json, test.json)"
+    return " " + N_("(annotations/ holds {names}: name the files train.json, val.json, test.json)").format(
+        names=", ".join(others[:5]))
 
 
 def validate_coco(ctx: Ctx, *, instance: bool) -> None:
@@ -33,7 +35,8 @@ def validate_coco(ctx: Ctx, *, instance: bool) -> None:
              if (root / "annotations" / f"{s}.json").is_file() or (root / "images" / s).is_dir()]
     if "train" not in found:
         ctx.missing_train("annotations/train.json",
-                          "annotations/train.json and images/train/" + _coco_hint(root))
+                          N_("{annotations} and {images}").format(annotations="annotations/train.json",
+                                                                  images="images/train/") + _coco_hint(root))
     ref_cats: dict[int, str] | None = None
     ref_file = ""
     for split in found:
