@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from runner.flocks import try_flock
 from shared.core.errors import FieldError, SandboxError
 from shared.core.i18n import N_
 
@@ -200,13 +201,7 @@ class GpuAllocator:
         return self.lock_dir / f"gpu-{gpu.replace('/', '_')}.lock"
 
     def _try_lock(self, gpu: str) -> int | None:
-        fd = os.open(self._lock_file(gpu), os.O_RDWR | os.O_CREAT, 0o666)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return None
-        return fd
+        return try_flock(self._lock_file(gpu), mode=0o666)
 
     def _take(self, n: int) -> list[str] | None:
         got: list[tuple[str, int]] = []

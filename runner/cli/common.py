@@ -1,14 +1,17 @@
 """What every command shares: the ``--json`` option, settings loaded after the
-command line is parsed, output, DB sessions and the Redis check. Errors are
-mapped to exit codes in one place, ``runner.cli.TrainyardGroup``."""
+command line is parsed, the acting person, output, DB sessions, the Redis check
+and waiting for a worker's result. Errors are mapped to exit codes in one place,
+``runner.cli.TrainyardGroup``."""
 
 from __future__ import annotations
 
 import functools
 import json
 import sys
+import time
 from collections.abc import Callable
 from enum import Enum
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -19,6 +22,7 @@ from shared.core.i18n import N_, _
 from shared.core.settings import Settings, get_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 # ctx.meta is one dict shared by the whole chain of contexts, so the root group
 # can tell after a failure whether the command asked for JSON.
@@ -90,6 +94,17 @@ def pass_actor(f: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def acting(f: F) -> F:
+    """``--json``, ``settings`` and ``actor`` together: what a command that reads or changes records
+    on someone's behalf takes (the handler gets ``as_json``, ``settings`` and ``actor``)."""
+    return json_option(pass_settings(pass_actor(f)))
+
+
+def id_argument(name: str, metavar: str = "ID") -> Callable[[F], F]:
+    """The record id a command acts on, shown as ``ID`` in the usage line."""
+    return click.argument(name, metavar=metavar, type=int)
+
+
 def visibility_option(f: F) -> F:
     """``--visibility team|private`` on what a command creates; the handler gets ``visibility``."""
     return click.option("--visibility", type=click.Choice(["team", "private"]), default="team", show_default=True,
@@ -100,6 +115,32 @@ def out(as_json: bool, data: Any, text: str | None = None) -> None:
     """``data`` as indented JSON with ``--json``; otherwise ``text`` (or the JSON when a command has no text form)."""
     dumped = json.dumps(data, indent=2, default=str)
     click.echo(dumped if as_json or text is None else text)
+
+
+def out_rows(as_json: bool, rows: list[dict[str, Any]], line: str, empty: str) -> None:
+    """A list command's output: ``rows`` as JSON, or one ``line.format(**row)`` per row (``empty`` for none)."""
+    out(as_json, rows, "\n".join(line.format(**r) for r in rows) or empty)
+
+
+def existing_file(file: str) -> Path:
+    """The zip a command was given, refused up front when it is not there."""
+    path = Path(file)
+    if not path.is_file():
+        raise CliError(N_("{file}: no such file"), params={"file": file})
+    return path
+
+
+def poll(read: Callable[[], T], done: Callable[[T], bool], *, timeout: float, every: float) -> tuple[T, bool]:
+    """``read()`` now and every ``every`` seconds until ``done`` holds or ``timeout`` seconds passed: the last
+    value, and whether it is done. A worker does the work; the command only watches its row."""
+    deadline = time.monotonic() + timeout
+    value = read()
+    while not done(value):
+        if time.monotonic() > deadline:
+            return value, False
+        time.sleep(every)
+        value = read()
+    return value, True
 
 
 def exit_with(code: int) -> None:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import click
 
-from runner.cli.common import CliError, json_option, out, pass_actor, pass_settings, session, visibility_option
-from shared.core.i18n import N_, _
+from runner.cli.common import acting, existing_file, id_argument, out, out_rows, session, visibility_option
+from shared.core.i18n import _
 from shared.core.settings import Settings
 from shared.records import User
 
@@ -26,17 +25,13 @@ def dataset() -> None:
 @click.option("--type", "task_type", default="other", show_default=True,
               help="task type, e.g. classification, detection")
 @visibility_option
-@json_option
-@pass_settings
-@pass_actor
+@acting
 def add(file: str, name: str | None, task_type: str, visibility: str, as_json: bool, settings: Settings,
         actor: User) -> None:
     """Validate the dataset zip FILE and store it."""
     from shared.services.datasets import add_dataset
 
-    path = Path(file)
-    if not path.is_file():
-        raise CliError(N_("{file}: no such file"), params={"file": file})
+    path = existing_file(file)
     last = [0.0]
 
     def progress(stage: str, frac: float) -> None:
@@ -54,10 +49,8 @@ def add(file: str, name: str | None, task_type: str, visibility: str, as_json: b
 
 
 @dataset.command()
-@click.argument("dataset_id", metavar="ID", type=int)
-@json_option
-@pass_settings
-@pass_actor
+@id_argument("dataset_id")
+@acting
 def show(dataset_id: int, as_json: bool, settings: Settings, actor: User) -> None:
     """Splits, classes, warnings and the arguments train.py gets for dataset ID."""
     from shared.services.datasets import get_dataset
@@ -67,9 +60,7 @@ def show(dataset_id: int, as_json: bool, settings: Settings, actor: User) -> Non
 
 
 @dataset.command(name="list")
-@json_option
-@pass_settings
-@pass_actor
+@acting
 def list_(as_json: bool, settings: Settings, actor: User) -> None:
     """All datasets, newest first."""
     from shared.services.datasets import list_datasets
@@ -77,8 +68,7 @@ def list_(as_json: bool, settings: Settings, actor: User) -> None:
     with session(settings) as s:
         rows = [{"id": d.id, "name": d.name, "task_type": d.task_type.value, "images": d.images}
                 for d in list_datasets(session=s, actor=actor)]
-    out(as_json, rows, "\n".join(f"{r['id']:>4}  {r['task_type']:<22} {r['images']:>7}  {r['name']}"
-                                 for r in rows) or _("no datasets"))
+    out_rows(as_json, rows, "{id:>4}  {task_type:<22} {images:>7}  {name}", _("no datasets"))
 
 
 def dataset_dict(ds) -> dict[str, Any]:

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import json
 import sys
-import time
-from pathlib import Path
 from typing import Any
 
 import click
 
 from runner.cli.common import (
     CliError,
+    acting,
+    existing_file,
     exit_with,
-    json_option,
+    id_argument,
     out,
-    pass_actor,
-    pass_settings,
+    out_rows,
+    poll,
     redis,
     session,
     split_kv,
@@ -39,19 +39,18 @@ def model() -> None:
 
 
 def _wait_model(settings: Settings, model_id: int, timeout: float) -> Any:
-    from shared.records import DeployStatus
     from shared.services.models import get_model
 
-    deadline = time.monotonic() + timeout
-    while True:
+    def read() -> Any:
         with session(settings) as s:
-            m = get_model(session=s, model_id=model_id)
-        if m.status in (DeployStatus.deployed, DeployStatus.failed):
-            return m
-        if time.monotonic() > deadline:
-            raise CliError(N_("model {model_id} still {model_status} after {timeout:.0f} s"),
-                           params={"model_id": model_id, "model_status": term(m.status), "timeout": timeout})
-        time.sleep(0.3)
+            return get_model(session=s, model_id=model_id)
+
+    m, done = poll(read, lambda m: m.status in (DeployStatus.deployed, DeployStatus.failed), timeout=timeout,
+                   every=0.3)
+    if not done:
+        raise CliError(N_("model {model_id} still {model_status} after {timeout:.0f} s"),
+                       params={"model_id": model_id, "model_status": term(m.status), "timeout": timeout})
+    return m
 
 
 @model.command()
@@ -65,18 +64,14 @@ def _wait_model(settings: Settings, model_id: int, timeout: float) -> Any:
 @visibility_option
 @click.option("--wait", is_flag=True, help=WAIT_HELP + "; exit 1 if it failed")
 @click.option("--timeout", type=float, default=3600, show_default=True, help=TIMEOUT_HELP)
-@json_option
-@pass_settings
-@pass_actor
+@acting
 def add(file: str, name: str | None, task_type: str, network: bool, distributed: bool, visibility: str, wait: bool,
         timeout: float, as_json: bool, settings: Settings, actor: User) -> None:
     """Validate the model package zip FILE, store it and queue its deploy (env build)."""
     from shared.core.queue import enqueue_deploy
     from shared.services.models import add_model, model_summary
 
-    path = Path(file)
-    if not path.is_file():
-        raise CliError(N_("{file}: no such file"), params={"file": file})
+    path = existing_file(file)
     conn = redis(settings)
     with session(settings) as s:
         pkg = add_model(session=s, settings=settings, actor=actor, zip_path=path, name=name or path.stem,
@@ -93,10 +88,8 @@ def add(file: str, name: str | None, task_type: str, network: bool, distributed:
 
 
 @model.command()
-@click.argument("model_id", metavar="ID", type=int)
-@json_option
-@pass_settings
-@pass_actor
+@id_argument("model_id")
+@acting
 def show(model_id: int, as_json: bool, settings: Settings, actor: User) -> None:
     """Status, requirements and the parameters read from train.py of model ID."""
     from shared.services.models import get_model, model_summary
@@ -106,9 +99,7 @@ def show(model_id: int, as_json: bool, settings: Settings, actor: User) -> None:
 
 
 @model.command(name="list")
-@json_option
-@pass_settings
-@pass_actor
+@acting
 def list_(as_json: bool, settings: Settings, actor: User) -> None:
     """All models, newest first."""
     from shared.services.models import list_models
@@ -116,17 +107,14 @@ def list_(as_json: bool, settings: Settings, actor: User) -> None:
     with session(settings) as s:
         rows = [{"id": m.id, "name": m.name, "task_type": m.task_type.value, "status": m.status.value}
                 for m in list_models(session=s, actor=actor)]
-    out(as_json, rows, "\n".join(f"{r['id']:>4}  {r['status']:<10} {r['task_type']:<22} {r['name']}"
-                                 for r in rows) or _("no models"))
+    out_rows(as_json, rows, "{id:>4}  {status:<10} {task_type:<22} {name}", _("no models"))
 
 
 @model.command()
-@click.argument("model_id", metavar="ID", type=int)
+@id_argument("model_id")
 @click.option("--wait", is_flag=True, help=WAIT_HELP)
 @click.option("--timeout", type=float, default=3600, show_default=True, help=TIMEOUT_HELP)
-@json_option
-@pass_settings
-@pass_actor
+@acting
 def redeploy(model_id: int, wait: bool, timeout: float, as_json: bool, settings: Settings, actor: User) -> None:
     """Build the env of model ID again (e.g. after a failed deploy)."""
     from shared.services.models import model_summary, redeploy_model
@@ -140,10 +128,8 @@ def redeploy(model_id: int, wait: bool, timeout: float, as_json: bool, settings:
 
 
 @model.command()
-@click.argument("model_id", metavar="ID", type=int)
-@json_option
-@pass_settings
-@pass_actor
+@id_argument("model_id")
+@acting
 def delete(model_id: int, as_json: bool, settings: Settings, actor: User) -> None:
     """Delete model ID and its files (refused while tasks use it)."""
     from shared.services.models import delete_model
@@ -154,13 +140,11 @@ def delete(model_id: int, as_json: bool, settings: Settings, actor: User) -> Non
 
 
 @model.command()
-@click.argument("model_id", metavar="ID", type=int)
+@id_argument("model_id")
 @click.option("--set", "set_name", metavar="NAME", help="save a new template under NAME")
 @click.option("--value", "values", multiple=True, metavar="name=value",
               help="a parameter value of the template set with --set (repeatable)")
-@json_option
-@pass_settings
-@pass_actor
+@acting
 def templates(model_id: int, set_name: str | None, values: tuple[str, ...], as_json: bool,
               settings: Settings, actor: User) -> None:
     """List the parameter templates of model ID, or save one with --set."""

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import click
 
 from runner.cli.common import (
     CliError,
+    acting,
     exit_with,
-    json_option,
     out,
-    pass_actor,
-    pass_settings,
+    poll,
     redis,
     session,
     status_text,
@@ -35,9 +33,7 @@ from shared.records.labels import term
 @click.option("--confidence", type=float, default=0.25, show_default=True, help="passed to predict.py")
 @click.option("--timeout", type=float, default=3600, show_default=True, help="seconds to wait for the prediction")
 @visibility_option
-@json_option
-@pass_settings
-@pass_actor
+@acting
 def predict(task_id: int, run_id: int | None, weights: str | None, images: str, output: str | None,
             confidence: float, timeout: float, visibility: str, as_json: bool, settings: Settings,
             actor: User) -> None:
@@ -63,15 +59,17 @@ def predict(task_id: int, run_id: int | None, weights: str | None, images: str, 
                                  weights=weights, uploads=uploads, confidence=confidence, visibility=visibility)
     enqueue_prediction(pred.id, connection=conn)
     warn_no_worker(conn)
-    deadline = time.monotonic() + timeout
-    while pred.status in (PredictionStatus.queued, PredictionStatus.running):
-        if time.monotonic() > deadline:
-            raise CliError(N_("prediction {prediction_id} still {prediction_status} after {timeout:.0f} s"),
-                           params={"prediction_id": pred.id, "prediction_status": term(pred.status),
-                                   "timeout": timeout})
-        time.sleep(0.3)
+    pred_id = pred.id
+
+    def read():
         with session(settings) as s:
-            pred = get_prediction(session=s, prediction_id=pred.id)
+            return get_prediction(session=s, prediction_id=pred_id)
+
+    pred, done = poll(read, lambda p: p.status not in (PredictionStatus.queued, PredictionStatus.running),
+                      timeout=timeout, every=0.3)
+    if not done:
+        raise CliError(N_("prediction {prediction_id} still {prediction_status} after {timeout:.0f} s"),
+                       params={"prediction_id": pred.id, "prediction_status": term(pred.status), "timeout": timeout})
     outdir = Path(output or f"prediction-{pred.id}")
     produced = safe_output_dir(settings, pred)
     # predict.py's files are copied as read through their fds: a link it planted is never followed.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from runner.cli.common import exit_with, json_option, out, pass_actor, pass_settings, redis, session
+from runner.cli.common import acting, exit_with, json_option, out, pass_settings, redis, session
 from runner.up import AUTO, parse_workers
 from shared.core.settings import Settings
 from shared.records import User
@@ -106,9 +106,7 @@ def reconcile(as_json: bool, settings: Settings) -> None:
 
 @click.command()
 @click.argument("which", default="all", type=click.Choice(["all", "classification", "detection"]))
-@json_option
-@pass_settings
-@pass_actor
+@acting
 def examples(which: str, as_json: bool, settings: Settings, actor: User) -> None:
     """Add the example datasets and models (one step for new users); WHICH is all, classification or detection."""
     from shared.services.examples import EXAMPLE_KINDS, load_examples

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import time
+from typing import Any
 
 import click
 
 from runner.cli.common import (
     CliError,
+    acting,
     exit_with,
-    json_option,
+    id_argument,
     out,
-    pass_actor,
-    pass_settings,
+    poll,
     redis,
     session,
     split_kv,
@@ -42,19 +42,19 @@ def _parse_params(items: tuple[str, ...]) -> dict[str, tuple[str, bool]]:
     return params
 
 
-def _wait_task(settings: Settings, task_id: int, timeout: float):
+def _read_task(settings: Settings, task_id: int) -> Any:
     from shared.services.tasks import get_task
 
-    deadline = time.monotonic() + timeout
-    while True:
-        with session(settings) as s:
-            t = get_task(session=s, task_id=task_id)
-        if t.status.finished:
-            return t
-        if time.monotonic() > deadline:
-            raise CliError(N_("task {task_id} still {task_status} after {timeout:.0f} s"),
-                           params={"task_id": task_id, "task_status": term(t.status), "timeout": timeout})
-        time.sleep(0.5)
+    with session(settings) as s:
+        return get_task(session=s, task_id=task_id)
+
+
+def _wait_task(settings: Settings, task_id: int, timeout: float):
+    t, done = poll(lambda: _read_task(settings, task_id), lambda t: t.status.finished, timeout=timeout, every=0.5)
+    if not done:
+        raise CliError(N_("task {task_id} still {task_status} after {timeout:.0f} s"),
+                       params={"task_id": task_id, "task_status": term(t.status), "timeout": timeout})
+    return t
 
 
 def _schedule(settings: Settings, task_id: int) -> None:
@@ -102,9 +102,7 @@ LIMIT_HELP = "per-run limit, at most the platform's TRAINYARD_{} (its default an
 @click.option("--wait", is_flag=True, help="wait until the task finished; exit 1 unless it completed")
 @click.option("--timeout", type=float, default=24 * 3600, show_default=True, help="seconds to wait with --wait")
 @visibility_option
-@json_option
-@pass_settings
-@pass_actor
+@acting
 def create(*, name: str, model_id: int, dataset_id: int, epochs: int, runs: int, time_limit: str | None,
            metrics: str | None, eval_metric: str | None, score: str, params: tuple[str, ...], sampler: str,
            no_prune: bool, pruner: str, warm_start: int | None, max_parallel: int | None, seed: int | None,
@@ -145,10 +143,8 @@ def create(*, name: str, model_id: int, dataset_id: int, epochs: int, runs: int,
 
 
 @task.command()
-@click.argument("task_id", metavar="ID", type=int)
-@json_option
-@pass_settings
-@pass_actor
+@id_argument("task_id")
+@acting
 def show(task_id: int, as_json: bool, settings: Settings, actor: User) -> None:
     """Settings, runs, scores and metrics of task ID."""
     from shared.services.tasks import get_task, task_summary
@@ -170,9 +166,7 @@ def show(task_id: int, as_json: bool, settings: Settings, actor: User) -> None:
 @click.option("--status", help="only tasks with this status, e.g. running, completed")
 @click.option("--search", help="only tasks whose name contains this")
 @click.option("--limit", type=int, default=50, show_default=True, help="at most this many tasks")
-@json_option
-@pass_settings
-@pass_actor
+@acting
 def list_(status: str | None, search: str | None, limit: int, as_json: bool, settings: Settings,
           actor: User) -> None:
     """Tasks, newest first."""
@@ -186,37 +180,27 @@ def list_(status: str | None, search: str | None, limit: int, as_json: bool, set
 
 
 @task.command()
-@click.argument("task_id", metavar="ID", type=int)
+@id_argument("task_id")
 @click.option("--timeout", type=float, default=10, show_default=True,
               help="seconds to wait for the runs to stop before printing the status")
-@json_option
-@pass_settings
-@pass_actor
+@acting
 def stop(task_id: int, timeout: float, as_json: bool, settings: Settings, actor: User) -> None:
     """Stop task ID: its running runs are killed, queued ones never start."""
-    from shared.services.tasks import get_task, request_stop
+    from shared.services.tasks import request_stop
 
     redis(settings)
     with session(settings) as s:
         request_stop(session=s, actor=actor, task_id=task_id)
     _schedule(settings, task_id)
-    deadline = time.monotonic() + timeout
-    with session(settings) as s:
-        t = get_task(session=s, task_id=task_id)
-    while not t.status.finished and time.monotonic() < deadline:
-        time.sleep(0.2)
-        with session(settings) as s:
-            t = get_task(session=s, task_id=task_id)
+    t, _done = poll(lambda: _read_task(settings, task_id), lambda t: t.status.finished, timeout=timeout, every=0.2)
     out(as_json, {"id": t.id, "status": t.status.value},
         _("task {id} {status}", id=t.id, status=status_text(t.status)))
 
 
 @task.command()
-@click.argument("task_id", metavar="ID", type=int)
+@id_argument("task_id")
 @click.option("--name", help="name of the new task (default: the original's name + ' (copy)')")
-@json_option
-@pass_settings
-@pass_actor
+@acting
 def clone(task_id: int, name: str | None, as_json: bool, settings: Settings, actor: User) -> None:
     """A new task with the same settings as task ID."""
     from shared.services.tasks import clone_task
@@ -230,10 +214,8 @@ def clone(task_id: int, name: str | None, as_json: bool, settings: Settings, act
 
 
 @task.command()
-@click.argument("run_id", metavar="RUN_ID", type=int)
-@json_option
-@pass_settings
-@pass_actor
+@id_argument("run_id", metavar="RUN_ID")
+@acting
 def rerun(run_id: int, as_json: bool, settings: Settings, actor: User) -> None:
     """Queue a failed/stopped run again with the same parameters."""
     from shared.core.queue import enqueue_run
@@ -249,13 +231,11 @@ def rerun(run_id: int, as_json: bool, settings: Settings, actor: User) -> None:
 
 
 @task.command()
-@click.argument("task_id", metavar="ID", type=int)
+@id_argument("task_id")
 @click.option("-o", "--output", required=True,
               help="path of the zip to write, or a folder: it gets task-<ID>-run-<RUN>.zip")
 @click.option("--run", "run_id", type=int, help="a run of the task (default: the best run)")
-@json_option
-@pass_settings
-@pass_actor
+@acting
 def weights(task_id: int, output: str, run_id: int | None, as_json: bool, settings: Settings, actor: User) -> None:
     """Write the weights of a run of task ID as a zip."""
     from shared.services.weights import write_weights_zip

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import click
 
-from runner.cli.common import CliError, json_option, out, pass_actor, pass_settings, session
+from runner.cli.common import CliError, acting, out, session
 from shared.core.errors import NotFoundError
 from shared.core.i18n import N_
 from shared.core.settings import Settings
@@ -56,9 +56,7 @@ def _read_password(from_stdin: bool) -> str:
 @click.option("--email", help="e-mail address (people signing in through OIDC are matched on it)")
 @click.option("--password-stdin", is_flag=True, help="read the password from the first line of stdin")
 @click.option("--no-password", is_flag=True, help="no password: the person signs in through OIDC only")
-@json_option
-@pass_settings
-@pass_actor
+@acting
 def add(name: str, role: str, email: str | None, password_stdin: bool, no_password: bool, as_json: bool,
         settings: Settings, actor: User) -> None:
     """Add the person NAME (asks for a password unless --password-stdin or --no-password)."""
@@ -81,9 +79,7 @@ def add(name: str, role: str, email: str | None, password_stdin: bool, no_passwo
 
 
 @user.command(name="list")
-@json_option
-@pass_settings
-@pass_actor
+@acting
 def list_(as_json: bool, settings: Settings, actor: User) -> None:
     """Everyone with an account, by name."""
     from shared.services import access
@@ -99,9 +95,7 @@ def list_(as_json: bool, settings: Settings, actor: User) -> None:
 @user.command(name="set-role")
 @click.argument("name")
 @click.argument("role", type=ROLES)
-@json_option
-@pass_settings
-@pass_actor
+@acting
 def set_role(name: str, role: str, as_json: bool, settings: Settings, actor: User) -> None:
     """Give the person NAME the role ROLE (admin, member or viewer)."""
     from shared.services.users import set_role as change
@@ -121,9 +115,7 @@ def _set_disabled(name: str, disabled: bool, as_json: bool, settings: Settings, 
 
 @user.command()
 @click.argument("name")
-@json_option
-@pass_settings
-@pass_actor
+@acting
 def disable(name: str, as_json: bool, settings: Settings, actor: User) -> None:
     """Disable the person NAME: they cannot sign in, and their open sessions end."""
     _set_disabled(name, True, as_json, settings, actor)
@@ -131,9 +123,7 @@ def disable(name: str, as_json: bool, settings: Settings, actor: User) -> None:
 
 @user.command()
 @click.argument("name")
-@json_option
-@pass_settings
-@pass_actor
+@acting
 def enable(name: str, as_json: bool, settings: Settings, actor: User) -> None:
     """Let the disabled person NAME sign in again."""
     _set_disabled(name, False, as_json, settings, actor)
@@ -142,9 +132,7 @@ def enable(name: str, as_json: bool, settings: Settings, actor: User) -> None:
 @user.command()
 @click.argument("name")
 @click.option("--password-stdin", is_flag=True, help="read the new password from the first line of stdin")
-@json_option
-@pass_settings
-@pass_actor
+@acting
 def passwd(name: str, password_stdin: bool, as_json: bool, settings: Settings, actor: User) -> None:
     """Set a new password for NAME (admins for anyone; a person for themself). Their open sessions end."""
     from shared.services.users import change_password
@@ -175,9 +163,7 @@ def _day(text: str | None, opt: str) -> datetime | None:
 @click.option("--since", metavar="YYYY-MM-DD", help="from this day on (UTC)")
 @click.option("--until", metavar="YYYY-MM-DD", help="up to and including this day (UTC)")
 @click.option("--limit", type=int, default=500, show_default=True, help="at most this many events")
-@json_option
-@pass_settings
-@pass_actor
+@acting
 def audit(user_name: str | None, actions: tuple[str, ...], object_kind: str | None, object_id: int | None,
           outcome: str | None, since: str | None, until: str | None, limit: int, as_json: bool,
           settings: Settings, actor: User) -> None:

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runner.envs.keys import KEY_RE
-from runner.envs.layout import COMPLETE_MARKER, LAST_USED, LogFn, is_complete, remove_env, state_dir, try_flock
+from runner.envs.layout import COMPLETE_MARKER, LAST_USED, LogFn, is_complete, remove_env, state_dir
+from runner.flocks import try_flock
 from shared.core.settings import Settings, format_size
 
 

@@ -82,16 +82,6 @@ def flock(lock_path: Path, mode: int, on_wait: Callable[[], None] | None = None)
         os.close(fd)  # closing releases the lock
 
 
-def try_flock(lock_path: Path) -> int | None:
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
-        return None
-    return fd
-
-
 def is_complete(path: Path) -> bool:
     return (state_dir(path) / COMPLETE_MARKER).is_file() and Path(path).is_dir()
 

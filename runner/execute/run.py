@@ -135,14 +135,11 @@ class Execution:
         self.kill_reason = message
         self.kill_kind = kind
         self.log.note(f"stopping the run: {message}")
-        root = self.root
-        if root is None or not is_alive(root):
+        if (tree := self._tree()) is None:
             return
-        members = members_of(root)
-        self._remember(members)
-        users = [p for p in members if not is_bwrap(p, root)]
+        _members, users = tree
         if not self.sandboxed:
-            killpg(root.pid, signal_mod.SIGTERM)
+            killpg(self.root.pid, signal_mod.SIGTERM)
         signal_all(users, signal_mod.SIGTERM)
         self.kill_deadline = time.monotonic() + grace
 
@@ -150,9 +147,16 @@ class Execution:
         if self.root is not None:
             hard_kill(self.root, list(self.known.values()))
 
-    def _remember(self, members: list[psutil.Process]) -> None:
+    def _tree(self) -> tuple[list[psutil.Process], list[psutil.Process]] | None:
+        """The live run's processes, all remembered for the final sweep, and those of them that are the
+        user's (not bwrap's); None once the main process is gone."""
+        root = self.root
+        if root is None or not is_alive(root):
+            return None
+        members = members_of(root)
         for p in members:
             self.known.setdefault(p.pid, p)
+        return members, [p for p in members if not is_bwrap(p, root)]
 
     def cleanup_leftovers(self) -> None:
         """After the main process ended: nothing of the run may stay behind."""
@@ -181,12 +185,9 @@ class Execution:
 
     # watching ----------------------------------------------------------------
     def watch(self) -> None:
-        root = self.root
-        if root is None or not is_alive(root):
+        if (tree := self._tree()) is None:
             return
-        members = members_of(root)
-        self._remember(members)
-        users = [p for p in members if not is_bwrap(p, root)]
+        members, users = tree
         lim = self.spec.limits
         rss = 0
         for p in members:

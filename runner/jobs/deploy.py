@@ -5,7 +5,6 @@ is being deployed by a live job, is left alone."""
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import functools
 import logging
 import os
@@ -28,6 +27,7 @@ from runner.envs.source_builds import (
     sandbox_install_argv,
 )
 from runner.execute import KillReason, execute
+from runner.flocks import try_flock
 from runner.jobs.common import tail, visible
 from runner.sandbox import ENV_MOUNT, WORKSPACE, Limits, Mount, SandboxSpec
 from shared.contract.names import INSTALL_SCRIPT
@@ -49,13 +49,11 @@ def _deploy_claim(settings: Settings, model_id: int) -> Iterator[bool]:
     """
     locks = settings.data_dir / "locks"
     locks.mkdir(parents=True, exist_ok=True)
-    fd = os.open(locks / f"deploy-model-{model_id}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    fd = try_flock(locks / f"deploy-model-{model_id}.lock")
+    if fd is None:
+        yield False
+        return
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
         yield True
     finally:
         os.close(fd)  # closing releases the lock

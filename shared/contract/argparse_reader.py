@@ -30,13 +30,19 @@ _SKIPPED_ACTIONS = {"help", "version"}
 _MAX_RANGE_CHOICES = 1000
 
 
-def _dotted(node: ast.AST) -> str | None:
+def dotted_name(node: ast.AST, *, through_calls: bool = False) -> str | None:
+    """``a.b.c`` for a name or attribute chain, else None. ``through_calls`` reads a call as what it calls,
+    so ``logging.getLogger(__name__).info`` is ``logging.getLogger.info``."""
     if isinstance(node, ast.Name):
         return node.id
     if isinstance(node, ast.Attribute):
-        base = _dotted(node.value)
+        base = dotted_name(node.value, through_calls=through_calls)
         return f"{base}.{node.attr}" if base else None
+    if through_calls and isinstance(node, ast.Call):
+        return dotted_name(node.func, through_calls=True)
     return None
+
+
 
 
 def _jsonable(value: Any) -> tuple[bool, Any]:
@@ -114,7 +120,7 @@ class ArgparseReader:
     # -- receivers --------------------------------------------------------
     def _kind_of_call(self, call: ast.Call) -> str | None:
         func = call.func
-        dotted = _dotted(func)
+        dotted = dotted_name(func)
         if dotted and dotted.rsplit(".", 1)[-1] in _PARSER_CLASSES:
             return "parser"
         if isinstance(func, ast.Attribute):
@@ -283,7 +289,7 @@ class ArgparseReader:
             return None
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             return node.value
-        dotted = _dotted(node)
+        dotted = dotted_name(node)
         if dotted and dotted.startswith("argparse."):
             return dotted[len("argparse."):]
         return dotted or self.text(node)
@@ -299,7 +305,7 @@ class ArgparseReader:
             return "str"
         if isinstance(node, ast.Lambda):
             return "lambda"
-        dotted = _dotted(node)
+        dotted = dotted_name(node)
         if dotted is not None:
             if dotted in _TYPE_NAMES:
                 return _TYPE_NAMES[dotted]
@@ -314,7 +320,7 @@ class ArgparseReader:
         ok, value = self._literal(node)
         if ok and isinstance(value, str | int) and not isinstance(value, bool):
             return value
-        dotted = _dotted(node)
+        dotted = dotted_name(node)
         if dotted and dotted.rsplit(".", 1)[-1] in _NARGS_CONSTANTS:
             return _NARGS_CONSTANTS[dotted.rsplit(".", 1)[-1]]
         return self.text(node)
@@ -325,7 +331,7 @@ class ArgparseReader:
         if ok and isinstance(value, list | dict):
             spec.choices = list(value)
             return
-        if isinstance(node, ast.Call) and _dotted(node.func) == "range" and not node.keywords:
+        if isinstance(node, ast.Call) and dotted_name(node.func) == "range" and not node.keywords:
             parts = [self._literal(a) for a in node.args]
             if 1 <= len(parts) <= 3 and all(ok and isinstance(v, int) for ok, v in parts):
                 r = range(*(v for _, v in parts))
@@ -343,7 +349,7 @@ class ArgparseReader:
         return bool(value) if ok else False
 
     def _help(self, node: ast.AST) -> str | None:
-        if _dotted(node) in ("argparse.SUPPRESS", "SUPPRESS"):
+        if dotted_name(node) in ("argparse.SUPPRESS", "SUPPRESS"):
             return None
         ok, value = self._literal(node)
         if ok and isinstance(value, str):

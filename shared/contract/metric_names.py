@@ -24,6 +24,7 @@ import string
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.contract.argparse_reader import dotted_name
 from shared.contract.metrics import parse_line
 from shared.contract.scriptargs import parse_source
 
@@ -146,7 +147,7 @@ class _Reader:
             return [sep.join(p) for p in _product(parts)]
         if not isinstance(func, ast.Attribute):
             return []
-        owner = _dotted(func.value)
+        owner = dotted_name(func.value, through_calls=True)  # logging.getLogger(__name__).info(...)
         if func.attr == "write" and owner in ("sys.stdout", "sys.stderr", "tqdm", "tqdm.tqdm") and call.args:
             return self.render(call.args[0], {})
         if func.attr in _LOG_METHODS and owner and "log" in owner.rsplit(".", 1)[-1].lower():
@@ -232,19 +233,8 @@ def _brace(fmt: str) -> str:
     return "".join(literal + (_VALUE if name is not None else "") for literal, name, _spec, _conv in parts)
 
 
-def _dotted(node: ast.expr) -> str | None:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        base = _dotted(node.value)
-        return f"{base}.{node.attr}" if base else None
-    if isinstance(node, ast.Call):
-        return _dotted(node.func)  # logging.getLogger(__name__).info(...)
-    return None
-
-
 def _is_std_stream(node: ast.expr) -> bool:
-    return _dotted(node) in ("sys.stdout", "sys.stderr")
+    return dotted_name(node, through_calls=True) in ("sys.stdout", "sys.stderr")
 
 
 def _product(parts: list[list[str]], limit: int = 64) -> list[list[str]]:

@@ -8,16 +8,20 @@ browser sessions are open.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 import streamlit as st
 from redis import Redis
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from shared.core.errors import NotFoundError
 from shared.core.settings import Settings, get_settings
 from shared.records import Action, User
+
+T = TypeVar("T")
 
 # The signed-in person of this run, put there by the router (components/auth.py ``gate``) before any page runs.
 USER_KEY = "_trainyard_user"
@@ -91,3 +95,14 @@ def refusal(action: Action | str, obj: object = None) -> str | None:
     from shared.services.access import denial
 
     return None if can(action, obj) else denial(st.session_state.get(USER_KEY), action, obj)
+
+
+def fetch(get: Callable[..., T], *, say: Callable[[str], object] = st.error, **ids: int) -> T | None:
+    """``get(session=, actor=, **ids)`` for the signed-in person, or None once ``say`` has told why it
+    is not there (someone else's private record answers exactly like a missing one)."""
+    try:
+        with session() as s:
+            return get(session=s, actor=current_user(), **ids)
+    except NotFoundError as exc:
+        say(exc.localized())
+        return None

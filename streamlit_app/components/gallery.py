@@ -16,7 +16,6 @@ from typing import Any
 import streamlit as st
 from redis.exceptions import RedisError
 
-from shared.core.errors import NotFoundError
 from shared.core.i18n import _, fmt_datetime
 from shared.core.relocalize import relocalize
 from shared.records import OutputMatch, Prediction, PredictionStatus, utcnow
@@ -213,11 +212,7 @@ def _gallery(pred: Prediction, images: dict[str, dict[str, Any]], *, key: str) -
 
 def show(pred_id: int, *, key: str = "pr_view") -> None:
     """Live while queued or running, the results after."""
-    try:
-        with deps.session() as s:
-            pred = get_prediction(session=s, prediction_id=pred_id, actor=deps.current_user())
-    except NotFoundError as exc:
-        st.warning(exc.localized())
+    if (pred := deps.fetch(get_prediction, say=st.warning, prediction_id=pred_id)) is None:
         return
     if pred.status in _ACTIVE:
         live(pred_id)

@@ -1,5 +1,6 @@
 """Browser uploads land in a temporary file (copied in chunks, never held twice
-in memory) so the services get a real path, as they do from the CLI."""
+in memory) so the services get a real path, as they do from the CLI; and the
+fields every zip upload form starts with (source, file, name, task type, visibility)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,15 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import streamlit as st
 
 from shared.core.i18n import N_, _
+from shared.records import TASK_TYPE_LABELS, TaskType, Visibility
+from streamlit_app.components.ownership import visibility_choice
 
 
 @contextmanager
@@ -79,3 +83,40 @@ def wrong_type(uploaded, *, exts: tuple[str, ...], what: str) -> bool:
     st.error(_("{name} is not a {kinds} file: upload {what} as a {kinds} archive.", name=uploaded.name, kinds=kinds,
                what=what), icon=":material/block:")
     return True
+
+
+@dataclass(frozen=True)
+class ZipChoice:
+    """What the top of an upload form chose; ``chosen`` is None while there is no file to send."""
+
+    source: str
+    file: Any  # the browser's upload; None for a file on the server
+    chosen: str | None  # the file's name (in the import folder for SERVER)
+    bad_type: bool
+    name: str  # as typed, else the file's name without its extension
+    task_type: TaskType
+    visibility: Visibility
+
+
+def zip_fields(prefix: str, settings, *, label: str, what: str, hint: str = "") -> ZipChoice:
+    """The zip's source and file, its name and task type, and who sees it; every key is ``prefix_...``."""
+    source = choose_source(f"{prefix}_source", settings)
+    bad_type = False
+    if source == SERVER:
+        chosen = pick_server_file(f"{prefix}_server_file", settings)
+        file = None
+    else:
+        # Any file is taken and its extension checked here: the type= filter explains itself only in a tooltip.
+        file = st.file_uploader(label, key=f"{prefix}_upload",
+                                help=(hint + " " if hint else "") + upload_caption(settings))
+        st.caption(upload_caption(settings))
+        bad_type = wrong_type(file, exts=(".zip",), what=what)
+        chosen = file.name if file else None
+    default = chosen.rsplit(".", 1)[0] if chosen else ""
+    c1, c2 = st.columns(2)
+    name = c1.text_input(_("Name"), key=f"{prefix}_name", placeholder=default)
+    ttype = c2.selectbox(_("Task type"), list(TaskType), format_func=lambda t: _(TASK_TYPE_LABELS[t]),
+                         key=f"{prefix}_type")
+    visibility = visibility_choice(f"{prefix}_visibility")
+    return ZipChoice(source=source, file=file, chosen=chosen, bad_type=bad_type, name=name or default,
+                     task_type=ttype, visibility=visibility)

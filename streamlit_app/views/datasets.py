@@ -6,64 +6,42 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from shared.core.errors import FieldError, NotFoundError, TrainyardError
+from shared.core.errors import FieldError, TrainyardError
 from shared.core.i18n import _, fmt_number
 from shared.core.settings import format_size
-from shared.records import TASK_TYPE_LABELS, Action, Dataset, TaskType
+from shared.records import TASK_TYPE_LABELS, Action, Dataset
 from shared.services.datasets import add_dataset, delete_dataset, get_dataset, list_datasets
 from shared.services.imports import import_dataset
 from streamlit_app.components import deps
 from streamlit_app.components.alerts import show_error
 from streamlit_app.components.confirm import delete_button
 from streamlit_app.components.dataset_view import render_dataset
-from streamlit_app.components.ownership import visibility_choice
-from streamlit_app.components.uploads import (
-    SERVER,
-    choose_source,
-    pick_server_file,
-    upload_caption,
-    upload_to_file,
-    wrong_type,
-)
+from streamlit_app.components.picker import pick_id
+from streamlit_app.components.uploads import SERVER, upload_to_file, zip_fields
 
 
 def _upload() -> None:
     s = deps.settings()
-    source = choose_source("ds_source", s)
-    bad_type = False
-    if source == SERVER:
-        chosen = pick_server_file("ds_server_file", s)
-        file = None
-    else:
-        # Any file is taken and its extension checked here: the type= filter explains itself only in a tooltip.
-        file = st.file_uploader(_("Dataset zip"), key="ds_upload", help=upload_caption(s))
-        st.caption(upload_caption(s))
-        bad_type = wrong_type(file, exts=(".zip",), what=_("the dataset"))
-        chosen = file.name if file else None
-    default = chosen.rsplit(".", 1)[0] if chosen else ""
-    c1, c2 = st.columns(2)
-    name = c1.text_input(_("Name"), key="ds_name", placeholder=default)
-    ttype = c2.selectbox(_("Task type"), list(TaskType), format_func=lambda t: _(TASK_TYPE_LABELS[t]), key="ds_type")
-    visibility = visibility_choice("ds_visibility")
+    z = zip_fields("ds", s, label=_("Dataset zip"), what=_("the dataset"))
     error_slot = st.empty()
-    label = _("Import and validate") if source == SERVER else _("Upload and validate")
-    if not st.button(label, key="ds_add", type="primary", disabled=chosen is None or bad_type):
+    label = _("Import and validate") if z.source == SERVER else _("Upload and validate")
+    if not st.button(label, key="ds_add", type="primary", disabled=z.chosen is None or z.bad_type):
         return
-    bar = st.progress(0.0, text=_("copying") if source == SERVER else _("uploading"))
+    bar = st.progress(0.0, text=_("copying") if z.source == SERVER else _("uploading"))
 
     def progress(stage: str, frac: float) -> None:
         bar.progress(min(max(frac, 0.0), 1.0), text=stage)
 
     try:
-        if source == SERVER:
+        if z.source == SERVER:
             with deps.session() as session:
-                ds = import_dataset(session=session, settings=s, actor=deps.current_user(), file_name=chosen,
-                                    name=name or default, task_type=ttype, visibility=visibility, progress=progress)
+                ds = import_dataset(session=session, settings=s, actor=deps.current_user(), file_name=z.chosen,
+                                    name=z.name, task_type=z.task_type, visibility=z.visibility, progress=progress)
         else:
-            with upload_to_file(file, tmp_root=s.data_dir / "tmp") as path, deps.session() as session:
+            with upload_to_file(z.file, tmp_root=s.data_dir / "tmp") as path, deps.session() as session:
                 ds = add_dataset(session=session, settings=s, actor=deps.current_user(), zip_path=path,
-                                 name=name or default, task_type=ttype, visibility=visibility, progress=progress,
-                                 display_name=file.name)
+                                 name=z.name, task_type=z.task_type, visibility=z.visibility, progress=progress,
+                                 display_name=z.file.name)
     except FieldError as exc:
         error_slot.error(exc.localized())
     except TrainyardError as exc:
@@ -102,19 +80,9 @@ def render() -> None:
                                 _("warnings"): len((d.report or {}).get("warnings", [])),
                                 _("uploaded"): d.created_at.strftime("%Y-%m-%d %H:%M")} for d in datasets]),
                  hide_index=True, key="ds_table")
-    ids = [d.id for d in datasets]
-    names = {d.id: f"#{d.id} {d.name}" for d in datasets}
-    if st.session_state.get("ds_select") not in ids:  # entering the page: the link's ?id= picks the item
-        wanted = st.query_params.get("id")
-        st.session_state["ds_select"] = int(wanted) if wanted and wanted.isdigit() and int(wanted) in ids else ids[0]
-    ds_id = st.selectbox(_("Dataset"), ids, format_func=names.get, key="ds_select")
-    st.query_params["id"] = str(ds_id)
-    with deps.session() as session:
-        try:
-            ds = get_dataset(session=session, dataset_id=ds_id, actor=deps.current_user())
-        except NotFoundError as exc:
-            st.error(exc.localized())
-            return
+    ds_id = pick_id(_("Dataset"), {d.id: f"#{d.id} {d.name}" for d in datasets}, key="ds_select")
+    if (ds := deps.fetch(get_dataset, dataset_id=ds_id)) is None:
+        return
     st.header(ds.name)
     c1, c2, _x = st.columns([1, 1, 3])
     if c1.button(_("Start training"), key="ds_train", type="primary", icon=":material/rocket_launch:"):

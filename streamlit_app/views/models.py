@@ -7,9 +7,9 @@ import pandas as pd
 import streamlit as st
 from redis.exceptions import RedisError
 
-from shared.core.errors import FieldError, NotFoundError, TrainyardError
+from shared.core.errors import FieldError, TrainyardError
 from shared.core.i18n import N_, _
-from shared.records import TASK_TYPE_LABELS, Action, DeployStatus, ModelPackage, TaskType
+from shared.records import TASK_TYPE_LABELS, Action, DeployStatus, ModelPackage
 from shared.services.imports import import_model
 from shared.services.models import (
     add_model,
@@ -27,15 +27,8 @@ from streamlit_app.components import model_view as mv
 from streamlit_app.components.alerts import show_error
 from streamlit_app.components.badges import status_cell, styled
 from streamlit_app.components.confirm import delete_button
-from streamlit_app.components.ownership import visibility_choice
-from streamlit_app.components.uploads import (
-    SERVER,
-    choose_source,
-    pick_server_file,
-    upload_caption,
-    upload_to_file,
-    wrong_type,
-)
+from streamlit_app.components.picker import pick_id
+from streamlit_app.components.uploads import SERVER, upload_to_file, zip_fields
 
 NETWORK_WARNING = N_("With network on, this model's training and prediction runs can reach the internet "
                      "(download weights, send data out). Turn it on only for code you trust.")
@@ -52,24 +45,8 @@ def _enqueue(model_id: int) -> None:
 
 def _upload() -> None:
     s = deps.settings()
-    source = choose_source("md_source", s)
-    bad_type = False
-    if source == SERVER:
-        chosen = pick_server_file("md_server_file", s)
-        file = None
-    else:
-        # Any file is taken and its extension checked here: the type= filter explains itself only in a tooltip.
-        file = st.file_uploader(_("Model package zip"), key="md_upload",
-                                help=_("train.py, predict.py, requirements.txt, weights/ (install_dependencies.sh "
-                                       "optional).") + " " + upload_caption(s))
-        st.caption(upload_caption(s))
-        bad_type = wrong_type(file, exts=(".zip",), what=_("the model package"))
-        chosen = file.name if file else None
-    default = chosen.rsplit(".", 1)[0] if chosen else ""
-    c1, c2 = st.columns(2)
-    name = c1.text_input(_("Name"), key="md_name", placeholder=default)
-    ttype = c2.selectbox(_("Task type"), list(TaskType), format_func=lambda t: _(TASK_TYPE_LABELS[t]), key="md_type")
-    visibility = visibility_choice("md_visibility")
+    z = zip_fields("md", s, label=_("Model package zip"), what=_("the model package"),
+                   hint=_("train.py, predict.py, requirements.txt, weights/ (install_dependencies.sh optional)."))
     no_network = deps.refusal(Action.allow_network)
     if st.checkbox(_("Allow network access for training and prediction"), key="md_network",
                    disabled=no_network is not None, help=no_network):
@@ -79,23 +56,23 @@ def _upload() -> None:
                        "`torchrun --nproc-per-node N train.py`, N being the task's GPUs per run. Needs torch in "
                        "requirements.txt."))
     slot = st.empty()
-    label = _("Import and deploy") if source == SERVER else _("Upload and deploy")
-    if not st.button(label, key="md_add", type="primary", disabled=chosen is None or bad_type):
+    label = _("Import and deploy") if z.source == SERVER else _("Upload and deploy")
+    if not st.button(label, key="md_add", type="primary", disabled=z.chosen is None or z.bad_type):
         return
     network = bool(st.session_state.get("md_network"))
     distributed = bool(st.session_state.get("md_distributed"))
     try:
         with st.spinner(_("validating the package")):
-            if source == SERVER:
+            if z.source == SERVER:
                 with deps.session() as session:
-                    model = import_model(session=session, settings=s, actor=deps.current_user(), file_name=chosen,
-                                         name=name or default, task_type=ttype, network=network,
-                                         distributed=distributed, visibility=visibility)
+                    model = import_model(session=session, settings=s, actor=deps.current_user(), file_name=z.chosen,
+                                         name=z.name, task_type=z.task_type, network=network,
+                                         distributed=distributed, visibility=z.visibility)
             else:
-                with upload_to_file(file, tmp_root=s.data_dir / "tmp") as path, deps.session() as session:
+                with upload_to_file(z.file, tmp_root=s.data_dir / "tmp") as path, deps.session() as session:
                     model = add_model(session=session, settings=s, actor=deps.current_user(), zip_path=path,
-                                      name=name or default, task_type=ttype, network=network, visibility=visibility,
-                                      display_name=file.name, distributed=distributed)
+                                      name=z.name, task_type=z.task_type, network=network, visibility=z.visibility,
+                                      display_name=z.file.name, distributed=distributed)
     except FieldError as exc:
         slot.error(exc.localized())
         return
@@ -153,18 +130,8 @@ def render() -> None:
                                        _("uploaded"): m.created_at.strftime("%Y-%m-%d %H:%M")} for m in models]),
                         _("status")),
                  hide_index=True, key="md_table")
-    ids = [m.id for m in models]
-    if st.session_state.get("md_select") not in ids:  # entering the page: the link's ?id= picks the item
-        wanted = st.query_params.get("id")
-        st.session_state["md_select"] = int(wanted) if wanted and wanted.isdigit() and int(wanted) in ids else ids[0]
-    model_id = st.selectbox(_("Model"), ids, key="md_select",
-                            format_func=lambda i: f"#{i} {next(m.name for m in models if m.id == i)}")
-    st.query_params["id"] = str(model_id)
-    try:
-        with deps.session() as s:
-            model = get_model(session=s, model_id=model_id, actor=deps.current_user())
-    except NotFoundError as exc:
-        st.error(exc.localized())
+    model_id = pick_id(_("Model"), {m.id: f"#{m.id} {m.name}" for m in models}, key="md_select")
+    if (model := deps.fetch(get_model, model_id=model_id)) is None:
         return
     st.header(model.name)
     if model.network:

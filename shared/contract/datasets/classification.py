@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from shared.contract.datasets.common import is_image_name, is_junk, safe_rel, walk_images
-from shared.contract.datasets.context import Ctx, resolve_listed
+from shared.contract.datasets.common import is_image_name, is_junk, walk_images
+from shared.contract.datasets.context import Ctx, find_listed, resolve_listed, warn_unlisted
 from shared.contract.names import SPLITS
 
 
@@ -124,15 +124,8 @@ def _classification_meta(ctx: Ctx) -> None:
                 ctx.error(ann_rel, where, f"class index {idx} out of range: {classes_rel} has "
                           f"{len(classes)} classes (0..{len(classes) - 1})")
                 continue
-            rel_path = safe_rel(path)
-            if rel_path is None:
-                ctx.error(ann_rel, where, f"path {path!r} must be relative and stay inside the dataset")
-                continue
-            found = resolve_listed(ctx, rel_path, [chosen] if chosen else bases)
+            found = find_listed(ctx, ann_rel, where, path, chosen=chosen, bases=bases)
             if found is None:
-                hint = f"relative to {chosen}/" if chosen and chosen != "." else "relative to " + (
-                    f"{split}/ or the dataset root" if len(bases) > 1 else "the dataset root")
-                ctx.error(ann_rel, where, f"image {path!r} not found (paths are {hint})")
                 continue
             chosen, full_rel = found
             ctx.probe(full_rel, group=ann_rel)
@@ -141,11 +134,7 @@ def _classification_meta(ctx: Ctx) -> None:
             if classes is not None:
                 ctx.instances[classes[idx]] += 1
         data = chosen or bases[0]
-        if data != ".":
-            for name in walk_images(root / data):
-                rel = f"{data}/{name}"
-                if rel not in listed:
-                    ctx.warn(rel, None, f"image is not listed in {ann_rel}; it is not used", group=ann_rel)
+        warn_unlisted(ctx, data, listed, ann_rel)
         ctx.add_split(split, data=data, label=ann_rel, images=images)
     for i, name in enumerate(ctx.class_names):
         if name and ctx.instances.get(name, 0) == 0:

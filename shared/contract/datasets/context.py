@@ -1,5 +1,6 @@
 """The state one validation walk collects (errors, aggregated warnings, splits, classes, sizes),
-and the pairing of images with per-image label files that several formats share."""
+and what several formats share: pairing images with per-image label files and reading them line
+by line, 4-point polygons, and images listed in an annotation file."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 import os
 import posixpath
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,10 @@ from shared.contract.datasets.common import (
     SplitInfo,
     is_junk,
     join_rel,
+    outside,
+    parse_num,
+    polygon_area,
+    safe_rel,
     walk_files,
     walk_images,
 )
@@ -162,6 +167,32 @@ def resolve_listed(ctx: Ctx, path: str, bases: list[str]) -> tuple[str, str] | N
     return None
 
 
+def find_listed(ctx: Ctx, ann_rel: str, where: str, path: str, *, chosen: str | None,
+                bases: list[str]) -> tuple[str, str] | None:
+    """(base, rel under root) of an image that line ``where`` of ``ann_rel`` lists, or None with the error
+    recorded. Once one line's image was found under a base (``chosen``), every other line must use it too."""
+    rel_path = safe_rel(path)
+    if rel_path is None:
+        ctx.error(ann_rel, where, f"path {path!r} must be relative and stay inside the dataset")
+        return None
+    found = resolve_listed(ctx, rel_path, [chosen] if chosen else bases)
+    if found is None:
+        hint = f"{chosen}/" if chosen and chosen != "." else (
+            f"{bases[0]}/ or the dataset root" if len(bases) > 1 else "the dataset root")
+        ctx.error(ann_rel, where, f"image {path!r} not found (paths are relative to {hint})")
+    return found
+
+
+def warn_unlisted(ctx: Ctx, data: str, listed: set[str], ann_rel: str) -> None:
+    """Images in the split's folder that ``ann_rel`` does not list (none to check when it lists from the root)."""
+    if data == ".":
+        return
+    for name in walk_images(ctx.root / data):
+        rel = f"{data}/{name}"
+        if rel not in listed:
+            ctx.warn(rel, None, f"image is not listed in {ann_rel}; it is not used", group=ann_rel)
+
+
 def pair_labels(ctx: Ctx, *, img_rel: str, lab_rel: str, label_exts: tuple[str, ...],
                  prefixes: tuple[str, ...] = ("",), what: str) -> list[tuple[str, str | None]]:
     """Pair images/<split>/NAME.* with <lab_rel>/NAME<ext>; orphan labels are errors.
@@ -207,3 +238,39 @@ def split_dirs(ctx: Ctx, *, lab_root: str, expected: str, train_file: str) -> li
             continue
         out.append(split)
     return out
+
+
+def label_lines(ctx: Ctx, pairs: list[tuple[str, str | None]], *, img_rel: str,
+                lab_rel: str) -> Iterator[tuple[str, str, str, tuple[int, int] | None]]:
+    """(label rel, ``line N``, the stripped line, the image's size) for each non-blank line of each
+    image's label file, in ``pair_labels`` order; every image is probed, one with no label file warned of."""
+    for img, lab in pairs:
+        size = ctx.probe(img, group=img_rel)
+        if lab is None:
+            ctx.warn(img, None, N_("image has no label file in {folder}").format(folder=f"{lab_rel}/"),
+                     group=img_rel)
+            continue
+        lines = ctx.read_lines(lab)
+        for n, raw in enumerate(lines or (), 1):
+            if line := raw.strip():
+                yield lab, N_("line {line}").format(line=n), line, size
+
+
+def quad(ctx: Ctx, lab: str, where: str, fields: list[str]) -> tuple[list[float], list[float]] | None:
+    """The xs and ys of the 4-point polygon in ``fields[:8]``, or None with the first non-number reported."""
+    coords = [parse_num(p) for p in fields[:8]]
+    bad = next((k for k, v in enumerate(coords) if v is None), None)
+    if bad is not None:
+        ctx.error(lab, where, f"non-numeric coordinate {fields[bad].strip()!r} (field {bad + 1})")
+        return None
+    return coords[0::2], coords[1::2]
+
+
+def check_quad(ctx: Ctx, lab: str, where: str, xs: list[float], ys: list[float], size: tuple[int, int] | None,
+               *, group: str, what: str) -> None:
+    """Warn of a polygon with no area, or one that leaves its image."""
+    if polygon_area(xs, ys) < 1:
+        ctx.warn(lab, where, f"degenerate {what} (zero area)", group=group)
+    elif outside(xs, ys, size):
+        ctx.warn(lab, where, f"{what} extends outside its image", group=group,
+                 detail=f" ({size[0]}x{size[1]})" if size else "")

@@ -3,9 +3,8 @@
 
 from __future__ import annotations
 
-from shared.contract.datasets.common import outside, parse_num, polygon_area, read_classes_file
-from shared.contract.datasets.context import Ctx, pair_labels, split_dirs
-from shared.core.i18n import N_
+from shared.contract.datasets.common import read_classes_file
+from shared.contract.datasets.context import Ctx, check_quad, label_lines, pair_labels, quad, split_dirs
 
 
 def validate_rotated(ctx: Ctx) -> None:
@@ -24,45 +23,26 @@ def validate_rotated(ctx: Ctx) -> None:
         img_rel, lab_rel = f"images/{split}", f"labels/{split}"
         ctx.step(f"Checking {lab_rel}/")
         pairs = pair_labels(ctx, img_rel=img_rel, lab_rel=lab_rel, label_exts=(".txt",), what="label file")
-        for img, lab in pairs:
-            size = ctx.probe(img, group=img_rel)
-            if lab is None:
-                ctx.warn(img, None, N_("image has no label file in {folder}").format(folder=f"{lab_rel}/"),
-                         group=img_rel)
+        for lab, where, line, size in label_lines(ctx, pairs, img_rel=img_rel, lab_rel=lab_rel):
+            # DOTA v1.0 files start with 'imagesource:...' and 'gsd:...' lines.
+            if line.startswith(("imagesource:", "gsd:")):
                 continue
-            lines = ctx.read_lines(lab)
-            if lines is None:
+            parts = line.split()
+            if len(parts) != 10:
+                ctx.error(lab, where, "expected 10 fields 'x1 y1 x2 y2 x3 y3 x4 y4 class_name difficult', "
+                          f"got {len(parts)}: {line[:80]!r}")
                 continue
-            for n, raw in enumerate(lines, 1):
-                line = raw.strip()
-                # DOTA v1.0 files start with 'imagesource:...' and 'gsd:...' lines.
-                if not line or line.startswith(("imagesource:", "gsd:")):
-                    continue
-                where = f"line {n}"
-                parts = line.split()
-                if len(parts) != 10:
-                    ctx.error(lab, where, "expected 10 fields 'x1 y1 x2 y2 x3 y3 x4 y4 class_name difficult', "
-                              f"got {len(parts)}: {line[:80]!r}")
-                    continue
-                coords = [parse_num(p) for p in parts[:8]]
-                bad = next((k for k, v in enumerate(coords) if v is None), None)
-                if bad is not None:
-                    ctx.error(lab, where, f"non-numeric coordinate {parts[bad]!r} (field {bad + 1})")
-                    continue
-                if parts[9] not in ("0", "1"):
-                    ctx.error(lab, where, f"difficult flag must be 0 or 1, got {parts[9]!r}")
-                    continue
-                name = parts[8]
-                if fixed is not None and name not in known:
-                    ctx.error(lab, where, f"unknown class {name!r} (classes.txt: {', '.join(fixed[:20])})")
-                    continue
-                xs, ys = coords[0::2], coords[1::2]
-                if polygon_area(xs, ys) < 1:
-                    ctx.warn(lab, where, "degenerate box (zero area)", group=lab_rel)
-                elif outside(xs, ys, size):
-                    ctx.warn(lab, where, "box extends outside its image", group=lab_rel,
-                             detail=f" ({size[0]}x{size[1]})" if size else "")
-                ctx.instances[name] += 1
+            if (xy := quad(ctx, lab, where, parts)) is None:
+                continue
+            if parts[9] not in ("0", "1"):
+                ctx.error(lab, where, f"difficult flag must be 0 or 1, got {parts[9]!r}")
+                continue
+            name = parts[8]
+            if fixed is not None and name not in known:
+                ctx.error(lab, where, f"unknown class {name!r} (classes.txt: {', '.join(fixed[:20])})")
+                continue
+            check_quad(ctx, lab, where, *xy, size, group=lab_rel, what="box")
+            ctx.instances[name] += 1
         ctx.add_split(split, data=img_rel, label=lab_rel, images=[img for img, _ in pairs])
     ctx.class_names = fixed if fixed is not None else sorted(ctx.instances)
     if fixed is not None:

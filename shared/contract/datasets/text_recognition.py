@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from shared.contract.datasets.common import safe_rel, walk_images
-from shared.contract.datasets.context import Ctx, resolve_listed
+from shared.contract.datasets.context import Ctx, find_listed, warn_unlisted
 from shared.contract.names import SPLITS
 
 
@@ -42,15 +41,8 @@ def validate_text_recognition(ctx: Ctx) -> None:
                           f"got {len(parts)}{hint}: {raw[:80]!r}")
                 continue
             path, text = parts[0].strip(), parts[1]
-            rel_path = safe_rel(path)
-            if rel_path is None:
-                ctx.error(ann_rel, where, f"path {path!r} must be relative and stay inside the dataset")
-                continue
-            found_at = resolve_listed(ctx, rel_path, [chosen] if chosen else bases)
+            found_at = find_listed(ctx, ann_rel, where, path, chosen=chosen, bases=bases)
             if found_at is None:
-                hint = f"{chosen}/" if chosen and chosen != "." else (
-                    f"{img_rel}/ or the dataset root" if len(bases) > 1 else "the dataset root")
-                ctx.error(ann_rel, where, f"image {path!r} not found (paths are relative to {hint})")
                 continue
             chosen, full_rel = found_at
             ctx.probe(full_rel, group=ann_rel)
@@ -60,11 +52,7 @@ def validate_text_recognition(ctx: Ctx) -> None:
             listed.add(full_rel)
             images.append(full_rel)
         data = chosen or bases[0]
-        if data != ".":
-            for name in walk_images(root / data):
-                rel = f"{data}/{name}"
-                if rel not in listed:
-                    ctx.warn(rel, None, f"image is not listed in {ann_rel}; it is not used", group=ann_rel)
+        warn_unlisted(ctx, data, listed, ann_rel)
         ctx.add_split(split, data=data, label=ann_rel, images=images)
     # The "classes" of a recognition dataset are its characters: that is the
     # dictionary a CTC/attention head needs (--label-class, --label-class-count).
