@@ -103,9 +103,13 @@ def denial_error(user: User | None, action: Action | str, obj: Any = None) -> Pe
     action = Action(action)
     params: dict[str, Any] = {"verb": _VERBS[action], "kind": _kind_name(obj) if obj is not None else None}
     if not _active(user):
-        return _refusal(obj, params, N_("{verb} needs a signed-in, enabled account; sign in again."),
-                        N_("{verb} a {kind} needs a signed-in, enabled account; sign in again."),
-                        N_("{verb} this {kind} needs a signed-in, enabled account; sign in again."))
+        if obj is None:
+            return PermissionDenied(N_("{verb} needs a signed-in, enabled account; sign in again."), params=params)
+        if isinstance(obj, type):
+            return PermissionDenied(N_("{verb} a {kind} needs a signed-in, enabled account; sign in again."),
+                                    params=params)
+        return PermissionDenied(N_("{verb} this {kind} needs a signed-in, enabled account; sign in again."),
+                                params=params)
     params["you_are"] = _YOU_ARE[Role(user.role)]
     if action in _ADMIN_ONLY:
         params["need"] = Msg(N_("the admin role"))
@@ -117,16 +121,13 @@ def denial_error(user: User | None, action: Action | str, obj: Any = None) -> Pe
         params["need"] = Msg(N_("the member role and owning it, or the admin role"))
     else:
         params["need"] = Msg(N_("owning it or the admin role"))
-    return _refusal(obj, params, N_("{verb} needs {need}; {you_are}. Ask an admin if you need more."),
-                    N_("{verb} a {kind} needs {need}; {you_are}. Ask an admin if you need more."),
-                    N_("{verb} this {kind} needs {need}; {you_are}. Ask an admin if you need more."))
-
-
-def _refusal(obj: Any, params: dict[str, Any], general: str, of_kind: str, of_record: str) -> PermissionDenied:
-    """One sentence of three, by what is asked about: nothing in particular, a kind (creating a dataset), or
-    one record. Whole sentences, not pieces, so each language can order its words."""
-    template = general if obj is None else of_kind if isinstance(obj, type) else of_record
-    return PermissionDenied(template, params=params)
+    if obj is None:
+        return PermissionDenied(N_("{verb} needs {need}; {you_are}. Ask an admin if you need more."), params=params)
+    if isinstance(obj, type):
+        return PermissionDenied(N_("{verb} a {kind} needs {need}; {you_are}. Ask an admin if you need more."),
+                                params=params)
+    return PermissionDenied(N_("{verb} this {kind} needs {need}; {you_are}. Ask an admin if you need more."),
+                            params=params)
 
 
 def denial(user: User | None, action: Action | str, obj: Any = None) -> str:
