@@ -287,21 +287,21 @@ def _contract_warnings(root: Path, train: ScriptArgs, predict: ScriptArgs,
     if not (root / TRAIN_SCRIPT).is_file() or not (root / PREDICT_SCRIPT).is_file():
         return out
     if train.epochs is None:
-        out.append("train.py declares no --epochs argument; the task form's epochs value cannot be passed to it")
+        out.append(N_("train.py declares no --epochs argument; the task form's epochs value cannot be passed to it"))
     train_roles, predict_roles = {a.role for a in train.platform}, {a.role for a in predict.platform}
     if WORK_DIR_FLAG not in train_roles and FLAG_TO_GLOBAL[WORK_DIR_FLAG] not in train.globals_used:
-        out.append("train.py neither declares --work-dir nor uses \"WORK_DIR_PATH\"; the weights it saves may "
-                   "not be found after training")
+        out.append(N_("train.py neither declares --work-dir nor uses \"WORK_DIR_PATH\"; the weights it saves may "
+                      "not be found after training"))
     data_flags = {DATA_FLAG, TRAIN_DATA_FLAG}
     if not (data_flags & train_roles) and not ({FLAG_TO_GLOBAL[f] for f in data_flags} & set(train.globals_used)):
-        out.append("train.py neither declares --data/--train-data nor uses \"DATA_PATH\"/\"TRAIN_DATA_PATH\"; "
-                   "it cannot be told where the dataset is")
+        out.append(N_("train.py neither declares --data/--train-data nor uses \"DATA_PATH\"/\"TRAIN_DATA_PATH\"; "
+                      "it cannot be told where the dataset is"))
     if SOURCE_FLAG not in predict_roles and FLAG_TO_GLOBAL[SOURCE_FLAG] not in predict.globals_used:
-        out.append("predict.py neither declares --source nor uses \"SOURCE_PATH\"; the prediction page cannot "
-                   "pass it the images")
+        out.append(N_("predict.py neither declares --source nor uses \"SOURCE_PATH\"; the prediction page cannot "
+                      "pass it the images"))
     if OUT_DIR_FLAG not in predict_roles and FLAG_TO_GLOBAL[OUT_DIR_FLAG] not in predict.globals_used:
-        out.append("predict.py neither declares --out-dir nor uses \"OUT_DIR_PATH\"; its result images cannot "
-                   "be collected")
+        out.append(N_("predict.py neither declares --out-dir nor uses \"OUT_DIR_PATH\"; its result images cannot "
+                      "be collected"))
     return out
 
 
@@ -322,5 +322,5 @@ def list_tree(root: Path, *, max_entries: int = 2000) -> list[str]:
     found.sort(key=lambda item: item[0])
     shown = ["/".join(parts) + ("/" if is_dir else "") for parts, is_dir in found[:max_entries]]
     if len(found) > max_entries:
-        shown.append(f"... ({len(found) - max_entries} more entries)")
+        shown.append(N_("... ({n} more entries)").format(n=len(found) - max_entries))
     return shown

@@ -65,8 +65,8 @@ def render_warnings(report: DatasetReport) -> None:
     total = sum(w.count for w in report.warnings)
     st.warning(_("{total} warnings ({kinds} kinds). The dataset was accepted; these are worth a look before "
                  "training.", total=fmt_number(total), kinds=len(report.warnings)))
-    st.dataframe(pd.DataFrame([{_("file"): w.file, _("where"): w.where or "", _("message"): relocalize(w.message),
-                                _("count"): w.count}
+    st.dataframe(pd.DataFrame([{_("file"): w.file, _("where"): relocalize(w.where or ""),
+                                 _("message"): relocalize(w.message), _("count"): w.count}
                                for w in report.warnings]), hide_index=True, key="ds_warnings")
 
 

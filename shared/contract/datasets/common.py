@@ -150,8 +150,8 @@ def fmt_ids(ids: Iterable[Any], limit: int = 20) -> str:
     ids = sorted(ids, key=lambda x: (str(type(x)), x))
     text = ", ".join(repr(i) if isinstance(i, str) else str(i) for i in ids[:limit])
     if len(ids) > limit:
-        text += f", ... ({len(ids)} in all)"
-    return text or "none"
+        text = N_("{ids}, ... ({n} in all)").format(ids=text, n=len(ids))
+    return text or N_("none")
 
 
 def polygon_area(xs: list[float], ys: list[float]) -> float:

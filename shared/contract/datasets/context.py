@@ -173,13 +173,16 @@ def find_listed(ctx: Ctx, ann_rel: str, where: str, path: str, *, chosen: str | 
     recorded. Once one line's image was found under a base (``chosen``), every other line must use it too."""
     rel_path = safe_rel(path)
     if rel_path is None:
-        ctx.error(ann_rel, where, f"path {path!r} must be relative and stay inside the dataset")
+        ctx.error(ann_rel, where,
+                  N_("path {path} must be relative and stay inside the dataset").format(path=repr(path)))
         return None
     found = resolve_listed(ctx, rel_path, [chosen] if chosen else bases)
     if found is None:
         hint = f"{chosen}/" if chosen and chosen != "." else (
-            f"{bases[0]}/ or the dataset root" if len(bases) > 1 else "the dataset root")
-        ctx.error(ann_rel, where, f"image {path!r} not found (paths are relative to {hint})")
+            N_("{folder} or the dataset root").format(folder=f"{bases[0]}/") if len(bases) > 1
+            else N_("the dataset root"))
+        ctx.error(ann_rel, where, N_("image {path} not found (paths are relative to {base})").format(
+            path=repr(path), base=hint))
     return found
 
 
@@ -190,7 +193,8 @@ def warn_unlisted(ctx: Ctx, data: str, listed: set[str], ann_rel: str) -> None:
     for name in walk_images(ctx.root / data):
         rel = f"{data}/{name}"
         if rel not in listed:
-            ctx.warn(rel, None, f"image is not listed in {ann_rel}; it is not used", group=ann_rel)
+            ctx.warn(rel, None, N_("image is not listed in {file}; it is not used").format(file=ann_rel),
+                     group=ann_rel)
 
 
 def pair_labels(ctx: Ctx, *, img_rel: str, lab_rel: str, label_exts: tuple[str, ...],
@@ -261,7 +265,8 @@ def quad(ctx: Ctx, lab: str, where: str, fields: list[str]) -> tuple[list[float]
     coords = [parse_num(p) for p in fields[:8]]
     bad = next((k for k, v in enumerate(coords) if v is None), None)
     if bad is not None:
-        ctx.error(lab, where, f"non-numeric coordinate {fields[bad].strip()!r} (field {bad + 1})")
+        ctx.error(lab, where, N_("non-numeric coordinate {value} (field {field})").format(
+            value=repr(fields[bad].strip()), field=bad + 1))
         return None
     return coords[0::2], coords[1::2]
 
@@ -270,7 +275,7 @@ def check_quad(ctx: Ctx, lab: str, where: str, xs: list[float], ys: list[float],
                *, group: str, what: str) -> None:
     """Warn of a polygon with no area, or one that leaves its image."""
     if polygon_area(xs, ys) < 1:
-        ctx.warn(lab, where, f"degenerate {what} (zero area)", group=group)
+        ctx.warn(lab, where, N_("degenerate {what} (zero area)").format(what=what), group=group)
     elif outside(xs, ys, size):
-        ctx.warn(lab, where, f"{what} extends outside its image", group=group,
+        ctx.warn(lab, where, N_("{what} extends outside its image").format(what=what), group=group,
                  detail=f" ({size[0]}x{size[1]})" if size else "")

@@ -101,7 +101,7 @@ def validate_dataset(*, root: Path, task_type: TaskType | str,
                                         "listed and upload the zip again."), details=details, params=params)
         raise DatasetFormatError(N_("The dataset does not match the {label} format ({n} errors). Fix the files "
                                     "listed and upload the zip again."), details=details, params=params)
-    ctx.step("Done")
+    ctx.step(N_("Done"))
     return ctx.report()
 
 

@@ -78,7 +78,12 @@ def assert_install_script_ok(*, text: str, filename: str = INSTALL_SCRIPT) -> No
     if violations:
         forbidden = ", ".join(dict.fromkeys(f"`{v.command}`" for v in violations if v.command in FORBIDDEN_COMMANDS))
         hidden = ", ".join(dict.fromkeys(v.command for v in violations if v.command not in FORBIDDEN_COMMANDS))
-        what = " and ".join(part for part in (forbidden and f"forbidden commands ({forbidden})",
-                                              hidden and f"spellings that hide the command run ({hidden})") if part)
+        if forbidden and hidden:
+            what = N_("forbidden commands ({forbidden}) and spellings that hide the command run ({hidden})").format(
+                forbidden=forbidden, hidden=hidden)
+        elif forbidden:
+            what = N_("forbidden commands ({commands})").format(commands=forbidden)
+        else:
+            what = N_("spellings that hide the command run ({commands})").format(commands=hidden)
         raise PackageError(N_("{filename} uses {what}; fix each line below"), details=[v.message for v in violations],
                            params={"filename": filename, "what": what})
