@@ -78,10 +78,12 @@ def _line(text: str, lang: Language, depth: int) -> str | None:
         return lead + cat[stripped] + trail
     if _SNAKE.fullmatch(stripped) and stripped.replace("_", " ") in cat:
         return lead + cat[stripped.replace("_", " ")] + trail
-    # "<file> line 3: <message>", a dataset problem: the place is a path (perhaps with a line), the rest a message.
+    # "<file> line 3: <message>", a dataset problem: the place is a path (perhaps with a line) or a place the
+    # catalog names ("(dataset root)"), the rest a message.
     place, found, message = stripped.partition(": ")
-    if found and _PATH.match(place) and (said := _line(message, lang, depth + 1)) is not None:
-        return lead + _place(place, lang, depth) + "：" + said + trail
+    named = found and place in cat
+    if found and (named or _PATH.match(place)) and (said := _line(message, lang, depth + 1)) is not None:
+        return lead + (cat[place] if named else _place(place, lang, depth)) + "：" + said + trail
     for t in _templates(lang):
         if t.anchor not in stripped:
             continue

@@ -34,6 +34,14 @@ from shared.contract.names import SPLITS
 from shared.core.i18n import N_
 from shared.records import TaskType
 
+# The json module's own messages, which "invalid JSON: {error}" carries: listed here so that the catalog
+# translates them like any other value (the English, from the standard library, is what is stored).
+JSON_ERRORS = (N_("Expecting value"), N_("Expecting property name enclosed in double quotes"),
+               N_("Expecting ',' delimiter"), N_("Expecting ':' delimiter"), N_("Extra data"),
+               N_("Unterminated string starting at"), N_("Invalid control character at"),
+               N_("Invalid \\escape"), N_("Invalid \\uXXXX escape"),
+               N_("Illegal trailing comma before end of object"), N_("Illegal trailing comma before end of array"))
+
 
 class Ctx:
     """Collects issues and statistics while one validator walks the dataset."""

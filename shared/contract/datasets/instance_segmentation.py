@@ -82,11 +82,11 @@ def rle_counts(counts: str | bytes | list) -> list[int]:
     """
     if isinstance(counts, list):
         if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts):
-            raise ValueError("counts must be non-negative integers")
+            raise ValueError(N_("counts must be non-negative integers"))
         return counts
     s = counts.decode("ascii") if isinstance(counts, bytes) else counts
     if not isinstance(s, str):
-        raise ValueError("counts must be a string or a list of integers")
+        raise ValueError(N_("counts must be a string or a list of integers"))
     out: list[int] = []
     p = 0
     n = len(s)
@@ -96,10 +96,10 @@ def rle_counts(counts: str | bytes | list) -> list[int]:
         more = True
         while more:
             if p >= n:
-                raise ValueError("compressed counts end in the middle of a number")
+                raise ValueError(N_("compressed counts end in the middle of a number"))
             c = ord(s[p]) - 48
             if not 0 <= c < 64:
-                raise ValueError(f"invalid character {s[p]!r} in compressed counts")
+                raise ValueError(N_("invalid character {char} in compressed counts").format(char=repr(s[p])))
             x |= (c & 0x1F) << (5 * k)
             more = bool(c & 0x20)
             p += 1
@@ -109,6 +109,6 @@ def rle_counts(counts: str | bytes | list) -> list[int]:
         if len(out) > 2:
             x += out[-2]
         if x < 0:
-            raise ValueError("compressed counts decode to a negative run")
+            raise ValueError(N_("compressed counts decode to a negative run"))
         out.append(x)
     return out
