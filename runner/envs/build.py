@@ -51,6 +51,12 @@ def _relative(settings: Settings, path: Path) -> str:
         return str(path)
 
 
+# A failed build's message is several lines, and a page reads the stored reason back one line at a time
+# (shared.core.relocalize): these are its first and last lines as templates of their own.
+READ_BACK = (N_("Building the environment failed: {headline}."),
+             N_("Building the environment failed: {headline}. {hint}"), N_("(full log: {log})"))
+
+
 def _index_hint(exc: StepFailed) -> str:
     """A uv step that failed for want of network. (The install script's own
     failure already carries its hint: it comes from the sandboxed run's explanation.)"""
