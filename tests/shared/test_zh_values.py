@@ -5,21 +5,29 @@ reader sees changes. Real validators on real folders; the English detector is th
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import shutil
 import signal
 from pathlib import Path
 
 import pytest
 
+from runner.envs.seal import EnvRefused, check_env
 from runner.execute.explain import explain
 from runner.sandbox import Limits, SandboxSpec
 from shared.contract.datasets.validate import validate_dataset
+from shared.contract.install_script import assert_install_script_ok
+from shared.contract.names import FORBIDDEN_COMMANDS, INSTALL_SCRIPT
 from shared.contract.package import check_package
-from shared.core.errors import ConflictError, DatasetFormatError, PackageError
+from shared.core.errors import ConflictError, DatasetFormatError, EnvBuildError, PackageError
 from shared.core.i18n import N_, use_language
 from shared.core.relocalize import relocalize
-from shared.records import Action, Dataset, ModelPackage, Role, Task, TaskStatus, User
+from shared.records import Action, Dataset, ModelPackage, Role, Task, TaskStatus, TaskType, User
 from shared.records.labels import term
 from shared.services.access import denial_error, missing_error
+from tests.shared.contract.datasets.test_validate import BROKEN, make
 from tests.support.english import english_words
 
 ZH = "zh-CN"
@@ -147,3 +155,113 @@ def test_package_warnings_read_chinese(tmp_path):
     for line in mine:
         shown = _zh(line)
         assert english_words(shown) == [], f"{line}\n→ {shown}"
+
+
+# --------------------------------------------------------------------------- every dataset format, broken
+
+
+def _without_tokens(text: str, *tokens: str) -> str:
+    """``text`` less what is the user's or the format's own, not UI text: quoted file text ('x1 y1 ...',
+    'zebra'), code in backticks, JSON paths (annotations[0]) and the names given."""
+    text = re.sub(r"'[^']*'|`[^`]*`|\w+\[\d+\]", " ", text)
+    for token in tokens:
+        text = re.sub(rf"\b{re.escape(token)}\b", " ", text)
+    return text
+
+
+# COCO's keys and DOTA's field name, the dataset generator's class names, a JSON null read by Python.
+_DATASET_TOKENS = ("images", "annotations", "categories", "size", "counts", "difficult", "circle", "square",
+                   "triangle", "bar", "block", "None")
+
+
+@pytest.mark.parametrize(("case", "task_type", "opts", "mutate", "expected"), BROKEN, ids=[b[0] for b in BROKEN])
+def test_every_broken_dataset_reads_chinese(tmp_path, case, task_type, opts, mutate, expected):
+    root = make(tmp_path, task_type, **opts)
+    mutate(root)
+    with pytest.raises(DatasetFormatError) as got:
+        validate_dataset(root=root, task_type=task_type)
+    english = "\n".join([str(got.value), *got.value.details])
+    for said in expected:  # the stored English is the dataset tests' own, byte for byte
+        assert said in english
+    with use_language(ZH):
+        text = got.value.localized()
+    assert english_words(_without_tokens(text, *_DATASET_TOKENS)) == [], text
+
+
+def test_dataset_warnings_and_their_place_read_chinese(tmp_path):
+    root = make(tmp_path, TaskType.detection)
+    doc = json.loads((root / "annotations/train.json").read_text())
+    doc["annotations"][0]["bbox"] = [40, 40, 30, 30]  # leaves its 48x48 image
+    doc["images"][1]["width"] = 50  # not the file's size
+    doc["annotations"] = [a for a in doc["annotations"] if a["image_id"] != doc["images"][2]["id"]]
+    (root / "annotations/train.json").write_text(json.dumps(doc))
+    shutil.copy(root / "images/train/img_0000.jpg", root / "images/train/extra.jpg")  # listed nowhere
+    steps: list[str] = []
+    report = validate_dataset(root=root, task_type=TaskType.detection, progress=steps.append)
+    lines = [str(w) for w in report.warnings]
+    assert any("box extends outside its image: [40, 40, 30, 30] in a 48x48 image" in w for w in lines), lines
+    assert len(lines) >= 4, lines
+    wheres = [w.where for w in report.warnings if w.where]  # "line 3" is words; a JSON path stays as it is
+    for line in [*lines, *steps, *wheres]:
+        shown = _zh(line)
+        assert shown != line or line in wheres, line
+        assert english_words(_without_tokens(shown, *_DATASET_TOKENS)) == [], f"{line}\n→ {shown}"
+
+
+# --------------------------------------------------------------------------- packages and environments
+
+
+def test_a_refused_install_script_reads_chinese(tmp_path):
+    root = _package(tmp_path / "pkg", weights=True)
+    (root / "Train.py").rename(root / "train.py")
+    (root / INSTALL_SCRIPT).write_text('#!/bin/bash\nset -e\nrm -rf /tmp/x\nalias p=pip\n$(echo rm) y\n'
+                                       'python3 -c "print(1)"\n')
+    with pytest.raises(PackageError) as got:
+        check_package(root=root)
+    with pytest.raises(PackageError) as summed:
+        assert_install_script_ok(text=(root / INSTALL_SCRIPT).read_text())
+    for err in (got.value, summed.value):
+        assert len(err.details) == 5, err.details
+        assert err.details[1].startswith(f"{INSTALL_SCRIPT} line 3: `rm` is not allowed (forbidden commands: rm, ")
+        with use_language(ZH):
+            text = err.localized()
+        assert "禁用的命令" in text
+        assert english_words(_without_tokens(text, ", ".join(FORBIDDEN_COMMANDS))) == [], text
+    assert str(summed.value).startswith(f"{INSTALL_SCRIPT} uses forbidden commands (`set -e`, `rm`) and spellings "
+                                        "that hide the command run (")  # the English is unchanged
+
+
+def test_contract_and_argparse_warnings_read_chinese(tmp_path):
+    root = _package(tmp_path / "pkg", weights=True)
+    (root / "Train.py").unlink()
+    (root / "train.py").write_text(
+        "import argparse\nNAMES = ['--lr']\np = argparse.ArgumentParser()\np.add_argument(*NAMES)\n"
+        "p.add_argument('--batch', **{'type': int})\np.add_argument('--bs', dest='batch')\n"
+        "print(f'loss={1}')\n")
+    report = check_package(root=root)
+    lines = [*report.warnings, *report.train_args.warnings, *report.predict_args.warnings,
+             *report.metric_names.warnings]
+    assert any(w.startswith("train.py declares no --epochs argument") for w in lines), lines
+    assert any(w.startswith("train.py line 4: `add_argument(*NAMES, ...)` unpacks") for w in lines), lines
+    assert len(lines) >= 6, lines
+    for line in lines:
+        shown = _zh(line)
+        assert english_words(_without_tokens(shown)) == [], f"{line}\n→ {shown}"
+
+
+def test_a_sealed_env_refusal_reads_chinese(tmp_path):
+    env = tmp_path / "env"
+    env.mkdir()
+    os.mkfifo(env / "pipe")
+    (env / "out").symlink_to("/etc/passwd")
+    with pytest.raises(EnvRefused) as got:
+        check_env(env, interpreters=set())
+    assert sorted(got.value.problems) == ["out is a link to /etc/passwd, outside the environment", "pipe is a fifo"]
+    headline = N_("{script} left files that no run may be given (a setuid or setgid file, a device node, or a "
+                  "link out of the environment); remove them from the script").format(script=INSTALL_SCRIPT)
+    stored = str(EnvBuildError(N_("Building the environment failed: {headline}.{hint}\n{body}\n(full log: {log})"),
+                               params={"headline": headline, "hint": "", "body": "\n".join(got.value.problems),
+                                       "log": "envs/failed-1.log"}))
+    shown = _zh(stored)
+    assert shown.count("\n") == stored.count("\n")
+    assert english_words(_without_tokens(shown, "out", "pipe", "setuid", "setgid")) == [], f"{stored}\n→ {shown}"

@@ -18,9 +18,9 @@ SINGLE = frozenset(c for c in FORBIDDEN_COMMANDS if " " not in c)
 _LIST = ", ".join(FORBIDDEN_COMMANDS)
 
 # Labels of the refused spellings (ScriptViolation.command), after the forbidden list in sort order.
-NON_LITERAL = "non-literal command"
-ALIAS = "alias"
-INLINE_CODE = "inline code"
+NON_LITERAL = N_("non-literal command")
+ALIAS = N_("alias")
+INLINE_CODE = N_("inline code")
 RULE_ORDER = (*FORBIDDEN_COMMANDS, NON_LITERAL, ALIAS, INLINE_CODE)
 
 # Other names of a forbidden command's job: they are refused as that command.
