@@ -11,6 +11,7 @@ from datetime import timedelta
 from sqlmodel import Session, select
 
 from runner import context
+from shared.core.i18n import N_
 from shared.core.queue import enqueue_deploy, enqueue_prediction, enqueue_run, job_id, queued_job_ids
 from shared.records import (
     DeployStatus,
@@ -46,7 +47,8 @@ def reconcile_once() -> dict[str, int]:
             if settings.requeue_lost_runs and run.attempt < 2:
                 run.attempt += 1
                 run.status = RunStatus.queued
-                run.reason = f"re-queued: worker {run.worker} lost (no heartbeat for {settings.lost_after_s:.0f} s)"
+                run.reason = N_("re-queued: worker {worker} lost (no heartbeat for {seconds} s)").format(
+                    worker=run.worker, seconds=f"{settings.lost_after_s:.0f}")
                 run.job_id = job_id(JobKind.run, run.id, run.attempt)
                 session.add(run)
                 session.commit()
@@ -55,8 +57,9 @@ def reconcile_once() -> dict[str, int]:
             else:
                 run.status = RunStatus.failed
                 run.finished_at = now
-                run.reason = (f"worker lost: {run.worker} stopped heart-beating for over "
-                              f"{settings.lost_after_s:.0f} s (killed or crashed); the log is kept")
+                run.reason = N_("worker lost: {worker} stopped heart-beating for over {seconds} s (killed or "
+                                "crashed); the log is kept").format(worker=run.worker,
+                                                                    seconds=f"{settings.lost_after_s:.0f}")
                 session.add(run)
                 session.commit()
         for run in session.exec(select(Run).where(Run.status == RunStatus.queued)):

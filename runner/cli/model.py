@@ -27,6 +27,7 @@ from runner.cli.common import (
 from shared.core.i18n import N_, _
 from shared.core.settings import Settings
 from shared.records import DeployStatus, User
+from shared.records.labels import term
 
 WAIT_HELP = "wait until the deploy finished (deployed or failed)"
 TIMEOUT_HELP = "seconds to wait with --wait"
@@ -48,7 +49,7 @@ def _wait_model(settings: Settings, model_id: int, timeout: float) -> Any:
                    every=0.3)
     if not done:
         raise CliError(N_("model {model_id} still {model_status} after {timeout:.0f} s"),
-                       params={"model_id": model_id, "model_status": m.status.value, "timeout": timeout})
+                       params={"model_id": model_id, "model_status": term(m.status), "timeout": timeout})
     return m
 
 

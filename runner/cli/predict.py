@@ -21,6 +21,7 @@ from runner.cli.common import (
 from shared.core.i18n import N_, _
 from shared.core.settings import Settings
 from shared.records import User
+from shared.records.labels import term
 
 
 @click.command()
@@ -68,7 +69,7 @@ def predict(task_id: int, run_id: int | None, weights: str | None, images: str, 
                       timeout=timeout, every=0.3)
     if not done:
         raise CliError(N_("prediction {prediction_id} still {prediction_status} after {timeout:.0f} s"),
-                       params={"prediction_id": pred.id, "prediction_status": pred.status.value, "timeout": timeout})
+                       params={"prediction_id": pred.id, "prediction_status": term(pred.status), "timeout": timeout})
     outdir = Path(output or f"prediction-{pred.id}")
     produced = safe_output_dir(settings, pred)
     # predict.py's files are copied as read through their fds: a link it planted is never followed.

@@ -23,6 +23,7 @@ from runner.cli.common import (
 from shared.core.i18n import N_, _
 from shared.core.settings import Settings
 from shared.records import Pruner, Sampler, User
+from shared.records.labels import term
 
 SEARCH_SUFFIX = ":search"
 
@@ -52,7 +53,7 @@ def _wait_task(settings: Settings, task_id: int, timeout: float):
     t, done = poll(lambda: _read_task(settings, task_id), lambda t: t.status.finished, timeout=timeout, every=0.5)
     if not done:
         raise CliError(N_("task {task_id} still {task_status} after {timeout:.0f} s"),
-                       params={"task_id": task_id, "task_status": t.status.value, "timeout": timeout})
+                       params={"task_id": task_id, "task_status": term(t.status), "timeout": timeout})
     return t
 
 

@@ -51,14 +51,20 @@ def _relative(settings: Settings, path: Path) -> str:
         return str(path)
 
 
+# A failed build's message is several lines, and a page reads the stored reason back one line at a time
+# (shared.core.relocalize): these are its first and last lines as templates of their own.
+READ_BACK = (N_("Building the environment failed: {headline}."),
+             N_("Building the environment failed: {headline}. {hint}"), N_("(full log: {log})"))
+
+
 def _index_hint(exc: StepFailed) -> str:
     """A uv step that failed for want of network. (The install script's own
     failure already carries its hint: it comes from the sandboxed run's explanation.)"""
     if exc.headline.startswith(INSTALL_SCRIPT) or network_hint("\n".join(exc.lines), network=True) is None:
         return ""
-    return (" The package index could not be reached from the worker: ask an admin to check the worker's "
-            "network and TRAINYARD_INDEX_URL, or ship the wheels in the package (e.g. a wheels/ folder) and add "
-            "`--find-links wheels` to requirements.txt.")
+    return " " + N_("The package index could not be reached from the worker: ask an admin to check the worker's "
+                    "network and TRAINYARD_INDEX_URL, or ship the wheels in the package (e.g. a wheels/ folder) and "
+                    "add {option} to requirements.txt.").format(option="`--find-links wheels`")
 
 
 def ensure_env(*, settings: Settings, requirements: list[str], constraints: Iterable[str] = (),
@@ -149,7 +155,7 @@ def _build(*, settings: Settings, key: str, path: Path, requirements: list[str],
             if install_script is not None:
                 assert run_install_script is not None
                 name = Path(install_script).name
-                _in_sandbox(path, name, "install packages with ${1}/bin/pip instead",
+                _in_sandbox(path, name, N_("install packages with {pip} instead").format(pip="${1}/bin/pip"),
                             lambda: run_install_script(script=Path(install_script), env_path=path, log=b.emit,
                                                        timeout_s=b.remaining()))
             _seal(settings, path, script_name=Path(install_script).name if install_script else None)
@@ -202,11 +208,11 @@ def _install(b: Builder, install: list[str], *, state: Path, cwd: Path, options:
         names = needs_build(exc.lines)
         if names is None:
             raise
-    what = ", ".join(names) if names else "a requirement (a local source directory or archive)"
+    what = ", ".join(names) if names else N_("a requirement (a local source directory or archive)")
     if run_source_build is None:
-        raise StepFailed(f"{what} has no wheel and must be built from source, which runs the package's own "
-                         "code; that needs the sandbox and no sandbox runner was given to the environment "
-                         "builder", [])
+        raise StepFailed(N_("{what} has no wheel and must be built from source, which runs the package's own "
+                            "code; that needs the sandbox and no sandbox runner was given to the environment "
+                            "builder").format(what=what), [])
     b.emit(f"[trainyard] {what} must be built from source: installing again inside the sandbox (its own uid, "
            "limits and network through the egress proxy), never on the host")
     built: list[str] = []
@@ -217,7 +223,8 @@ def _install(b: Builder, install: list[str], *, state: Path, cwd: Path, options:
                                       options=options, package_dir=package_dir, log=b.emit,
                                       timeout_s=b.remaining()))
 
-    _in_sandbox(b.path, f"building {what} from source", "build no interpreter into the package", step)
+    _in_sandbox(b.path, N_("building {what} from source").format(what=what),
+                N_("build no interpreter into the package"), step)
     b.emit("[trainyard] built in the sandbox: " + (", ".join(built) if built else "nothing (uv built no package)"))
 
 
@@ -227,11 +234,12 @@ def _in_sandbox(path: Path, what: str, fix: str, step: Callable[[], object]) -> 
     try:
         step()
     except TrainyardError as exc:
-        raise StepFailed(f"{what} failed", str(exc).splitlines()) from exc
+        raise StepFailed(N_("{step} failed").format(step=what), str(exc).splitlines()) from exc
     after = interpreter_fingerprint(path)
     changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
     if changed:
-        raise StepFailed(f"{what} changed the environment's interpreter ({', '.join(changed)}); {fix}", [])
+        raise StepFailed(N_("{step} changed the environment's interpreter ({files}); {fix}").format(
+            step=what, files=", ".join(changed), fix=fix), [])
 
 
 def _seal(settings: Settings, path: Path, *, script_name: str | None) -> None:
@@ -241,9 +249,12 @@ def _seal(settings: Settings, path: Path, *, script_name: str | None) -> None:
     try:
         check_env(path, interpreters=interpreters)
     except EnvRefused as exc:
-        who = f"{script_name} left" if script_name else "The environment holds"
-        raise StepFailed(f"{who} files that no run may be given (a setuid or setgid file, a device node, or a "
-                         "link out of the environment); remove them from the script",
-                         [f"{p}" for p in exc.problems]) from None
+        if script_name:
+            said = N_("{script} left files that no run may be given (a setuid or setgid file, a device node, or a "
+                      "link out of the environment); remove them from the script").format(script=script_name)
+        else:
+            said = N_("The environment holds files that no run may be given (a setuid or setgid file, a device "
+                      "node, or a link out of the environment); remove them from the script")
+        raise StepFailed(said, [f"{p}" for p in exc.problems]) from None
     lock_down(path)
 

@@ -16,9 +16,13 @@ import stat
 from pathlib import Path
 
 from runner.safefs import read_head
+from shared.core.i18n import N_
 
-_SPECIAL = ((stat.S_ISCHR, "a character device node"), (stat.S_ISBLK, "a block device node"),
-            (stat.S_ISFIFO, "a fifo"), (stat.S_ISSOCK, "a unix socket"))
+# Whole sentences (catalog templates), so that a failed deploy's reason reads back translated.
+_SPECIAL = ((stat.S_ISCHR, N_("{path} is a character device node")),
+            (stat.S_ISBLK, N_("{path} is a block device node")),
+            (stat.S_ISFIFO, N_("{path} is a fifo")),
+            (stat.S_ISSOCK, N_("{path} is a unix socket")))
 _MAX_NAMED = 10
 _FINGERPRINT_HEAD = 1024 * 1024
 
@@ -75,14 +79,15 @@ def check_env(path: Path, *, interpreters: set[str]) -> None:
             if stat.S_ISLNK(mode):
                 real = os.path.realpath(os.path.join(dirpath, name))
                 if not _inside(real, root) and real not in interpreters:
-                    problems.append(f"{rel} is a link to {os.readlink(name, dir_fd=dirfd)}, outside the environment")
+                    problems.append(N_("{path} is a link to {target}, outside the environment").format(
+                        path=rel, target=os.readlink(name, dir_fd=dirfd)))
             elif stat.S_ISREG(mode) and mode & (stat.S_ISUID | stat.S_ISGID):
-                kind = "setuid" if mode & stat.S_ISUID else "setgid"
-                problems.append(f"{rel} is {kind} ({stat.filemode(mode)})")
+                said = N_("{path} is setuid ({mode})") if mode & stat.S_ISUID else N_("{path} is setgid ({mode})")
+                problems.append(said.format(path=rel, mode=stat.filemode(mode)))
             else:
-                for test, what in _SPECIAL:
+                for test, said in _SPECIAL:
                     if test(mode):
-                        problems.append(f"{rel} is {what}")
+                        problems.append(said.format(path=rel))
             if len(problems) >= _MAX_NAMED:
                 raise EnvRefused(problems)
     if problems:

@@ -110,7 +110,7 @@ class Builder:
                                     cwd=cwd, env=self.env, start_new_session=True, text=True,
                                     encoding="utf-8", errors="replace", bufsize=1)
         except OSError as exc:
-            raise StepFailed(f"{what} could not start: {exc}", []) from exc
+            raise StepFailed(N_("{step} could not start: {error}").format(step=what, error=exc), []) from exc
         fired = threading.Event()
         timer = threading.Timer(remaining, _kill_group, args=(proc, fired))
         timer.daemon = True
@@ -131,7 +131,7 @@ class Builder:
         if fired.is_set():
             raise self._timeout()
         if rc != 0:
-            raise StepFailed(f"{what} exited with code {rc}", _error_lines(tail))
+            raise StepFailed(N_("{step} exited with code {code}").format(step=what, code=rc), _error_lines(tail))
 
     def remaining(self) -> float:
         """Seconds left of the build's time limit (the install script gets what uv left)."""
@@ -142,8 +142,9 @@ class Builder:
 
     def _timeout(self) -> StepFailed:
         return StepFailed(
-            f"Building the environment took longer than {self.settings.env_build_timeout_s} s and was stopped "
-            "(raise TRAINYARD_ENV_BUILD_TIMEOUT_S if large downloads are expected)", [])
+            N_("Building the environment took longer than {seconds} s and was stopped (raise "
+               "TRAINYARD_ENV_BUILD_TIMEOUT_S if large downloads are expected)").format(
+                seconds=self.settings.env_build_timeout_s), [])
 
     def index_args(self, options: list[str]) -> list[str]:
         return index_args(self.settings, options, cache_dir=str(self.settings.uv_cache_dir))

@@ -9,6 +9,7 @@ import signal as signal_mod
 
 from runner.sandbox import WORKSPACE, SandboxSpec
 from shared.contract.names import INSTALL_SCRIPT, WEIGHTS_DIR
+from shared.core.i18n import N_
 from shared.core.settings import format_size
 
 _CUDA_OOM = re.compile(r"CUDA out of memory|CUDA error: out of memory|CUBLAS_STATUS_ALLOC_FAILED")
@@ -47,31 +48,34 @@ def _signal_name(n: int) -> str:
 
 
 def explain(*, exit_code: int | None, sig: int | None, recent: list[str], spec: SandboxSpec) -> str:
+    """In English, from catalog templates: the row keeps it, and a page reads it back in its reader's
+    language (``shared.core.relocalize``)."""
     text = "\n".join(recent)
     lim = spec.limits
     if _CUDA_OOM.search(text):
-        base = "GPU memory exhausted (CUDA out of memory)"
+        base = N_("GPU memory exhausted (CUDA out of memory)")
     elif _MEMORY.search(text):
-        base = f"memory limit {format_size(lim.memory_bytes)} reached" if lim.memory_bytes else "out of memory"
+        base = (N_("memory limit {size} reached").format(size=format_size(lim.memory_bytes)) if lim.memory_bytes
+                else N_("out of memory"))
     elif sig == signal_mod.SIGXFSZ or _FSIZE.search(text):
-        base = (f"file size limit {format_size(lim.max_file_bytes)} reached" if lim.max_file_bytes
-                else "file size limit reached")
+        base = (N_("file size limit {size} reached").format(size=format_size(lim.max_file_bytes))
+                if lim.max_file_bytes else N_("file size limit reached"))
     elif _NPROC.search(text):
         # RLIMIT_NPROC counts threads: thread pools and DataLoader workers hit it, not only forks.
-        base = (f"process limit {lim.max_procs} reached (threads count too; fewer DataLoader workers or "
-                "threads, or a higher limit for the task, fix it)" if lim.max_procs
-                else "process limit reached (Resource temporarily unavailable)")
+        base = (N_("process limit {n} reached (threads count too; fewer DataLoader workers or threads, or a higher "
+                   "limit for the task, fix it)").format(n=lim.max_procs) if lim.max_procs
+                else N_("process limit reached (Resource temporarily unavailable)"))
     elif _NOSPACE.search(text):
-        base = "disk full (No space left on device)"
+        base = N_("disk full (No space left on device)")
     elif _NOFILE.search(text):
-        base = (f"open files limit {lim.max_open_files} reached" if lim.max_open_files
-                else "open files limit reached (Too many open files)")
+        base = (N_("open files limit {n} reached").format(n=lim.max_open_files) if lim.max_open_files
+                else N_("open files limit reached (Too many open files)"))
     elif sig is not None:
-        base = f"killed by signal {sig} ({_signal_name(sig)})"
+        base = N_("killed by signal {sig} ({name})").format(sig=sig, name=_signal_name(sig))
         if sig == signal_mod.SIGKILL:
-            base += "; the system may have run out of memory"
+            base = N_("{reason}; the system may have run out of memory").format(reason=base)
     else:
-        base = f"exit code {exit_code}"
+        base = N_("exit code {code}").format(code=exit_code)
     for line in reversed(recent):
         m = _ERROR_LINE.match(line)
         if m:
@@ -93,23 +97,23 @@ def network_hint(text: str, *, network: bool, install: bool = False) -> str | No
         return None
     weights = f"{WORKSPACE}/{WEIGHTS_DIR}"
     if install:
-        return (f"{INSTALL_SCRIPT} could not download a file: installs reach only the hosts the operator's "
-                "egress rules allow (the package index). Put the file in the model package and install it from "
-                f"there ({INSTALL_SCRIPT} runs in a copy of the package folder, {WEIGHTS_DIR}/ left out), "
-                "or ask an admin to allow that host")
+        return N_("{script} could not download a file: installs reach only the hosts the operator's egress rules "
+                  "allow (the package index). Put the file in the model package and install it from there ({script} "
+                  "runs in a copy of the package folder, {weights_dir}/ left out), or ask an admin to allow that "
+                  "host").format(script=INSTALL_SCRIPT, weights_dir=WEIGHTS_DIR)
     if _HF.search(text):
-        example = (f"e.g. from_pretrained(\"{weights}/<model folder>\") with the files saved by "
-                   "save_pretrained() or huggingface-cli download")
+        example = N_("e.g. from_pretrained(\"{weights}/<model folder>\") with the files saved by "
+                     "save_pretrained() or huggingface-cli download").format(weights=weights)
     elif _TORCH_HUB.search(text):
-        example = (f"e.g. build the model with weights=None and load_state_dict(torch.load(\"{weights}/<file>.pth\"))"
-                   ", or set TORCH_HOME to a folder of the package holding hub/checkpoints/<file>.pth")
+        example = N_("e.g. build the model with weights=None and load_state_dict(torch.load(\"{weights}/<file>.pth\"))"
+                     ", or set TORCH_HOME to a folder of the package holding hub/checkpoints/<file>.pth"
+                     ).format(weights=weights)
     else:
-        example = (f"e.g. YOLO(\"{weights}/yolov8n.pt\"), or a WEIGHTS constant / --pretrained default "
-                   f"set to {weights}/<file>")
-    where = ("The run could not reach the network: a model with network access still reaches only the hosts "
-             "the operator's egress rules allow" if network
-             else "The run has no network: the sandbox is offline on purpose")
-    return (f"{where}. Ship the file in the package's {WEIGHTS_DIR}/ folder, which the run sees at {weights}/, "
-            f"and point the script at it ({example}); or ask an admin to allow network for this model "
-            "(within the egress allow-list)")
-
+        example = N_("e.g. YOLO(\"{weights}/yolov8n.pt\"), or a WEIGHTS constant / --pretrained default "
+                     "set to {weights}/<file>").format(weights=weights)
+    where = (N_("The run could not reach the network: a model with network access still reaches only the hosts "
+                "the operator's egress rules allow") if network
+             else N_("The run has no network: the sandbox is offline on purpose"))
+    return N_("{where}. Ship the file in the package's {weights_dir}/ folder, which the run sees at {weights}/, and "
+              "point the script at it ({example}); or ask an admin to allow network for this model (within the "
+              "egress allow-list)").format(where=where, weights_dir=WEIGHTS_DIR, weights=weights, example=example)

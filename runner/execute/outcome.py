@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
+from shared.core.i18n import N_
+
 
 class KillReason(str, Enum):
     stopped = "stopped"
@@ -19,14 +21,14 @@ class KillReason(str, Enum):
 
 
 KILL_TEXT = {
-    KillReason.stopped: "stopped by user",
-    KillReason.time_limit: "time limit reached",
-    KillReason.memory: "memory limit reached",
-    KillReason.disk: "disk limit reached",
-    KillReason.files: "file count limit reached",
-    KillReason.procs: "process limit reached",
-    KillReason.pruned: "pruned by the parameter search",
-    KillReason.worker_shutdown: "the worker shut down",
+    KillReason.stopped: N_("stopped by user"),
+    KillReason.time_limit: N_("time limit reached"),
+    KillReason.memory: N_("memory limit reached"),
+    KillReason.disk: N_("disk limit reached"),
+    KillReason.files: N_("file count limit reached"),
+    KillReason.procs: N_("process limit reached"),
+    KillReason.pruned: N_("pruned by the parameter search"),
+    KillReason.worker_shutdown: N_("the worker shut down"),
 }
 
 # What check() may return: a message, a KillReason, or both.

@@ -30,6 +30,7 @@ from runner.execute.probes import GpuProbe, disk_usage, pss_bytes
 from runner.execute.procs import exited, hard_kill, is_alive, is_bwrap, killpg, members_of, signal_all, wait_gone
 from runner.sandbox import SandboxSpec
 from shared.contract.runlog import STDERR, STDOUT, TAGS
+from shared.core.i18n import N_
 from shared.core.settings import format_size
 
 _READ_SIZE = 1024 * 1024
@@ -201,13 +202,14 @@ class Execution:
         if lim.memory_bytes and rss > lim.memory_bytes:
             pss = pss_bytes(members)
             if pss > lim.memory_bytes:
-                self.begin_kill(f"memory limit {format_size(lim.memory_bytes)} reached "
-                                f"(the run used {format_size(pss)})", KillReason.memory)
+                self.begin_kill(N_("memory limit {size} reached (the run used {used})").format(
+                    size=format_size(lim.memory_bytes), used=format_size(pss)), KillReason.memory)
                 rss = pss
         self.peak_rss = max(self.peak_rss, rss)
         n_user = len(users) - self.platform_procs
         if lim.max_procs and n_user > lim.max_procs:
-            self.begin_kill(f"process limit {lim.max_procs} reached ({n_user} processes)", KillReason.procs)
+            self.begin_kill(N_("process limit {n} reached ({count} processes)").format(n=lim.max_procs, count=n_user),
+                            KillReason.procs)
 
     def check_disk(self) -> float:
         """Disk and file-count limits over every writable place: the work dir and the
@@ -216,14 +218,15 @@ class Execution:
         t0 = time.monotonic()
         roots = [self.spec.workdir, *(m.host for m in self.spec.mounts if m.writable)]
         used, files = disk_usage(roots, stop_at_files=lim.max_files)
-        where = "the work dir holds" if len(roots) == 1 else \
-            "the work dir and " + ", ".join(str(r) for r in roots[1:]) + " hold"
+        where = N_("the work dir holds") if len(roots) == 1 else \
+            N_("the work dir and {paths} hold").format(paths=", ".join(str(r) for r in roots[1:]))
         if lim.max_disk_bytes and used > lim.max_disk_bytes:
-            self.begin_kill(f"disk limit {format_size(lim.max_disk_bytes)} reached ({where} "
-                            f"{format_size(used)})", KillReason.disk)
+            self.begin_kill(N_("disk limit {size} reached ({where} {used})").format(
+                size=format_size(lim.max_disk_bytes), where=where, used=format_size(used)), KillReason.disk)
         elif lim.max_files and files > lim.max_files:
-            self.begin_kill(f"file count limit {lim.max_files} reached ({where} more than {lim.max_files} "
-                            "files and directories; raise max_files if the run needs more)", KillReason.files)
+            self.begin_kill(N_("file count limit {n} reached ({where} more than {n} files and directories; raise "
+                               "max_files if the run needs more)").format(n=lim.max_files, where=where),
+                            KillReason.files)
         return time.monotonic() - t0
 
     def sample(self) -> None:

@@ -114,7 +114,7 @@ def deploy_model(model_id: int) -> None:
             except Exception as exc:  # noqa: BLE001 - recorded on the row, never lost
                 note(tail(exc))
                 model.status = DeployStatus.failed
-                model.reason = f"internal error during deploy: {exc!r}\n{tail(exc)}"
+                model.reason = N_("internal error during deploy: {error}").format(error=repr(exc)) + f"\n{tail(exc)}"
         session.add(model)
         session.commit()
 
@@ -215,7 +215,7 @@ def _run_source_build(*, env_path: Path, requirements: Path, constraints: Path |
             built.append(what)
 
     _in_sandbox(settings=settings, env_path=env_path, package_dir=package_dir, argv=argv, log=seen, prefix="[uv] ",
-                log_name="source-build.log", timeout_s=timeout_s, what="building from source", mounts=mounts,
+                log_name="source-build.log", timeout_s=timeout_s, what=N_("building from source"), mounts=mounts,
                 env={"NO_COLOR": "1", "UV_NO_PROGRESS": "1", "UV_PYTHON_DOWNLOADS": "never"})
     return built
 
@@ -255,8 +255,9 @@ def _in_sandbox(*, settings: Settings, env_path: Path, package_dir: Path | None,
     def over_time() -> tuple[KillReason, str] | None:
         if time.monotonic() < deadline:
             return None
-        return (KillReason.time_limit, f"the environment build's time limit ({settings.env_build_timeout_s} s) was "
-                "reached (raise TRAINYARD_ENV_BUILD_TIMEOUT_S if large downloads are expected)")
+        return (KillReason.time_limit, N_("the environment build's time limit ({seconds} s) was reached (raise "
+                                          "TRAINYARD_ENV_BUILD_TIMEOUT_S if large downloads are expected)").format(
+                                              seconds=settings.env_build_timeout_s))
 
     try:
         outcome = execute(spec=spec, settings=settings, log_path=state_dir(env_path) / log_name,

@@ -111,16 +111,17 @@ def run_prediction(prediction_id: int) -> None:
             pred.outputs = result
             if outcome.ok:
                 missing = [n for n, r in result["images"].items() if r["status"] != OutputMatch.ok]
-                reason = f"predict.py wrote no image for {len(missing)} of {len(inputs)} inputs" if missing else None
+                reason = N_("predict.py wrote no image for {missing} of {total} inputs").format(
+                    missing=len(missing), total=len(inputs)) if missing else None
                 mark(session, pred, PredictionStatus.completed, reason)
             else:
-                mark(session, pred, PredictionStatus.failed, outcome.reason or "predict.py failed")
+                mark(session, pred, PredictionStatus.failed, outcome.reason or N_("predict.py failed"))
     except TrainyardError as exc:
         with Session(ctx.engine, expire_on_commit=False) as session:
             mark(session, session.get(Prediction, prediction_id), PredictionStatus.failed, str(exc))
     except Exception as exc:  # noqa: BLE001 - recorded on the row
         with Session(ctx.engine, expire_on_commit=False) as session:
             mark(session, session.get(Prediction, prediction_id), PredictionStatus.failed,
-                 f"internal error: {exc!r}\n{tail(exc)}")
+                 N_("internal error: {error}").format(error=repr(exc)) + f"\n{tail(exc)}")
     finally:
         ctx.gpus.release(gpus)

@@ -181,10 +181,10 @@ class _RunWatch:
         now = time.monotonic()
         if context.SHUTDOWN.is_set():
             self.status = RunStatus.failed
-            return "worker shut down during the run (its process tree was killed)"
+            return N_("worker shut down during the run (its process tree was killed)")
         if self.deadline is not None and utcnow() >= self.deadline:
             self.status = RunStatus.timed_out
-            return f"time limit {self.time_limit_s} s reached"
+            return N_("time limit {seconds} s reached").format(seconds=self.time_limit_s)
         if self.reporter is not None and len(self.collector.eval_values) > self.reported \
                 and now - self._last_report > 0.2:
             self._last_report = now
@@ -196,7 +196,8 @@ class _RunWatch:
                 self.reported = step + 1
             if prune:
                 self.status = RunStatus.pruned
-                return f"pruned by the {self.reporter.label} after {self.reported} reports of the evaluation metric"
+                return N_("pruned by the {pruner} after {n} reports of the evaluation metric").format(
+                    pruner=self.reporter.label, n=self.reported)
         if now - self._last_db >= 0.5:
             self._last_db = now
             with Session(self.ctx.engine) as session:
@@ -211,7 +212,7 @@ class _RunWatch:
                     session.commit()
                 if task is None or task.stop_requested:
                     self.status = RunStatus.stopped
-                    return "stopped by user"
+                    return N_("stopped by user")
         return None
 
 
@@ -228,7 +229,7 @@ def run_trial(run_id: int) -> None:
         if task.stop_requested or task.status.finished or (task.deadline and utcnow() >= task.deadline):
             run.status = RunStatus.cancelled if not task.deadline or utcnow() < task.deadline \
                 else RunStatus.timed_out
-            run.reason = "cancelled before it started"
+            run.reason = N_("cancelled before it started")
             session.add(run)
             session.commit()
             context.current().schedule(task.id)
@@ -292,7 +293,7 @@ def run_trial(run_id: int) -> None:
     except TrainyardError as exc:
         failure = str(exc)
     except Exception as exc:  # noqa: BLE001 - recorded on the row
-        failure = f"internal error: {exc!r}\n{tail(exc)}"
+        failure = N_("internal error: {error}").format(error=repr(exc)) + f"\n{tail(exc)}"
     finally:
         ctx.gpus.release(gpus)
         collector.flush()
@@ -360,15 +361,16 @@ def _finish_run(*, ctx, run_id: int, task: Task, outcome: Outcome | None, failur
             run.status, run.reason = RunStatus.completed, None
         else:
             run.status = RunStatus.failed
-            run.reason = (outcome.reason if outcome else None) or "failed"
+            run.reason = (outcome.reason if outcome else None) or N_("failed")
         if writer_error is not None:
-            run.reason = (run.reason or "") + f"\nmetrics could not all be stored: {writer_error!r}"
+            run.reason = (run.reason or "") + "\n" + N_("metrics could not all be stored: {error}").format(
+                error=repr(writer_error))
         if task.eval_metric:
             run.score = _score(collector.eval_values, mode=task.score_mode, direction=task.direction)
             run.score_missing = not collector.eval_values
             if run.score_missing and run.status == RunStatus.completed:
-                run.reason = (f"the evaluation metric {task.eval_metric!r} was never printed; "
-                              f"names printed: {', '.join(collector.names) or 'none'}")
+                run.reason = N_("the evaluation metric {metric} was never printed; names printed: {names}").format(
+                    metric=repr(task.eval_metric), names=", ".join(collector.names) or N_("none"))
         session.add(run)
         session.commit()
         if search.is_search(task) and run.trial_number is not None:

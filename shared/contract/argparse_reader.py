@@ -9,6 +9,7 @@ import math
 from typing import Any
 
 from shared.contract.argspec import ArgSpec
+from shared.core.i18n import N_
 
 _PARSER_CLASSES = {"ArgumentParser", "ArgParser"}
 
@@ -80,7 +81,9 @@ class ArgparseReader:
         return ast.get_source_segment(self.source, node) or ast.unparse(node)
 
     def warn(self, node: ast.AST, message: str) -> None:
-        self.warnings.append(f"{self.filename} line {getattr(node, 'lineno', '?')}: {message}")
+        # "<file> line N: <message>", the dataset problems' shape, which relocalize reads back place first.
+        where = N_("line {line}").format(line=getattr(node, "lineno", "?"))
+        self.warnings.append(f"{self.filename} {where}: {message}")
 
     def _module_constants(self) -> dict[str, ast.AST]:
         """Names bound exactly once in the whole file, at module level, to a literal (MODELS = [...])."""
@@ -181,9 +184,9 @@ class ArgparseReader:
                 key = ast.unparse(receiver)
                 if key not in warned_sub:
                     warned_sub.add(key)
-                    self.warn(node, f"arguments of the sub-command parser `{key}` are not shown; the platform "
-                                    "runs the script without a sub-command, so give the main parser the "
-                                    "arguments instead")
+                    self.warn(node, N_("arguments of the sub-command parser `{parser}` are not shown; the platform "
+                                       "runs the script without a sub-command, so give the main parser the "
+                                       "arguments instead").format(parser=key))
                 continue
             if func.attr == "set_defaults":
                 self._set_defaults(node, by_dest)
@@ -193,8 +196,9 @@ class ArgparseReader:
                 continue
             first = by_dest.get(spec.dest)
             if first is not None:
-                self.warn(node, f"`{spec.flags[0]}` stores into `{spec.dest}`, which `{first.flags[0]}` on line "
-                                f"{first.line} already uses; only the first one is shown")
+                self.warn(node, N_("`{flag}` stores into `{dest}`, which `{other}` on line {line} already uses; "
+                                   "only the first one is shown").format(flag=spec.flags[0], dest=spec.dest,
+                                                                         other=first.flags[0], line=first.line))
                 continue
             by_dest[spec.dest] = spec
             specs.append(spec)
@@ -225,21 +229,22 @@ class ArgparseReader:
         flags: list[str] = []
         for a in node.args:
             if isinstance(a, ast.Starred):
-                self.warn(node, f"`add_argument({self.text(a)}, ...)` unpacks its names at run time; "
-                                "write the option strings out so the platform can read the argument")
+                self.warn(node, N_("`{call}` unpacks its names at run time; write the option strings out so the "
+                                   "platform can read the argument").format(call=f"add_argument({self.text(a)}, ...)"))
                 return None
             if not (isinstance(a, ast.Constant) and isinstance(a.value, str)):
-                self.warn(node, f"the argument name `{self.text(a)}` is not a string literal; it is not shown")
+                self.warn(node, N_("the argument name `{name}` is not a string literal; it is not shown").format(
+                    name=self.text(a)))
                 return None
             flags.append(a.value)
         if not flags:
-            self.warn(node, "`add_argument()` without a name is skipped")
+            self.warn(node, N_("`add_argument()` without a name is skipped"))
             return None
         kw: dict[str, ast.AST] = {}
         for k in node.keywords:
             if k.arg is None:
-                self.warn(node, f"keyword arguments from `**{self.text(k.value)}` are not read; write them out "
-                                "to show their type, default and help")
+                self.warn(node, N_("keyword arguments from `{value}` are not read; write them out to show their "
+                                   "type, default and help").format(value=f"**{self.text(k.value)}"))
             else:
                 kw[k.arg] = k.value
         action = self._action(kw.get("action"))
@@ -258,7 +263,8 @@ class ArgparseReader:
             if ok and isinstance(value, str) and value:
                 dest = value
             else:
-                self.warn(node, f"`dest={self.text(kw['dest'])}` is not a string literal; using `{dest}`")
+                self.warn(node, N_("`{given}` is not a string literal; using `{dest}`").format(
+                    given=f"dest={self.text(kw['dest'])}", dest=dest))
         spec = ArgSpec(flags=flags, dest=dest, name=name, positional=positional, action=action,
                        line=node.lineno)
         spec.nargs = self._nargs(kw.get("nargs"))

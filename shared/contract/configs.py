@@ -220,7 +220,7 @@ def globals_in_files(root: Path, config_files: list[str], names: tuple[str, ...]
             used = {s.value for s in literal_spans(text, filename=rel) if s.value in names}
         except PackageError as exc:
             if any(n in text for n in names):
-                warnings.append(f"{exc}; the global variables in it are not replaced")
+                warnings.append(N_("{error}; the global variables in it are not replaced").format(error=exc))
             continue
         if used:
             found[rel] = [n for n in names if n in used]

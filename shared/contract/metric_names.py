@@ -27,6 +27,7 @@ from typing import Any
 from shared.contract.argparse_reader import dotted_name
 from shared.contract.metrics import parse_line
 from shared.contract.scriptargs import parse_source
+from shared.core.i18n import N_
 
 _VALUE = "0.5"  # what every formatted value prints as: any number the parser reads
 _LOG_METHODS = {"debug", "info", "warning", "warn", "error", "critical", "exception", "log"}
@@ -81,12 +82,14 @@ def read_metric_names(*, source: str, filename: str = "train.py") -> MetricNames
 
 
 def _unread(filename: str, line: int, name: str, sep: str, after: str) -> str:
+    place = filename + " " + N_("line {line}").format(line=line)
     if sep == "=":
-        return (f"{filename} line {line}: '{name}' is printed as '{name}=value', which is not charted; "
-                f"print it as '{name}: value'")
+        return place + ": " + N_("'{name}' is printed as '{name}=value', which is not charted; print it as "
+                                 "'{name}: value'").format(name=name)
     after = after.split(",", 1)[0].rstrip()[:30].replace(_VALUE, "<value>")
-    return (f"{filename} line {line}: '{name}' is not charted because its value is followed by '{after}'; "
-            f"end each pair with a comma or the end of the line, e.g. '{name}: 0.1, acc: 0.9'")
+    return place + ": " + N_("'{name}' is not charted because its value is followed by '{after}'; end each pair "
+                             "with a comma or the end of the line, e.g. '{name}: 0.1, acc: 0.9'").format(
+        name=name, after=after)
 
 
 class _Reader:

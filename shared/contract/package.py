@@ -35,7 +35,7 @@ from shared.contract.names import (
 )
 from shared.contract.requirements import FlatRequirements, flatten_requirements
 from shared.contract.scriptargs import ScriptArgs, parse_source, read_arguments, syntax_error
-from shared.core.errors import PackageError
+from shared.core.errors import PackageError, Stored
 from shared.core.i18n import N_
 
 REQUIRED = (TRAIN_SCRIPT, PREDICT_SCRIPT, REQUIREMENTS_FILE, WEIGHTS_DIR + "/")
@@ -106,7 +106,8 @@ def check_package(*, root: Path, unwrapped: str | None = None) -> PackageReport:
     root = Path(root)
     if not root.is_dir():
         raise PackageError(N_("the package folder {root} does not exist"), params={"root": root})
-    at_root = "at its root" + (f" (after unwrapping the single top folder '{unwrapped}/')" if unwrapped else "")
+    at_root = N_("at its root (after unwrapping the single top folder '{folder}/')").format(folder=unwrapped) \
+        if unwrapped else N_("at its root")
     problems: list[str] = []
     warnings: list[str] = []
 
@@ -126,8 +127,8 @@ def check_package(*, root: Path, unwrapped: str | None = None) -> PackageReport:
             problems.append(str(err))
         else:
             if not requirements.requirements:
-                warnings.append("requirements.txt lists no packages; the environment gets only what "
-                                f"{INSTALL_SCRIPT} installs")
+                warnings.append(N_("requirements.txt lists no packages; the environment gets only what {script} "
+                                   "installs").format(script=INSTALL_SCRIPT))
 
     has_script, violations = _install_script(root, problems, warnings)
     config_files = list_config_files(root)
@@ -138,7 +139,7 @@ def check_package(*, root: Path, unwrapped: str | None = None) -> PackageReport:
     if problems:
         if len(problems) == 1:
             # A problem is a line about one file, often an error caught above and kept as text.
-            raise PackageError(N_("{problem}"), params={"problem": problems[0]})
+            raise PackageError(N_("{problem}"), params={"problem": Stored(problems[0])})
         raise PackageError(N_("the model package has {count} problems; fix them and upload it again"),
                            details=problems, params={"count": len(problems)})
     names = metric_names_of(root)
@@ -162,21 +163,23 @@ def _required(root: Path, name: str, at_root: str) -> str | None:
     bare = name.rstrip("/")
     path = root / bare
     if path.is_symlink():
-        kind = "folder" if is_dir else "file"
-        return f"{bare} {at_root} is a symbolic link; the package must contain the real {kind}"
+        kind = N_("folder") if is_dir else N_("file")
+        return N_("{name} {at_root} is a symbolic link; the package must contain the real {kind}").format(
+            name=bare, at_root=at_root, kind=kind)
     if is_dir:
         if path.is_dir():
             return None
         if path.exists():
-            return (f"weights {at_root} is a file, but it must be a folder: put the weight files in a folder "
-                    "named weights/ (it may be empty)")
-        return (f"the package has no {name} folder {at_root}: add a {name} folder (it may be empty)"
-                f"{_hint(root, name)}")
+            return N_("weights {at_root} is a file, but it must be a folder: put the weight files in a folder "
+                      "named weights/ (it may be empty)").format(at_root=at_root)
+        return N_("the package has no {name} folder {at_root}: add a {name} folder (it may be empty)").format(
+            name=name, at_root=at_root) + _hint(root, name)
     if path.is_file():
         return None
     if path.exists():
-        return f"{name} {at_root} is a folder, but it must be a file: put the script itself at the package root"
-    return f"the package has no {name} {at_root}: add {name}{_hint(root, name)}"
+        return N_("{name} {at_root} is a folder, but it must be a file: put the script itself at the package "
+                  "root").format(name=name, at_root=at_root)
+    return N_("the package has no {name} {at_root}: add {name}").format(name=name, at_root=at_root) + _hint(root, name)
 
 
 def _hint(root: Path, name: str) -> str:
@@ -186,7 +189,8 @@ def _hint(root: Path, name: str) -> str:
     try:
         for entry in sorted(os.listdir(root)):
             if entry.lower() == bare.lower() and entry != bare:
-                return f" (found '{entry}{'/' if want_dir else ''}': the name must be exactly {name})"
+                return " " + N_("(found '{found}': the name must be exactly {name})").format(
+                    found=entry + ("/" if want_dir else ""), name=name)
     except OSError:
         return ""
     for dirpath, dirnames, filenames in os.walk(root):
@@ -198,8 +202,8 @@ def _hint(root: Path, name: str) -> str:
         names = dirnames if want_dir else filenames
         if bare in names and rel.parts:
             found = (rel / bare).as_posix()
-            return (f" (found '{found}{'/' if want_dir else ''}': it must be at the package root; zip the "
-                    f"contents of '{rel.as_posix()}/' instead)")
+            return " " + N_("(found '{found}': it must be at the package root; zip the contents of '{folder}/' "
+                            "instead)").format(found=found + ("/" if want_dir else ""), folder=rel.as_posix())
     return ""
 
 
@@ -253,11 +257,11 @@ def _install_script(root: Path, problems: list[str], warnings: list[str]) -> tup
     if not path.exists() and not path.is_symlink():
         for entry in sorted(os.listdir(root)):
             if entry.lower() == INSTALL_SCRIPT or entry.lower() == "install_dependencies":
-                warnings.append(f"'{entry}' is not run: the install script must be named exactly "
-                                f"{INSTALL_SCRIPT}")
+                warnings.append(N_("'{entry}' is not run: the install script must be named exactly {script}").format(
+                    entry=entry, script=INSTALL_SCRIPT))
         return False, []
     if path.is_symlink() or not path.is_file():
-        problems.append(f"{INSTALL_SCRIPT} must be a regular file at the package root")
+        problems.append(N_("{script} must be a regular file at the package root").format(script=INSTALL_SCRIPT))
         return False, []
     try:
         text = read_source(path, shown=INSTALL_SCRIPT)
@@ -265,8 +269,8 @@ def _install_script(root: Path, problems: list[str], warnings: list[str]) -> tup
         problems.append(str(err))
         return True, []
     if "\r\n" in text:
-        warnings.append(f"{INSTALL_SCRIPT} has Windows (CRLF) line endings; bash reads the '\\r' as part of "
-                        "each command. Save it with Unix (LF) line endings")
+        warnings.append(N_("{script} has Windows (CRLF) line endings; bash reads the '\\r' as part of each command. "
+                           "Save it with Unix (LF) line endings").format(script=INSTALL_SCRIPT))
     violations = check_install_script(text=text, filename=INSTALL_SCRIPT)
     problems.extend(v.message for v in violations)
     return True, violations
@@ -283,21 +287,21 @@ def _contract_warnings(root: Path, train: ScriptArgs, predict: ScriptArgs,
     if not (root / TRAIN_SCRIPT).is_file() or not (root / PREDICT_SCRIPT).is_file():
         return out
     if train.epochs is None:
-        out.append("train.py declares no --epochs argument; the task form's epochs value cannot be passed to it")
+        out.append(N_("train.py declares no --epochs argument; the task form's epochs value cannot be passed to it"))
     train_roles, predict_roles = {a.role for a in train.platform}, {a.role for a in predict.platform}
     if WORK_DIR_FLAG not in train_roles and FLAG_TO_GLOBAL[WORK_DIR_FLAG] not in train.globals_used:
-        out.append("train.py neither declares --work-dir nor uses \"WORK_DIR_PATH\"; the weights it saves may "
-                   "not be found after training")
+        out.append(N_("train.py neither declares --work-dir nor uses \"WORK_DIR_PATH\"; the weights it saves may "
+                      "not be found after training"))
     data_flags = {DATA_FLAG, TRAIN_DATA_FLAG}
     if not (data_flags & train_roles) and not ({FLAG_TO_GLOBAL[f] for f in data_flags} & set(train.globals_used)):
-        out.append("train.py neither declares --data/--train-data nor uses \"DATA_PATH\"/\"TRAIN_DATA_PATH\"; "
-                   "it cannot be told where the dataset is")
+        out.append(N_("train.py neither declares --data/--train-data nor uses \"DATA_PATH\"/\"TRAIN_DATA_PATH\"; "
+                      "it cannot be told where the dataset is"))
     if SOURCE_FLAG not in predict_roles and FLAG_TO_GLOBAL[SOURCE_FLAG] not in predict.globals_used:
-        out.append("predict.py neither declares --source nor uses \"SOURCE_PATH\"; the prediction page cannot "
-                   "pass it the images")
+        out.append(N_("predict.py neither declares --source nor uses \"SOURCE_PATH\"; the prediction page cannot "
+                      "pass it the images"))
     if OUT_DIR_FLAG not in predict_roles and FLAG_TO_GLOBAL[OUT_DIR_FLAG] not in predict.globals_used:
-        out.append("predict.py neither declares --out-dir nor uses \"OUT_DIR_PATH\"; its result images cannot "
-                   "be collected")
+        out.append(N_("predict.py neither declares --out-dir nor uses \"OUT_DIR_PATH\"; its result images cannot "
+                      "be collected"))
     return out
 
 
@@ -318,5 +322,5 @@ def list_tree(root: Path, *, max_entries: int = 2000) -> list[str]:
     found.sort(key=lambda item: item[0])
     shown = ["/".join(parts) + ("/" if is_dir else "") for parts, is_dir in found[:max_entries]]
     if len(found) > max_entries:
-        shown.append(f"... ({len(found) - max_entries} more entries)")
+        shown.append(N_("... ({n} more entries)").format(n=len(found) - max_entries))
     return shown

@@ -97,8 +97,8 @@ def read_arguments(*, source: str, filename: str, platform_args: tuple[str, ...]
         else:
             out.user.append(spec)
     if not specs and not out.globals_used:
-        out.warnings.append(f"{filename} declares no argparse arguments and uses none of the global "
-                            "variables; the platform has no way to pass it the dataset or work dir")
+        out.warnings.append(N_("{filename} declares no argparse arguments and uses none of the global variables; "
+                               "the platform has no way to pass it the dataset or work dir").format(filename=filename))
     return out
 
 

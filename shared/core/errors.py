@@ -7,6 +7,7 @@ message on the row, the CLI prints it to stderr, a page shows ``st.error``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 
@@ -16,12 +17,45 @@ class Msg(str):
     literal for extraction: ``_FIX = Msg(N_("re-create the zip ..."))``."""
 
 
+class Term(str):
+    """A stored value named inside a message (a status, a record kind): ``str()`` is the value itself, so
+    the English message, the row and the CLI's JSON keep ``timed_out``; ``localized()`` shows ``label()``
+    ("timed out", 执行超时: its catalog entry in the reader's language). Made by ``shared.records.labels.term``."""
+
+    label: Callable[[], str]
+
+    def __new__(cls, value: str, label: Callable[[], str]) -> Term:
+        obj = super().__new__(cls, value)
+        obj.label = label
+        return obj
+
+
+class Stored(str):
+    """English a check wrote as a whole line (a package problem) used as a message parameter: ``localized()``
+    reads it back through the catalog templates it was made from (``shared.core.relocalize``)."""
+
+
+def localize_param(value: Any) -> Any:
+    """A message parameter as the reader reads it: a Msg translated, a Term by its label, others as they are."""
+    from shared.core.i18n import _
+
+    if isinstance(value, Term):
+        return value.label()
+    if isinstance(value, Msg):
+        return _(value)
+    if isinstance(value, Stored):
+        from shared.core.relocalize import relocalize
+
+        return relocalize(value)
+    return value
+
+
 def _localize(msgid: str, params: dict[str, Any]) -> str:
     from shared.core.i18n import _
 
     if not params:
         return _(msgid)
-    return _(msgid, **{k: _(v) if isinstance(v, Msg) else v for k, v in params.items()})
+    return _(msgid, **{k: localize_param(v) for k, v in params.items()})
 
 
 class TrainyardError(Exception):
@@ -47,11 +81,14 @@ class TrainyardError(Exception):
         return self.message + "\n" + "\n".join(f"  - {d}" for d in self.details)
 
     def localized(self) -> str:
-        """The message in the current language (see ``shared.core.i18n``); details stay as they are."""
+        """The message in the current language (see ``shared.core.i18n``), and its detail lines (English the
+        checks wrote, read back through the catalog: ``shared.core.relocalize``)."""
+        from shared.core.relocalize import relocalize
+
         text = _localize(self.msgid, self.params)
         if not self.details:
             return text
-        return text + "\n" + "\n".join(f"  - {d}" for d in self.details)
+        return text + "\n" + "\n".join(f"  - {relocalize(d)}" for d in self.details)
 
 
 class ArchiveError(TrainyardError):

@@ -47,6 +47,7 @@ class Language(str, Enum):
 
 
 DEFAULT = Language.en
+_CTX = "\x04"  # gettext's separator of a message's context and its id
 _current: ContextVar[Language] = ContextVar("trainyard_language", default=DEFAULT)
 
 
@@ -108,12 +109,18 @@ def catalog(lang: Language) -> dict[str, str]:
         if not msg.id or msg.fuzzy or not isinstance(msg.id, str):
             continue
         if isinstance(msg.string, str) and msg.string:
-            out[msg.id] = msg.string
+            out[f"{msg.context}{_CTX}{msg.id}" if msg.context else msg.id] = msg.string
     return out
 
 
 def translate(msgid: str, lang: Language | None = None) -> str:
     return catalog(lang or current_language()).get(msgid, msgid)
+
+
+def pgettext(context: str, msgid: str, /) -> str:
+    """``msgid`` as meant in ``context``, where one English word has two translations ("model" the
+    column is 算法名称, "model" the kind of record is 算法)."""
+    return catalog(current_language()).get(f"{context}{_CTX}{msgid}", msgid)
 
 
 def _(msgid: str, /, **params: Any) -> str:

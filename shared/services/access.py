@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, or_, true
 from sqlmodel import Session
 
-from shared.core.errors import Msg, NotFoundError, PermissionDenied
+from shared.core.errors import Msg, NotFoundError, PermissionDenied, Term
 from shared.core.i18n import N_
 from shared.records import (
     Action,
@@ -32,6 +32,7 @@ from shared.records import (
     User,
     Visibility,
 )
+from shared.records.labels import term
 from shared.services import audit
 from shared.services.audit import KINDS
 
@@ -91,10 +92,10 @@ def can(user: User | None, action: Action | str, obj: Any = None) -> bool:
     return False
 
 
-def _kind_name(obj: Any) -> str:
+def _kind_name(obj: Any) -> Term:
     cls = obj if isinstance(obj, type) else type(obj)
     kind = KINDS.get(cls)
-    return kind.value if kind is not None else "record"
+    return term(kind.value if kind is not None else "record")
 
 
 def denial_error(user: User | None, action: Action | str, obj: Any = None) -> PermissionDenied:
@@ -102,9 +103,13 @@ def denial_error(user: User | None, action: Action | str, obj: Any = None) -> Pe
     action = Action(action)
     params: dict[str, Any] = {"verb": _VERBS[action], "kind": _kind_name(obj) if obj is not None else None}
     if not _active(user):
-        return _refusal(obj, params, N_("{verb} needs a signed-in, enabled account; sign in again."),
-                        N_("{verb} a {kind} needs a signed-in, enabled account; sign in again."),
-                        N_("{verb} this {kind} needs a signed-in, enabled account; sign in again."))
+        if obj is None:
+            return PermissionDenied(N_("{verb} needs a signed-in, enabled account; sign in again."), params=params)
+        if isinstance(obj, type):
+            return PermissionDenied(N_("{verb} a {kind} needs a signed-in, enabled account; sign in again."),
+                                    params=params)
+        return PermissionDenied(N_("{verb} this {kind} needs a signed-in, enabled account; sign in again."),
+                                params=params)
     params["you_are"] = _YOU_ARE[Role(user.role)]
     if action in _ADMIN_ONLY:
         params["need"] = Msg(N_("the admin role"))
@@ -116,16 +121,13 @@ def denial_error(user: User | None, action: Action | str, obj: Any = None) -> Pe
         params["need"] = Msg(N_("the member role and owning it, or the admin role"))
     else:
         params["need"] = Msg(N_("owning it or the admin role"))
-    return _refusal(obj, params, N_("{verb} needs {need}; {you_are}. Ask an admin if you need more."),
-                    N_("{verb} a {kind} needs {need}; {you_are}. Ask an admin if you need more."),
-                    N_("{verb} this {kind} needs {need}; {you_are}. Ask an admin if you need more."))
-
-
-def _refusal(obj: Any, params: dict[str, Any], general: str, of_kind: str, of_record: str) -> PermissionDenied:
-    """One sentence of three, by what is asked about: nothing in particular, a kind (creating a dataset), or
-    one record. Whole sentences, not pieces, so each language can order its words."""
-    template = general if obj is None else of_kind if isinstance(obj, type) else of_record
-    return PermissionDenied(template, params=params)
+    if obj is None:
+        return PermissionDenied(N_("{verb} needs {need}; {you_are}. Ask an admin if you need more."), params=params)
+    if isinstance(obj, type):
+        return PermissionDenied(N_("{verb} a {kind} needs {need}; {you_are}. Ask an admin if you need more."),
+                                params=params)
+    return PermissionDenied(N_("{verb} this {kind} needs {need}; {you_are}. Ask an admin if you need more."),
+                            params=params)
 
 
 def denial(user: User | None, action: Action | str, obj: Any = None) -> str:
@@ -144,7 +146,8 @@ def require_audited(*, session: Session, user: User | None, action: Action | str
     """``require``, writing the refusal to the audit log (for checks made outside ``audit.audited``)."""
     if not can(user, action, obj):
         audit.record(session=session, user=user, action=event, obj=obj, outcome=Outcome.denied,
-                     detail=f"{detail}: {denial(user, action, obj)}" if detail else denial(user, action, obj))
+                     detail=str(denial_error(user, action, obj)) if not detail  # the log keeps English
+                     else f"{detail}: {denial_error(user, action, obj)}")
         require(user, action, obj)
 
 

@@ -76,12 +76,12 @@ def _add_dataset(*, session: Session, settings: Settings, actor: User, zip_path:
     def prepare(tmp: Path) -> tuple[Dataset, Path]:
         def on_bytes(done: int, total: int) -> None:
             if progress:
-                progress("extracting", done / total if total else 1.0)
+                progress(N_("extracting"), done / total if total else 1.0)
 
         result = safe_extract(zip_path=Path(zip_path), dest=tmp, limits=ArchiveLimits.from_settings(settings),
                               progress=on_bytes, display_name=display_name)
         if progress:
-            progress("validating", 0.0)
+            progress(N_("validating"), 0.0)
         report = validate_dataset(root=result.root, task_type=ttype,
                                   progress=(lambda msg: progress(msg, 0.5)) if progress else None)
         ds = Dataset(name=name, task_type=ttype, path="", report=report.to_dict(),
@@ -90,7 +90,7 @@ def _add_dataset(*, session: Session, settings: Settings, actor: User, zip_path:
 
     ds = store_upload(session=session, data_dir=settings.data_dir, kind="datasets", prepare=prepare)
     if progress:
-        progress("done", 1.0)
+        progress(N_("done"), 1.0)
     return ds
 
 

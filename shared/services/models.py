@@ -37,6 +37,7 @@ from shared.records import (
     Visibility,
     utcnow,
 )
+from shared.records.labels import term
 from shared.services import access, audit
 from shared.services.datasets import check_name, parse_task_type, parse_visibility
 
@@ -141,7 +142,7 @@ def _redeploy(*, session: Session, connection: Redis, model: ModelPackage) -> Mo
     state = job_state(job_id(JobKind.deploy, model_id), connection=connection)
     if state is not None and state.active:
         raise ConflictError(N_("model {model_id}'s deploy job is still {state}; {wait}"),
-                            params={"model_id": model_id, "state": state.value, "wait": wait})
+                            params={"model_id": model_id, "state": term(state), "wait": wait})
     model.status = DeployStatus.waiting
     model.reason = None
     session.add(model)

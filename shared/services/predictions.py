@@ -34,6 +34,7 @@ from shared.records import (
     Visibility,
     utcnow,
 )
+from shared.records.labels import term
 from shared.services import access, audit
 from shared.services.datasets import parse_visibility
 from shared.services.tasks import get_task
@@ -99,11 +100,11 @@ def prediction_source(*, session: Session, settings: Settings, actor: User, task
     task = get_task(session=session, task_id=task_id, actor=actor)
     if task.status != TaskStatus.completed and run_id is None and task.best_run_id is None:
         raise FieldError("task", N_("task {task_id} is {task_status}; pick a completed task"),
-                                 params={"task_id": task.id, "task_status": task.status.value})
+                                 params={"task_id": task.id, "task_status": term(task.status)})
     run = pick_run(session=session, task=task, run_id=run_id)
     if run.status not in (RunStatus.completed, RunStatus.stopped, RunStatus.timed_out, RunStatus.pruned):
         raise FieldError("run", N_("run {run_id} is {run_status}; pick a run that finished training"),
-                                params={"run_id": run.id, "run_status": run.status.value})
+                                params={"run_id": run.id, "run_status": term(run.status)})
     if weights:
         safe_file(settings, run, weights)
     else:

@@ -11,6 +11,7 @@ from redis import Redis
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from shared.core.i18n import N_
 from shared.core.queue import cancel_job, enqueue_run, job_id
 from shared.core.settings import Settings
 from shared.records import Direction, JobKind, Run, RunStatus, Task, TaskStatus, utcnow
@@ -42,8 +43,8 @@ def _step(*, engine: Engine, redis: Redis, settings: Settings, task_id: int) -> 
             for r in active:
                 if r.status == RunStatus.queued:
                     r.status = RunStatus.cancelled if ending == TaskStatus.stopped else RunStatus.timed_out
-                    r.reason = "cancelled: task stopped" if ending == TaskStatus.stopped \
-                        else "cancelled: task time limit reached"
+                    r.reason = N_("cancelled: task stopped") if ending == TaskStatus.stopped \
+                        else N_("cancelled: task time limit reached")
                     r.finished_at = now
                     session.add(r)
                     if r.job_id:
@@ -108,18 +109,20 @@ def _finish(session: Session, task: Task, runs: list[Run], ending: TaskStatus | 
     task.finished_at = utcnow()
     if ending is not None:
         task.status = ending
-        task.reason = "stopped by user" if ending == TaskStatus.stopped else \
-            f"time limit {task.time_limit_s} s reached"
+        task.reason = N_("stopped by user") if ending == TaskStatus.stopped else \
+            N_("time limit {seconds} s reached").format(seconds=task.time_limit_s)
     elif any(r.status in (RunStatus.completed, RunStatus.pruned) for r in runs):
         task.status = TaskStatus.completed
         failed = [r for r in runs if r.status == RunStatus.failed]
-        task.reason = f"{len(failed)} of {len(runs)} runs failed" if failed else None
+        task.reason = N_("{failed} of {total} runs failed").format(failed=len(failed), total=len(runs)) \
+            if failed else None
         if task.eval_metric and best is None:
             task.reason = ((task.reason + "; ") if task.reason else "") + \
-                f"no run printed the evaluation metric {task.eval_metric!r}"
+                N_("no run printed the evaluation metric {metric}").format(metric=repr(task.eval_metric))
     else:
         task.status = TaskStatus.failed
         first = next((r for r in runs if r.reason), None)
-        task.reason = f"all {len(runs)} runs failed" + (f"; run {first.id}: {first.reason}" if first else "")
+        task.reason = N_("all {total} runs failed").format(total=len(runs)) + (
+            "; " + N_("run {run_id}: {reason}").format(run_id=first.id, reason=first.reason) if first else "")
     session.add(task)
     session.commit()

@@ -36,6 +36,7 @@ from shared.records import (
     Visibility,
     utcnow,
 )
+from shared.records.labels import term
 from shared.services import access, audit, search
 from shared.services.datasets import check_name, get_dataset, parse_visibility
 from shared.services.framework_args import check_config_files, check_required
@@ -117,12 +118,12 @@ def validate_task(*, session: Session, task_in: TaskIn, actor: User, max_paralle
     if model.status != DeployStatus.deployed:
         raise FieldError("model", N_("model {model_id} is {model_status}, not deployed; deploy it (or wait for its "
                                      "deploy) first"),
-                                  params={"model_id": model.id, "model_status": model.status.value})
+                                  params={"model_id": model.id, "model_status": term(model.status)})
     if dataset.task_type != TaskType.other and model.task_type not in (dataset.task_type, TaskType.other):
         raise FieldError("model", N_("model {model_id} is for {model_task_type} but dataset {dataset_id} is "
                                      "{dataset_task_type}; pick a model of the same task type"),
-                                  params={"model_id": model.id, "model_task_type": model.task_type.value,
-                                          "dataset_id": dataset.id, "dataset_task_type": dataset.task_type.value})
+                                  params={"model_id": model.id, "model_task_type": term(model.task_type),
+                                          "dataset_id": dataset.id, "dataset_task_type": term(dataset.task_type)})
     epochs = _positive_int(task_in.epochs, field="epochs", what=Msg(N_("epochs per run")))
     n_runs = _positive_int(task_in.n_runs, field="runs", what=Msg(N_("the number of runs")))
     time_limit_s = check_time_limit(task_in.time_limit, parse_duration(task_in.time_limit), settings)
@@ -245,7 +246,7 @@ def request_stop(*, session: Session, actor: User, task_id: int) -> Task:
         access.require(actor, Action.change, task)
         if task.status.finished:
             raise ConflictError(N_("task {task_id} is already {task_status}"),
-                                params={"task_id": task_id, "task_status": task.status.value})
+                                params={"task_id": task_id, "task_status": term(task.status)})
         task.stop_requested = True
         session.add(task)
         session.commit()
@@ -345,7 +346,7 @@ def _rerun(*, session: Session, run: Run) -> Run:
     run_id = run.id
     if run.status in (RunStatus.queued, RunStatus.running):
         raise ConflictError(N_("run {run_id} is {run_status}; only a finished run can be re-run"),
-                            params={"run_id": run_id, "run_status": run.status.value})
+                            params={"run_id": run_id, "run_status": term(run.status)})
     if run.status == RunStatus.completed:
         raise ConflictError(N_("run {run_id} completed; clone the task to train it again"), params={"run_id": run_id})
     task = get_task(session=session, task_id=run.task_id)
@@ -353,7 +354,7 @@ def _rerun(*, session: Session, run: Run) -> Run:
         model = get_model(session=session, model_id=task.model_id)
         if model.status != DeployStatus.deployed:
             raise ConflictError(N_("model {model_id} is {model_status}; redeploy it first"),
-                                params={"model_id": model.id, "model_status": model.status.value})
+                                params={"model_id": model.id, "model_status": term(model.status)})
     run.status = RunStatus.queued
     run.attempt += 1
     run.job_id = job_id(JobKind.run, run.id, run.attempt)

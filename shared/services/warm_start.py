@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 from shared.core.errors import FieldError, Msg
 from shared.core.i18n import N_
 from shared.records import Run, RunStatus, Task, User
+from shared.records.labels import term
 from shared.services import access, search
 
 FIELD = "warm start"
@@ -67,7 +68,7 @@ def check_warm_start(*, session: Session, task: Task, source_id: int, actor: Use
     if (src.eval_metric, src.direction) != (task.eval_metric, task.direction):
         raise FieldError("eval metric", N_("task {task_id} ranked its runs by {metric} ({direction}); rank by the "
                                            "same metric and direction to continue from it"),
-                         params={"task_id": src.id, "metric": src.eval_metric, "direction": src.direction.value})
+                         params={"task_id": src.id, "metric": src.eval_metric, "direction": term(src.direction)})
     seeded = len(warm_start_seeds(session=session, task_id=src.id))
     if not seeded:
         raise FieldError(FIELD, N_("task {task_id} has no completed run with a score yet; pick a task whose runs "

@@ -17,6 +17,7 @@ from shared.core.errors import NotFoundError, OutputError
 from shared.core.i18n import N_
 from shared.core.settings import Settings
 from shared.records import Action, AuditAction, ObjectKind, Run, Task, User, utcnow
+from shared.records.labels import term
 from shared.services import access, audit
 from shared.services.tasks import get_run, get_task
 
@@ -32,7 +33,7 @@ def pick_run(*, session: Session, task: Task, run_id: int | None) -> Run:
         return run
     if task.best_run_id is None:
         raise NotFoundError(N_("task {task_id} has no best run (status {task_status}); pass --run RID"),
-                            params={"task_id": task.id, "task_status": task.status.value})
+                            params={"task_id": task.id, "task_status": term(task.status)})
     return get_run(session=session, run_id=task.best_run_id)
 
 

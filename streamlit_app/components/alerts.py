@@ -7,13 +7,14 @@ import streamlit as st
 
 from shared.core.errors import TrainyardError
 from shared.core.i18n import _
+from shared.core.relocalize import relocalize
 
 
 def error_text(exc: BaseException) -> str:
-    """In the reader's language (``localized``); the detail lines stay as the checks wrote them."""
+    """In the reader's language (``localized``), the checks' detail lines too."""
     if isinstance(exc, TrainyardError):
         lines = [exc.localized().split("\n", 1)[0] if exc.details else exc.localized()]
-        return "\n".join(lines + [f"- {d}" for d in exc.details])
+        return "\n".join(lines + [f"- {relocalize(d)}" for d in exc.details])
     return f"{type(exc).__name__}: {exc}"
 
 

@@ -6,7 +6,8 @@ from enum import Enum
 
 import pandas as pd
 
-from shared.core.i18n import N_, _
+from shared.core.i18n import _
+from shared.records.labels import STATUS_LABELS
 
 _COLOURS = {
     "waiting": "gray", "queued": "gray", "deploying": "blue", "running": "blue",
@@ -20,12 +21,6 @@ _ICONS = {
     "stopped": "stop_circle", "pruned": "content_cut", "cancelled": "cancel",
 }
 
-# Every status value of TaskStatus, RunStatus, DeployStatus and PredictionStatus, in the person's words.
-STATUS_LABELS = {
-    "waiting": N_("waiting"), "queued": N_("queued"), "deploying": N_("deploying"), "running": N_("running"),
-    "deployed": N_("deployed"), "completed": N_("completed"), "failed": N_("failed"),
-    "timed_out": N_("timed out"), "stopped": N_("stopped"), "pruned": N_("pruned"), "cancelled": N_("cancelled"),
-}
 
 
 # Table cells draw no icons, badges or markdown; the status text is coloured by a Styler instead

@@ -12,6 +12,7 @@ from shared.contract.datasets import DatasetReport
 from shared.contract.datasets.preview import preview_items, render_preview
 from shared.core.errors import TrainyardError
 from shared.core.i18n import _, fmt_number
+from shared.core.relocalize import relocalize
 from shared.core.settings import Settings, format_size
 from shared.records import TASK_TYPE_LABELS, Dataset
 from shared.services.datasets import dataset_args, dataset_report
@@ -64,8 +65,8 @@ def render_warnings(report: DatasetReport) -> None:
     total = sum(w.count for w in report.warnings)
     st.warning(_("{total} warnings ({kinds} kinds). The dataset was accepted; these are worth a look before "
                  "training.", total=fmt_number(total), kinds=len(report.warnings)))
-    st.dataframe(pd.DataFrame([{_("file"): w.file, _("where"): w.where or "", _("message"): w.message,
-                                _("count"): w.count}
+    st.dataframe(pd.DataFrame([{_("file"): w.file, _("where"): relocalize(w.where or ""),
+                                 _("message"): relocalize(w.message), _("count"): w.count}
                                for w in report.warnings]), hide_index=True, key="ds_warnings")
 
 

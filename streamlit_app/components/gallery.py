@@ -17,6 +17,7 @@ import streamlit as st
 from redis.exceptions import RedisError
 
 from shared.core.i18n import _, fmt_datetime
+from shared.core.relocalize import relocalize
 from shared.records import OutputMatch, Prediction, PredictionStatus, utcnow
 from shared.services.predictions import (
     connected_workers,
@@ -154,7 +155,7 @@ def results(pred: Prediction, *, key: str) -> None:
     log_path = _log_path(pred)
     if pred.status == PredictionStatus.failed:
         # The reason and the log come first: they say what to fix.
-        st.error(_("**Prediction failed:** {reason}", reason=pred.reason or _("no reason recorded")))
+        st.error(_("**Prediction failed:** {reason}", reason=relocalize(pred.reason) or _("no reason recorded")))
         logs.render_tail(log_path, key=f"{key}_faillog")
     match = per_image(pred)
     images: dict[str, dict[str, Any]] = match.get("images", {})

@@ -12,6 +12,7 @@ import streamlit as st
 from shared.contract.metric_names import MetricNames
 from shared.core.errors import FieldError, TrainyardError
 from shared.core.i18n import _
+from shared.core.relocalize import relocalize
 from shared.records import DeployStatus, ModelPackage
 from shared.services.models import delete_template, get_model, list_templates, model_summary, save_template
 from streamlit_app.components import deps, language
@@ -74,7 +75,7 @@ def deploy_status(model: ModelPackage) -> None:
         text += " &nbsp; " + _("queued for a worker")
     st.markdown(text)
     if model.status == DeployStatus.failed and model.reason:
-        st.error(_("**Deploy failed:** {reason}", reason=model.reason))
+        st.error(_("**Deploy failed:** {reason}", reason=relocalize(model.reason)))
 
 
 def deploy_log(model: ModelPackage) -> None:
@@ -129,7 +130,7 @@ def parameters(summary: dict[str, Any]) -> None:
     if summary.get("warnings"):
         st.markdown("**" + _("Warnings") + "**")
         for w in summary["warnings"]:
-            st.warning(w if isinstance(w, str) else str(w))
+            st.warning(relocalize(w if isinstance(w, str) else str(w)))
 
 
 def metric_names(suggestions: dict[str, str], code: MetricNames) -> None:
@@ -147,7 +148,7 @@ def metric_names(suggestions: dict[str, str], code: MetricNames) -> None:
         st.caption(_("train.py also prints names only known at run time (line {lines}); they show here after "
                      "the first run.", lines=", ".join(map(str, code.dynamic_lines))))
     for w in code.warnings:
-        st.warning(w, icon=":material/warning:")
+        st.warning(relocalize(w), icon=":material/warning:")
 
 
 def environment(summary: dict[str, Any], requirements: dict[str, Any]) -> None:

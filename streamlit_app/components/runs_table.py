@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from shared.core.i18n import N_, _
+from shared.core.relocalize import relocalize
 from shared.records import Run, Task
 from streamlit_app.components.badges import status_cell, status_colour
 from streamlit_app.components.formats import between, duration, first_line, params_text, score
@@ -55,7 +56,7 @@ def runs_frame(task: Task, runs: list[Run], *, best: int | None, now: datetime,
         row.update({
             "status": status_cell(r.status), "score": _("never printed") if r.score_missing else score(r.score),
             "duration": duration(between(r.started_at, r.finished_at, now)), "lines": r.lines,
-            "device": r.device or "", "id": r.id, "reason": first_line(r.reason)})
+            "device": r.device or "", "id": r.id, "reason": first_line(relocalize(r.reason))})
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -17,6 +17,7 @@ from redis.exceptions import RedisError
 from sqlmodel import Session
 
 from shared.core.i18n import _
+from shared.core.relocalize import relocalize
 from shared.records import Run, RunStatus, Task, utcnow
 from shared.services.live import last_values, metric_lines
 from shared.services.task_metrics import metric_series, metrics_to_chart, resource_samples
@@ -221,7 +222,7 @@ def run_body(task_id: int, run_id: int) -> None:
     st.markdown(_("**{run}** · {status} · params: `{params}`", run=run_label(run), status=status_label(run.status),
                   params=params_text(run.params)))
     if run.reason:
-        (st.error if run.status in (RunStatus.failed, RunStatus.timed_out) else st.info)(run.reason)
+        (st.error if run.status in (RunStatus.failed, RunStatus.timed_out) else st.info)(relocalize(run.reason))
     found = run.metric_names or []
     st.markdown(_("**Metrics found so far:** {names}",
                   names=", ".join(f"`{m}`" for m in found) if found else _("none yet")))

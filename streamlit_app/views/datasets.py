@@ -8,6 +8,7 @@ import streamlit as st
 
 from shared.core.errors import FieldError, TrainyardError
 from shared.core.i18n import _, fmt_number
+from shared.core.relocalize import relocalize
 from shared.core.settings import format_size
 from shared.records import TASK_TYPE_LABELS, Action, Dataset
 from shared.services.datasets import add_dataset, delete_dataset, get_dataset, list_datasets
@@ -30,7 +31,8 @@ def _upload() -> None:
     bar = st.progress(0.0, text=_("copying") if z.source == SERVER else _("uploading"))
 
     def progress(stage: str, frac: float) -> None:
-        bar.progress(min(max(frac, 0.0), 1.0), text=stage)
+        # The service and the validator report their stage in English (catalog templates): shown translated.
+        bar.progress(min(max(frac, 0.0), 1.0), text=relocalize(stage))
 
     try:
         if z.source == SERVER:

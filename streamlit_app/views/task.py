@@ -8,6 +8,7 @@ from redis.exceptions import RedisError
 
 from shared.core.errors import NotFoundError, TrainyardError
 from shared.core.i18n import _
+from shared.core.relocalize import relocalize
 from shared.records import Action, TaskStatus
 from shared.services.datasets import get_dataset
 from shared.services.models import get_model
@@ -34,9 +35,9 @@ def _header(task, model_name: str, dataset_name: str) -> None:
     st.markdown(f"{status_badge(task.status)} &nbsp; " + _("task #{id} · model **{model}** · dataset **{dataset}**",
                                                            id=task.id, model=model_name, dataset=dataset_name))
     if task.status == TaskStatus.failed and task.reason:
-        st.error(_("**Failed:** {reason}", reason=task.reason))
+        st.error(_("**Failed:** {reason}", reason=relocalize(task.reason)))
     elif task.reason:
-        st.info(task.reason)
+        st.info(relocalize(task.reason))
     if notice := st.session_state.pop("task_page_notice", None):
         st.warning(notice)
     facts_row([

@@ -17,6 +17,7 @@ from runner import context
 from shared.records import TaskStatus
 from shared.services.tasks import TaskIn, create_task, get_task
 from tests.support.browser import CHROMIUM, wait_for
+from tests.support.english import english_words
 from tests.support.live import deployed, no_exception
 from tests.support.people import OP
 
@@ -44,35 +45,9 @@ TEXT_JS = """() => {
 BUSY_JS = """() => !!document.querySelector('[data-testid="stStatusWidget"]')
     || !!document.querySelector('[data-testid="stSkeleton"]')"""
 
-# Words that are technical tokens, not UI text: names from the test's data and the example package, units,
-# Optuna's sampler names, product names, the language switch's own "English", audit action values.
-ALLOWED = {
-    "Trainyard", "Streamlit", "English",
-    "pets", "cat", "dog", "quadratic", "browser", "admin",  # dataset, classes, model, the signed-in person
-    "epoch", "epochs", "Epoch", "loss", "score", "step", "sleep", "opt", "sgd", "adam", "fail", "data",
-    "train", "label", "class", "count", "work", "dir", "device", "cpu", "cuda",  # argument and metric names
-    "py", "zip", "yaml", "yml", "json", "txt", "jpg", "jpeg", "png", "bmp", "tif", "tiff", "webp",
-    "configs", "weights", "requirements", "install", "dependencies", "predict",
-    "KiB", "MiB", "GiB", "TiB", "px", "RSS", "CPU", "GPU", "Redis", "worker", "workers", "stderr", "stdout",
-    "auto", "TPE", "Gaussian", "process", "random", "grid", "Hyperband",
-    "key", "value", "name", "print", "logging", "pip", "uv", "argparse", "zh", "CN", "en",
-    "int", "float", "str", "bool", "max", "min",  # argparse types; the direction's option values
-    "create", "update", "delete", "stop", "deploy", "sign", "login", "logout",  # audit actions
-}
-# Identifiers, file names, flags, paths and environment variables are tokens as a whole.
-_TOKEN = re.compile(r"\S*[_./=\\@]\S*|--?[a-z][\w-]*|\b[A-Z][A-Z0-9_]{2,}\b")
-_WORD = re.compile(r"[A-Za-z]{3,}")
-# Known English left, each recorded or written outside the UI, so not the UI's to translate (see the report):
-# the sampler's reason is stored in English when the task is scheduled; package warnings come from
-# shared/contract in English (error and warning texts there are being converted separately).
-KNOWN_ENGLISH = (re.compile(r"^搜索：\w+, as chosen for the task$"),
-                 re.compile(r"^requirements\.txt lists no packages; the environment gets only what "
-                            r"install_dependencies\.sh installs$"))
-
-
-def english_words(text: str) -> list[str]:
-    stripped = _TOKEN.sub(" ", text)
-    return sorted({w for w in _WORD.findall(stripped) if w not in ALLOWED})
+# Known English left, recorded outside the UI, so not the UI's to translate (see the report): the sampler's
+# reason is stored in English when the task is scheduled (being converted separately).
+KNOWN_ENGLISH = (re.compile(r"^搜索：\w+, as chosen for the task$"),)
 
 
 def english_lines(text: str) -> list[str]:

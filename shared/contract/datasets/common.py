@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.contract.names import APPLEDOUBLE_PREFIX, IMAGE_EXTS, JUNK_DIRS, JUNK_FILES
+from shared.core.i18n import N_
 from shared.records import TaskType
 
 MAX_ERROR_DETAILS = 50
@@ -45,7 +46,7 @@ class Issue:
         head = self.file + (f" {self.where}" if self.where else "")
         text = f"{head}: {self.message}"
         if self.count > 1:
-            text += f" (and {self.count - 1} more like it)"
+            text = N_("{text} (and {n} more like it)").format(text=text, n=self.count - 1)
         return text
 
 
@@ -149,8 +150,8 @@ def fmt_ids(ids: Iterable[Any], limit: int = 20) -> str:
     ids = sorted(ids, key=lambda x: (str(type(x)), x))
     text = ", ".join(repr(i) if isinstance(i, str) else str(i) for i in ids[:limit])
     if len(ids) > limit:
-        text += f", ... ({len(ids)} in all)"
-    return text or "none"
+        text = N_("{ids}, ... ({n} in all)").format(ids=text, n=len(ids))
+    return text or N_("none")
 
 
 def polygon_area(xs: list[float], ys: list[float]) -> float:

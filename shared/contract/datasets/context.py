@@ -31,7 +31,16 @@ from shared.contract.datasets.common import (
     walk_images,
 )
 from shared.contract.names import SPLITS
+from shared.core.i18n import N_
 from shared.records import TaskType
+
+# The json module's own messages, which "invalid JSON: {error}" carries: listed here so that the catalog
+# translates them like any other value (the English, from the standard library, is what is stored).
+JSON_ERRORS = (N_("Expecting value"), N_("Expecting property name enclosed in double quotes"),
+               N_("Expecting ',' delimiter"), N_("Expecting ':' delimiter"), N_("Extra data"),
+               N_("Unterminated string starting at"), N_("Invalid control character at"),
+               N_("Invalid \\escape"), N_("Invalid \\uXXXX escape"),
+               N_("Illegal trailing comma before end of object"), N_("Illegal trailing comma before end of array"))
 
 
 class Ctx:
@@ -82,11 +91,13 @@ class Ctx:
             (e.name + "/" if e.is_dir() else e.name) for e in self.root.iterdir() if not is_junk(e.name)
         )
         if names:
-            shown = ", ".join(names[:12]) + (f", ... ({len(names)} entries)" if len(names) > 12 else "")
-            held = f"the dataset root holds: {shown}"
+            shown = ", ".join(names[:12]) if len(names) <= 12 else \
+                N_("{names}, ... ({n} entries)").format(names=", ".join(names[:12]), n=len(names))
+            held = N_("the dataset root holds: {names}").format(names=shown)
         else:
-            held = "the dataset root is empty"
-        self.error(file, None, f"the train split is missing: expected {expected}; {held}")
+            held = N_("the dataset root is empty")
+        self.error(file, None, N_("the train split is missing: expected {expected}; {held}").format(
+            expected=expected, held=held))
 
     # images -------------------------------------------------------------
     def probe(self, rel: str, *, group: str) -> tuple[int, int] | None:
@@ -95,7 +106,7 @@ class Ctx:
             with Image.open(self.root / rel) as im:
                 size = im.size
         except Exception as exc:  # noqa: BLE001 - any decoder failure means "unreadable"
-            self.warn(rel, None, "image cannot be read; it is kept but training code may fail on it",
+            self.warn(rel, None, N_("image cannot be read; it is kept but training code may fail on it"),
                       group=group, detail=f" ({type(exc).__name__}: {exc})")
             return None
         self.sizes.append(size)
@@ -112,13 +123,14 @@ class Ctx:
         try:
             raw = (self.root / rel).read_bytes()
         except OSError as exc:
-            self.error(rel, None, f"cannot be read: {exc}")
+            self.error(rel, None, N_("cannot be read: {error}").format(error=exc))
             return None
         try:
             return raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             line = raw[: exc.start].count(b"\n") + 1
-            self.error(rel, f"line {line}", f"is not UTF-8 text; save the {what} as UTF-8")
+            self.error(rel, N_("line {line}").format(line=line),
+                       N_("is not UTF-8 text; save the {what} as UTF-8").format(what=what))
             return None
 
     def read_lines(self, rel: str) -> list[str] | None:
@@ -132,7 +144,8 @@ class Ctx:
         try:
             return json.loads(text)
         except json.JSONDecodeError as exc:
-            self.error(rel, f"line {exc.lineno}, column {exc.colno}", f"invalid JSON: {exc.msg}")
+            self.error(rel, N_("line {line}, column {column}").format(line=exc.lineno, column=exc.colno),
+                       N_("invalid JSON: {error}").format(error=exc.msg))
             return None
 
     def report(self) -> DatasetReport:
@@ -168,13 +181,16 @@ def find_listed(ctx: Ctx, ann_rel: str, where: str, path: str, *, chosen: str | 
     recorded. Once one line's image was found under a base (``chosen``), every other line must use it too."""
     rel_path = safe_rel(path)
     if rel_path is None:
-        ctx.error(ann_rel, where, f"path {path!r} must be relative and stay inside the dataset")
+        ctx.error(ann_rel, where,
+                  N_("path {path} must be relative and stay inside the dataset").format(path=repr(path)))
         return None
     found = resolve_listed(ctx, rel_path, [chosen] if chosen else bases)
     if found is None:
         hint = f"{chosen}/" if chosen and chosen != "." else (
-            f"{bases[0]}/ or the dataset root" if len(bases) > 1 else "the dataset root")
-        ctx.error(ann_rel, where, f"image {path!r} not found (paths are relative to {hint})")
+            N_("{folder} or the dataset root").format(folder=f"{bases[0]}/") if len(bases) > 1
+            else N_("the dataset root"))
+        ctx.error(ann_rel, where, N_("image {path} not found (paths are relative to {base})").format(
+            path=repr(path), base=hint))
     return found
 
 
@@ -185,7 +201,8 @@ def warn_unlisted(ctx: Ctx, data: str, listed: set[str], ann_rel: str) -> None:
     for name in walk_images(ctx.root / data):
         rel = f"{data}/{name}"
         if rel not in listed:
-            ctx.warn(rel, None, f"image is not listed in {ann_rel}; it is not used", group=ann_rel)
+            ctx.warn(rel, None, N_("image is not listed in {file}; it is not used").format(file=ann_rel),
+                     group=ann_rel)
 
 
 def pair_labels(ctx: Ctx, *, img_rel: str, lab_rel: str, label_exts: tuple[str, ...],
@@ -215,8 +232,8 @@ def pair_labels(ctx: Ctx, *, img_rel: str, lab_rel: str, label_exts: tuple[str, 
         pairs.append((f"{img_rel}/{img}", f"{lab_rel}/{lab}" if lab else None))
     for f in label_files:
         if f not in used:
-            ctx.error(f"{lab_rel}/{f}", None, f"{what} has no image: expected {img_rel}/"
-                      f"{os.path.splitext(f)[0]}.<jpg|png|...> with the same name")
+            ctx.error(f"{lab_rel}/{f}", None, N_("{what} has no image: expected {path} with the same name").format(
+                what=what, path=f"{img_rel}/{os.path.splitext(f)[0]}.<jpg|png|...>"))
     return pairs
 
 
@@ -228,7 +245,8 @@ def split_dirs(ctx: Ctx, *, lab_root: str, expected: str, train_file: str) -> li
     out = []
     for split in found:
         if not (root / "images" / split).is_dir():
-            ctx.error(f"{lab_root}/{split}/", None, f"has no image folder: add images/{split}/")
+            ctx.error(f"{lab_root}/{split}/", None, N_("has no image folder: add {folder}").format(
+                folder=f"images/{split}/"))
             continue
         out.append(split)
     return out
@@ -241,12 +259,13 @@ def label_lines(ctx: Ctx, pairs: list[tuple[str, str | None]], *, img_rel: str,
     for img, lab in pairs:
         size = ctx.probe(img, group=img_rel)
         if lab is None:
-            ctx.warn(img, None, f"image has no label file in {lab_rel}/", group=img_rel)
+            ctx.warn(img, None, N_("image has no label file in {folder}").format(folder=f"{lab_rel}/"),
+                     group=img_rel)
             continue
         lines = ctx.read_lines(lab)
         for n, raw in enumerate(lines or (), 1):
             if line := raw.strip():
-                yield lab, f"line {n}", line, size
+                yield lab, N_("line {line}").format(line=n), line, size
 
 
 def quad(ctx: Ctx, lab: str, where: str, fields: list[str]) -> tuple[list[float], list[float]] | None:
@@ -254,7 +273,8 @@ def quad(ctx: Ctx, lab: str, where: str, fields: list[str]) -> tuple[list[float]
     coords = [parse_num(p) for p in fields[:8]]
     bad = next((k for k, v in enumerate(coords) if v is None), None)
     if bad is not None:
-        ctx.error(lab, where, f"non-numeric coordinate {fields[bad].strip()!r} (field {bad + 1})")
+        ctx.error(lab, where, N_("non-numeric coordinate {value} (field {field})").format(
+            value=repr(fields[bad].strip()), field=bad + 1))
         return None
     return coords[0::2], coords[1::2]
 
@@ -263,7 +283,7 @@ def check_quad(ctx: Ctx, lab: str, where: str, xs: list[float], ys: list[float],
                *, group: str, what: str) -> None:
     """Warn of a polygon with no area, or one that leaves its image."""
     if polygon_area(xs, ys) < 1:
-        ctx.warn(lab, where, f"degenerate {what} (zero area)", group=group)
+        ctx.warn(lab, where, N_("degenerate {what} (zero area)").format(what=what), group=group)
     elif outside(xs, ys, size):
-        ctx.warn(lab, where, f"{what} extends outside its image", group=group,
+        ctx.warn(lab, where, N_("{what} extends outside its image").format(what=what), group=group,
                  detail=f" ({size[0]}x{size[1]})" if size else "")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from shared.contract.datasets.common import MAX_PREVIEW_SAMPLES, SplitInfo, walk_images
 from shared.contract.datasets.context import Ctx
 from shared.contract.names import IMAGE_EXTS, SPLITS
+from shared.core.i18n import N_
 
 _OTHER_LABEL_CANDIDATES = ("labels/{s}", "annotations/{s}.json", "masks/{s}", "meta/{s}.txt")
 
@@ -13,15 +14,16 @@ _OTHER_LABEL_CANDIDATES = ("labels/{s}", "annotations/{s}.json", "masks/{s}", "m
 def validate_other(ctx: Ctx) -> None:
     ctx.layout = "files"
     root = ctx.root
-    ctx.step("Indexing images")
+    ctx.step(N_("Indexing images"))
     all_images = walk_images(root)
     if not all_images:
-        ctx.error("(dataset root)", None, "no image files found; images must be "
-                  f"{', '.join(sorted(e.lstrip('.') for e in IMAGE_EXTS))} (any letter case)")
+        ctx.error(N_("(dataset root)"), None,
+                  N_("no image files found; images must be {exts} (any letter case)").format(
+                      exts=", ".join(sorted(e.lstrip(".") for e in IMAGE_EXTS))))
         return
     for k, rel in enumerate(all_images):
         if k and k % 5000 == 0:
-            ctx.step(f"Checked {k}/{len(all_images)} images")
+            ctx.step(N_("Checked {done}/{total} images").format(done=k, total=len(all_images)))
         ctx.probe(rel, group="(dataset root)")
     for split in SPLITS:
         data = next((c for c in (split, f"images/{split}") if (root / c).is_dir()), None)

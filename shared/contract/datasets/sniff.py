@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from shared.core.errors import Term
+from shared.core.i18n import N_, _
 from shared.records import TASK_TYPE_LABELS, TaskType
 
 _PEEK_BYTES = 8 * 1024 * 1024  # enough of a COCO file to meet its first annotations
@@ -25,8 +27,11 @@ class Sniffed:
     task_type: TaskType
     why: str  # the layout seen, in the user's terms
 
-    def describe(self) -> str:
-        return f"{TASK_TYPE_LABELS[self.task_type].lower()} ({self.why})"
+    def describe(self) -> Term:
+        """"image classification (sub-folders ...)" in English; its label and layout translated once localized."""
+        label = TASK_TYPE_LABELS[self.task_type]
+        return Term(f"{label.lower()} ({self.why})",
+                    lambda: _("{type_label} ({layout})", type_label=_(label), layout=_(self.why)))
 
 
 def sniff_task_type(root: Path) -> Sniffed | None:
@@ -37,10 +42,10 @@ def sniff_task_type(root: Path) -> Sniffed | None:
     coco = root / "annotations" / "train.json"
     if coco.is_file():
         if _peek_has_segmentation(coco):
-            return Sniffed(TaskType.instance_segmentation, "COCO annotations/train.json with segmentation polygons")
-        return Sniffed(TaskType.detection, "COCO annotations/train.json with boxes")
+            return Sniffed(TaskType.instance_segmentation, N_("COCO annotations/train.json with segmentation polygons"))
+        return Sniffed(TaskType.detection, N_("COCO annotations/train.json with boxes"))
     if (root / "masks" / "train").is_dir():
-        return Sniffed(TaskType.semantic_segmentation, "images/ with PNG masks in masks/train/")
+        return Sniffed(TaskType.semantic_segmentation, N_("images/ with PNG masks in masks/train/"))
     labels = root / "labels" / "train"
     if labels.is_dir():
         return _labels_kind(labels)
@@ -48,12 +53,12 @@ def sniff_task_type(root: Path) -> Sniffed | None:
     if meta.is_file():
         line = _first_line(meta)
         if "\t" in line:
-            return Sniffed(TaskType.text_recognition, "meta/train.txt lines 'path<TAB>transcript'")
+            return Sniffed(TaskType.text_recognition, N_("meta/train.txt lines 'path<TAB>transcript'"))
         if (root / "meta" / "classes.txt").is_file():
-            return Sniffed(TaskType.classification, "meta/train.txt lines 'path class_index' + meta/classes.txt")
+            return Sniffed(TaskType.classification, N_("meta/train.txt lines 'path class_index' + meta/classes.txt"))
     train = root / "train"
     if train.is_dir() and any(e.is_dir() and not e.name.startswith(".") for e in _entries(train)):
-        return Sniffed(TaskType.classification, "sub-folders per class under train/")
+        return Sniffed(TaskType.classification, N_("sub-folders per class under train/"))
     return None
 
 
@@ -69,10 +74,10 @@ def _labels_kind(labels: Path) -> Sniffed | None:
                     continue
                 if line.startswith(("imagesource:", "gsd:")) or len(line.split()) == 10:
                     return Sniffed(TaskType.rotated_detection,
-                                   "DOTA labels/train/*.txt lines 'x1 y1 ... x4 y4 class difficult'")
+                                   N_("DOTA labels/train/*.txt lines 'x1 y1 ... x4 y4 class difficult'"))
                 if len(line.split(",", 8)) == 9:
                     return Sniffed(TaskType.text_detection,
-                                   "ICDAR labels/train/*.txt lines 'x1,y1,...,x4,y4,transcript'")
+                                   N_("ICDAR labels/train/*.txt lines 'x1,y1,...,x4,y4,transcript'"))
                 break
     return None
 

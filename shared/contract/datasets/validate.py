@@ -43,9 +43,10 @@ from shared.contract.names import (
     SPLIT_LABEL_FLAGS,
     SPLITS,
 )
-from shared.core.errors import DatasetFormatError
+from shared.core.errors import DatasetFormatError, Msg
 from shared.core.i18n import N_
 from shared.records import TASK_TYPE_LABELS, TaskType
+from shared.records.labels import task_type_term
 
 _VALIDATORS: dict[TaskType, Callable[[Ctx], None]] = {
     TaskType.detection: lambda ctx: validate_coco(ctx, instance=False),
@@ -76,18 +77,18 @@ def validate_dataset(*, root: Path, task_type: TaskType | str,
     if train is not None and train.images == 0 and not ctx.error_count:
         # Name the file that lists the images, or else the folder that should hold them.
         where_file = train.label if train.label.endswith((".json", ".txt")) else join_rel(train.data) + "/"
-        ctx.error(where_file, None, "the train split has no images")
+        ctx.error(where_file, None, N_("the train split has no images"))
     if ctx.error_count:
         details = [str(issue) for issue in ctx.errors]
         if ctx.error_count > len(ctx.errors):
-            details.append(f"and {ctx.error_count - len(ctx.errors)} more errors")
-        label = TASK_TYPE_LABELS[task_type].lower()
+            details.append(N_("and {n} more errors").format(n=ctx.error_count - len(ctx.errors)))
+        label = task_type_term(task_type)
         n = ctx.error_count
         # Each error is in ``details`` once; the message only sums up (a page shows both).
         params = {"label": label, "n": n}
         sniffed = sniff_task_type(root)
         if sniffed is not None and sniffed.task_type != task_type:
-            params.update(looks_like=sniffed.describe(), type_label=TASK_TYPE_LABELS[sniffed.task_type])
+            params.update(looks_like=sniffed.describe(), type_label=Msg(TASK_TYPE_LABELS[sniffed.task_type]))
             if n == 1:
                 raise DatasetFormatError(N_("The dataset does not match the {label} format (1 error). It looks like "
                                             "{looks_like}: choose the task type \"{type_label}\" and upload it "
@@ -100,7 +101,7 @@ def validate_dataset(*, root: Path, task_type: TaskType | str,
                                         "listed and upload the zip again."), details=details, params=params)
         raise DatasetFormatError(N_("The dataset does not match the {label} format ({n} errors). Fix the files "
                                     "listed and upload the zip again."), details=details, params=params)
-    ctx.step("Done")
+    ctx.step(N_("Done"))
     return ctx.report()
 
 

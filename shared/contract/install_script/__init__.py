@@ -33,13 +33,14 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from shared.contract.install_script.checker import BASHLEX_BUDGET_S, Checker
 from shared.contract.install_script.words import ScriptViolation
 from shared.contract.names import FORBIDDEN_COMMANDS, INSTALL_SCRIPT
-from shared.core.errors import PackageError
-from shared.core.i18n import N_
+from shared.core.errors import PackageError, Term
+from shared.core.i18n import N_, _
 
 __all__ = ["FORBIDDEN_COMMANDS", "ScriptViolation", "assert_install_script_ok", "check_install_script"]
 
@@ -77,8 +78,18 @@ def assert_install_script_ok(*, text: str, filename: str = INSTALL_SCRIPT) -> No
     violations = check_install_script(text=text, filename=filename)
     if violations:
         forbidden = ", ".join(dict.fromkeys(f"`{v.command}`" for v in violations if v.command in FORBIDDEN_COMMANDS))
-        hidden = ", ".join(dict.fromkeys(v.command for v in violations if v.command not in FORBIDDEN_COMMANDS))
-        what = " and ".join(part for part in (forbidden and f"forbidden commands ({forbidden})",
-                                              hidden and f"spellings that hide the command run ({hidden})") if part)
+        kinds = list(dict.fromkeys(v.command for v in violations if v.command not in FORBIDDEN_COMMANDS))
+
+        def said(translate: Callable[[str], str]) -> str:
+            # The kinds of hidden spelling are words ("inline code"): a reader sees them in their language.
+            hidden = ", ".join(translate(k) for k in kinds)
+            if forbidden and hidden:
+                return translate(N_("forbidden commands ({forbidden}) and spellings that hide the command run "
+                                    "({hidden})")).format(forbidden=forbidden, hidden=hidden)
+            if forbidden:
+                return translate(N_("forbidden commands ({commands})")).format(commands=forbidden)
+            return translate(N_("spellings that hide the command run ({commands})")).format(commands=hidden)
+
+        what = Term(said(lambda s: s), lambda: said(_))
         raise PackageError(N_("{filename} uses {what}; fix each line below"), details=[v.message for v in violations],
                            params={"filename": filename, "what": what})
