@@ -29,16 +29,29 @@ _PATH_FLAGS = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 MAX_DEPTH = 32
 
 
-def remove_tree(path: Path) -> int:
+def remove_tree(path: Path, *, move_aside: bool = False) -> int:
     """Remove ``path`` (a folder, a file or a link) and everything under it; a missing path is fine.
     Returns how many entries are left because they could not be removed (another uid's files in a
-    folder this process may not write, say): 0 when all is gone."""
+    folder this process may not write, say): 0 when all is gone.
+
+    ``move_aside``: first rename it to a hidden name beside it, so that whatever is left never sits
+    under a name the platform uses again (SQLite hands a deleted row's id to the next row)."""
     try:
         parent = os.open(path.parent, _DIR_FLAGS)
     except FileNotFoundError:
         return 0
     try:
-        return _remove_entry(parent, path.name)
+        name = path.name
+        if move_aside:
+            aside = f".deleted-{name}-{uuid.uuid4().hex[:12]}"
+            try:
+                os.rename(name, aside, src_dir_fd=parent, dst_dir_fd=parent)
+                name = aside
+            except FileNotFoundError:
+                return 0
+            except OSError:
+                pass  # removed where it is, then
+        return _remove_entry(parent, name)
     finally:
         os.close(parent)
 

@@ -21,9 +21,11 @@ What goes with it, and why:
   so it only loses the pointer; the audit detail names the tasks unlinked.
 
 The files go last, after the rows are committed, as for datasets and models; user code wrote them, so
-they are removed without following any link it planted (``shared.core.saferemove``). The Optuna study
-goes before the rows: on SQLite it is written through Optuna's own connection, which would wait on
-this session's write lock.
+they are removed without following any link it planted (``shared.core.saferemove``), moved aside first:
+SQLite gives the next task the deleted one's id, and its runs must not find what could not be removed.
+For the same reason the Optuna study must go (the next task with this id would load it); it goes before
+the rows, because on SQLite it is written through Optuna's own connection, which would wait on this
+session's write lock.
 """
 
 from __future__ import annotations
@@ -114,9 +116,9 @@ def _delete(*, session: Session, settings: Settings, task: Task) -> TaskDeletion
     session.flush()
     session.delete(task)
     session.commit()
-    left = saferemove.remove_tree(settings.data_dir / "runs" / str(task_id))
+    left = saferemove.remove_tree(settings.data_dir / "runs" / str(task_id), move_aside=True)
     for path in pred_paths:
-        left += saferemove.remove_tree(path)
+        left += saferemove.remove_tree(path, move_aside=True)
     return TaskDeletion(task_id=task_id, runs=len(runs), predictions=len(predictions),
                         unlinked=[f.id for f in followers], left_on_disk=left)
 

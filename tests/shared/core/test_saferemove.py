@@ -95,3 +95,17 @@ def test_a_link_as_the_root_is_unlinked_itself(base):
     assert not (base / "link").is_symlink() and (target / "keep").read_text() == "k"
     assert stat.S_ISDIR(os.lstat(target).st_mode)
     assert remove_tree(base / "missing") == 0
+
+
+def test_what_is_left_is_moved_aside_from_a_name_the_platform_reuses(base):
+    if os.geteuid() != 0:
+        pytest.skip("needs root to give a folder to another uid")
+    root = base / "9"
+    (root / "theirs").mkdir(parents=True)
+    (root / "theirs" / "f").write_text("x")
+    _chown_tree(root, NOBODY)
+    os.chown(root / "theirs", 0, 0)
+    assert _as_unprivileged(lambda p: remove_tree(p, move_aside=True), root) == 1
+    assert not root.exists()
+    [aside] = [p for p in base.iterdir() if p.name.startswith(".deleted-9-")]
+    assert (aside / "theirs" / "f").read_text() == "x"

@@ -252,3 +252,18 @@ def test_a_task_that_warm_starts_from_it_is_waited_for_then_unlinked(session, se
     kept = session.get(Task, follower.id)
     assert kept.warm_start_task_id is None and kept.status == TaskStatus.running
     assert _deletes(session)[-1][3] == f"2 runs, 0 predictions; warm start unlinked from tasks {follower.id}"
+
+
+def test_a_new_task_that_gets_the_deleted_ones_id_starts_from_nothing(session, settings, people, stock):
+    """SQLite gives the next row the highest deleted id: the new task must not inherit the old study or files."""
+    alice = people["alice"]
+    task = _task(session, alice, stock, params=SEARCH)
+    search.ask(task, settings.database_url)
+    _trained(session, settings, task)
+    old_id = task.id
+    delete_task(session=session, settings=settings, actor=alice, task_id=old_id)
+    new = _task(session, alice, stock, params=SEARCH, name="new")
+    if settings.database_url.startswith("sqlite"):
+        assert new.id == old_id
+    assert search.load_study(new, settings.database_url).trials == []
+    assert not (settings.data_dir / "runs" / str(new.id)).exists()
