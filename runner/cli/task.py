@@ -1,4 +1,4 @@
-"""``python -m runner task create|show|list|stop|clone|rerun|weights``."""
+"""``python -m runner task create|show|list|stop|delete|clone|rerun|weights``."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ SEARCH_SUFFIX = ":search"
 
 @click.group()
 def task() -> None:
-    """Create, watch, stop and rerun training tasks."""
+    """Create, watch, stop, delete and rerun training tasks."""
 
 
 def _parse_params(items: tuple[str, ...]) -> dict[str, tuple[str, bool]]:
@@ -195,6 +195,28 @@ def stop(task_id: int, timeout: float, as_json: bool, settings: Settings, actor:
     t, _done = poll(lambda: _read_task(settings, task_id), lambda t: t.status.finished, timeout=timeout, every=0.2)
     out(as_json, {"id": t.id, "status": t.status.value},
         _("task {id} {status}", id=t.id, status=status_text(t.status)))
+
+
+@task.command()
+@id_argument("task_id")
+@acting
+def delete(task_id: int, as_json: bool, settings: Settings, actor: User) -> None:
+    """Delete task ID for good: its runs, metrics, logs, weights, the predictions made with them and its
+    search study (its owner or an admin; refused until it has ended: stop it first)."""
+    from shared.services.task_delete import delete_task
+
+    with session(settings) as s:
+        done = delete_task(session=s, settings=settings, actor=actor, task_id=task_id)
+    text = _("task {id} deleted (runs: {runs}, predictions: {predictions})", id=task_id, runs=done.runs,
+             predictions=done.predictions)
+    if done.unlinked:
+        text += "\n" + _("tasks {ids} continued its search; they keep what they learned from it",
+                         ids=", ".join(map(str, done.unlinked)))
+    if done.left_on_disk:
+        click.echo(_("warning: {n} files under {path} could not be removed (another user owns them); remove them "
+                     "as that user", n=done.left_on_disk, path=settings.data_dir), err=True)
+    out(as_json, {"deleted": task_id, "runs": done.runs, "predictions": done.predictions,
+                  "unlinked": done.unlinked, "left_on_disk": done.left_on_disk}, text)
 
 
 @task.command()

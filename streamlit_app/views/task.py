@@ -1,5 +1,5 @@
-"""One task: status and reason, Stop, live charts and runs, a run's log and
-resources, search plots, downloads."""
+"""One task: status and reason, Stop and Delete, live charts and runs, a run's
+log and resources, search plots, downloads."""
 
 from __future__ import annotations
 
@@ -12,11 +12,13 @@ from shared.core.relocalize import relocalize
 from shared.records import Action, TaskStatus
 from shared.services.datasets import get_dataset
 from shared.services.models import get_model
+from shared.services.task_delete import delete_task, deletion_plan
 from shared.services.tasks import get_task, request_stop, task_runs
 from shared.services.weights import list_files
 from streamlit_app.components import deps, logs
 from streamlit_app.components import task_view as tv
 from streamlit_app.components.badges import status_badge, status_label
+from streamlit_app.components.confirm import delete_button
 from streamlit_app.components.facts import facts_row
 from streamlit_app.components.formats import duration, params_text, score
 
@@ -70,6 +72,35 @@ def _stop(task_id: int) -> None:
                                                  error=exc)
 
 
+def _delete_button(task, container) -> None:
+    """Shown to everyone: off, with the role it needs, for those who may not; off until the task has ended
+    (the service refuses that too: its runs still write their rows and files)."""
+    refused = deps.refusal(Action.delete, task)
+    detail = None
+    if refused is None and not task.status.finished:
+        refused = _("Stop the task first: it can be deleted once it has ended.")
+    if refused is None:
+        with deps.session() as s:
+            plan = deletion_plan(session=s, actor=deps.current_user(), task_id=task.id)
+        detail = _("With it go its runs ({runs}: metrics, logs, weights), the predictions made with them "
+                   "({predictions}) and its search history.", runs=plan.runs, predictions=plan.predictions)
+        if plan.unlinked:
+            detail += " " + _("Tasks {ids} continued its search; they keep what they learned from it.",
+                              ids=", ".join(f"#{i}" for i in plan.unlinked))
+    delete_button(_("task #{id} {name}", id=task.id, name=task.name), key="tk_delete", container=container,
+                  on_confirm=lambda: _delete(task.id), refused=refused, detail=detail, then_page="views/tasks.py")
+
+
+def _delete(task_id: int) -> None:
+    with deps.session() as s:
+        done = delete_task(session=s, settings=deps.settings(), actor=deps.current_user(), task_id=task_id)
+    notice = _("Task #{id} deleted.", id=task_id)
+    if done.left_on_disk:
+        notice += " " + _("{n} of its files could not be removed (another user owns them); an operator can remove "
+                          "them.", n=done.left_on_disk)
+    st.session_state["tasks_notice"] = notice
+
+
 def render() -> None:
     task_id = _pick_task()
     if task_id is None:
@@ -85,14 +116,16 @@ def render() -> None:
         st.error(exc.localized())
         return
     _header(task, model_name, dataset_name)
+    actions = st.container(horizontal=True)
     if not task.status.finished:
         refused = deps.refusal(Action.change, task)
-        if st.button(_("Stop task"), key="tk_stop", icon=":material/stop_circle:",
-                     disabled=task.stop_requested or refused is not None,
-                     help=_("stop requested") if task.stop_requested else refused):
+        if actions.button(_("Stop task"), key="tk_stop", icon=":material/stop_circle:",
+                          disabled=task.stop_requested or refused is not None,
+                          help=_("stop requested") if task.stop_requested else refused):
             with st.spinner(_("Stopping: cancelling the queued runs and telling the running ones to end…")):
                 _stop(task_id)
             st.rerun()
+    _delete_button(task, actions)
     (tv.charts_body if task.status.finished else tv.live_charts)(task_id)
 
     tabs = st.tabs([_("Run detail"), _("Search"), _("Downloads")])

@@ -34,6 +34,8 @@ def _row(r: dict) -> dict:
 
 def render() -> None:
     st.title(_("Training tasks"))
+    if notice := st.session_state.pop("tasks_notice", None):  # left by the task page's Delete
+        st.success(notice, icon=":material/delete:")
     st.page_link("views/task_new.py", label=_("New task"), icon=":material/add_circle:")
     with deps.session() as s:
         models = {m.id: m.name for m in list_models(session=s, actor=deps.current_user())}
