@@ -13,10 +13,11 @@ the host sees only empty entries, removed when the run ends.
 Root resolves these paths, so it must never follow a link user code planted:
 below DATA_DIR (the only place user code writes: work dirs, writable mounts)
 each component is opened with ``O_NOFOLLOW`` relative to its parent's fd, and
-the mount is made from that fd (``/proc/self/fd/N``), so what is mounted is
-what was checked. DATA_DIR itself and sources outside it (the interpreter's
-prefix, local package indexes) are the operator's paths and are resolved as
-written. The fds are ``O_CLOEXEC``: they close at exec, before bwrap starts.
+the mount is made from the last fd (``/proc/self/fd/N``), so what is mounted is
+what that walk reached (the worker walks once first, to refuse with a message).
+DATA_DIR itself and sources outside it (the interpreter's prefix, local
+package indexes) are the operator's paths and are resolved as written. The
+fds are ``O_CLOEXEC`` and closed once mounted: none is open when bwrap starts.
 
 It needs CAP_SYS_ADMIN for the mount namespace; :func:`available` says whether
 this worker has it (a container without it keeps the path binds, and ``up``
@@ -116,7 +117,7 @@ class Staging:
         if path in self._sources:
             return self._sources[path].target
         rel = os.path.relpath(path, self._data_dir)
-        if rel != "." and not rel.startswith(".." + os.sep) and rel != "..":
+        if rel not in (".", "..") and not rel.startswith(".." + os.sep):  # below DATA_DIR
             anchor, parts = self._data_dir, tuple(p for p in rel.split(os.sep) if p not in ("", "."))
         else:
             anchor, parts = os.path.realpath(path), ()
