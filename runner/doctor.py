@@ -58,10 +58,17 @@ def check_data_dir(settings: Settings) -> Check:
     except OSError as exc:
         return Check("DATA_DIR", Level.fail, f"{d} is not writable by this user ({exc.strerror}); the worker writes "
                                               "runs, envs and logs there: fix the mount's permissions or owner")
+    from runner.sandbox.stage import available
+
     blocked = _others_can_enter(d)
+    if blocked is not None and available():
+        return Check("DATA_DIR", Level.ok, f"{d}: writable here; behind {blocked}, which the sandbox's uid cannot "
+                                            "pass, so the worker mounts each run's folders for it (as root)")
     if blocked is not None:
-        return Check("DATA_DIR", Level.fail, f"the sandbox's uid cannot pass {blocked} (no execute bit for others); "
-                                              f"chmod o+x {blocked}, or move DATA_DIR out of a private folder")
+        return Check("DATA_DIR", Level.fail, f"the sandbox's uid cannot pass {blocked} (no execute bit for others) "
+                                              "and this worker cannot mount folders for it (it needs root with "
+                                              f"CAP_SYS_ADMIN); chmod o+x {blocked}, or move DATA_DIR out of a "
+                                              "private folder")
     return Check("DATA_DIR", Level.ok, f"{d}: writable here, reachable by the sandbox's uid")
 
 

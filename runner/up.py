@@ -102,9 +102,10 @@ def up(*, settings: Settings, workers: int | str = AUTO, gpus: str | None = None
        ui: bool = True, host: str | None = None) -> int:
     if settings.data_dir == SYSTEM_DATA_DIR:
         print(f"[up] DATA_DIR is {SYSTEM_DATA_DIR}: ./data lies in a directory the sandbox's user cannot enter "
-              "(a checkout in root's home); set DATA_DIR to keep the data elsewhere", flush=True)
+              "(a checkout in root's home) and, without CAP_SYS_ADMIN, the workers cannot mount it for that user; "
+              "set DATA_DIR to keep the data elsewhere", flush=True)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    try:  # a DATA_DIR or interpreter under root's 0700 home is named now, not by the first run
+    try:  # what the sandbox's uid cannot use (a private DATA_DIR without CAP_SYS_ADMIN) is named now, not by a run
         check_paths(settings)
     except SandboxError as exc:
         print(f"[up] {exc}", file=sys.stderr)

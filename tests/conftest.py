@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
@@ -19,6 +17,7 @@ import pytest
 pytest.register_assert_rewrite("tests.support")
 
 from tests.support.paths import UV_CACHE  # noqa: E402
+from tests.support.sandbox import scratch_dir  # noqa: E402
 
 # Fixtures more than one directory uses: a plugin may only be listed here, in the root conftest.
 pytest_plugins = ["tests.support.browser_fixtures"]
@@ -109,10 +108,8 @@ def settings(tmp_path, redis_url, monkeypatch, request):
 
     db = request.getfixturevalue("db_url") if "db_url" in request.fixturenames else \
         f"sqlite:///{tmp_path / 'db.sqlite'}"
-    # The sandbox drops to an unprivileged uid, which cannot enter pytest's 0700
-    # temp dirs: data lives in a world-traversable dir of its own.
-    data = Path(tempfile.mkdtemp(prefix="trainyard-test-", dir="/tmp"))
-    os.chmod(data, 0o755)
+    # Under TMPDIR, which CI makes a 0700 folder: the sandbox's uid cannot pass it, as with root's home.
+    data = scratch_dir("trainyard-test-")
     env = {"TRAINYARD_DATA_DIR": str(data), "TRAINYARD_DATABASE_URL": db, "TRAINYARD_REDIS_URL": redis_url,
            "TRAINYARD_UV_CACHE_DIR": str(UV_CACHE), "TRAINYARD_LOST_AFTER_S": "30",
            "TRAINYARD_RECONCILE_EVERY_S": "1"}

@@ -20,7 +20,7 @@ from runner.execute.logfile import LogWriter
 from runner.execute.outcome import KILL_TEXT, CheckResult, KillReason, Outcome, Sample
 from runner.execute.procs import kill_tree
 from runner.execute.run import Execution
-from runner.sandbox import UNSAFE_WARNING, SandboxSpec, build_command, popen_kwargs
+from runner.sandbox import UNSAFE_WARNING, SandboxSpec, Staging, build_command, popen_kwargs, staged
 from shared.contract.ansi import strip_ansi
 from shared.core.errors import SandboxError
 from shared.core.i18n import N_
@@ -50,10 +50,10 @@ def execute(*, spec: SandboxSpec, settings: Any, log_path: Path,
     (worker shutdown) the run is killed before the exception goes on.
     """
     refusals: queue.SimpleQueue[str] = queue.SimpleQueue()
-    with _egress(spec, settings, refusals.put) as egress:
+    with _egress(spec, settings, refusals.put) as egress, staged(uid=spec.uid, settings=settings) as staging:
         return _execute(spec=spec, settings=settings, log_path=log_path, on_line=on_line, check=check,
                         check_interval=check_interval, on_sample=on_sample, sample_interval=sample_interval,
-                        on_start=on_start, egress=egress, refusals=refusals)
+                        on_start=on_start, egress=egress, staging=staging, refusals=refusals)
 
 
 @contextlib.contextmanager
@@ -81,10 +81,10 @@ def _egress(spec: SandboxSpec, settings: Any, on_refuse: Callable[[str], None]) 
 def _execute(*, spec: SandboxSpec, settings: Any, log_path: Path, on_line: Callable[[str, str], None] | None,
              check: Callable[[], CheckResult] | None, check_interval: float,
              on_sample: Callable[[Sample], None] | None, sample_interval: float,
-             on_start: Callable[[int], None] | None, egress: Path | None,
+             on_start: Callable[[int], None] | None, egress: Path | None, staging: Staging | None,
              refusals: queue.SimpleQueue[str]) -> Outcome:
-    argv, env = build_command(spec=spec, settings=settings, egress=egress)
-    kwargs = popen_kwargs(spec=spec, settings=settings)
+    argv, env = build_command(spec=spec, settings=settings, egress=egress, staging=staging)
+    kwargs = popen_kwargs(spec=spec, settings=settings, staging=staging)
     log = LogWriter(Path(log_path), spec.limits.max_log_bytes)
     if settings.unsafe_no_sandbox:
         log.note(f"WARNING: {UNSAFE_WARNING}")

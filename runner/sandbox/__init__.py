@@ -25,7 +25,8 @@ is shown as ``nobody`` (65534), which the bound ``/etc/passwd`` names, so
 One concern per module: ``spec`` (what a run is), ``bwrap`` (bubblewrap's
 features, base arguments and start-up trial), ``environ`` (the environment
 and path mapping), ``access`` (the dropped uid's permissions), ``command``
-(the full command line) and ``preexec`` (rlimits, uid, session).
+(the full command line), ``preexec`` (rlimits, uid, session) and ``stage``
+(mount sources behind folders the uid cannot pass, such as a 0700 home).
 """
 
 from runner.sandbox.bwrap import check_sandbox, gpu_bind_args
@@ -33,6 +34,8 @@ from runner.sandbox.command import build_command
 from runner.sandbox.environ import base_env, visible_path
 from runner.sandbox.preexec import popen_kwargs, rlimits
 from runner.sandbox.spec import BWRAP_PROCS, ENV_MOUNT, INSIDE_ID, UNSAFE_WARNING, WORKSPACE, Limits, Mount, SandboxSpec
+from runner.sandbox.stage import Staging, staged
 
 __all__ = ["BWRAP_PROCS", "ENV_MOUNT", "INSIDE_ID", "UNSAFE_WARNING", "WORKSPACE", "Limits", "Mount", "SandboxSpec",
-           "base_env", "build_command", "check_sandbox", "gpu_bind_args", "popen_kwargs", "rlimits", "visible_path"]
+           "Staging", "base_env", "build_command", "check_sandbox", "gpu_bind_args", "popen_kwargs", "rlimits",
+           "staged", "visible_path"]

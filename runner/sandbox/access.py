@@ -24,15 +24,17 @@ def _mode_allows(st: os.stat_result, uid: int, gid: int, need: int) -> bool:
     return bits & need == need
 
 
-def blocked_for(path: Path, *, uid: int, gid: int, need: int) -> str | None:
+def blocked_for(path: Path, *, uid: int, gid: int, need: int, ancestors: bool = True) -> str | None:
     """Say which component stops ``uid`` from using ``path`` (None when nothing does).
 
     Walks both the path as written and its resolved form: a symlink in a
     world-readable place can point into root's 0700 home (a pyenv Python).
+    ``ancestors=False`` checks ``path`` alone: for a source that root mounts
+    (:mod:`runner.sandbox.stage`), the folders above it are never passed by ``uid``.
     """
     for candidate in dict.fromkeys([Path(os.path.abspath(path)), Path(os.path.realpath(path))]):
         parts = candidate.parts
-        for i in range(1, len(parts)):
+        for i in range(1, len(parts) if ancestors else 1):
             d = Path(*parts[:i])
             try:
                 st = os.stat(d)

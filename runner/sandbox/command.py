@@ -14,6 +14,7 @@ from runner.sandbox.access import blocked_for, chown_tree, drop_uid
 from runner.sandbox.bwrap import SYSTEM_DIRS, check_sandbox, feats_of, gpu_bind_args, namespace_args, system_args
 from runner.sandbox.environ import base_env, host_path, index_mounts
 from runner.sandbox.spec import UNSAFE_WARNING, WORKSPACE, Mount, SandboxSpec
+from runner.sandbox.stage import Staging
 from shared.core.errors import SandboxError
 from shared.core.i18n import N_
 
@@ -68,23 +69,25 @@ def _validate(spec: SandboxSpec) -> None:
                                params={"host": m.host, "inside": m.inside})
 
 
-def _check_uid_access(spec: SandboxSpec, uid: int, mounts: Iterable[Mount]) -> None:
+def _check_uid_access(spec: SandboxSpec, uid: int, mounts: Iterable[Mount], *, staged: bool) -> None:
+    # Staged sources are mounted by root: only the source itself must let the uid in, not the folders above it.
     for m in mounts:
-        blocked = blocked_for(Path(m.host), uid=uid, gid=uid, need=os.R_OK)
+        blocked = blocked_for(Path(m.host), uid=uid, gid=uid, need=os.R_OK, ancestors=not staged)
         if blocked:
             raise SandboxError(N_("The sandbox user (uid {uid}) cannot read {host} (mounted at {inside}): "
                                   "{blocked}. Keep DATA_DIR and model environments outside 0700 directories such "
                                   "as /root, or make them world-searchable."),
                                params={"uid": uid, "host": m.host, "inside": m.inside, "blocked": blocked})
-    blocked = blocked_for(spec.workdir.parent, uid=uid, gid=uid, need=os.X_OK)
-    if blocked:
-        raise SandboxError(N_("The sandbox user (uid {uid}) cannot reach the work dir {workdir}: {blocked}. Keep "
-                              "DATA_DIR outside 0700 directories such as /root."),
-                           params={"uid": uid, "workdir": spec.workdir, "blocked": blocked})
+    if not staged:
+        blocked = blocked_for(spec.workdir.parent, uid=uid, gid=uid, need=os.X_OK)
+        if blocked:
+            raise SandboxError(N_("The sandbox user (uid {uid}) cannot reach the work dir {workdir}: {blocked}. "
+                                  "Keep DATA_DIR outside 0700 directories such as /root."),
+                               params={"uid": uid, "workdir": spec.workdir, "blocked": blocked})
     exe = spec.argv[0]
     if os.path.isabs(exe):
         host_exe = host_path(spec, exe) or exe
-        blocked = blocked_for(Path(host_exe), uid=uid, gid=uid, need=os.R_OK | os.X_OK)
+        blocked = blocked_for(Path(host_exe), uid=uid, gid=uid, need=os.R_OK | os.X_OK, ancestors=not staged)
         if blocked:
             raise SandboxError(N_("The sandbox user (uid {uid}) cannot run {exe}: {blocked}. Build run "
                                   "environments on an interpreter every user can reach (TRAINYARD_ENV_PYTHON, e.g. "
@@ -92,7 +95,8 @@ def _check_uid_access(spec: SandboxSpec, uid: int, mounts: Iterable[Mount]) -> N
                                params={"uid": uid, "exe": exe, "blocked": blocked})
 
 
-def build_command(*, spec: SandboxSpec, settings: Any, egress: Path | None = None) -> tuple[list[str], dict[str, str]]:
+def build_command(*, spec: SandboxSpec, settings: Any, egress: Path | None = None,
+                  staging: Staging | None = None) -> tuple[list[str], dict[str, str]]:
     """The argv to exec and its environment.
 
     A spec with ``network`` still gets a network namespace of its own (only
@@ -104,6 +108,11 @@ def build_command(*, spec: SandboxSpec, settings: Any, egress: Path | None = Non
     Side effect, on purpose: when the worker is root and ``spec.uid`` is set,
     the work dir and writable mounts are chowned to that uid, since they are
     the places the run must be able to write.
+
+    With ``staging`` (a root worker, :mod:`runner.sandbox.stage`), every host
+    source is bound from its staged entry, so it may sit behind a folder the
+    run's uid cannot pass; the child must then be started with
+    :func:`runner.sandbox.popen_kwargs` given the same ``staging``.
     """
     _validate(spec)
     if spec.network and egress is None and not settings.unsafe_no_sandbox:
@@ -117,7 +126,7 @@ def build_command(*, spec: SandboxSpec, settings: Any, egress: Path | None = Non
     if spec.network and not settings.unsafe_no_sandbox:
         env.update(proxy_env())
     if uid is not None:
-        _check_uid_access(spec, uid, [*spec.mounts, *extra])
+        _check_uid_access(spec, uid, [*spec.mounts, *extra], staged=staging is not None)
         chown_tree(spec.workdir, uid)
         for m in spec.mounts:
             if m.writable:
@@ -126,6 +135,7 @@ def build_command(*, spec: SandboxSpec, settings: Any, egress: Path | None = Non
         log.warning(UNSAFE_WARNING)
         return list(spec.argv), env
 
+    source = staging.add if staging is not None else str
     bwrap = check_sandbox(settings=settings)
     feats = feats_of(bwrap)
     # Always a network namespace of its own: with network, the only way out is the egress proxy.
@@ -139,15 +149,15 @@ def build_command(*, spec: SandboxSpec, settings: Any, egress: Path | None = Non
         args += ["--tmpfs", tmp]
     args += ["--ro-bind-try", "/sys/devices/system/cpu", "/sys/devices/system/cpu"]  # CPU topology for BLAS/torch
     args += gpu_bind_args(gpus=spec.gpus)
-    args += ["--bind", str(spec.workdir), WORKSPACE]
+    args += ["--bind", source(spec.workdir), WORKSPACE]
     for m in [*spec.mounts, *extra]:
-        args += ["--bind" if m.writable else "--ro-bind", str(m.host), m.inside]
+        args += ["--bind" if m.writable else "--ro-bind", source(m.host), m.inside]
     # bwrap builds / on a tmpfs: without this, writes to /x or /etc/x would land
     # in host memory outside every limit. The binds above keep their own modes.
     argv = list(spec.argv)
     if spec.network:
         assert egress is not None
-        args += ["--ro-bind", str(egress), INSIDE_SOCKET]
+        args += ["--ro-bind", source(egress), INSIDE_SOCKET]
         argv = bridge_argv(python=settings.env_python, argv=argv)
     args += ["--remount-ro", "/"]
     args += ["--chdir", WORKSPACE, "--", *argv]

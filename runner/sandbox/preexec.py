@@ -3,12 +3,14 @@ uid it drops to, its own session."""
 
 from __future__ import annotations
 
+import os
 import resource
 import subprocess
 from typing import Any
 
 from runner.sandbox.access import drop_uid
 from runner.sandbox.spec import BWRAP_PROCS, SandboxSpec
+from runner.sandbox.stage import Staging
 
 
 def rlimits(*, spec: SandboxSpec) -> list[tuple[int, tuple[int, int]]]:
@@ -37,12 +39,23 @@ def rlimits(*, spec: SandboxSpec) -> list[tuple[int, tuple[int, int]]]:
     return out
 
 
-def popen_kwargs(*, spec: SandboxSpec, settings: Any) -> dict[str, Any]:
-    """Keyword arguments for ``subprocess.Popen`` of the command from :func:`build_command`."""
+def popen_kwargs(*, spec: SandboxSpec, settings: Any, staging: Staging | None = None) -> dict[str, Any]:
+    """Keyword arguments for ``subprocess.Popen`` of the command from :func:`build_command`
+    (given the same ``staging``)."""
     limits = rlimits(spec=spec)
+    uid = drop_uid(spec.uid)
+    # Staged mounts are made as root in the child, so the uid is dropped here, after them, not by Popen
+    # (which drops it before any preexec_fn runs).
+    stage_then_drop = staging is not None and uid is not None
 
-    # Runs in the forked child: keep it to plain setrlimit calls.
+    # Runs in the forked child: keep it to plain system calls.
     def preexec() -> None:
+        if stage_then_drop:
+            assert staging is not None and uid is not None
+            staging.preexec()
+            os.setgroups([])
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
         for res, value in limits:
             resource.setrlimit(res, value)
 
@@ -53,8 +66,7 @@ def popen_kwargs(*, spec: SandboxSpec, settings: Any) -> dict[str, Any]:
         "close_fds": True,
         "stdin": subprocess.DEVNULL,
     }
-    uid = drop_uid(spec.uid)
-    if uid is not None:
+    if uid is not None and not stage_then_drop:
         # Done by _posixsubprocess in C, after fork and before preexec/exec.
         kwargs.update(user=uid, group=uid, extra_groups=[])
     return kwargs

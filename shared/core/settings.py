@@ -77,8 +77,10 @@ def format_size(n: int | None) -> str:
 
 
 # Where a root-run platform keeps its data when the default ./data sits somewhere the sandbox's unprivileged
-# uid cannot enter (a checkout in root's 0700 home): bubblewrap mounts a run's work dir and dataset as that uid.
+# uid cannot enter (a checkout in root's 0700 home) and the worker cannot mount a run's work dir and dataset for
+# that uid itself (runner/sandbox/stage.py needs CAP_SYS_ADMIN): then bubblewrap mounts them as that uid.
 SYSTEM_DATA_DIR = Path("/var/lib/trainyard")
+_CAP_SYS_ADMIN = 21
 
 
 def others_can_enter(path: Path) -> bool:
@@ -92,11 +94,22 @@ def others_can_enter(path: Path) -> bool:
     return True
 
 
+def can_make_mounts() -> bool:
+    """Whether this process holds CAP_SYS_ADMIN, which a root worker needs to mount a sandbox's sources
+    itself, wherever they are (read from /proc, so the settings need not import the runner)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            caps = next(line for line in f if line.startswith("CapEff:"))
+    except (OSError, StopIteration):
+        return False
+    return bool(int(caps.split()[1], 16) >> _CAP_SYS_ADMIN & 1)
+
+
 def default_data_dir(local: Path, *, system: Path = SYSTEM_DATA_DIR) -> Path:
-    """``./data``, unless the platform runs as root (so runs drop to another uid) and ``./data`` lies behind a
-    directory that uid cannot enter: then ``system``. ``up`` says which it chose and why; setting DATA_DIR
-    always wins."""
-    if hasattr(os, "geteuid") and os.geteuid() == 0 and not others_can_enter(local):
+    """``./data``, unless the platform runs as root (so runs drop to another uid), ``./data`` lies behind a
+    directory that uid cannot enter, and the worker cannot mount sources for it (no CAP_SYS_ADMIN): then
+    ``system``. ``up`` says which it chose and why; setting DATA_DIR always wins."""
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and not others_can_enter(local) and not can_make_mounts():
         return system
     return local
 

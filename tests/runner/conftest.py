@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ import pytest
 from runner.envs import find_uv
 from shared.core.settings import Settings
 from tests.support.local_index import LocalIndex, find_local_index
+from tests.support.sandbox import scratch_dir
 
 # Small pure-Python wheels the environment tests install.
 INDEX_PROJECTS = ("six", "idna", "colorama")
@@ -21,10 +21,7 @@ INDEX_PROJECTS = ("six", "idna", "colorama")
 
 @pytest.fixture(scope="module")
 def base() -> Path:
-    # Not tmp_path: pytest's base temp dir is 0700, and the sandbox's
-    # unprivileged uid must reach the venv and the work dirs, as in production.
-    d = Path(tempfile.mkdtemp(prefix="trainyard-runner-test-", dir="/tmp"))
-    d.chmod(0o755)
+    d = scratch_dir("trainyard-runner-test-")
     yield d
     shutil.rmtree(d, ignore_errors=True)
 

@@ -28,12 +28,21 @@ def test_a_ready_host_passes_the_platform_checks(settings):
     assert "0, 1" in checks["GPUs"].detail
 
 
-def test_a_data_dir_the_sandbox_cannot_reach_fails(base, tmp_path):
-    private = base / "private"  # base: world-searchable (pytest's own temp dirs are private already)
+def test_a_data_dir_the_sandbox_cannot_reach_fails_only_without_staging(base, tmp_path, monkeypatch):
+    from runner.sandbox import stage
+
+    private = base / "private"
     (private / "data").mkdir(parents=True)
     private.chmod(0o700)
+    # A root worker with CAP_SYS_ADMIN mounts a run's folders for the sandbox's uid (runner/sandbox/stage.py).
+    monkeypatch.setattr(stage, "available", lambda: True)
     check = check_data_dir(Settings(data_dir=private / "data"))
-    assert check.level == Level.fail and f"chmod o+x {private}" in check.detail
+    assert check.level == Level.ok and "the worker mounts each run's folders for it" in check.detail, check
+    monkeypatch.setattr(stage, "available", lambda: False)
+    check = check_data_dir(Settings(data_dir=private / "data"))
+    # base may be private itself (CI): the first folder others cannot pass is named
+    first = next(p for p in [*reversed(private.parents), private] if not p.stat().st_mode & 0o001)
+    assert check.level == Level.fail and f"chmod o+x {first}" in check.detail and "CAP_SYS_ADMIN" in check.detail
     missing = check_data_dir(Settings(data_dir=tmp_path / "nowhere"))
     assert missing.level == Level.fail and "does not exist" in missing.detail
 

@@ -4,12 +4,15 @@ whole process trees, and the capped, tagged log."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tempfile
 import uuid
 from pathlib import Path
 
 import pytest
 
+from runner.envs import find_uv
 from runner.execute import KillReason, Sample, execute, kill_tree
 from runner.execute.lines import LineSplitter
 from runner.sandbox import Limits, Mount, SandboxSpec
@@ -94,19 +97,31 @@ def _stop_when_ready(run: Run, marker: str, state: dict):
 
 # How fast the tree goes is measured in bench/ (figure 9, stop latency); this checks that it goes.
 @pytest.mark.parametrize("unsafe", [False, True], ids=["sandbox", "unsafe-no-sandbox"])
-def test_stop_kills_the_whole_tree(run, base, unsafe):
+def test_stop_kills_the_whole_tree(run, base, env_python, unsafe):
     if unsafe and not IS_ROOT:
         pytest.skip("without the pid namespace, a setsid daemon is found through its dedicated uid (root only)")
     marker = f"trainyard-marker-{uuid.uuid4().hex}"
     state: dict = {}
     s = Settings(data_dir=base / "data", unsafe_no_sandbox=unsafe, sandbox_uid_base=RUN_UID)
-    outcome = run(STUBBORN, marker, settings=s, check=_stop_when_ready(run, marker, state),
-                  limits=Limits(max_procs=50))
-    assert len(state["before"]) >= 2  # the SIGTERM-ignoring child and the setsid'd daemon were running
-    assert outcome.kill_reason == "stopped by user" and outcome.kill_kind is None and not outcome.ok
-    assert outcome.reason.startswith("stopped by user")
-    assert procs_with(marker) == []  # execute() returns only once nothing of the run is left
-    assert any("stopping the run: stopped by user" in t for _, t in read_log(log_path=run.log_path))
+    if unsafe:
+        # Without the sandbox nothing is mounted: the run's uid uses the host paths itself, so they must not
+        # sit in a private folder (base may: CI's TMPDIR is 0700).
+        open_dir = Path(tempfile.mkdtemp(prefix="trainyard-unsafe-", dir="/tmp"))
+        open_dir.chmod(0o755)
+        subprocess.run([find_uv(), "venv", "-q", "--python", env_python, str(open_dir / "venv")], check=True,
+                       capture_output=True)
+        run = Run(open_dir, open_dir / "venv", s)
+    try:
+        outcome = run(STUBBORN, marker, settings=s, check=_stop_when_ready(run, marker, state),
+                      limits=Limits(max_procs=50))
+        assert len(state["before"]) >= 2  # the SIGTERM-ignoring child and the setsid'd daemon were running
+        assert outcome.kill_reason == "stopped by user" and outcome.kill_kind is None and not outcome.ok
+        assert outcome.reason.startswith("stopped by user")
+        assert procs_with(marker) == []  # execute() returns only once nothing of the run is left
+        assert any("stopping the run: stopped by user" in t for _, t in read_log(log_path=run.log_path))
+    finally:
+        if unsafe:
+            shutil.rmtree(open_dir, ignore_errors=True)
 
 
 def test_check_may_name_a_kill_reason(run):

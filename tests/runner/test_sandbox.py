@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -292,13 +294,17 @@ def test_check_sandbox_explains_a_missing_bwrap(base):
 
 
 def test_check_sandbox_shows_bwraps_own_error(base):
-    fake = base / f"fake-bwrap-{uuid.uuid4().hex[:6]}"
+    # An operator's TRAINYARD_BWRAP_PATH must be runnable by the sandbox's uid: not under base (maybe private).
+    where = Path(tempfile.mkdtemp(prefix="trainyard-fake-bwrap-", dir="/tmp"))
+    where.chmod(0o755)
+    fake = where / "bwrap"
     fake.write_text("#!/bin/sh\n[ \"$1\" = --version ] && { echo 'bubblewrap 0.11.0'; exit 0; }\n"
                     "echo 'bwrap: setting up uid map: Permission denied' >&2\nexit 1\n")
     fake.chmod(0o755)
     with pytest.raises(SandboxError) as err:
         check_sandbox(settings=Settings(data_dir=base / "data", bwrap_path=str(fake), sandbox_uid_base=RUN_UID))
     msg = str(err.value)
+    shutil.rmtree(where)
     assert "setting up uid map: Permission denied" in msg
     assert "unprivileged_userns_clone=1" in msg and "TRAINYARD_UNSAFE_NO_SANDBOX=1" in msg
 

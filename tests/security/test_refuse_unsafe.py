@@ -4,6 +4,8 @@ fix it; only the explicit TRAINYARD_UNSAFE_NO_SANDBOX=1 runs it, loudly."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -15,9 +17,18 @@ from tests.support.procs import procs_with
 
 
 @pytest.fixture
-def broken_bwrap(settings) -> str:
-    # In DATA_DIR (world-searchable), so it is the trial run that fails, not the permission check.
-    fake = settings.data_dir / "fake-bwrap"
+def open_dir():
+    """A world-searchable folder (DATA_DIR may be private: CI's TMPDIR is 0700)."""
+    d = Path(tempfile.mkdtemp(prefix="trainyard-refuse-", dir="/tmp"))
+    d.chmod(0o755)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def broken_bwrap(open_dir) -> str:
+    # Where the sandbox's uid can run it, so it is the trial run that fails, not the permission check.
+    fake = open_dir / "fake-bwrap"
     fake.write_text("#!/bin/sh\nexit 1\n")
     fake.chmod(0o755)
     return str(fake)
@@ -47,7 +58,11 @@ def test_a_broken_sandbox_refuses_to_run_user_code(plat, settings, broken_bwrap)
     assert not host_side.exists(), "install_dependencies.sh ran without a sandbox"
 
 
-def test_unsafe_no_sandbox_runs_user_code_and_says_so_loudly(plat, settings, broken_bwrap, monkeypatch):
+def test_unsafe_no_sandbox_runs_user_code_and_says_so_loudly(plat, settings, broken_bwrap, open_dir, monkeypatch):
+    # Without the sandbox nothing is mounted: the run's uid walks the host paths itself, so DATA_DIR must not
+    # sit in a private folder here.
+    settings.data_dir = open_dir / "data"
+    settings.data_dir.mkdir()
     model = plat.model()
     settings.bwrap_path = broken_bwrap
     monkeypatch.setenv("TRAINYARD_UNSAFE_NO_SANDBOX", "1")

@@ -71,11 +71,13 @@ def test_the_ui_command_turns_streamlit_s_chrome_off(tmp_path, monkeypatch):
 
 
 def test_default_data_dir_leaves_a_home_the_sandbox_cannot_enter(tmp_path, monkeypatch):
-    """A root checkout in a 0700 home: ./data would be out of the sandbox uid's reach, so the default moves to
-    the system folder; a reachable ./data stays, and an explicit DATA_DIR always wins."""
+    """A root checkout in a 0700 home: ./data stays where the worker can mount a run's folders for the sandbox's
+    uid (CAP_SYS_ADMIN); without that it would be out of the uid's reach, so the default moves to the system
+    folder; a reachable ./data stays, and an explicit DATA_DIR always wins."""
     import os
     from pathlib import Path
 
+    from shared.core import settings as settings_mod
     from shared.core.settings import SYSTEM_DATA_DIR, default_data_dir, others_can_enter
 
     home = tmp_path / "home"
@@ -84,6 +86,9 @@ def test_default_data_dir_leaves_a_home_the_sandbox_cannot_enter(tmp_path, monke
     local = home / "checkout" / "data"
     assert not others_can_enter(local)
     if os.geteuid() == 0:  # the platform only drops to another uid when it runs as root
+        monkeypatch.setattr(settings_mod, "can_make_mounts", lambda: True)
+        assert default_data_dir(local) == local
+        monkeypatch.setattr(settings_mod, "can_make_mounts", lambda: False)
         assert default_data_dir(local) == SYSTEM_DATA_DIR
         monkeypatch.chdir(home / "checkout")
         monkeypatch.delenv("DATA_DIR", raising=False)
