@@ -102,6 +102,36 @@ def test_parallel_asks_spread_out(tmp_path, sampler, apart):
     assert _min_distance(control) < apart, control
 
 
+def test_a_gaussian_process_ask_runs_torch_on_one_thread_and_puts_the_count_back(tmp_path):
+    """Every torch op of a GP ask (past the random start, with a run still running) sees one thread,
+    not only the L-BFGS-B loops Optuna caps itself; the process's setting is back afterwards."""
+    import torch
+    from torch.overrides import TorchFunctionMode
+
+    seen: set[int] = set()
+
+    class ThreadsSeen(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            seen.add(torch.get_num_threads())
+            return func(*args, **(kwargs or {}))
+
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    task = _task(sampler=Sampler.gp, sampler_used=Sampler.gp, seed=1)
+    for _ in range(6):
+        number, params = search.ask(task, url)
+        search.tell(task, url, number, value=_objective(params), state="complete")
+    search.ask(task, url)  # left running: the next ask scores points with qLogEI
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)  # whatever the machine's cores, more than one
+    try:
+        with ThreadsSeen():
+            search.ask(task, url)
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
+    assert seen == {1}
+
+
 @pytest.mark.parametrize("prune,pruner,kind", [
     (True, Pruner.median, optuna.pruners.MedianPruner),
     (True, Pruner.successive_halving, optuna.pruners.SuccessiveHalvingPruner),
