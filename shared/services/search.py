@@ -37,9 +37,10 @@ _TORCH_THREADS_LOCK = threading.Lock()
 _TORCH_HOLDERS = 0
 _TORCH_THREADS_BEFORE = 0
 
-# auto picks the Gaussian process up to this many runs: its cost grows with the finished runs (bench
-# figure 6 measures an ask at 100: 0.12 s of CPU on one torch thread; ~0.24 s at 200, ~0.36 s at 300),
-# and past it TPE has the data it needs (0.03 s at 100). The quality goals of figure 6 hold at 100.
+# auto picks the Gaussian process up to this many runs. One ask's CPU on one torch thread (bench figure 6
+# measures it at 100): ~0.10 s at 50 finished runs, 0.12-0.14 s at 100 (scoring 2048 candidate points
+# dominates, not the kernel fit), ~0.24 s at 200, ~0.36 s at 300; TPE's is 0.04 s at 100. Past 100, TPE
+# has the data it needs; figure 6's quality goals are measured with the GP up to here.
 GP_MAX_RUNS = 100
 # A choice set the GP models well: it treats each choice as its own corner of the space.
 GP_MAX_CHOICES = 8
