@@ -62,7 +62,8 @@ def _task(task_id: int, *, sampler: str, n_runs: int, prune: bool, seed: int | N
                 eval_metric="score", direction=Direction.maximize, score_mode=ScoreMode.final,
                 sampler=Sampler(sampler), prune=prune, params=PARAMS, seed=seed, max_parallel=PARALLEL)
     # What create_task stores: the sampler auto resolves to for this space and budget.
-    task.sampler_used, task.sampler_reason = search.choose_sampler(task)
+    used, reason = search.choose_sampler(task)
+    task.sampler_used, task.sampler_reason = used, reason.stored()
     return task
 
 

@@ -195,7 +195,7 @@ def validate_task(*, session: Session, task_in: TaskIn, actor: User, max_paralle
         task.warm_start_task_id = source
     chosen = search.choose_sampler(task, seeded_runs=seeded)
     if chosen is not None:
-        task.sampler_used, task.sampler_reason = chosen
+        task.sampler_used, task.sampler_reason = chosen[0], chosen[1].stored()
     return task
 
 
@@ -282,7 +282,8 @@ def task_summary(*, session: Session, task: Task, with_metrics: bool = True) -> 
         "model_id": task.model_id, "dataset_id": task.dataset_id, "epochs": task.epochs, "runs_total": task.n_runs,
         "time_limit_s": task.time_limit_s, "metrics": task.metrics, "eval_metric": task.eval_metric,
         "direction": task.direction.value, "score_mode": task.score_mode.value, "sampler": task.sampler.value,
-        "sampler_used": task.sampler_used.value if task.sampler_used else None, "sampler_reason": task.sampler_reason,
+        "sampler_used": task.sampler_used.value if task.sampler_used else None,
+        "sampler_reason": search.sampler_reason(task, localized=False),  # JSON values stay English
         "prune": task.prune, "pruner": task.pruner.value, "rank_pruned": task.rank_pruned,
         "warm_start_task_id": task.warm_start_task_id, "params": task.params, "limits": task.limits,
         "gpus_per_run": task.gpus_per_run,

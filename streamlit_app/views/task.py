@@ -12,6 +12,7 @@ from shared.core.relocalize import relocalize
 from shared.records import Action, TaskStatus
 from shared.services.datasets import get_dataset
 from shared.services.models import get_model
+from shared.services.search import sampler_reason
 from shared.services.task_delete import delete_task, deletion_plan
 from shared.services.tasks import get_task, request_stop, task_runs
 from shared.services.weights import list_files
@@ -52,9 +53,9 @@ def _header(task, model_name: str, dataset_name: str) -> None:
         (_("Sampler"), tv.sampler_text(task)),
     ])
     st.caption(_("Parameters: `{params}`", params=params_text(task.params)))
-    if task.sampler_reason:
+    if reason := sampler_reason(task, localized=True):
         warm = task.warm_start_task_id
-        st.caption(_("Search: {reason}", reason=task.sampler_reason)
+        st.caption(_("Search: {reason}", reason=reason)
                    + (_("; continues task #{id}'s search", id=warm) if warm else ""))
     st.page_link("views/models.py", label=_("Model page: environment install log and parameters"),
                  icon=":material/terminal:", query_params={"id": str(task.model_id)})

@@ -28,13 +28,15 @@ def test_auto_search_then_a_task_that_continues_it(setup, session, burst, settin
     assert src.status == TaskStatus.completed, src.reason
     assert src.sampler == Sampler.auto and src.sampler_used == Sampler.gp
     summary = task_summary(session=session, task=src, with_metrics=False)
-    assert summary["sampler_used"] == "gp" and "Gaussian process" in summary["sampler_reason"]
+    assert summary["sampler_used"] == "gp"
+    assert summary["sampler_reason"] == ("auto: Gaussian process, since the 2 searched parameters are numbers or "
+                                         "small choice sets and 4 runs is at most 100")  # English, not the stored JSON
     assert [t.id for t in warm_start_candidates(session=session, model_id=model.id)] == [src.id]
 
     task, runs = _run_task(session, burst, _task_in(model, ds, name="more", n_runs=2, warm_start_task_id=src.id))
     assert task.status == TaskStatus.completed, task.reason
     assert len(runs) == 2 and all(r.status == RunStatus.completed for r in runs)
-    assert "4 from the warm start" in task.sampler_reason
+    assert "4 from the warm start" in search.sampler_reason(task, localized=False)
     assert task_summary(session=session, task=task, with_metrics=False)["warm_start_task_id"] == src.id
     study = search.load_study(task, settings.database_url)
     seeded = [t for t in study.trials if t.user_attrs.get(search.WARM_START_ATTR) == src.id]

@@ -153,6 +153,25 @@ def test_search_task_plots(ui_settings, db, tmp_path):
     assert any("parallel" in k for k in keys) and any("importance" in k for k in keys)
 
 
+def test_the_search_reason_reads_in_chinese(ui_settings, db, tmp_path):
+    """Issue 19: with ?lang=zh-CN the sampler's reason is Chinese (Optuna's sampler names aside), not the
+    English sentence the row used to hold; ?lang=en shows the English one."""
+    from shared.services.search import choose_sampler
+
+    _ds, _model, task, _runs = _rows(db, ui_settings, tmp_path, search=True)
+    task.sampler_used, reason = choose_sampler(task, seeded_runs=4)
+    task.sampler_reason = reason.stored()
+    db.add(task)
+    db.commit()
+    at = open_page("views/task.py", id=str(task.id), lang="zh-CN")
+    assert not at.exception, at.exception
+    [caption] = [c.value for c in at.caption if c.value.startswith("搜索：")]
+    assert "高斯过程" in caption and "4" in caption
+    assert set(re.findall(r"[A-Za-z]+", caption)) <= {"auto"}, caption  # no English words
+    at = open_page("views/task.py", id=str(task.id), lang="en")
+    assert any(c.value == f"Search: {reason}" for c in at.caption)
+
+
 def test_stop_requests_and_schedules(ui_settings, ui_redis, db, tmp_path):
     from shared.records import TaskStatus
     from shared.services.tasks import get_task
@@ -350,7 +369,7 @@ def test_form_continues_an_earlier_search_and_picks_a_pruner(ui_settings, ui_red
     _submit(at)
     task = get_task(session=db, task_id=int(at.query_params["id"]))
     assert (task.warm_start_task_id, task.pruner.value) == (earlier.id, "hyperband")
-    assert "1 from the warm start" in task.sampler_reason
+    assert any("+ 1 from the warm start is at most 100" in c.value for c in at.caption)
     assert any(f"continues task #{earlier.id}'s search" in c.value for c in at.caption)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import inspect
 import itertools
 import math
+import re
 
 import optuna
 import pytest
@@ -50,7 +51,55 @@ def test_the_sampler_a_task_gets_and_why(params, n_runs, sampler, seeded, want, 
         assert chosen is None
         return
     assert chosen[0] == Sampler(want)
-    assert reason in chosen[1]
+    assert reason in str(chosen[1])
+
+
+# Technical tokens a Chinese sentence may hold: Optuna's sampler names and the task's own parameter names.
+TOKENS = {"auto", "TPE", "opt"}
+CASES = [({"x": X, "lr": LR, "k": K}, 20, "auto", 0), ({"x": X, "k": K}, 80, "auto", 20),
+         ({"x": X, "opt": _choices(9)}, 20, "auto", 0), ({"x": X, "k": K}, 101, "auto", 0),
+         ({"x": X, "k": K}, 90, "auto", 20), ({"x": X}, 20, "gp", 0), ({"x": X}, 20, "tpe", 0),
+         ({"x": X}, 20, "random", 0), ({"k": K}, 20, "grid", 0)]
+
+
+@pytest.mark.parametrize("params,n_runs,sampler,seeded", CASES)
+def test_the_stored_reason_reads_in_chinese_and_stays_english_for_json(params, n_runs, sampler, seeded):
+    from shared.core.i18n import use_language
+
+    task = _task(params=params, n_runs=n_runs, sampler=Sampler(sampler))
+    used, reason = search.choose_sampler(task, seeded_runs=seeded)
+    task.sampler_used, task.sampler_reason = used, reason.stored()  # what create_task writes on the row
+    english = search.sampler_reason(task, localized=False)
+    assert english == str(reason) and not english.startswith("{")
+    with use_language("en"):
+        assert search.sampler_reason(task, localized=True) == english
+    with use_language("zh-CN"):
+        zh = search.sampler_reason(task, localized=True)
+    assert re.search(r"[\u4e00-\u9fff]", zh), zh
+    assert set(re.findall(r"[A-Za-z]+", zh)) <= TOKENS, zh  # no English words, only the technical tokens
+    if seeded:
+        assert str(seeded) in zh and str(seeded) in english
+
+
+def test_the_english_reasons_read_as_before():
+    """``task show --json`` keeps its sentences: the message ids filled in read as the old f-strings did."""
+    gp = search.choose_sampler(_task(params={"x": X, "k": K}, n_runs=80), seeded_runs=20)[1]
+    assert str(gp) == ("auto: Gaussian process, since the 2 searched parameters are numbers or small choice sets "
+                       "and 80 runs + 20 from the warm start is at most 100")
+    many = search.choose_sampler(_task(params={"x": X, "opt": _choices(9)}))[1]
+    assert str(many) == "auto: TPE, since 'opt' has 9 choices (the Gaussian process takes sets of at most 8)"
+    assert str(search.choose_sampler(_task(sampler=Sampler.gp))[1]) == "Gaussian process, as chosen for the task"
+
+
+@pytest.mark.parametrize("stored", ["auto: TPE, since 101 runs is over 100, where the Gaussian process gets slow",
+                                    '{"msg": "a {missing} placeholder", "params": {"other": 1}}', "[1, 2]"])
+def test_a_row_written_before_reasons_were_messages_shows_as_it_is(stored):
+    from shared.core.i18n import use_language
+
+    task = _task(sampler_reason=stored)
+    with use_language("zh-CN"):
+        assert search.sampler_reason(task, localized=True) == stored
+    assert search.sampler_reason(task, localized=False) == stored
 
 
 @pytest.mark.parametrize("params,startup", [({"x": X}, 3), ({"x": X, "lr": LR, "k": K}, 4),
@@ -100,6 +149,36 @@ def test_parallel_asks_spread_out(tmp_path, sampler, apart):
     assert len({tuple(_unit(p)) for p in pending}) == 4
     assert _min_distance(pending) > apart, pending
     assert _min_distance(control) < apart, control
+
+
+def test_a_gaussian_process_ask_runs_torch_on_one_thread_and_puts_the_count_back(tmp_path):
+    """Every torch op of a GP ask (past the random start, with a run still running) sees one thread,
+    not only the L-BFGS-B loops Optuna caps itself; the process's setting is back afterwards."""
+    import torch
+    from torch.overrides import TorchFunctionMode
+
+    seen: set[int] = set()
+
+    class ThreadsSeen(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            seen.add(torch.get_num_threads())
+            return func(*args, **(kwargs or {}))
+
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    task = _task(sampler=Sampler.gp, sampler_used=Sampler.gp, seed=1)
+    for _ in range(6):
+        number, params = search.ask(task, url)
+        search.tell(task, url, number, value=_objective(params), state="complete")
+    search.ask(task, url)  # left running: the next ask scores points with qLogEI
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)  # whatever the machine's cores, more than one
+    try:
+        with ThreadsSeen():
+            search.ask(task, url)
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
+    assert seen == {1}
 
 
 @pytest.mark.parametrize("prune,pruner,kind", [
