@@ -46,8 +46,10 @@ GP_MAX_RUNS = 100
 GP_MAX_CHOICES = 8
 WARM_START_ATTR = "trainyard:warm_started_from"
 
-SAMPLER_LABELS = {Sampler.auto: "auto", Sampler.gp: "Gaussian process", Sampler.tpe: "TPE",
-                  Sampler.random: "random", Sampler.grid: "grid"}
+# English msgids, shown through ``_()``: "Gaussian process" and "random" are words a reader translates;
+# TPE is the algorithm's own name in every language.
+SAMPLER_LABELS = {Sampler.auto: N_("auto"), Sampler.gp: N_("Gaussian process"), Sampler.tpe: "TPE",
+                  Sampler.random: N_("random"), Sampler.grid: N_("grid")}
 # English msgids (the UI shows them through ``_()``); the sampler names stay Optuna's own.
 PRUNER_LABELS = {Pruner.median: N_("median pruner"), Pruner.successive_halving: N_("successive halving"),
                  Pruner.hyperband: N_("Hyperband")}

@@ -39,8 +39,9 @@ def sampler_text(task: Task) -> str:
     from shared.services.search import PRUNER_LABELS, SAMPLER_LABELS
 
     used = task.sampler_used or task.sampler
-    # Sampler names are Optuna's own (auto, TPE, ...); the pruner reads in the person's words.
-    text = SAMPLER_LABELS[used] + (" (auto)" if task.sampler == Sampler.auto and used != Sampler.auto else "")
+    text = _(SAMPLER_LABELS[used])
+    if task.sampler == Sampler.auto and used != Sampler.auto:
+        text = _("{sampler} (auto)", sampler=text)
     return text + (f" + {_(PRUNER_LABELS[task.pruner])}" if task.prune else "")
 
 

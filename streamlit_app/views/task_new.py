@@ -113,7 +113,8 @@ def render() -> None:
     c1, c2, c3, c4 = st.columns(4)
     with c1:
         samplers = ["auto", "gp", "tpe", "random"] + (["grid"] if tf.grid_possible(user_args, params) else [])
-        st.selectbox(_("Search sampler"), samplers, key="tf_sampler", format_func=lambda v: SAMPLER_LABELS[Sampler(v)],
+        st.selectbox(_("Search sampler"), samplers, key="tf_sampler",
+                     format_func=lambda v: _(SAMPLER_LABELS[Sampler(v)]),
                      help=_("auto: a Gaussian process for up to 100 runs over numbers and small choice sets, "
                             "else TPE. grid is offered when every searched value is an int range or a set"))
         tf.field_error("sampler")

@@ -16,7 +16,7 @@ ALLOWED = {
     "py", "zip", "yaml", "yml", "json", "txt", "jpg", "jpeg", "png", "bmp", "tif", "tiff", "webp",
     "configs", "weights", "requirements", "install", "dependencies", "predict",
     "KiB", "MiB", "GiB", "TiB", "px", "RSS", "CPU", "GPU", "Redis", "worker", "workers", "stderr", "stdout",
-    "auto", "TPE", "Gaussian", "process", "random", "grid", "Hyperband",
+    "auto", "TPE", "Hyperband",
     "key", "value", "name", "print", "logging", "pip", "uv", "argparse", "zh", "CN", "en",
     "int", "float", "str", "bool", "max", "min",  # argparse types; the direction's option values
     "create", "update", "delete", "stop", "deploy", "sign", "login", "logout",  # audit actions

@@ -168,6 +168,9 @@ def test_the_search_reason_reads_in_chinese(ui_settings, db, tmp_path):
     [caption] = [c.value for c in at.caption if c.value.startswith("搜索：")]
     assert "高斯过程" in caption and "4" in caption
     assert set(re.findall(r"[A-Za-z]+", caption)) <= {"auto"}, caption  # no English words
+    # The facts row names the sampler that ran in the same words, not "Gaussian process (auto)".
+    facts = re.sub(r"\\(.)", r"\1", "\n".join(m.value for m in at.markdown))
+    assert "高斯过程（自动）" in facts and "Gaussian" not in facts, facts
     at = open_page("views/task.py", id=str(task.id), lang="en")
     assert any(c.value == f"Search: {reason}" for c in at.caption)
 
