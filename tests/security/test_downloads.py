@@ -21,19 +21,17 @@ from click.testing import CliRunner
 
 from shared.core.errors import NotFoundError
 from shared.records import (
-    Dataset,
-    ModelPackage,
     Prediction,
     PredictionStatus,
     Run,
     RunStatus,
     Task,
     TaskStatus,
-    TaskType,
 )
 from shared.services.predictions import output_bytes, outputs_zip
 from shared.services.weights import list_files, read_file, weight_files, write_weights_zip
 from tests.support.people import OP
+from tests.support.rows import task_with_run
 
 ROUNDS = 150
 RAW_NAME = b"w\xff.pt"  # not UTF-8
@@ -41,17 +39,7 @@ SHOWN_NAME = "w\\xff.pt"
 
 
 def _records(session, *, status: RunStatus) -> tuple[Task, Run]:
-    model = ModelPackage(name="m", path="models/1")
-    ds = Dataset(name="d", task_type=TaskType.classification, path="datasets/1")
-    session.add_all([model, ds])
-    session.commit()
-    task = Task(name="t", model_id=model.id, dataset_id=ds.id, status=TaskStatus.running)
-    session.add(task)
-    session.commit()
-    run = Run(task_id=task.id, status=status, work_dir=f"runs/{task.id}/1/workspace/work_dir")
-    session.add(run)
-    session.commit()
-    return task, run
+    return task_with_run(session, task_status=TaskStatus.running, run_status=status)
 
 
 def _host_secret(settings) -> tuple[Path, str]:

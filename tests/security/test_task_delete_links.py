@@ -8,26 +8,17 @@ from __future__ import annotations
 import os
 import uuid
 
-from shared.records import Dataset, ModelPackage, Run, RunStatus, Task, TaskStatus, TaskType
+from shared.records import Run, RunStatus, Task, TaskStatus
 from shared.services.task_delete import delete_task
 from tests.support.people import OP
+from tests.support.rows import task_with_run
 
 DEPTH = 1500  # past Python's recursion limit and saferemove.MAX_DEPTH many times over
 
 
 def _finished_task(session) -> tuple[Task, Run]:
-    model = ModelPackage(name="m", path="models/1")
-    ds = Dataset(name="d", task_type=TaskType.classification, path="datasets/1")
-    session.add_all([model, ds])
-    session.commit()
-    task = Task(name="t", model_id=model.id, dataset_id=ds.id, status=TaskStatus.completed)
-    session.add(task)
-    session.commit()
-    run = Run(task_id=task.id, status=RunStatus.completed, work_dir=f"runs/{task.id}/1/workspace/work_dir",
-              log_path=f"runs/{task.id}/1/run.log")
-    session.add(run)
-    session.commit()
-    return task, run
+    return task_with_run(session, task_status=TaskStatus.completed, run_status=RunStatus.completed,
+                         log_path="runs/{task}/1/run.log")
 
 
 def test_links_user_code_planted_in_a_run_dir_are_removed_never_followed(settings, session):

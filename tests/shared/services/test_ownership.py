@@ -12,9 +12,7 @@ from shared.core.errors import FieldError, NotFoundError, PermissionDenied
 from shared.records import (
     AuditAction,
     AuditEvent,
-    DeployStatus,
     Outcome,
-    Role,
     Run,
     RunStatus,
     Task,
@@ -27,28 +25,7 @@ from shared.services.models import add_model, redeploy_model, save_template
 from shared.services.task_list import TaskFilter, list_tasks
 from shared.services.tasks import TaskIn, clone_task, create_task, get_task, request_stop, rerun_run
 from shared.services.weights import write_weights_zip
-from tests.support.people import person
 from tests.support.pkgs import write_dataset, write_package
-
-
-@pytest.fixture
-def people(session):
-    return {name: person(session, name, role) for name, role in
-            (("root", Role.admin), ("alice", Role.member), ("bob", Role.member), ("val", Role.viewer))}
-
-
-@pytest.fixture
-def stock(session, settings, people, tmp_path):
-    """alice's team dataset and model (recorded as deployed, as the deploy job would)."""
-    alice = people["alice"]
-    ds = add_dataset(session=session, settings=settings, actor=alice, zip_path=write_dataset(tmp_path / "d.zip"),
-                     name="d", task_type="classification")
-    model = add_model(session=session, settings=settings, actor=alice, zip_path=write_package(tmp_path / "m.zip"),
-                      name="m", task_type="classification")
-    model.status = DeployStatus.deployed
-    session.add(model)
-    session.commit()
-    return ds, model
 
 
 def _task(session, who, stock, *, visibility=Visibility.team, name="t") -> Task:

@@ -12,13 +12,11 @@ from shared.core.errors import ConflictError, NotFoundError, PermissionDenied
 from shared.records import (
     AuditAction,
     AuditEvent,
-    DeployStatus,
     MetricPoint,
     ObjectKind,
     Prediction,
     PredictionStatus,
     ResourceSample,
-    Role,
     Run,
     RunStatus,
     Task,
@@ -27,34 +25,10 @@ from shared.records import (
     utcnow,
 )
 from shared.services import search
-from shared.services.datasets import add_dataset
-from shared.services.models import add_model
 from shared.services.task_delete import delete_task, deletion_plan
 from shared.services.tasks import TaskIn, create_task
-from tests.support.people import person
-from tests.support.pkgs import write_dataset, write_package
 
 SEARCH = {"x": ("[0.0, 1.0]", True)}
-
-
-@pytest.fixture
-def people(session):
-    return {name: person(session, name, role) for name, role in
-            (("root", Role.admin), ("alice", Role.member), ("bob", Role.member), ("val", Role.viewer))}
-
-
-@pytest.fixture
-def stock(session, settings, people, tmp_path):
-    """alice's team dataset and model (recorded as deployed, as the deploy job would)."""
-    alice = people["alice"]
-    ds = add_dataset(session=session, settings=settings, actor=alice, zip_path=write_dataset(tmp_path / "d.zip"),
-                     name="d", task_type="classification")
-    model = add_model(session=session, settings=settings, actor=alice, zip_path=write_package(tmp_path / "m.zip"),
-                      name="m", task_type="classification")
-    model.status = DeployStatus.deployed
-    session.add(model)
-    session.commit()
-    return ds, model
 
 
 def _task(session, who, stock, *, visibility=Visibility.team, name="t", params=None, **kw) -> Task:
