@@ -39,7 +39,18 @@ def private_dir(settings: Settings) -> Path:
     return settings.redis_dir
 
 
+# A unix socket's path fits in sockaddr_un's 108 bytes, the final NUL included.
+MAX_SOCKET_PATH = 107
+
+
 def server_command(settings: Settings) -> list[str]:
+    socket_path = os.fsencode(settings.redis_socket)
+    if len(socket_path) > MAX_SOCKET_PATH:
+        # redis-server itself would only say "Failed opening Unix socket"; clients could not connect either.
+        raise TrainyardError(N_("DATA_DIR is too deep for the embedded Redis: its socket {socket} is {n} bytes "
+                                "long, and a unix socket's path may be at most {max}. Choose a shorter DATA_DIR, "
+                                "or set REDIS_URL to a Redis server."),
+                             params={"socket": settings.redis_socket, "n": len(socket_path), "max": MAX_SOCKET_PATH})
     private_dir(settings)
     return [
         redis_binary(), "--port", "0", "--unixsocket", str(settings.redis_socket), "--unixsocketperm", "700",

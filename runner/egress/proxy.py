@@ -74,7 +74,7 @@ class EgressProxy:
         loop = asyncio.new_event_loop()
         self._loop = loop
         try:
-            server = loop.run_until_complete(asyncio.start_unix_server(self._handle, path=str(self.socket_path),
+            server = loop.run_until_complete(asyncio.start_unix_server(self._handle, sock=self._bound_socket(),
                                                                        limit=_HEAD_LIMIT))
             # The sandbox's uid connects through a bind mount of this file; the
             # directory above it is root's and not listable.
@@ -94,6 +94,21 @@ class EgressProxy:
             with contextlib.suppress(BaseException):
                 loop.run_until_complete(asyncio.sleep(0))
             loop.close()
+
+    def _bound_socket(self) -> socket.socket:
+        """The listening socket, bound through a directory fd: a socket's path may be 107 bytes at most,
+        and a deep DATA_DIR (a CI temp dir, a home folder) makes ``.../egress/<id>/proxy.sock`` longer.
+        ``/proc/self/fd/N/proxy.sock`` names the same file in a few bytes."""
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        dir_fd = os.open(self.socket_path.parent, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            sock.bind(f"/proc/self/fd/{dir_fd}/{self.socket_path.name}")
+        except BaseException:
+            sock.close()
+            raise
+        finally:
+            os.close(dir_fd)
+        return sock
 
     def close(self) -> None:
         if self._loop is not None and self._thread is not None and self._thread.is_alive():

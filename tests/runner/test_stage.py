@@ -10,6 +10,7 @@ import subprocess
 import tempfile
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -49,8 +50,10 @@ def private_data(env_python: str) -> Settings:
     shutil.rmtree(top, ignore_errors=True)
 
 
-def test_a_run_works_with_data_dir_behind_0700_folders(private_data, env_python):
-    data = private_data.data_dir
+def _probe_run(settings: Settings, env_python: str) -> tuple[Any, dict, Path]:
+    """PROBE in a network sandbox with an env, a dataset and a single-file mount under ``settings``'s
+    DATA_DIR: (the outcome, what PROBE saw, the work dir)."""
+    data = settings.data_dir
     env = data / "envs" / "e1"
     subprocess.run([find_uv(), "venv", "-q", "--python", env_python, str(env)], check=True, capture_output=True)
     dataset = data / "datasets" / "1"
@@ -67,14 +70,30 @@ def test_a_run_works_with_data_dir_behind_0700_folders(private_data, env_python)
                                Mount(host=weights, inside="/weights/w.bin")],
                        uid=RUN_UID, limits=Limits(memory_bytes=1 << 30, max_procs=64))
     lines: list[str] = []
-    outcome = execute(spec=spec, settings=private_data, log_path=data / "runs" / "2" / "log",
+    outcome = execute(spec=spec, settings=settings, log_path=data / "runs" / "2" / "log",
                       on_line=lambda s, t: lines.append(t) if s == "stdout" else None)
+    return outcome, (json.loads(lines[-1]) if lines else {}), wd
+
+
+def test_a_run_works_with_data_dir_behind_0700_folders(private_data, env_python):
+    outcome, res, wd = _probe_run(private_data, env_python)
     assert outcome.ok, outcome.reason
-    res = json.loads(lines[-1])
     assert res["uid"] == 65534 and res["prefix"] == ENV_MOUNT
     assert res["weights"] == "weights" and res["dataset"] == ["train.txt"]
     assert res["proxy"] == 403, res  # refused by the worker's proxy, so its socket was reachable
     assert (wd / "out.txt").read_text() == "written" and (wd / "out.txt").stat().st_uid == RUN_UID
+
+
+def test_a_deep_data_dir_still_gets_its_egress_proxy(private_data, env_python):
+    """A unix socket's path holds 107 bytes at most; DATA_DIR/egress/<id>/proxy.sock under a deep DATA_DIR
+    (CI's temp dirs, a home folder) is longer. The proxy binds through a directory fd instead."""
+    deep = private_data.data_dir / ("d" * 60) / ("e" * 60) / "data"
+    deep.mkdir(parents=True)
+    settings = private_data.model_copy(update={"data_dir": deep})
+    assert len(str(deep / "egress" / ("0" * 32) / "proxy.sock")) > 108
+    outcome, res, _wd = _probe_run(settings, env_python)
+    assert outcome.ok, outcome.reason
+    assert res["proxy"] == 403, res
 
 
 def test_the_staging_folder_is_removed_and_holds_only_empty_entries(private_data):
