@@ -31,7 +31,8 @@ class Sniffed:
         """"image classification (sub-folders ...)" in English; its label and layout translated once localized."""
         label = TASK_TYPE_LABELS[self.task_type]
         return Term(f"{label.lower()} ({self.why})",
-                    lambda: _("{type_label} ({layout})", type_label=_(label), layout=_(self.why)))
+                    # lower() mid-sentence, as the English value: a no-op for Chinese.
+                    lambda: _("{type_label} ({layout})", type_label=_(label).lower(), layout=_(self.why)))
 
 
 def sniff_task_type(root: Path) -> Sniffed | None:
