@@ -35,6 +35,9 @@ _POLL_S = 0.5  # how often an idle GPU worker looks again (GPUs freed by another
 def run_worker(*, gpus: str | None = None, burst: bool = False, name: str | None = None, join: bool = False,
                settings=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
+    # Alembic narrates every plugin and the SQLite dialect at INFO on each start-up upgrade: noise in an
+    # operator's log. Its warnings and errors still show.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     if join:
         from runner.join import check_join
         from shared.core.settings import get_settings
