@@ -53,6 +53,7 @@ from shared.records import (
     Task,
     User,
 )
+from shared.records.labels import term
 from shared.services import access, audit, search
 
 _ACTIVE_RUNS = (RunStatus.queued, RunStatus.running)
@@ -127,18 +128,18 @@ def _check(session: Session, task: Task, runs: list[Run], predictions: list[Pred
            followers: list[Task]) -> None:
     if not task.status.finished:
         raise ConflictError(N_("task {task_id} is {task_status}; stop it first, then delete it once it has ended"),
-                            params={"task_id": task.id, "task_status": task.status.value})
+                            params={"task_id": task.id, "task_status": term(task.status)})
     busy = next((r for r in runs if r.status in _ACTIVE_RUNS), None)
     if busy is not None:
         raise ConflictError(N_("run {run_id} of task {task_id} is still {run_status}; delete the task once it has "
                                "ended"),
-                            params={"run_id": busy.id, "task_id": task.id, "run_status": busy.status.value})
+                            params={"run_id": busy.id, "task_id": task.id, "run_status": term(busy.status)})
     busy_pred = next((p for p in predictions if p.status in _ACTIVE_PREDICTIONS), None)
     if busy_pred is not None:
         raise ConflictError(N_("prediction {prediction_id} made with task {task_id}'s weights is still "
                                "{prediction_status}; delete the task once it has finished"),
                             params={"prediction_id": busy_pred.id, "task_id": task.id,
-                                    "prediction_status": busy_pred.status.value})
+                                    "prediction_status": term(busy_pred.status)})
     for f in followers:
         if not f.status.finished and not _runs(session, f.id):
             raise ConflictError(N_("task {follower_id} continues task {task_id}'s search and has not started yet; "

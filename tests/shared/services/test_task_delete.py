@@ -9,6 +9,7 @@ import pytest
 from sqlmodel import select
 
 from shared.core.errors import ConflictError, NotFoundError, PermissionDenied
+from shared.core.i18n import Language, use_language
 from shared.records import (
     AuditAction,
     AuditEvent,
@@ -151,6 +152,9 @@ def test_a_task_still_going_is_refused_stop_it_first(session, settings, people, 
     with pytest.raises(ConflictError) as err:
         delete_task(session=session, settings=settings, actor=alice, task_id=task.id)
     assert str(err.value) == f"task {task.id} is {status.value}; stop it first, then delete it once it has ended"
+    with use_language(Language.zh_CN):  # the status reads as the platform's word, not the raw value
+        zh = err.value.localized()
+    assert {TaskStatus.waiting: "等待执行", TaskStatus.running: "执行中"}[status] in zh and status.value not in zh
     session.expire_all()
     assert _rows(session, task.id) == {"task": 1, "runs": 2, "metrics": 2, "samples": 2, "predictions": 0}
     assert (settings.data_dir / "runs" / str(task.id) / "0" / "run.log").is_file()
