@@ -15,6 +15,7 @@ from shared.core.i18n import N_
 from shared.core.settings import Settings
 from shared.core.storage import remove_tree, store_upload, tree_size
 from shared.records import Action, AuditAction, Dataset, ObjectKind, Task, TaskStatus, TaskType, User, Visibility
+from shared.records.labels import term
 from shared.services import access, audit
 
 DATASET_MOUNT = "/dataset"
@@ -135,7 +136,7 @@ def _delete_dataset(*, session: Session, settings: Settings, ds: Dataset) -> Non
         raise ConflictError(N_("dataset {dataset_id} is used by task {active_id} ({active_status}); stop or finish "
                                "it first"),
                             params={"dataset_id": dataset_id, "active_id": active.id,
-                                    "active_status": active.status.value})
+                                    "active_status": term(active.status)})
     used = session.exec(select(Task).where(Task.dataset_id == dataset_id)).first()
     if used is not None:
         raise ConflictError(N_("dataset {dataset_id} is referenced by task {used_id}; delete its tasks first"),

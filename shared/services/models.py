@@ -164,7 +164,7 @@ def _delete_model(*, session: Session, settings: Settings, model: ModelPackage) 
     used = session.exec(select(Task).where(Task.model_id == model_id)).first()
     if used is not None:
         active = used.status in (TaskStatus.waiting, TaskStatus.running)
-        params = {"model_id": model_id, "task_id": used.id, "status": used.status.value}
+        params = {"model_id": model_id, "task_id": used.id, "status": term(used.status)}
         if active:
             raise ConflictError(N_("model {model_id} is used by task {task_id} ({status}); stop it and delete its "
                                    "tasks first"), params=params)
